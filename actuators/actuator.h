@@ -1,0 +1,115 @@
+// The Actuator interface: moves a router's traffic back to the stable version.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rs::actuators {
+
+// Why the rollback happens; handed to every actuator (exec puts it in the environment).
+struct DecisionContext {
+  std::string deployment;
+  std::string stage;
+  std::string strategy;  // "canary" | "blue-green"
+  std::string trigger;   // "rule" | "alert" | "manual"
+  std::string rule;      // rule or alert name; empty for manual
+  std::string value;     // observed value as text ("0.31", "NaN"); empty if none
+  std::string threshold; // threshold as text; empty if none
+  std::string reason;    // one human-readable line
+};
+
+enum class Change {
+  kChanged,  // the router was moved and verified
+  kNoop,     // the router already sent all traffic to stable; nothing was done
+};
+
+struct ActResult {
+  bool ok = false;
+  Change change = Change::kNoop;  // meaningful when ok
+  std::string detail;             // what was read/done/verified, or the error (names the object)
+  // False when retrying cannot help (e.g. "No such server."); the executor stops retrying.
+  bool retryable = true;
+
+  static ActResult changed(std::string detail) { return {true, Change::kChanged, std::move(detail), true}; }
+  static ActResult noop(std::string detail) { return {true, Change::kNoop, std::move(detail), true}; }
+  static ActResult failure(std::string detail, bool retryable = true) {
+    return {false, Change::kNoop, std::move(detail), retryable};
+  }
+};
+
+// Contract for implementations:
+// - rollback() reads the router's current state first and returns noop when all traffic
+//   already goes to stable; otherwise it changes the router and reads it back to verify.
+//   Only a verified change is kChanged. It must finish before `deadline`.
+// - It is idempotent and safe when several sidecars call it on the same router at once.
+// - It never throws; every failure is an ActResult naming the router object and the reason.
+// - probe() checks the router is reachable and the configured objects exist, changing nothing.
+class Actuator {
+ public:
+  virtual ~Actuator() = default;
+  virtual std::string type() const = 0;
+  virtual std::string describe() const = 0;  // e.g. "haproxy 127.0.0.1:9999 backend app"
+  virtual ActResult rollback(const DecisionContext& context,
+                             std::chrono::steady_clock::time_point deadline) = 0;
+  virtual ActResult probe(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+// One `actuators[]` entry of the config, as seen by an actuator factory. Implemented by the
+// sidecar's config loader. Getters record a config error naming the key and its line when a
+// value is missing or has the wrong type, and then return the fallback; keys a factory never
+// reads are reported as unknown after the factory returns.
+class Settings {
+ public:
+  virtual ~Settings() = default;
+  virtual bool has(const std::string& key) const = 0;
+  // The shape of the value under `key`, so a factory can explain a wrong shape better than a
+  // getter's generic type error (exec: "use a list, not a shell string"). Added for exec; the
+  // default answers kUnknown for present keys, so implementations that predate it still work
+  // (factories then fall back to the getters' own errors). Config loaders should override it.
+  enum class Kind { kUnknown, kMissing, kScalar, kList, kMap };
+  virtual Kind kind(const std::string& key) const { return has(key) ? Kind::kUnknown : Kind::kMissing; }
+  virtual std::string string(const std::string& key, std::optional<std::string> fallback = std::nullopt) = 0;
+  virtual std::vector<std::string> string_list(const std::string& key,
+                                               std::optional<std::vector<std::string>> fallback = std::nullopt) = 0;
+  virtual std::map<std::string, std::string> string_map(const std::string& key) = 0;  // {} if absent
+  virtual std::chrono::milliseconds duration(const std::string& key,
+                                             std::optional<std::chrono::milliseconds> fallback = std::nullopt) = 0;
+  virtual long long integer(const std::string& key, std::optional<long long> fallback = std::nullopt) = 0;
+  virtual bool boolean(const std::string& key, std::optional<bool> fallback = std::nullopt) = 0;
+  // Records an error about `key` (its line is added) for checks the getters cannot express.
+  virtual void error(const std::string& key, const std::string& message) = 0;
+};
+
+// What every actuator may depend on besides its own settings.
+struct Environment {
+  std::string strategy;  // deployment.strategy: "canary" | "blue-green"
+};
+
+// Builds one actuator from its settings. Config errors are recorded through `settings` (the
+// loader then rejects the config); the built-in factories still return an actuator then, built
+// from fallbacks, which must not be used.
+using Factory = std::function<std::unique_ptr<Actuator>(Settings& settings, const Environment& env)>;
+
+// Factories registered by type name. Registering a name twice is a programming error and
+// throws std::logic_error (at startup, never at run time).
+class Registry {
+ public:
+  void add(const std::string& type, Factory factory);
+  bool contains(const std::string& type) const;
+  // nullptr when the type is unknown (the caller reports it with known_types()).
+  std::unique_ptr<Actuator> create(const std::string& type, Settings& settings, const Environment& env) const;
+  std::vector<std::string> known_types() const;  // sorted
+
+  // The registry with every built-in actuator (haproxy, exec).
+  static const Registry& builtin();
+
+ private:
+  std::map<std::string, Factory> factories_;
+};
+
+}  // namespace rs::actuators

@@ -1,0 +1,191 @@
+#include "promql/client.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "promql/duration.h"
+
+namespace rs::promql {
+namespace {
+
+// application/x-www-form-urlencoded value: unreserved characters kept, the rest %XX.
+std::string form_encode(const std::string& text) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+// Unix seconds with millisecond precision, locale-independent ("1700000000.123").
+std::string format_time(double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", seconds);
+  for (char* p = buf; *p; ++p) {
+    if (*p == ',') *p = '.';  // a "," decimal separator from a non-C locale
+  }
+  return buf;
+}
+
+std::string query_url(const std::string& base) {
+  std::string url = base;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url + "/api/v1/query";
+}
+
+// Secret files end in a newline more often than not; the secret never does.
+std::string trim_trailing_whitespace(std::string text) {
+  while (!text.empty() && std::strchr(" \t\r\n\f\v", text.back()) != nullptr) text.pop_back();
+  return text;
+}
+
+// Reads a secret file. On failure returns false and describes the problem without the content.
+bool read_secret(const std::string& path, const char* what, std::string* secret, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::string("cannot read ") + what + " file " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) {
+    *error = std::string("cannot read ") + what + " file " + path;
+    return false;
+  }
+  *secret = trim_trailing_whitespace(content.str());
+  if (secret->empty()) {
+    *error = std::string(what) + " file " + path + " is empty";
+    return false;
+  }
+  return true;
+}
+
+ErrorReason reason_for(TransportError error) {
+  switch (error) {
+    case TransportError::kTimeout: return ErrorReason::kTimeout;
+    case TransportError::kConnect: return ErrorReason::kConnect;
+    case TransportError::kOversize: return ErrorReason::kOversize;
+    default: return ErrorReason::kTransport;
+  }
+}
+
+// Message texts come from the transport and the server; belt and braces against echoes.
+void redact(std::string* text, const std::string& secret) {
+  if (secret.empty()) return;
+  for (auto pos = text->find(secret); pos != std::string::npos; pos = text->find(secret, pos)) {
+    text->replace(pos, secret.size(), "<redacted>");
+  }
+}
+
+}  // namespace
+
+// Everything a batch needs from the credentials files, read once per batch.
+struct Client::Credentials {
+  std::string bearer_token;
+  std::optional<std::pair<std::string, std::string>> basic_auth;
+};
+
+Client::Client(ClientOptions options, std::shared_ptr<HttpTransport> transport)
+    : options_(std::move(options)), transport_(std::move(transport)) {}
+
+std::optional<QueryError> Client::load_credentials(Credentials* credentials) const {
+  std::string error;
+  if (!options_.bearer_token_file.empty() &&
+      !read_secret(options_.bearer_token_file, "bearer token", &credentials->bearer_token, &error)) {
+    return QueryError{ErrorReason::kAuth, error, 0, ""};
+  }
+  if (!options_.basic_auth_username.empty()) {
+    std::string password;
+    if (!options_.basic_auth_password_file.empty() &&
+        !read_secret(options_.basic_auth_password_file, "basic auth password", &password, &error)) {
+      return QueryError{ErrorReason::kAuth, error, 0, ""};
+    }
+    credentials->basic_auth = std::make_pair(options_.basic_auth_username, password);
+  }
+  return std::nullopt;
+}
+
+HttpRequest Client::build_request(const std::string& query, std::optional<double> at,
+                                  const Credentials& credentials) const {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = query_url(options_.url);
+  request.timeout = options_.timeout;
+  request.max_body_bytes = options_.max_body_bytes;
+  request.tls = options_.tls;
+  request.basic_auth = credentials.basic_auth;
+  request.body = "query=" + form_encode(query);
+  if (at) request.body += "&time=" + form_encode(format_time(*at));
+  request.body += "&timeout=" + form_encode(format_duration(options_.timeout));
+  request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  request.headers.emplace_back("Accept", "application/json");
+  request.headers.emplace_back("User-Agent", "rollback-sidecar");
+  for (const auto& header : options_.headers) request.headers.push_back(header);
+  if (!credentials.bearer_token.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + credentials.bearer_token);
+  }
+  return request;
+}
+
+QueryOutcome Client::to_outcome(const HttpResponse& response, const Credentials& credentials) const {
+  QueryOutcome outcome;
+  if (response.error != TransportError::kNone) {
+    outcome = QueryError{reason_for(response.error), response.error_message, 0, ""};
+  } else {
+    outcome = parse_query_response(response.status, response.body);
+  }
+  if (auto* error = std::get_if<QueryError>(&outcome)) {
+    redact(&error->message, credentials.bearer_token);
+    if (credentials.basic_auth) redact(&error->message, credentials.basic_auth->second);
+  }
+  return outcome;
+}
+
+std::vector<QueryOutcome> Client::query_all(const std::vector<std::string>& queries, std::optional<double> at) {
+  try {
+    Credentials credentials;
+    if (auto error = load_credentials(&credentials)) return std::vector<QueryOutcome>(queries.size(), *error);
+    if (!transport_) {
+      return std::vector<QueryOutcome>(queries.size(),
+                                       QueryError{ErrorReason::kTransport, "no HTTP transport configured", 0, ""});
+    }
+
+    std::vector<HttpRequest> requests;
+    requests.reserve(queries.size());
+    for (const auto& query : queries) requests.push_back(build_request(query, at, credentials));
+    std::vector<HttpResponse> responses = transport_->perform_all(requests);
+
+    std::vector<QueryOutcome> outcomes;
+    outcomes.reserve(queries.size());
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      if (i < responses.size()) {
+        outcomes.push_back(to_outcome(responses[i], credentials));
+      } else {  // a transport broke its contract; still answer every query
+        outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
+      }
+    }
+    return outcomes;
+  } catch (const std::exception& e) {
+    return std::vector<QueryOutcome>(
+        queries.size(), QueryError{ErrorReason::kTransport, std::string("internal error: ") + e.what(), 0, ""});
+  }
+}
+
+QueryOutcome Client::query(const std::string& query, std::optional<double> at) {
+  return std::move(query_all({query}, at).front());
+}
+
+}  // namespace rs::promql

@@ -1,0 +1,57 @@
+// Prometheus HTTP API client: instant queries, run concurrently, over an injected transport.
+// Works against anything speaking the API (Prometheus, Thanos, Mimir, VictoriaMetrics).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "promql/http_transport.h"
+#include "promql/response.h"
+
+namespace rs::promql {
+
+struct ClientOptions {
+  std::string url = "http://127.0.0.1:9090";  // base URL; /api/v1/query is appended
+  std::chrono::milliseconds timeout{2000};      // per query, also sent as the `timeout` param
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. X-Scope-OrgID
+  // Secret files are re-read on every batch so rotated secrets take effect; trailing
+  // whitespace/newlines are trimmed. A missing, unreadable or empty file fails the whole batch
+  // with kAuth naming the file (never its content).
+  std::string bearer_token_file;   // sent as "Authorization: Bearer <token>"
+  std::string basic_auth_username; // basic auth is used when this is set
+  std::string basic_auth_password_file;  // optional: empty password when unset
+  TlsOptions tls;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+};
+
+// Contract: query_all() sends every query at once as a form POST to /api/v1/query
+// (query=<q>[&time=<at>]&timeout=<options.timeout>) and returns one outcome per query in the
+// same order; a batch costs the slowest query, not the sum. It never throws. Credentials are
+// never part of an error message.
+class Client {
+ public:
+  Client(ClientOptions options, std::shared_ptr<HttpTransport> transport);
+
+  // `at` (seconds since the epoch) pins the evaluation time; nullopt lets Prometheus use now.
+  std::vector<QueryOutcome> query_all(const std::vector<std::string>& queries,
+                                      std::optional<double> at = std::nullopt);
+  QueryOutcome query(const std::string& query, std::optional<double> at = std::nullopt);
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct Credentials;
+  std::optional<QueryError> load_credentials(Credentials* credentials) const;
+  HttpRequest build_request(const std::string& query, std::optional<double> at,
+                            const Credentials& credentials) const;
+  QueryOutcome to_outcome(const HttpResponse& response, const Credentials& credentials) const;
+
+  ClientOptions options_;
+  std::shared_ptr<HttpTransport> transport_;
+};
+
+}  // namespace rs::promql

@@ -1,0 +1,233 @@
+#include "promql/response.h"
+
+#include <charconv>
+#include <limits>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+namespace rs::promql {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kSnippetChars = 200;
+
+const char* json_type_name(const json& j) { return j.type_name(); }
+
+// A short, single-line rendering of a (possibly huge) JSON value for error messages.
+std::string describe(const json& j) {
+  std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > kSnippetChars) text = text.substr(0, kSnippetChars) + "...";
+  return text;
+}
+
+// First bytes of a raw body with control characters blanked, for kHttp messages.
+std::string snippet(std::string_view body) {
+  std::string out(body.substr(0, kSnippetChars));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  if (body.size() > kSnippetChars) out += "...";
+  return out;
+}
+
+QueryError parse_error(const std::string& message) { return QueryError{ErrorReason::kParse, message, 0, ""}; }
+
+// Prometheus renders sample values with strconv.FormatFloat: decimal/exponent notation plus
+// "NaN", "+Inf", "-Inf". Anything else (including C's "nan"/"infinity" spellings) is rejected.
+std::optional<double> parse_sample_value(const std::string& text) {
+  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "+Inf" || text == "Inf") return std::numeric_limits<double>::infinity();
+  if (text == "-Inf") return -std::numeric_limits<double>::infinity();
+  if (text.empty()) return std::nullopt;
+  for (char c : text) {
+    bool allowed = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+    if (!allowed) return std::nullopt;
+  }
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  if (*begin == '+' && begin + 1 != end && begin[1] != '-' && begin[1] != '+') ++begin;  // from_chars rejects '+'
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+// [ <unix seconds as number>, "<value>" ] at `path`.
+std::variant<Sample, QueryError> parse_value_pair(const json& pair, const std::string& path) {
+  if (!pair.is_array() || pair.size() != 2) {
+    return parse_error(path + ": expected [timestamp, \"value\"], got " + describe(pair));
+  }
+  if (!pair[0].is_number()) return parse_error(path + "[0]: timestamp is not a number: " + describe(pair[0]));
+  if (!pair[1].is_string()) return parse_error(path + "[1]: value is not a string: " + describe(pair[1]));
+  std::optional<double> value = parse_sample_value(pair[1].get_ref<const std::string&>());
+  if (!value) return parse_error(path + "[1]: " + describe(pair[1]) + " is not a number");
+  Sample sample;
+  sample.timestamp = pair[0].get<double>();
+  sample.value = *value;
+  return sample;
+}
+
+std::optional<QueryError> parse_labels(const json& metric, const std::string& path,
+                                       std::map<std::string, std::string>* labels) {
+  if (!metric.is_object()) return parse_error(path + ": expected an object, got " + std::string(json_type_name(metric)));
+  for (const auto& [name, value] : metric.items()) {
+    if (!value.is_string()) return parse_error(path + "." + name + ": label value is not a string: " + describe(value));
+    (*labels)[name] = value.get<std::string>();
+  }
+  return std::nullopt;
+}
+
+std::variant<Sample, QueryError> parse_vector_element(const json& element, const std::string& path) {
+  if (!element.is_object()) return parse_error(path + ": expected an object, got " + describe(element));
+  if (!element.contains("value")) {
+    if (element.contains("histogram")) {
+      return QueryError{ErrorReason::kUnsupported, path + ": native histogram samples are not supported", 0, ""};
+    }
+    return parse_error(path + ".value: missing");
+  }
+  auto sample = parse_value_pair(element["value"], path + ".value");
+  if (auto* error = std::get_if<QueryError>(&sample)) return *error;
+  if (!element.contains("metric")) return parse_error(path + ".metric: missing");
+  auto& parsed = std::get<Sample>(sample);
+  if (auto error = parse_labels(element["metric"], path + ".metric", &parsed.labels)) return *error;
+  return sample;
+}
+
+std::optional<QueryError> parse_vector(const json& result, QueryData* data) {
+  if (!result.is_array()) {
+    return parse_error("data.result: expected an array for a vector, got " + std::string(json_type_name(result)));
+  }
+  data->samples.reserve(result.size());
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    auto sample = parse_vector_element(result[i], "data.result[" + std::to_string(i) + "]");
+    if (auto* error = std::get_if<QueryError>(&sample)) return *error;
+    data->samples.push_back(std::move(std::get<Sample>(sample)));
+  }
+  return std::nullopt;
+}
+
+std::optional<QueryError> parse_scalar(const json& result, QueryData* data) {
+  auto sample = parse_value_pair(result, "data.result");
+  if (auto* error = std::get_if<QueryError>(&sample)) return *error;
+  data->samples.push_back(std::move(std::get<Sample>(sample)));
+  return std::nullopt;
+}
+
+std::optional<QueryError> parse_warnings(const json& root, QueryData* data) {
+  if (!root.contains("warnings") || root["warnings"].is_null()) return std::nullopt;
+  const json& warnings = root["warnings"];
+  if (!warnings.is_array()) return parse_error("warnings: expected an array, got " + std::string(json_type_name(warnings)));
+  for (std::size_t i = 0; i < warnings.size(); ++i) {
+    if (!warnings[i].is_string()) {
+      return parse_error("warnings[" + std::to_string(i) + "]: expected a string, got " + describe(warnings[i]));
+    }
+    data->warnings.push_back(warnings[i].get<std::string>());
+  }
+  return std::nullopt;
+}
+
+// {"status":"error","errorType":"...","error":"..."} → kPrometheus, or nullopt if not that shape.
+std::optional<QueryError> prometheus_error(long http_status, const json& root) {
+  if (!root.is_object() || root.value("status", json()) != "error") return std::nullopt;
+  const json error_type = root.value("errorType", json());
+  const json error = root.value("error", json());
+  if (!error_type.is_string() || !error.is_string()) return std::nullopt;
+  QueryError out;
+  out.reason = ErrorReason::kPrometheus;
+  out.http_status = http_status;
+  out.error_type = error_type.get<std::string>();
+  out.message = error.get<std::string>();
+  return out;
+}
+
+QueryOutcome parse_success(const json& root) {
+  if (!root.contains("data")) return parse_error("data: missing");
+  const json& data = root["data"];
+  if (!data.is_object()) return parse_error("data: expected an object, got " + std::string(json_type_name(data)));
+  if (!data.contains("resultType")) return parse_error("data.resultType: missing");
+  const json& type = data["resultType"];
+  if (!type.is_string()) return parse_error("data.resultType: expected a string, got " + describe(type));
+  if (!data.contains("result")) return parse_error("data.result: missing");
+
+  const std::string& type_name = type.get_ref<const std::string&>();
+  QueryData out;
+  std::optional<QueryError> error;
+  if (type_name == "vector") {
+    out.type = ResultType::kVector;
+    error = parse_vector(data["result"], &out);
+  } else if (type_name == "scalar") {
+    out.type = ResultType::kScalar;
+    error = parse_scalar(data["result"], &out);
+  } else if (type_name == "matrix" || type_name == "string") {
+    return QueryError{ErrorReason::kUnsupported,
+                      "result type \"" + type_name + "\" is not supported (need vector or scalar)", 0, ""};
+  } else {
+    return parse_error("data.resultType: unknown result type " + describe(type));
+  }
+  if (!error) error = parse_warnings(root, &out);
+  if (error) return *error;
+  return out;
+}
+
+QueryOutcome parse_json_body(long http_status, const json& root) {
+  if (auto error = prometheus_error(http_status, root)) return *error;
+  bool ok_status = http_status >= 200 && http_status < 300;
+  if (!ok_status) {
+    return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + describe(root), http_status, ""};
+  }
+  if (!root.is_object()) return parse_error("body: expected a JSON object, got " + std::string(json_type_name(root)));
+  if (!root.contains("status")) return parse_error("status: missing");
+  if (root["status"] != "success") {
+    return parse_error("status: expected \"success\" or an error body, got " + describe(root["status"]));
+  }
+  return parse_success(root);
+}
+
+QueryOutcome with_status(QueryOutcome outcome, long http_status) {
+  if (auto* error = std::get_if<QueryError>(&outcome)) {
+    if (error->http_status == 0) error->http_status = http_status;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+const char* error_reason_name(ErrorReason r) {
+  switch (r) {
+    case ErrorReason::kTimeout: return "timeout";
+    case ErrorReason::kConnect: return "connect";
+    case ErrorReason::kHttp: return "http";
+    case ErrorReason::kPrometheus: return "prometheus";
+    case ErrorReason::kParse: return "parse";
+    case ErrorReason::kOversize: return "oversize";
+    case ErrorReason::kUnsupported: return "unsupported";
+    case ErrorReason::kAuth: return "auth";
+    case ErrorReason::kTransport: return "transport";
+  }
+  return "unknown";
+}
+
+QueryOutcome parse_query_response(long http_status, std::string_view body) {
+  bool ok_status = http_status >= 200 && http_status < 300;
+  try {
+    json root = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (root.is_discarded()) {
+      if (!ok_status) {
+        return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + snippet(body), http_status, ""};
+      }
+      if (body.empty()) return with_status(parse_error("body: empty"), http_status);
+      return with_status(parse_error("body is not valid JSON: " + snippet(body)), http_status);
+    }
+    return with_status(parse_json_body(http_status, root), http_status);
+  } catch (const std::exception& e) {
+    // nlohmann throws on e.g. invalid UTF-8 in dump(); the library edge turns it into a value.
+    return QueryError{ok_status ? ErrorReason::kParse : ErrorReason::kHttp,
+                      std::string("cannot parse response: ") + e.what(), http_status, ""};
+  } catch (...) {
+    return QueryError{ErrorReason::kParse, "cannot parse response", http_status, ""};
+  }
+}
+
+}  // namespace rs::promql

@@ -1,0 +1,55 @@
+// Model of a Prometheus /api/v1/query response and its strict parser. No decision logic here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace rs::promql {
+
+struct Sample {
+  std::map<std::string, std::string> labels;
+  double timestamp = 0;  // seconds since the epoch, as Prometheus reported it
+  double value = 0;      // may be NaN or +/-Inf
+};
+
+enum class ResultType { kVector, kScalar };
+
+struct QueryData {
+  ResultType type = ResultType::kVector;
+  std::vector<Sample> samples;        // scalar: exactly one sample with no labels
+  std::vector<std::string> warnings;  // Prometheus "warnings", verbatim
+};
+
+// Why a query produced no usable data. The reason strings are the `reason` label values of
+// rollback_sidecar_query_errors_total and are part of the contract.
+enum class ErrorReason {
+  kTimeout,     // "timeout"
+  kConnect,     // "connect"
+  kHttp,        // "http": non-2xx status without a Prometheus error body
+  kPrometheus,  // "prometheus": status "error" from Prometheus (errorType/error verbatim)
+  kParse,       // "parse": body is not a valid query response
+  kOversize,    // "oversize": body larger than the configured cap
+  kUnsupported, // "unsupported": matrix or string result where a vector/scalar is needed
+  kAuth,        // "auth": credentials could not be read (e.g. token file missing)
+  kTransport,   // "transport": any other transport failure
+};
+const char* error_reason_name(ErrorReason r);
+
+struct QueryError {
+  ErrorReason reason = ErrorReason::kParse;
+  std::string message;     // human-readable, names what was wrong
+  long http_status = 0;    // when known
+  std::string error_type;  // Prometheus errorType, when reason == kPrometheus
+};
+
+using QueryOutcome = std::variant<QueryData, QueryError>;
+
+// Parses a response body. http_status is used to classify non-2xx responses: Prometheus
+// answers 400/422/503 with a JSON error body, which is surfaced as kPrometheus with its
+// errorType and error verbatim; other non-2xx bodies become kHttp. Never throws.
+QueryOutcome parse_query_response(long http_status, std::string_view body);
+
+}  // namespace rs::promql

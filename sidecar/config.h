@@ -1,0 +1,100 @@
+// The sidecar's YAML config: model, strict loader (errors name the key and its line), and
+// the effective rules after `deployment.stage` overrides and {{var}} templating.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actuators/actuator.h"
+#include "promql/client.h"
+
+namespace rs::sidecar {
+
+using Duration = std::chrono::milliseconds;
+
+enum class Comparison { kAbove, kBelow };
+enum class Missing { kHold, kBreach, kOk };      // what an empty/NaN result counts as
+enum class RuleAction { kRollback, kNotify };
+
+const char* comparison_name(Comparison c);
+const char* missing_name(Missing m);
+const char* action_name(RuleAction a);
+
+// One rule as it applies to this deployment's stage, query already templated.
+struct RuleConfig {
+  std::string name;
+  std::string query;           // as sent to Prometheus
+  Comparison comparison = Comparison::kAbove;
+  double threshold = 0;
+  Duration for_duration{0};
+  Duration delay{0};
+  Missing missing = Missing::kHold;
+  std::string severity = "sev2";
+  RuleAction action = RuleAction::kRollback;
+  std::string stage_override;  // the stage whose override applied, "" if none
+  int line = 0;                // where the rule starts in the file (1-based)
+};
+
+struct DeploymentConfig {
+  std::string name;
+  std::string stage;
+  std::string strategy = "canary";  // canary | blue-green
+  std::map<std::string, std::string> vars;
+  // Stable identity of this deployment (name, stage, strategy, vars): a latched rollback
+  // holds only while it matches; a new version (new vars) starts fresh.
+  std::string identity() const;
+};
+
+// How the executor drives actuators when rolling back.
+struct RollbackConfig {
+  Duration deadline{30000};         // all actuators, all retries
+  Duration initial_backoff{100};
+  Duration max_backoff{2000};
+};
+
+struct ActuatorSpec {
+  std::string type;
+  int line = 0;
+};
+
+struct Config {
+  std::string source_path;
+  promql::ClientOptions prometheus;
+  std::string listen = "127.0.0.1:9107";
+  Duration evaluation_interval{5000};
+  DeploymentConfig deployment;
+  std::vector<RuleConfig> rules;
+  std::vector<ActuatorSpec> actuator_specs;
+  RollbackConfig rollback;
+  std::string state_file;  // "" = no persistence (a warning is logged at startup)
+  bool dry_run = false;
+};
+
+struct ConfigError {
+  std::string path;  // e.g. "rules[1].for"
+  int line = 0;      // 1-based; 0 when unknown
+  std::string message;
+  std::string to_string(const std::string& file) const;  // "file:12: rules[1].for: ..."
+};
+
+struct LoadedConfig {
+  Config config;
+  std::vector<std::unique_ptr<actuators::Actuator>> actuators;  // in config order
+};
+
+struct LoadResult {
+  std::optional<LoadedConfig> loaded;  // set only when errors is empty
+  std::vector<ConfigError> errors;
+};
+
+// Loads and validates a config. Every problem is collected (not just the first); unknown keys
+// are errors. Actuators are created through `registry`, which validates their settings.
+LoadResult load_config_file(const std::string& path, const actuators::Registry& registry);
+LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
+                            const actuators::Registry& registry);
+
+}  // namespace rs::sidecar

@@ -154,7 +154,9 @@ QueryOutcome Client::to_outcome(const HttpResponse& response, const Credentials&
   return outcome;
 }
 
-std::vector<QueryOutcome> Client::query_all(const std::vector<std::string>& queries, std::optional<double> at) {
+std::vector<QueryOutcome> Client::query_all(const std::vector<std::string>& queries, std::optional<double> at,
+                                            std::vector<double>* elapsed_seconds) {
+  if (elapsed_seconds) elapsed_seconds->assign(queries.size(), 0.0);
   try {
     Credentials credentials;
     if (auto error = load_credentials(&credentials)) return std::vector<QueryOutcome>(queries.size(), *error);
@@ -173,6 +175,7 @@ std::vector<QueryOutcome> Client::query_all(const std::vector<std::string>& quer
     for (std::size_t i = 0; i < queries.size(); ++i) {
       if (i < responses.size()) {
         outcomes.push_back(to_outcome(responses[i], credentials));
+        if (elapsed_seconds) (*elapsed_seconds)[i] = std::chrono::duration<double>(responses[i].elapsed).count();
       } else {  // a transport broke its contract; still answer every query
         outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
       }

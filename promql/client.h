@@ -37,8 +37,10 @@ class Client {
   Client(ClientOptions options, std::shared_ptr<HttpTransport> transport);
 
   // `at` (seconds since the epoch) pins the evaluation time; nullopt lets Prometheus use now.
+  // `elapsed_seconds`, when given, receives each query's wall time (0 when none was sent).
   std::vector<QueryOutcome> query_all(const std::vector<std::string>& queries,
-                                      std::optional<double> at = std::nullopt);
+                                      std::optional<double> at = std::nullopt,
+                                      std::vector<double>* elapsed_seconds = nullptr);
   QueryOutcome query(const std::string& query, std::optional<double> at = std::nullopt);
 
   const ClientOptions& options() const { return options_; }

@@ -1,0 +1,329 @@
+#include "sidecar/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <limits>
+
+#include "promql/duration.h"
+
+namespace rs::sidecar {
+namespace {
+
+double seconds_between(WallTime from, WallTime to) { return std::chrono::duration<double>(to - from).count(); }
+
+nlohmann::json time_or_null(const std::optional<WallTime>& t) {
+  return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+actuators::DecisionContext context_of(const Config& config, const Decision& d) {
+  actuators::DecisionContext c;
+  c.deployment = config.deployment.name;
+  c.stage = config.deployment.stage;
+  c.strategy = config.deployment.strategy;
+  c.trigger = d.trigger;
+  c.rule = d.rule;
+  c.value = d.value ? format_value(*d.value) : "";
+  c.threshold = format_value(d.threshold);
+  c.reason = d.reason;
+  return c;
+}
+
+std::string also_firing_text(const Decision& d) {
+  std::string text;
+  for (const auto& rule : d.also_firing) text += (text.empty() ? "; also firing: " : ", ") + rule;
+  return text;
+}
+
+}  // namespace
+
+Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client,
+               Clock& clock, SelfMetrics& metrics, const StateStore& store)
+    : config_(config),
+      client_(client),
+      clock_(clock),
+      metrics_(metrics),
+      store_(store),
+      executor_(std::move(actuators), config.rollback, clock, &metrics),
+      machine_(config.dry_run),
+      last_warnings_(config.rules.size()),
+      last_errors_(config.rules.size()) {
+  trackers_.reserve(config.rules.size());
+  for (const auto& rule : config.rules) {
+    trackers_.emplace_back(rule);
+    metrics_.set_rule(rule.name, std::nan(""), rule.threshold, "ok");
+  }
+  metrics_.set_dry_run(config.dry_run);
+  publish_state();
+}
+
+bool Engine::restore(std::string* error) {
+  std::optional<PersistedState> saved;
+  if (!store_.load(&saved, error)) return false;
+  restore_from(saved);
+  publish_state();
+  return true;
+}
+
+void Engine::restore_from(const std::optional<PersistedState>& saved) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string identity = config_.deployment.identity();
+  if (!saved) {
+    if (store_.path().empty()) spdlog::warn("no state_file configured: a restart forgets a latched rollback");
+  } else if (saved->identity != identity) {
+    spdlog::info("state file {} belongs to an earlier deployment ({}); this deployment starts healthy",
+                 store_.path(), deployment_state_name(saved->state));
+  } else if (saved->state == DeploymentState::kRollingBack) {
+    spdlog::warn("state file {}: rollback #{} was interrupted; resuming it before evaluating", store_.path(),
+                 saved->last_decision->id);
+    machine_.restore(saved->state, saved->last_decision);
+    resume_ = saved->last_decision;
+  } else if (is_latched(saved->state)) {
+    machine_.restore(saved->state, saved->last_decision);
+    spdlog::warn("deployment {} is {} (latched by decision #{}); it stays so until a new deployment is configured",
+                 config_.deployment.name, deployment_state_name(saved->state),
+                 saved->last_decision ? saved->last_decision->id : 0);
+  } else if (saved->last_decision) {
+    machine_.restore(DeploymentState::kHealthy, saved->last_decision);  // rule progress restarts from scratch
+  }
+}
+
+DeploymentState Engine::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return machine_.state();
+}
+
+Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcome& outcome) {
+  const RuleConfig& rule = config_.rules[index];
+  if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
+    const char* reason = promql::error_reason_name(error->reason);
+    metrics_.count_query_error(rule.name, reason);
+    // Every failure is counted; the log says it at warn once per distinct error, not per tick.
+    std::string key = std::string(reason) + ": " + error->message;
+    if (key != last_errors_[index]) {
+      spdlog::warn("rule {}: query failed ({}): {}", rule.name, reason, error->message);
+      last_errors_[index] = std::move(key);
+    } else {
+      spdlog::debug("rule {}: query failed again ({})", rule.name, reason);
+    }
+    return Observation::error(reason, error->message);
+  }
+  const auto& data = std::get<promql::QueryData>(outcome);
+  if (!last_errors_[index].empty()) {
+    spdlog::info("rule {}: query works again", rule.name);
+    last_errors_[index].clear();
+  }
+  std::string warnings;
+  for (const auto& w : data.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
+  if (warnings != last_warnings_[index]) {
+    if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns: {}", rule.name, warnings);
+    last_warnings_[index] = warnings;
+  }
+  // Several series: judge the worst one, so one bad instance is not averaged away.
+  bool any = false;
+  double worst = rule.comparison == Comparison::kAbove ? -std::numeric_limits<double>::infinity()
+                                                       : std::numeric_limits<double>::infinity();
+  for (const auto& sample : data.samples) {
+    if (std::isnan(sample.value)) continue;
+    worst = rule.comparison == Comparison::kAbove ? std::max(worst, sample.value) : std::min(worst, sample.value);
+    any = true;
+  }
+  if (!any) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
+  return Observation::of_value(worst);
+}
+
+void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
+  const RuleStatus& s = tracker.status();
+  const RuleConfig& rule = tracker.rule();
+  if (s.state == before) return;
+  const std::string value = s.value ? format_value(*s.value) : "no value";
+  const std::string compared = std::string(comparison_name(rule.comparison)) + " " + format_value(rule.threshold);
+  switch (s.state) {
+    case RuleState::kPending:
+      spdlog::info("rule {}: {} -> pending: {} {} (fires after {})", rule.name, rule_state_name(before), value,
+                   compared, promql::format_duration(rule.for_duration));
+      break;
+    case RuleState::kFiring:
+      if (rule.delay.count() > 0 && !s.actionable) {
+        spdlog::warn("rule {}: {} -> firing: {} {} for {}; re-checking after delay {} before acting", rule.name,
+                     rule_state_name(before), value, compared, promql::format_duration(rule.for_duration),
+                     promql::format_duration(rule.delay));
+      } else {
+        spdlog::warn("rule {}: {} -> firing: {} {} for {}", rule.name, rule_state_name(before), value, compared,
+                     promql::format_duration(rule.for_duration));
+      }
+      break;
+    case RuleState::kOk:
+      spdlog::info("rule {}: {} -> ok: {} (threshold {})", rule.name, rule_state_name(before), value, compared);
+      break;
+    case RuleState::kNoData:
+      spdlog::warn("rule {}: {} -> nodata: {} (missing: {})", rule.name, rule_state_name(before), s.last_problem,
+                   missing_name(rule.missing));
+      break;
+  }
+}
+
+void Engine::evaluate_once() {
+  try {
+    std::optional<Decision> resume;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resume.swap(resume_);
+    }
+    if (resume) execute_rollback(*resume, clock_.mono());
+
+    std::vector<std::string> queries;
+    queries.reserve(config_.rules.size());
+    for (const auto& rule : config_.rules) queries.push_back(rule.query);
+    const WallTime now = clock_.wall();
+    std::vector<double> elapsed;
+    std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
+
+    std::vector<Decision> decisions;
+    std::string summary;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<const RuleTracker*> trackers;
+      for (std::size_t i = 0; i < trackers_.size(); ++i) {
+        RuleTracker& tracker = trackers_[i];
+        const RuleConfig& rule = tracker.rule();
+        metrics_.observe_query_duration(rule.name, elapsed[i]);
+        const RuleState before = tracker.status().state;
+        const RuleStatus& status = tracker.observe(observe_outcome(i, outcomes[i]), now);
+        metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
+                          rule_state_name(status.state));
+        log_rule_transition(tracker, before);
+        summary += " " + rule.name + "=" + (status.value ? format_value(*status.value) : "nodata") + "(" +
+                   comparison_name(rule.comparison) + " " + format_value(rule.threshold) + "," +
+                   rule_state_name(status.state) + ")";
+        trackers.push_back(&tracker);
+      }
+      const DeploymentState before = machine_.state();
+      decisions = machine_.step(trackers, now);
+      last_evaluation_ = now;
+      ++evaluations_;
+      if (machine_.state() != before) {
+        spdlog::info("deployment {}: {} -> {}", config_.deployment.name, deployment_state_name(before),
+                     deployment_state_name(machine_.state()));
+      }
+    }
+    spdlog::debug("evaluation:{}", summary);
+    metrics_.set_last_evaluation(to_unix_seconds(now));
+    for (auto& decision : decisions) take_decision(std::move(decision));
+    publish_state();
+    ready_ = true;
+  } catch (const std::exception& e) {
+    // Nothing here should throw; if something does, the sidecar keeps evaluating.
+    spdlog::error("evaluation failed: {}", e.what());
+  }
+}
+
+void Engine::take_decision(Decision decision) {
+  const MonoTime decided_mono = clock_.mono();
+  if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
+  if (decision.kind == "rollback") {
+    spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
+                 decision.reason,
+                 decision.first_breach ? seconds_between(*decision.first_breach, decision.decided_at) : 0.0,
+                 also_firing_text(decision));
+    execute_rollback(std::move(decision), decided_mono);
+    return;
+  }
+  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
+  if (decision.kind == "hold") {
+    spdlog::warn("decision #{}: HOLD (dry run) {}", decision.id, decision.reason);
+  } else {
+    spdlog::warn("decision #{}: NOTIFY {} (rule action is notify; nothing is changed)", decision.id, decision.reason);
+  }
+  persist();
+}
+
+void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
+  persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
+  ExecutionReport report = executor_.run(context_of(config_, decision));
+  const double duration = std::chrono::duration<double>(clock_.mono() - decided_mono).count();
+  decision.result = report.result;
+  decision.actuators = report.actuators;
+  decision.completed_at = clock_.wall();
+  decision.duration_seconds = duration;
+  if (report.result == "noop") decision.kind = "noop";
+  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
+  if (report.result == "success") {
+    metrics_.count_rollback("success", decision.trigger);
+    metrics_.observe_rollback_duration(duration);
+    spdlog::warn("rollback #{} verified in {:.1f}ms: all traffic on stable; deployment {} is rolled_back (latched)",
+                 decision.id, duration * 1000, config_.deployment.name);
+  } else if (report.result == "noop") {
+    spdlog::warn("rollback #{}: router already sent all traffic to stable (noop); deployment {} is rolled_back",
+                 decision.id, config_.deployment.name);
+  } else {
+    metrics_.count_rollback("failure", decision.trigger);
+    spdlog::error("rollback #{} FAILED after {:.1f}ms: {}; deployment {} is rollback_failed", decision.id,
+                  duration * 1000, report.actuators.empty() ? "no actuator ran" : report.actuators.back().detail,
+                  config_.deployment.name);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    machine_.finish_rollback(decision);
+  }
+  persist();
+  publish_state();
+}
+
+void Engine::persist() {
+  PersistedState state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state.identity = config_.deployment.identity();
+    state.state = machine_.state();
+    state.last_decision = machine_.last_decision();
+  }
+  std::string error;
+  if (!store_.save(state, &error)) spdlog::error("{}", error);
+}
+
+void Engine::publish_state() {
+  metrics_.set_deployment_state(deployment_state_name(state()));
+}
+
+nlohmann::json Engine::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& tracker : trackers_) {
+    const RuleConfig& r = tracker.rule();
+    const RuleStatus& s = tracker.status();
+    nlohmann::json value = nullptr;
+    if (s.value) value = std::isfinite(*s.value) ? nlohmann::json(*s.value) : nlohmann::json(format_value(*s.value));
+    rules.push_back({{"name", r.name},
+                     {"query", r.query},
+                     {"comparison", comparison_name(r.comparison)},
+                     {"threshold", r.threshold},
+                     {"for", promql::format_duration(r.for_duration)},
+                     {"delay", promql::format_duration(r.delay)},
+                     {"missing", missing_name(r.missing)},
+                     {"severity", r.severity},
+                     {"action", action_name(r.action)},
+                     {"stage_override", r.stage_override.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.stage_override)},
+                     {"state", rule_state_name(s.state)},
+                     {"value", value},
+                     {"breaching", s.breaching},
+                     {"problem", s.last_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_problem)},
+                     {"pending_since", time_or_null(s.pending_since)},
+                     {"firing_since", time_or_null(s.firing_since)},
+                     {"last_evaluated", time_or_null(s.last_evaluated)}});
+  }
+  const auto& d = config_.deployment;
+  return {{"deployment",
+           {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}, {"identity", d.identity()}}},
+          {"state", deployment_state_name(machine_.state())},
+          {"latched", is_latched(machine_.state())},
+          {"dry_run", config_.dry_run},
+          {"ready", ready_.load()},
+          {"evaluation_interval", promql::format_duration(config_.evaluation_interval)},
+          {"evaluations", evaluations_},
+          {"last_evaluation", time_or_null(last_evaluation_)},
+          {"rules", rules},
+          {"last_decision", machine_.last_decision() ? to_json(*machine_.last_decision()) : nlohmann::json(nullptr)}};
+}
+
+}  // namespace rs::sidecar

@@ -1,0 +1,56 @@
+#include "sidecar/rollback_executor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace rs::sidecar {
+
+ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context) {
+  ExecutionReport report;
+  report.result = "noop";
+  const MonoTime deadline = clock_.mono() + config_.deadline;
+  for (actuators::Actuator* actuator : actuators_) {
+    ActuatorOutcome outcome;
+    outcome.actuator = actuator->describe();
+    Duration backoff = config_.initial_backoff;
+    while (true) {
+      ++outcome.attempts;
+      actuators::ActResult result = actuator->rollback(context, deadline);
+      outcome.detail = result.detail;
+      if (result.ok) {
+        outcome.result = result.change == actuators::Change::kChanged ? "changed" : "noop";
+      } else {
+        outcome.result = "failure";
+      }
+      if (metrics_) metrics_->count_actuator_call(actuator->type(), outcome.result);
+      if (result.ok) {
+        spdlog::info("actuator {}: {} ({})", outcome.actuator, outcome.result, result.detail);
+        break;
+      }
+      const bool time_left = clock_.mono() + backoff < deadline;
+      if (!result.retryable || !time_left) {
+        spdlog::error("actuator {} failed after {} attempt(s): {}", outcome.actuator, outcome.attempts, result.detail);
+        break;
+      }
+      spdlog::warn("actuator {} attempt {} failed, retrying in {}ms: {}", outcome.actuator, outcome.attempts,
+                   backoff.count(), result.detail);
+      if (!clock_.sleep_until(clock_.mono() + backoff)) {
+        outcome.detail += " (retries stopped: shutting down)";
+        spdlog::error("actuator {} not retried: shutting down; the rollback resumes on the next start",
+                      outcome.actuator);
+        break;
+      }
+      backoff = std::min(config_.max_backoff, backoff * 2);
+    }
+    report.actuators.push_back(outcome);
+    if (outcome.result == "failure") {
+      report.result = "failure";
+      return report;
+    }
+    if (outcome.result == "changed") report.result = "success";
+  }
+  return report;
+}
+
+}  // namespace rs::sidecar

@@ -1,0 +1,42 @@
+// Runs the configured actuators in order to move all traffic back to stable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actuators/actuator.h"
+#include "sidecar/clock.h"
+#include "sidecar/config.h"
+#include "sidecar/decision.h"
+#include "sidecar/self_metrics.h"
+
+namespace rs::sidecar {
+
+struct ExecutionReport {
+  std::string result;  // "success" (something changed), "noop" (all already on stable), "failure"
+  std::vector<ActuatorOutcome> actuators;
+};
+
+// Contract: actuators run one after another in config order. A failed call is retried with
+// exponential backoff (initial_backoff doubling up to max_backoff) while the shared deadline
+// allows and the failure is retryable; the first actuator that finally fails stops the run
+// (later ones are not called) and the result is "failure". Each call is counted in
+// actuator_calls_total{actuator=<type>, result=changed|noop|failure} and logged; a final failure
+// is logged at error naming the actuator and reason. Shutdown (Clock::interrupt) cuts the
+// retries short; the caller keeps the state rolling_back so the next start resumes.
+class RollbackExecutor {
+ public:
+  RollbackExecutor(std::vector<actuators::Actuator*> actuators, RollbackConfig config, Clock& clock,
+                   SelfMetrics* metrics)
+      : actuators_(std::move(actuators)), config_(config), clock_(clock), metrics_(metrics) {}
+
+  ExecutionReport run(const actuators::DecisionContext& context);
+
+ private:
+  std::vector<actuators::Actuator*> actuators_;
+  RollbackConfig config_;
+  Clock& clock_;
+  SelfMetrics* metrics_;
+};
+
+}  // namespace rs::sidecar

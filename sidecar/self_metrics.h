@@ -1,0 +1,52 @@
+// The sidecar's own Prometheus metrics (DESIGN §4), served on /metrics.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+class Histogram;
+}
+
+namespace rs::sidecar {
+
+// Contract: every method is thread-safe and cheap (no I/O). Label sets that dashboards and
+// alert rules rely on (every rule_state/deployment_state value, every rollbacks_total
+// result x trigger) exist from startup with 0, so rate() and absent() work from the start.
+class SelfMetrics {
+ public:
+  // `rules` are the configured rule names; `deployment_states` every DecisionMachine state name.
+  SelfMetrics(const std::string& version, const std::vector<std::string>& rules,
+              const std::vector<std::string>& deployment_states);
+  ~SelfMetrics();
+  SelfMetrics(const SelfMetrics&) = delete;
+  SelfMetrics& operator=(const SelfMetrics&) = delete;
+
+  // A rule's last evaluation. `value` NaN means no value (nodata/error): the gauge shows NaN.
+  void set_rule(const std::string& rule, double value, double threshold, const std::string& state);
+  void count_decision(const std::string& decision, const std::string& rule, const std::string& severity);
+  void count_rollback(const std::string& result, const std::string& trigger);
+  void observe_rollback_duration(double seconds);
+  void observe_detection(double seconds);
+  void observe_query_duration(const std::string& rule, double seconds);
+  void count_query_error(const std::string& rule, const std::string& reason);
+  void count_actuator_call(const std::string& actuator, const std::string& result);
+  void set_deployment_state(const std::string& state);
+  void set_last_evaluation(double unix_seconds);
+  void count_evaluation_overruns(double missed_ticks);
+  void set_dry_run(bool dry_run);
+
+  // Prometheus text exposition format 0.0.4 of every metric.
+  std::string serialize() const;
+  prometheus::Registry& registry();
+
+ private:
+  prometheus::Histogram& query_histogram(const std::string& rule);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rs::sidecar

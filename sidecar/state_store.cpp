@@ -1,0 +1,109 @@
+#include "sidecar/state_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace rs::sidecar {
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+std::string directory_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool write_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool StateStore::load(std::optional<PersistedState>* out, std::string* error) const {
+  out->reset();
+  if (path_.empty()) return true;
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return true;
+    *error = "state file " + path_ + ": cannot read: " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  auto fail = [&](const std::string& what) {
+    *error = "state file " + path_ + ": " + what + " (fix or remove the file; it holds the latched rollback state)";
+    return false;
+  };
+  if (j.is_discarded() || !j.is_object()) return fail("not a JSON object");
+  if (!j.contains("version") || j["version"] != kFormatVersion) return fail("unsupported format version");
+  if (!j.contains("identity") || !j["identity"].is_string()) return fail("identity is missing");
+  if (!j.contains("state") || !j["state"].is_string()) return fail("state is missing");
+  PersistedState state;
+  state.identity = j["identity"].get<std::string>();
+  auto parsed = parse_deployment_state(j["state"].get<std::string>());
+  if (!parsed) return fail("unknown state \"" + j["state"].get<std::string>() + "\"");
+  state.state = *parsed;
+  if (j.contains("last_decision") && !j["last_decision"].is_null()) {
+    Decision d;
+    std::string why;
+    if (!decision_from_json(j["last_decision"], &d, &why)) return fail(why);
+    state.last_decision = std::move(d);
+  }
+  if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
+    return fail("state rolling_back without the decision being executed");
+  }
+  *out = std::move(state);
+  return true;
+}
+
+bool StateStore::save(const PersistedState& state, std::string* error) const {
+  if (path_.empty()) return true;
+  nlohmann::json j = {{"version", kFormatVersion},
+                      {"identity", state.identity},
+                      {"state", deployment_state_name(state.state)},
+                      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)}};
+  const std::string data = j.dump(2) + "\n";
+  const std::string temp = path_ + ".tmp";
+  auto fail = [&](const std::string& what) {
+    *error = "state file " + path_ + ": " + what + ": " + std::strerror(errno);
+    return false;
+  };
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return fail("cannot create " + temp);
+  if (!write_all(fd, data) || ::fsync(fd) != 0) {
+    int saved = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    errno = saved;
+    return fail("cannot write " + temp);
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path_.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    errno = saved;
+    return fail("cannot rename " + temp);
+  }
+  int dir = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {  // makes the rename itself durable
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
+}
+
+}  // namespace rs::sidecar

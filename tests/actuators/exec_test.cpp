@@ -5,15 +5,6 @@
 #include <fstream>
 #include <sys/stat.h>
 
-// This binary gets spdlog only through the actuators library (tests/CMakeLists.txt links
-// spdlog::spdlog to nothing here), so without these its headers would build a header-only
-// second copy with its own registry, and the test would swap a default logger the library never
-// uses. These are spdlog::spdlog's interface definitions (Debian's shared build).
-#ifndef SPDLOG_COMPILED_LIB
-#define SPDLOG_COMPILED_LIB
-#define SPDLOG_SHARED_LIB
-#define SPDLOG_FMT_EXTERNAL
-#endif
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 

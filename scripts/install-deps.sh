@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rollback-sidecar needs to build, test and run its demo.
+# Idempotent and quiet: only missing packages are installed. Run as root (or with sudo).
+#   scripts/install-deps.sh            build + test + demo packages
+#   scripts/install-deps.sh --runtime  only what the demo's servers need (no compilers/test libs)
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Real servers the tests and the demo start on 127.0.0.1.
+RUNTIME_PACKAGES=(
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter haproxy nginx curl ca-certificates
+)
+
+packages=("${RUNTIME_PACKAGES[@]}")
+if [[ "${1:-}" != "--runtime" ]]; then
+  packages+=("${BUILD_PACKAGES[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+# Daemons are started by the tests and the demo on free ports, never by the package's service.
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian enables and starts these services on install; they would hold the default ports.
+for service in prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter haproxy nginx; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    "${SUDO[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

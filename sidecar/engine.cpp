@@ -241,6 +241,11 @@ void Engine::take_decision(Decision decision) {
 void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
   ExecutionReport report = executor_.run(context_of(config_, decision));
+  if (report.interrupted) {
+    // Stays rolling_back on disk; the next start resumes the rollback.
+    spdlog::warn("rollback #{} interrupted by shutdown; it resumes on the next start", decision.id);
+    return;
+  }
   const double duration = std::chrono::duration<double>(clock_.mono() - decided_mono).count();
   decision.result = report.result;
   decision.actuators = report.actuators;

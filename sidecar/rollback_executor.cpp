@@ -37,6 +37,7 @@ ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context)
                    backoff.count(), result.detail);
       if (!clock_.sleep_until(clock_.mono() + backoff)) {
         outcome.detail += " (retries stopped: shutting down)";
+        report.interrupted = true;
         spdlog::error("actuator {} not retried: shutting down; the rollback resumes on the next start",
                       outcome.actuator);
         break;

@@ -15,6 +15,7 @@ namespace rs::sidecar {
 struct ExecutionReport {
   std::string result;  // "success" (something changed), "noop" (all already on stable), "failure"
   std::vector<ActuatorOutcome> actuators;
+  bool interrupted = false;  // shutdown cut the retries short: the rollback did not finish
 };
 
 // Contract: actuators run one after another in config order. A failed call is retried with

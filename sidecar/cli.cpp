@@ -8,12 +8,17 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <cmath>
 #include <iostream>
 #include <thread>
 
 #include "promql/duration.h"
 #include "promql/http_transport.h"
+#include "sidecar/api.h"
 #include "sidecar/engine.h"
 #include "sidecar/http_server.h"
 #include "sidecar/logging.h"
@@ -31,7 +36,11 @@ constexpr const char* kUsage =
     "  rollback-sidecar [run] --config FILE     evaluate the policy and roll back when it says so\n"
     "  rollback-sidecar check --config FILE [--online]\n"
     "                                           validate FILE; --online also runs every query once\n"
-    "                                           and probes every actuator (exit 0 valid, 1 invalid)\n\n"
+    "                                           and probes every actuator (exit 0 valid, 1 invalid)\n"
+    "  rollback-sidecar rollback --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
+    "  rollback-sidecar freeze   --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
+    "  rollback-sidecar unfreeze --address HOST:PORT --token-file F [--actor WHO]\n"
+    "                                           ask a running sidecar to roll back / (un)freeze\n\n"
     "Options";
 
 std::optional<LoadedConfig> load_or_report(const std::string& path) {
@@ -128,15 +137,15 @@ int run_sidecar(LoadedConfig& loaded) {
   // Liveness: a tick must start at least this often, or the loop is wedged.
   const auto stuck_after = 3 * config.evaluation_interval + config.prometheus.timeout + config.rollback.deadline;
   std::atomic<MonoTime::rep> last_tick{clock.mono().time_since_epoch().count()};
-  HttpServer server({[&metrics] { return metrics.serialize(); },
-                     [&](std::string* why) {
-                       const auto since = clock.mono() - MonoTime(MonoTime::duration(last_tick.load()));
-                       if (since <= stuck_after) return true;
-                       *why = "no evaluation started for " +
-                              promql::format_duration(std::chrono::duration_cast<Duration>(since));
-                       return false;
-                     },
-                     [&engine] { return engine.ready(); }, [&engine] { return engine.status(); }});
+  Api api(config, engine, metrics, [&](std::string* why) {
+    const auto since = clock.mono() - MonoTime(MonoTime::duration(last_tick.load()));
+    if (since <= stuck_after) return true;
+    *why = "no evaluation started for " + promql::format_duration(std::chrono::duration_cast<Duration>(since));
+    return false;
+  });
+  HttpServer server(config.api.max_body_bytes,
+                    [&metrics](const std::string& route, int status) { metrics.count_api_request(route, status); });
+  api.install(server);
   if (!server.start(config.listen, &error)) {
     spdlog::critical("{}", error);
     return 1;
@@ -168,8 +177,63 @@ int run_sidecar(LoadedConfig& loaded) {
   // The scheduler only returns after stop(); wake the signal thread if something else ended it.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  engine.shutdown();
   server.stop();
   spdlog::info("stopped; deployment {} is {}", config.deployment.name, deployment_state_name(engine.state()));
+  return 0;
+}
+
+// rollback / freeze / unfreeze: one authenticated call to a running sidecar's API.
+int run_remote(const std::string& command, const po::variables_map& vm) {
+  for (const char* required : {"address", "token-file"}) {
+    if (!vm.count(required)) {
+      std::cerr << "rollback-sidecar " << command << ": --" << required << " is required\n";
+      return 2;
+    }
+  }
+  if (command != "unfreeze" && !vm.count("reason")) {
+    std::cerr << "rollback-sidecar " << command << ": --reason is required (it goes into the record)\n";
+    return 2;
+  }
+  std::string actor;
+  if (vm.count("actor")) {
+    actor = vm["actor"].as<std::string>();
+  } else {
+    const char* user = std::getenv("USER");
+    char host[256] = "";
+    ::gethostname(host, sizeof host - 1);
+    actor = std::string(user ? user : "unknown") + "@" + host;
+  }
+  std::string token, error;
+  {
+    std::ifstream in(vm["token-file"].as<std::string>(), std::ios::binary);
+    if (!in) {
+      std::cerr << "rollback-sidecar: cannot read token file " << vm["token-file"].as<std::string>() << "\n";
+      return 1;
+    }
+    std::ostringstream content;
+    content << in.rdbuf();
+    token = content.str();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  }
+  nlohmann::json body = {{"actor", actor}};
+  if (vm.count("reason")) body["reason"] = vm["reason"].as<std::string>();
+  promql::HttpRequest request;
+  request.method = command == "rollback" ? "POST" : command == "freeze" ? "PUT" : "DELETE";
+  request.url = "http://" + vm["address"].as<std::string>() + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
+  request.body = body.dump();
+  request.timeout = std::chrono::seconds(10);
+  request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  auto response = promql::make_curl_transport()->perform(request);
+  if (response.error != promql::TransportError::kNone) {
+    std::cerr << "rollback-sidecar " << command << ": " << response.error_message << "\n";
+    return 1;
+  }
+  std::cout << response.body;
+  if (response.status / 100 != 2) {
+    std::cerr << "rollback-sidecar " << command << ": HTTP " << response.status << "\n";
+    return 1;
+  }
   return 0;
 }
 
@@ -180,7 +244,11 @@ int run_cli(int argc, char** argv) {
   options.add_options()("help,h", "show this help")("version", "print the version")(
       "config,c", po::value<std::string>(), "config file (YAML)")("online", "check: also query Prometheus and probe actuators")(
       "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
-      "log-format", po::value<std::string>()->default_value("text"), "text|json");
+      "log-format", po::value<std::string>()->default_value("text"), "text|json")(
+      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address")(
+      "token-file", po::value<std::string>(), "rollback/freeze/unfreeze: file with the API bearer token")(
+      "reason", po::value<std::string>(), "rollback/freeze: why (recorded with the decision)")(
+      "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>(), "run|check");
   po::options_description all;
@@ -205,8 +273,9 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   const std::string command = vm.count("command") ? vm["command"].as<std::string>() : "run";
+  if (command == "rollback" || command == "freeze" || command == "unfreeze") return run_remote(command, vm);
   if (command != "run" && command != "check") {
-    std::cerr << "rollback-sidecar: unknown command '" << command << "' (run, check)\n";
+    std::cerr << "rollback-sidecar: unknown command '" << command << "' (run, check, rollback, freeze, unfreeze)\n";
     return 2;
   }
   if (!vm.count("config")) {

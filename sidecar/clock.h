@@ -40,5 +40,7 @@ class SystemClock : public Clock {
 double to_unix_seconds(WallTime t);
 // RFC 3339 in UTC with milliseconds, e.g. "2026-11-22T21:10:29.123Z".
 std::string to_rfc3339(WallTime t);
+// Inverse of to_rfc3339 (UTC "Z" only; milliseconds optional). False when `text` is not one.
+bool parse_rfc3339(const std::string& text, WallTime* out);
 
 }  // namespace rs::sidecar

@@ -479,12 +479,47 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
     top.error("actuators", "rules with action: rollback need at least one actuator (or set dry_run: true)");
   }
 
+  if (top.has("api")) {
+    MapReader api = top.child("api");
+    cfg.api.bearer_token_file = api.string("bearer_token_file", "");
+    long long max_body = api.integer("max_body_bytes", 1024 * 1024);
+    if (max_body < 1024) api.error("max_body_bytes", "must be at least 1024");
+    cfg.api.max_body_bytes = static_cast<std::size_t>(std::max(max_body, 1024LL));
+    api.finish({{"bearer_token", "put the token in a file and use bearer_token_file"}});
+  } else {
+    top.raw("api");
+  }
+  if (top.has("alerts")) {
+    MapReader alerts = top.child("alerts");
+    if (!alerts.has("match")) alerts.error("match", "is required: the labels an alert must have to roll back");
+    for (const auto& [label, pattern] : alerts.string_map("match")) {
+      std::string why;
+      auto rendered = render_template(pattern, vars, &why);
+      if (!rendered) {
+        alerts.error("match", label + ": " + why);
+        continue;
+      }
+      try {
+        std::regex check(*rendered);
+      } catch (const std::regex_error& e) {
+        alerts.error("match", label + ": '" + *rendered + "' is not a valid regex (" + e.what() + ")");
+        continue;
+      }
+      cfg.alerts.match[label] = *rendered;
+    }
+    cfg.alerts.enabled = true;
+    alerts.finish();
+    if (cfg.api.bearer_token_file.empty()) {
+      top.error("alerts", "needs api.bearer_token_file: Alertmanager authenticates with it (http_config.authorization)");
+    }
+  } else {
+    top.raw("alerts");
+  }
+  cfg.audit_log = top.string("audit_log", "");
+  cfg.incidents_dir = top.string("incidents_dir", "");
+
   const std::string later = "is not supported by this version of rollback-sidecar yet; remove it";
-  top.finish({{"audit_log", "audit_log " + later},
-              {"incidents_dir", "incidents_dir " + later},
-              {"api", "api " + later},
-              {"alerts", "alerts " + later},
-              {"promotion", "promotion " + later},
+  top.finish({{"promotion", "promotion " + later},
               {"notifiers", "notifiers " + later}});
 
   if (errors.empty()) result.loaded = std::move(loaded);

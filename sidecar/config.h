@@ -56,6 +56,20 @@ struct RollbackConfig {
   Duration max_backoff{2000};
 };
 
+// The HTTP API's mutating endpoints (/api/v1/alerts, /api/v1/rollback, /api/v1/freeze).
+struct ApiConfig {
+  // Bearer token file; without it the mutating endpoints are off (never open).
+  std::string bearer_token_file;
+  std::size_t max_body_bytes = 1024 * 1024;  // larger request bodies get 413
+};
+
+// Alertmanager alerts (POST /api/v1/alerts) that roll the deployment back.
+struct AlertsConfig {
+  bool enabled = false;
+  // label -> regex (templated, fully anchored); every label must match. A missing label is "".
+  std::map<std::string, std::string> match;
+};
+
 struct ActuatorSpec {
   std::string type;
   int line = 0;
@@ -72,6 +86,10 @@ struct Config {
   RollbackConfig rollback;
   std::string state_file;  // "" = no persistence (a warning is logged at startup)
   bool dry_run = false;
+  ApiConfig api;
+  AlertsConfig alerts;
+  std::string audit_log;      // "" = no audit log
+  std::string incidents_dir;  // "" = no incident reports
 };
 
 struct ConfigError {

@@ -16,22 +16,6 @@ nlohmann::json time_or_null(const std::optional<WallTime>& t) {
   return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
 }
 
-// Inverse of to_rfc3339 ("2026-11-22T21:10:29.123Z").
-bool parse_rfc3339(const std::string& text, WallTime* out) {
-  int y, mo, d, h, mi, s, ms = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &y, &mo, &d, &h, &mi, &s, &ms) < 6) return false;
-  // days_from_civil (Howard Hinnant), valid for the proleptic Gregorian calendar.
-  y -= mo <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const long long days = static_cast<long long>(era) * 146097 + static_cast<long long>(doe) - 719468;
-  const long long millis = ((days * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + ms;
-  *out = WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(millis)));
-  return true;
-}
-
 // Reads an optional timestamp field; absent or null is "none".
 bool read_time(const nlohmann::json& j, const char* key, std::optional<WallTime>* out, std::string* error) {
   if (!j.contains(key) || j[key].is_null()) return true;
@@ -119,6 +103,7 @@ nlohmann::json to_json(const Decision& d) {
           {"dry_run", d.dry_run},
           {"reason", d.reason},
           {"also_firing", d.also_firing},
+          {"details", d.details},
           {"result", d.result},
           {"actuators", actuators},
           {"completed_at", time_or_null(d.completed_at)},
@@ -168,6 +153,7 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
     d.dry_run = j.value("dry_run", false);
     d.reason = j.value("reason", "");
     d.also_firing = j.value("also_firing", std::vector<std::string>{});
+    if (j.contains("details")) d.details = j["details"];
     d.result = j.value("result", "");
     for (const auto& a : j.value("actuators", nlohmann::json::array())) {
       d.actuators.push_back({a.at("actuator").get<std::string>(), a.at("result").get<std::string>(),
@@ -252,6 +238,21 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
     if (!decisions.empty()) last_decision_ = decisions.back();
   }
   return decisions;
+}
+
+std::optional<Decision> DecisionMachine::external(Decision decision, WallTime now) {
+  if (is_latched(state_) || state_ == DeploymentState::kRollingBack) return std::nullopt;
+  decision.id = next_id_++;
+  decision.decided_at = now;
+  decision.dry_run = dry_run_;
+  decision.kind = dry_run_ ? "hold" : "rollback";
+  if (dry_run_) {
+    decision.reason = "dry run: would roll back: " + decision.reason;
+  } else {
+    state_ = DeploymentState::kRollingBack;
+  }
+  last_decision_ = decision;
+  return decision;
 }
 
 void DecisionMachine::finish_rollback(const Decision& completed) {

@@ -49,6 +49,9 @@ struct Decision {
   bool dry_run = false;
   std::string reason;                      // one line for humans
   std::vector<std::string> also_firing;    // other rules that were actionable at the same time
+  // Trigger-specific evidence: the alert's labels, annotations, startsAt, generatorURL and
+  // fingerprint; the manual request's actor. Null for rules.
+  nlohmann::json details;
   // Rollback execution (kind rollback/noop):
   std::string result;                      // "" while running | "success" | "noop" | "failure"
   std::vector<ActuatorOutcome> actuators;
@@ -84,6 +87,12 @@ class DecisionMachine {
   std::vector<Decision> step(const std::vector<const RuleTracker*>& rules, WallTime now);
 
   void finish_rollback(const Decision& completed);
+
+  // A rollback asked for by an alert or a person (`decision.trigger` "alert" | "manual"), with
+  // its evidence filled in by the caller; id, kind, dry_run and decided_at are set here.
+  // Returns nullopt when the deployment is latched or already rolling back (nothing to do).
+  // In dry run the decision is "hold" and the state does not change.
+  std::optional<Decision> external(Decision decision, WallTime now);
 
   DeploymentState state() const { return state_; }
   const std::optional<Decision>& last_decision() const { return last_decision_; }

@@ -62,12 +62,18 @@ bool Engine::restore(std::string* error) {
   if (!store_.load(&saved, error)) return false;
   restore_from(saved);
   publish_state();
+  metrics_.set_freeze(saved && saved->freeze);
   return true;
 }
 
 void Engine::restore_from(const std::optional<PersistedState>& saved) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string identity = config_.deployment.identity();
+  if (saved && saved->freeze) {
+    freeze_ = saved->freeze;
+    spdlog::warn("deployment {} is frozen since {} by {}: {}", config_.deployment.name, to_rfc3339(freeze_->since),
+                 freeze_->actor, freeze_->reason);
+  }
   if (!saved) {
     if (store_.path().empty()) spdlog::warn("no state_file configured: a restart forgets a latched rollback");
   } else if (saved->identity != identity) {
@@ -220,6 +226,7 @@ void Engine::evaluate_once() {
 
 void Engine::take_decision(Decision decision) {
   const MonoTime decided_mono = clock_.mono();
+  for (auto* o : observers_) o->on_decision(decision);
   if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
   if (decision.kind == "rollback") {
     spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
@@ -267,13 +274,86 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
                   duration * 1000, report.actuators.empty() ? "no actuator ran" : report.actuators.back().detail,
                   config_.deployment.name);
   }
+  nlohmann::json snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
     machine_.finish_rollback(decision);
+    snapshot = status_locked();
   }
   persist();
   publish_state();
+  for (auto* o : observers_) o->on_rollback_finished(decision, snapshot);
 }
+
+RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
+  Decision proposal;
+  proposal.trigger = request.trigger;
+  proposal.rule = request.name;
+  proposal.severity = request.severity;
+  proposal.reason = request.reason;
+  proposal.first_breach = request.started_at;
+  proposal.details = request.details;
+  RollbackRequestResult result;
+  std::optional<Decision> decision;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    decision = machine_.external(proposal, clock_.wall());
+    result.state = deployment_state_name(machine_.state());
+  }
+  if (!decision) {
+    result.message = "deployment " + config_.deployment.name + " is " + result.state + "; nothing to do";
+    spdlog::info("{} rollback request ({}) ignored: {}", request.trigger, request.reason, result.message);
+    return result;
+  }
+  result.accepted = true;
+  result.decision_id = decision->id;
+  result.kind = decision->kind;
+  if (decision->kind == "hold") {
+    result.message = "dry run: would roll back; nothing was changed";
+    take_decision(std::move(*decision));
+    return result;
+  }
+  result.message = "rolling back; follow GET /api/v1/status";
+  publish_state();
+  std::lock_guard<std::mutex> lock(background_mu_);
+  if (background_.joinable()) background_.join();  // the previous one is over: the machine let this one in
+  background_ = std::thread([this, d = std::move(*decision)]() mutable { take_decision(std::move(d)); });
+  return result;
+}
+
+void Engine::set_freeze(const std::string& reason, const std::string& actor) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    freeze_ = Freeze{reason, actor, clock_.wall()};
+  }
+  spdlog::warn("deployment {} frozen by {}: {} (promotion stops; rollbacks still happen)", config_.deployment.name,
+               actor, reason);
+  metrics_.set_freeze(true);
+  persist();
+  for (auto* o : observers_) o->on_freeze(true, reason, actor);
+}
+
+bool Engine::clear_freeze(const std::string& actor) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!freeze_) return false;
+    freeze_.reset();
+  }
+  spdlog::warn("deployment {} unfrozen by {}", config_.deployment.name, actor);
+  metrics_.set_freeze(false);
+  persist();
+  for (auto* o : observers_) o->on_freeze(false, "", actor);
+  return true;
+}
+
+void Engine::add_observer(DecisionObserver* observer) { observers_.push_back(observer); }
+
+void Engine::shutdown() {
+  std::lock_guard<std::mutex> lock(background_mu_);
+  if (background_.joinable()) background_.join();
+}
+
+Engine::~Engine() { shutdown(); }
 
 void Engine::persist() {
   PersistedState state;
@@ -282,6 +362,7 @@ void Engine::persist() {
     state.identity = config_.deployment.identity();
     state.state = machine_.state();
     state.last_decision = machine_.last_decision();
+    state.freeze = freeze_;
   }
   std::string error;
   if (!store_.save(state, &error)) spdlog::error("{}", error);
@@ -293,6 +374,10 @@ void Engine::publish_state() {
 
 nlohmann::json Engine::status() const {
   std::lock_guard<std::mutex> lock(mu_);
+  return status_locked();
+}
+
+nlohmann::json Engine::status_locked() const {
   nlohmann::json rules = nlohmann::json::array();
   for (const auto& tracker : trackers_) {
     const RuleConfig& r = tracker.rule();
@@ -323,6 +408,9 @@ nlohmann::json Engine::status() const {
           {"state", deployment_state_name(machine_.state())},
           {"latched", is_latched(machine_.state())},
           {"dry_run", config_.dry_run},
+          {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
+                                              {"since", to_rfc3339(freeze_->since)}}
+                             : nlohmann::json{{"frozen", false}}},
           {"ready", ready_.load()},
           {"evaluation_interval", promql::format_duration(config_.evaluation_interval)},
           {"evaluations", evaluations_},

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,38 @@
 
 namespace rs::sidecar {
 
+// Told about decisions and rollbacks (audit log, notifiers, incident reports). Calls come from
+// the thread that decided, so implementations must return quickly: anything slow (network,
+// fsync) is queued, never done inline, so an observer never delays an actuator.
+class DecisionObserver {
+ public:
+  virtual ~DecisionObserver() = default;
+  // Any decision (rollback, notify, hold), before a rollback's actuators run.
+  virtual void on_decision(const Decision& decision) = 0;
+  // A rollback finished (result success | noop | failure); `status` is Engine::status() then.
+  virtual void on_rollback_finished(const Decision& decision, const nlohmann::json& status) = 0;
+  // Freeze set (frozen) or lifted.
+  virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
+};
+
+// A rollback asked for from outside the rules.
+struct RollbackRequest {
+  std::string trigger;   // "alert" | "manual"
+  std::string name;      // alertname, or "manual"
+  std::string severity;  // alert's severity label; "" for manual
+  std::string reason;    // one line for humans
+  std::optional<WallTime> started_at;  // alert's startsAt (detection time is measured from it)
+  nlohmann::json details;              // evidence: alert labels/annotations/..., or actor
+};
+
+struct RollbackRequestResult {
+  bool accepted = false;       // a decision was taken (rollback, or hold in dry run)
+  std::uint64_t decision_id = 0;
+  std::string kind;            // "rollback" | "hold" when accepted
+  std::string state;           // deployment state after the request
+  std::string message;         // why not accepted, or what happens next
+};
+
 // Contract:
 // - restore() must be called once before the first evaluate_once(); it fails only when the
 //   state file exists but cannot be read (the sidecar must not start and forget a latch).
@@ -36,6 +69,17 @@ class Engine {
   bool restore(std::string* error);
   void evaluate_once();
 
+  // Takes a rollback decision for an alert or a person and runs the actuators on a background
+  // thread (the call returns at once). Not accepted when already rolling back or latched.
+  RollbackRequestResult request_rollback(const RollbackRequest& request);
+  // Freeze blocks promotion, never a rollback; it is persisted and survives restarts.
+  void set_freeze(const std::string& reason, const std::string& actor);
+  bool clear_freeze(const std::string& actor);  // false when there was no freeze
+  void add_observer(DecisionObserver* observer);  // before the first evaluation
+  // Waits for a background rollback to end (call after the scheduler stopped).
+  void shutdown();
+  ~Engine();
+
   nlohmann::json status() const;  // the /api/v1/status document
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
@@ -48,6 +92,7 @@ class Engine {
   void execute_rollback(Decision decision, MonoTime decided_mono);
   void persist();
   void publish_state();
+  nlohmann::json status_locked() const;
 
   const Config& config_;
   promql::Client& client_;
@@ -64,7 +109,11 @@ class Engine {
   std::optional<Decision> resume_;          // interrupted rollback to finish first
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
+  std::optional<Freeze> freeze_;
   std::atomic<bool> ready_{false};
+  std::vector<DecisionObserver*> observers_;
+  std::thread background_;  // an alert's or a person's rollback
+  std::mutex background_mu_;
 };
 
 }  // namespace rs::sidecar

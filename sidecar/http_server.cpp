@@ -3,45 +3,56 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
+#include <set>
 #include <thread>
 
 namespace rs::sidecar {
 
+HttpReply HttpReply::json(int status, const nlohmann::json& body) {
+  HttpReply r;
+  r.status = status;
+  r.body = body.dump(2) + "\n";
+  return r;
+}
+
+HttpReply HttpReply::text(int status, std::string body) {
+  HttpReply r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+HttpReply HttpReply::error(int status, const std::string& message) {
+  return json(status, {{"error", message}});
+}
+
 struct HttpServer::Impl {
-  HttpHandlers handlers;
   httplib::Server server;
   std::thread thread;
   int port = 0;
+  std::function<void(const std::string&, int)> on_request;
+  std::map<std::string, std::set<std::string>> methods_by_path;  // for 405 vs 404
+
+  void send(const std::string& route, const HttpReply& reply, httplib::Response& res) {
+    res.status = reply.status;
+    for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    res.set_content(reply.body, reply.content_type);
+    if (on_request) on_request(route, reply.status);
+  }
 };
 
-HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) {
-  impl_->handlers = std::move(handlers);
+HttpServer::HttpServer(std::size_t max_body_bytes, std::function<void(const std::string&, int)> on_request)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->on_request = std::move(on_request);
   auto& s = impl_->server;
-  auto& h = impl_->handlers;
-  s.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
-    res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  s.Get("/healthz", [&h](const httplib::Request&, httplib::Response& res) {
-    std::string why;
-    if (h.alive(&why)) {
-      res.set_content("ok\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("unhealthy: " + why + "\n", "text/plain");
-    }
-  });
-  s.Get("/readyz", [&h](const httplib::Request&, httplib::Response& res) {
-    if (h.ready()) {
-      res.set_content("ready\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("not ready: no evaluation has completed yet\n", "text/plain");
-    }
-  });
-  s.Get("/api/v1/status", [&h](const httplib::Request&, httplib::Response& res) {
-    res.set_content(h.status().dump(2) + "\n", "application/json");
-  });
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  s.set_payload_max_length(max_body_bytes);
+  // A sidecar serves a scraper, probes and the odd API call: a few threads are plenty.
+  s.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  s.set_read_timeout(5, 0);
+  s.set_write_timeout(5, 0);
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown error";
     try {
       std::rethrow_exception(ep);
@@ -50,18 +61,52 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
     } catch (...) {
     }
     spdlog::error("HTTP {} {}: {}", req.method, req.path, what);
-    res.status = 500;
-    res.set_content(nlohmann::json({{"error", what}}).dump() + "\n", "application/json");
+    impl_->send(req.path, HttpReply::error(500, "internal error: " + what), res);
   });
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  // Replies httplib produces itself (unknown path, 413, bad request) still get a JSON body.
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    nlohmann::json body = {{"error", res.status == 404 ? "no such endpoint" : "request failed"},
-                           {"status", res.status}, {"path", req.path}};
-    res.set_content(body.dump() + "\n", "application/json");
+    std::string message;
+    int status = res.status;
+    auto known = impl_->methods_by_path.find(req.path);
+    if (status == 404 && known != impl_->methods_by_path.end()) {
+      status = 405;
+      std::string allowed;
+      for (const auto& m : known->second) allowed += (allowed.empty() ? "" : ", ") + m;
+      res.set_header("Allow", allowed);
+      message = req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")";
+    } else if (status == 404) {
+      message = "no such endpoint: " + req.path;
+    } else if (status == 413) {
+      message = "request body too large";
+    } else {
+      message = "bad request";
+    }
+    HttpReply reply = HttpReply::error(status, message);
+    reply.headers.clear();
+    impl_->send(known != impl_->methods_by_path.end() ? req.path : "other", reply, res);
   });
 }
 
 HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::handle(const std::string& method, const std::string& path, HttpHandler handler) {
+  impl_->methods_by_path[path].insert(method);
+  auto wrapped = [this, path, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    HttpCall call;
+    call.method = req.method;
+    call.path = req.path;
+    call.body = req.body;
+    call.header = [&req](const std::string& name) { return req.get_header_value(name.c_str()); };
+    impl_->send(path, handler(call), res);
+  };
+  auto& s = impl_->server;
+  if (method == "GET") s.Get(path, wrapped);
+  else if (method == "POST") s.Post(path, wrapped);
+  else if (method == "PUT") s.Put(path, wrapped);
+  else if (method == "DELETE") s.Delete(path, wrapped);
+  else throw std::logic_error("HttpServer::handle: unsupported method " + method);
+}
 
 bool HttpServer::start(const std::string& listen, std::string* error) {
   auto colon = listen.rfind(':');

@@ -46,6 +46,16 @@ struct SelfMetrics::Impl {
       prometheus::BuildCounter().Name("rollback_sidecar_evaluation_overruns_total").Help("Evaluation ticks skipped because the previous evaluation was still running.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& dry_run =
       prometheus::BuildGauge().Name("rollback_sidecar_dry_run").Help("1 when the sidecar only records decisions and acts on nothing.").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& freeze =
+      prometheus::BuildGauge().Name("rollback_sidecar_freeze").Help("1 while the deployment is frozen (promotion stops; rollbacks still happen).").Register(*registry);
+  prometheus::Family<prometheus::Counter>& api_requests =
+      prometheus::BuildCounter().Name("rollback_sidecar_api_requests_total").Help("HTTP API requests, by endpoint and status code.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& alerts =
+      prometheus::BuildCounter().Name("rollback_sidecar_alerts_received_total").Help("Alertmanager alerts received, by result (matched, ignored, resolved, duplicate, rejected).").Register(*registry);
+  prometheus::Family<prometheus::Counter>& notifications =
+      prometheus::BuildCounter().Name("rollback_sidecar_notifications_total").Help("Notification attempts, by notifier and result.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& audit_errors =
+      prometheus::BuildCounter().Name("rollback_sidecar_audit_write_errors_total").Help("Audit log records that could not be written.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& build_info =
       prometheus::BuildGauge().Name("rollback_sidecar_build_info").Help("Always 1; the version label names the build.").Register(*registry);
 
@@ -64,6 +74,9 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   impl_->deployment_states = deployment_states;
   impl_->build_info.Add({{"version", version}}).Set(1);
   impl_->dry_run.Add({}).Set(0);
+  impl_->freeze.Add({}).Set(0);
+  impl_->audit_errors.Add({});
+  for (const char* result : {"matched", "ignored", "resolved", "duplicate", "rejected"}) impl_->alerts.Add({{"result", result}});
   impl_->last_evaluation.Add({}).Set(0);
   impl_->overruns.Add({});
   for (const auto& rule : rules) {
@@ -139,6 +152,20 @@ void SelfMetrics::set_last_evaluation(double unix_seconds) { impl_->last_evaluat
 void SelfMetrics::count_evaluation_overruns(double missed_ticks) { impl_->overruns.Add({}).Increment(missed_ticks); }
 
 void SelfMetrics::set_dry_run(bool dry_run) { impl_->dry_run.Add({}).Set(dry_run ? 1 : 0); }
+
+void SelfMetrics::set_freeze(bool frozen) { impl_->freeze.Add({}).Set(frozen ? 1 : 0); }
+
+void SelfMetrics::count_api_request(const std::string& endpoint, int code) {
+  impl_->api_requests.Add({{"endpoint", endpoint}, {"code", std::to_string(code)}}).Increment();
+}
+
+void SelfMetrics::count_alert(const std::string& result) { impl_->alerts.Add({{"result", result}}).Increment(); }
+
+void SelfMetrics::count_notification(const std::string& notifier, const std::string& result) {
+  impl_->notifications.Add({{"notifier", notifier}, {"result", result}}).Increment();
+}
+
+void SelfMetrics::count_audit_write_error() { impl_->audit_errors.Add({}).Increment(); }
 
 std::string SelfMetrics::serialize() const {
   std::ostringstream out;

@@ -37,6 +37,14 @@ class SelfMetrics {
   void set_last_evaluation(double unix_seconds);
   void count_evaluation_overruns(double missed_ticks);
   void set_dry_run(bool dry_run);
+  void set_freeze(bool frozen);
+  // HTTP API requests by endpoint (route pattern) and status code.
+  void count_api_request(const std::string& endpoint, int code);
+  // Alertmanager alerts received, by what became of them: matched, ignored (labels do not
+  // match), resolved, duplicate (already acted on), rejected (bad payload).
+  void count_alert(const std::string& result);
+  void count_notification(const std::string& notifier, const std::string& result);
+  void count_audit_write_error();
 
   // Prometheus text exposition format 0.0.4 of every metric.
   std::string serialize() const;

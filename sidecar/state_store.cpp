@@ -63,6 +63,15 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
     if (!decision_from_json(j["last_decision"], &d, &why)) return fail(why);
     state.last_decision = std::move(d);
   }
+  if (j.contains("freeze") && !j["freeze"].is_null()) {
+    const auto& f = j["freeze"];
+    WallTime since;
+    if (!f.is_object() || !f.contains("since") || !f["since"].is_string() ||
+        !parse_rfc3339(f["since"].get<std::string>(), &since)) {
+      return fail("freeze is malformed (needs since as RFC 3339)");
+    }
+    state.freeze = Freeze{f.value("reason", ""), f.value("actor", ""), since};
+  }
   if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
     return fail("state rolling_back without the decision being executed");
   }
@@ -75,7 +84,11 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
   nlohmann::json j = {{"version", kFormatVersion},
                       {"identity", state.identity},
                       {"state", deployment_state_name(state.state)},
-                      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)}};
+                      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)},
+                      {"freeze", state.freeze ? nlohmann::json{{"reason", state.freeze->reason},
+                                                               {"actor", state.freeze->actor},
+                                                               {"since", to_rfc3339(state.freeze->since)}}
+                                              : nlohmann::json(nullptr)}};
   const std::string data = j.dump(2) + "\n";
   const std::string temp = path_ + ".tmp";
   auto fail = [&](const std::string& what) {

@@ -8,10 +8,18 @@
 
 namespace rs::sidecar {
 
+// A deployment freeze: blocks promotion (never a rollback) until lifted.
+struct Freeze {
+  std::string reason;
+  std::string actor;
+  WallTime since;
+};
+
 struct PersistedState {
   std::string identity;  // DeploymentConfig::identity() the state belongs to
   DeploymentState state = DeploymentState::kHealthy;
   std::optional<Decision> last_decision;
+  std::optional<Freeze> freeze;  // kept across restarts and deployments until lifted
 };
 
 // Contract: save() replaces the file atomically (write to a temp file in the same directory,

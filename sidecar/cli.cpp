@@ -22,6 +22,7 @@
 #include "sidecar/engine.h"
 #include "sidecar/http_server.h"
 #include "sidecar/logging.h"
+#include "sidecar/prometheus_rules.h"
 #include "sidecar/scheduler.h"
 #include "sidecar/version.h"
 
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "  rollback-sidecar check --config FILE [--online]\n"
     "                                           validate FILE; --online also runs every query once\n"
     "                                           and probes every actuator (exit 0 valid, 1 invalid)\n"
+    "  rollback-sidecar rules --config FILE     print the rules as a Prometheus rule file\n"
     "  rollback-sidecar rollback --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
     "  rollback-sidecar freeze   --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
     "  rollback-sidecar unfreeze --address HOST:PORT --token-file F [--actor WHO]\n"
@@ -274,8 +276,9 @@ int run_cli(int argc, char** argv) {
   }
   const std::string command = vm.count("command") ? vm["command"].as<std::string>() : "run";
   if (command == "rollback" || command == "freeze" || command == "unfreeze") return run_remote(command, vm);
-  if (command != "run" && command != "check") {
-    std::cerr << "rollback-sidecar: unknown command '" << command << "' (run, check, rollback, freeze, unfreeze)\n";
+  if (command != "run" && command != "check" && command != "rules") {
+    std::cerr << "rollback-sidecar: unknown command '" << command
+              << "' (run, check, rules, rollback, freeze, unfreeze)\n";
     return 2;
   }
   if (!vm.count("config")) {
@@ -293,6 +296,10 @@ int run_cli(int argc, char** argv) {
   }
   auto loaded = load_or_report(vm["config"].as<std::string>());
   if (!loaded) return 1;
+  if (command == "rules") {
+    std::cout << render_prometheus_rules(loaded->config);
+    return 0;
+  }
   if (command == "check") {
     print_summary(*loaded);
     if (vm.count("online") && !check_online(*loaded)) {

@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
   libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium   # renders the status page in a test
 )
 # Real servers the tests and the demo start on 127.0.0.1.
 RUNTIME_PACKAGES=(

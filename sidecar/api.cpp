@@ -1,5 +1,7 @@
 #include "sidecar/api.h"
 
+#include "sidecar/status_page.h"
+
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -66,6 +68,11 @@ std::optional<HttpReply> Api::authorize(const HttpCall& call) const {
 }
 
 void Api::install(HttpServer& server) {
+  server.handle("GET", "/", [](const HttpCall&) {
+    HttpReply r = HttpReply::text(200, status_page_html());
+    r.content_type = "text/html; charset=utf-8";
+    return r;
+  });
   server.handle("GET", "/metrics", [this](const HttpCall&) {
     HttpReply r = HttpReply::text(200, metrics_.serialize());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

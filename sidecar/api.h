@@ -13,7 +13,7 @@
 namespace rs::sidecar {
 
 // Routes (docs/api.md has the request and response bodies):
-//   open:         GET /metrics, /healthz, /readyz, /api/v1/status, /api/v1/incidents/latest
+//   open:         GET / (status page), /metrics, /healthz, /readyz, /api/v1/status, /api/v1/incidents/latest
 //   bearer token: POST /api/v1/alerts (Alertmanager webhook v4), POST /api/v1/rollback,
 //                 PUT /api/v1/freeze, DELETE /api/v1/freeze
 // Bad bodies get 400 naming the field; auth failures 401 (no token) / 403 (wrong token, or the

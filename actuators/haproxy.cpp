@@ -45,8 +45,13 @@ std::string show_server(const ServerState& s) {
          haproxy::describe_admin_state(s.admin_state) + " " + op_state_name(s.op_state);
 }
 
+// HAProxy 2.6 keeps the config-maint bit (0x04, "disabled" in the configuration) after
+// "set server ... state ready" clears forced maintenance, and the server then serves: a
+// "disabled" server is 0x05. So only the other maintenance bits mean "out of rotation".
+constexpr int kEffectiveMaint = haproxy::kAnyMaint & ~haproxy::kConfigMaint;
+
 bool canary_out(const ServerState& c, const std::string& strategy) {
-  bool forced_out = (c.admin_state & (haproxy::kForcedMaint | haproxy::kConfigMaint)) != 0;
+  bool forced_out = (c.admin_state & haproxy::kForcedMaint) != 0;
   return strategy == "blue-green" ? forced_out : (forced_out || c.uweight == 0);
 }
 
@@ -93,7 +98,7 @@ std::string HaproxyActuator::not_rolled_back(const Snapshot& s) const {
                             haproxy::describe_admin_state(s.canary.admin_state) + ")"
                       : "canary " + s.canary.name + " has weight " + std::to_string(s.canary.uweight));
   }
-  if ((s.stable.admin_state & (haproxy::kAnyMaint | haproxy::kAnyDrain)) != 0)
+  if ((s.stable.admin_state & (kEffectiveMaint | haproxy::kAnyDrain)) != 0)
     why.push_back("stable " + s.stable.name + " is " + haproxy::describe_admin_state(s.stable.admin_state));
   if (s.stable.uweight <= 0) why.push_back("stable " + s.stable.name + " has weight " + std::to_string(s.stable.uweight));
   std::string out;
@@ -155,7 +160,7 @@ ActResult HaproxyActuator::rollback(const DecisionContext& context, Clock::time_
     std::vector<Step> plan;
     const auto& b = options_.backend;
     const ServerState& st = before->stable;
-    if (st.admin_state & (haproxy::kForcedMaint | haproxy::kConfigMaint | haproxy::kForcedDrain))
+    if (st.admin_state & (haproxy::kForcedMaint | haproxy::kForcedDrain))
       plan.push_back({st.name, "set server " + b + "/" + st.name + " state ready"});
     if (st.uweight <= 0) {
       if (st.iweight <= 0)

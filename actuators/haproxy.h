@@ -11,10 +11,13 @@
 //
 // What "rolled back" means (read with "show servers state <backend>", columns located by name):
 //   stable: no maint/drain flag in srv_admin_state and srv_uweight > 0, for both strategies;
-//   canary, strategy "canary":     srv_uweight == 0, or forced/config maintenance;
-//   canary, strategy "blue-green": forced or config maintenance (srv_admin_state 0x01 or 0x04).
+//   canary, strategy "canary":     srv_uweight == 0, or forced maintenance;
+//   canary, strategy "blue-green": forced maintenance (srv_admin_state bit 0x01).
+//   A server "disabled" in the configuration is 0x05 (config + forced maintenance); "state ready"
+//   clears 0x01 and the server serves while HAProxy 2.6 still reports 0x04, so 0x04 alone is
+//   not maintenance.
 // To get there it sends, stable first so the backend never has zero usable servers:
-//   "set server B/stable state ready"        if stable is in forced maint/drain or config maint;
+//   "set server B/stable state ready"        if stable is in forced maint or drain;
 //   "set weight B/stable <initial weight>"   if stable's weight is 0 (fails if the initial is 0);
 //   "set weight B/canary 0"                  (canary)  or
 //   "set server B/canary state maint"        (blue-green),

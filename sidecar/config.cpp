@@ -378,6 +378,28 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const std::map<std::str
   out.push_back(std::move(rule));
 }
 
+// query + above|below of preflight/verify, templated.
+std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::string, std::string>& vars) {
+  QueryCondition c;
+  std::string why;
+  auto q = render_template(r.string("query"), vars, &why);
+  if (!q) {
+    r.error("query", why);
+    return std::nullopt;
+  }
+  c.query = *q;
+  auto above = r.number("above");
+  auto below = r.number("below");
+  if (above && below) r.error("above", "set either above or below, not both");
+  if (!above && !below) {
+    r.error("query", "needs a threshold: set above or below");
+    return std::nullopt;
+  }
+  c.comparison = above ? Comparison::kAbove : Comparison::kBelow;
+  c.threshold = above ? *above : *below;
+  return c;
+}
+
 }  // namespace
 
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
@@ -441,6 +463,32 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
     if (cfg.rollback.deadline.count() <= 0) rb.error("deadline", "must be greater than 0");
     if (cfg.rollback.initial_backoff.count() <= 0) rb.error("initial_backoff", "must be greater than 0");
     if (cfg.rollback.max_backoff < cfg.rollback.initial_backoff) rb.error("max_backoff", "must be at least initial_backoff");
+    if (rb.has("preflight")) {
+      MapReader pf = rb.child("preflight");
+      PreflightConfig& p = cfg.rollback.preflight;
+      p.enabled = true;
+      if (pf.has("http")) {
+        std::string why;
+        auto url = render_template(pf.string("http"), vars, &why);
+        if (!url) pf.error("http", why);
+        else if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) pf.error("http", "'" + *url + "' must start with http:// or https://");
+        else p.http_url = *url;
+      }
+      if (pf.has("query")) p.query = read_condition(pf, vars);
+      p.timeout = pf.duration("timeout", Duration{5000});
+      if (!pf.has("http") && !pf.has("query")) pf.error("http", "preflight needs http:, query: (with above/below), or both");
+      pf.finish();
+    }
+    if (rb.has("verify")) {
+      MapReader vf = rb.child("verify");
+      VerifyConfig& v = cfg.rollback.verify;
+      v.enabled = true;
+      if (auto c = read_condition(vf, vars)) v.condition = *c;
+      v.for_duration = vf.duration("for", Duration{60000});
+      v.timeout = vf.duration("timeout", Duration{300000});
+      if (v.timeout < v.for_duration) vf.error("timeout", "must be at least `for`");
+      vf.finish();
+    }
     rb.finish();
   } else {
     top.raw("rollback");

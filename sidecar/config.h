@@ -49,11 +49,41 @@ struct DeploymentConfig {
   std::string identity() const;
 };
 
+// A PromQL condition: `query` compared against `threshold`.
+struct QueryCondition {
+  std::string query;  // templated
+  Comparison comparison = Comparison::kAbove;
+  double threshold = 0;
+  bool holds(double value) const {
+    return comparison == Comparison::kAbove ? value > threshold : value < threshold;
+  }
+};
+
+// Proves the stable version is healthy before traffic moves back to it (blue/green: the old
+// colour may have been scaled down). Checked again after the switch.
+struct PreflightConfig {
+  bool enabled = false;
+  std::string http_url;                  // GET must answer 2xx ("" = not checked)
+  std::optional<QueryCondition> query;   // must hold ("" = not checked)
+  Duration timeout{5000};
+};
+
+// After a successful rollback: the condition must hold at every evaluation for `for_duration`,
+// within `timeout` of the rollback, for the rollback to count as verified.
+struct VerifyConfig {
+  bool enabled = false;
+  QueryCondition condition;
+  Duration for_duration{60000};
+  Duration timeout{300000};
+};
+
 // How the executor drives actuators when rolling back.
 struct RollbackConfig {
   Duration deadline{30000};         // all actuators, all retries
   Duration initial_backoff{100};
   Duration max_backoff{2000};
+  PreflightConfig preflight;
+  VerifyConfig verify;
 };
 
 // The HTTP API's mutating endpoints (/api/v1/alerts, /api/v1/rollback, /api/v1/freeze).

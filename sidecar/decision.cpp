@@ -106,6 +106,8 @@ nlohmann::json to_json(const Decision& d) {
           {"details", d.details},
           {"result", d.result},
           {"actuators", actuators},
+          {"verification", d.verification},
+          {"verification_detail", d.verification_detail},
           {"completed_at", time_or_null(d.completed_at)},
           {"duration_seconds", d.duration_seconds ? nlohmann::json(*d.duration_seconds) : nlohmann::json(nullptr)}};
 }
@@ -155,6 +157,8 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
     d.also_firing = j.value("also_firing", std::vector<std::string>{});
     if (j.contains("details")) d.details = j["details"];
     d.result = j.value("result", "");
+    d.verification = j.value("verification", "");
+    d.verification_detail = j.value("verification_detail", "");
     for (const auto& a : j.value("actuators", nlohmann::json::array())) {
       d.actuators.push_back({a.at("actuator").get<std::string>(), a.at("result").get<std::string>(),
                              a.value("detail", ""), a.value("attempts", 0)});
@@ -253,6 +257,10 @@ std::optional<Decision> DecisionMachine::external(Decision decision, WallTime no
   }
   last_decision_ = decision;
   return decision;
+}
+
+void DecisionMachine::update_last_decision(const Decision& updated) {
+  if (last_decision_ && last_decision_->id == updated.id) last_decision_ = updated;
 }
 
 void DecisionMachine::finish_rollback(const Decision& completed) {

@@ -54,7 +54,9 @@ struct Decision {
   nlohmann::json details;
   // Rollback execution (kind rollback/noop):
   std::string result;                      // "" while running | "success" | "noop" | "failure"
-  std::vector<ActuatorOutcome> actuators;
+  std::vector<ActuatorOutcome> actuators;  // also the stable-health checks ("ok" | "failure")
+  std::string verification;                // "" (not configured) | "pending" | "verified" | "failed"
+  std::string verification_detail;
   std::optional<WallTime> completed_at;
   std::optional<double> duration_seconds;  // decision -> router state verified (monotonic)
 };
@@ -87,6 +89,8 @@ class DecisionMachine {
   std::vector<Decision> step(const std::vector<const RuleTracker*>& rules, WallTime now);
 
   void finish_rollback(const Decision& completed);
+  // Replaces the last decision's record (same id) with a later view of it, e.g. its verification.
+  void update_last_decision(const Decision& updated);
 
   // A rollback asked for by an alert or a person (`decision.trigger` "alert" | "manual"), with
   // its evidence filled in by the caller; id, kind, dry_run and decided_at are set here.

@@ -47,13 +47,18 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       executor_(std::move(actuators), config.rollback, clock, &metrics),
       machine_(config.dry_run),
       last_warnings_(config.rules.size()),
-      last_errors_(config.rules.size()) {
+      last_errors_(config.rules.size()),
+      verification_(config.rollback.verify) {
   trackers_.reserve(config.rules.size());
   for (const auto& rule : config.rules) {
     trackers_.emplace_back(rule);
     metrics_.set_rule(rule.name, std::nan(""), rule.threshold, "ok");
   }
   metrics_.set_dry_run(config.dry_run);
+  if (config.rollback.preflight.enabled) {
+    stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,
+                                                        promql::make_curl_transport());
+  }
   publish_state();
 }
 
@@ -86,6 +91,10 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
     resume_ = saved->last_decision;
   } else if (is_latched(saved->state)) {
     machine_.restore(saved->state, saved->last_decision);
+    if (saved->last_decision && saved->last_decision->verification == "pending" && config_.rollback.verify.enabled) {
+      verification_.start(clock_.wall());  // the window restarts: evidence from before the restart is gone
+      spdlog::info("rollback #{}: verification restarts after the restart", saved->last_decision->id);
+    }
     spdlog::warn("deployment {} is {} (latched by decision #{}); it stays so until a new deployment is configured",
                  config_.deployment.name, deployment_state_name(saved->state),
                  saved->last_decision ? saved->last_decision->id : 0);
@@ -181,6 +190,12 @@ void Engine::evaluate_once() {
     std::vector<std::string> queries;
     queries.reserve(config_.rules.size());
     for (const auto& rule : config_.rules) queries.push_back(rule.query);
+    bool verifying = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      verifying = verification_.verdict() == RollbackVerification::Verdict::kPending;
+    }
+    if (verifying) queries.push_back(config_.rollback.verify.condition.query);
     const WallTime now = clock_.wall();
     std::vector<double> elapsed;
     std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
@@ -204,6 +219,7 @@ void Engine::evaluate_once() {
                    rule_state_name(status.state) + ")";
         trackers.push_back(&tracker);
       }
+      if (verifying) observe_verification(outcomes.back(), now);
       const DeploymentState before = machine_.state();
       decisions = machine_.step(trackers, now);
       last_evaluation_ = now;
@@ -213,6 +229,7 @@ void Engine::evaluate_once() {
                      deployment_state_name(machine_.state()));
       }
     }
+    if (verification_changed_.exchange(false)) persist();
     spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
     for (auto& decision : decisions) take_decision(std::move(decision));
@@ -247,24 +264,61 @@ void Engine::take_decision(Decision decision) {
 
 void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
-  ExecutionReport report = executor_.run(context_of(config_, decision));
-  if (report.interrupted) {
-    // Stays rolling_back on disk; the next start resumes the rollback.
-    spdlog::warn("rollback #{} interrupted by shutdown; it resumes on the next start", decision.id);
-    return;
+  ExecutionReport report;
+  bool stable_healthy = true;
+  if (stable_check_) {
+    CheckResult preflight = stable_check_->run();
+    stable_healthy = preflight.ok;
+    report.actuators.push_back({"preflight: stable version health", preflight.ok ? "ok" : "failure", preflight.detail, 1});
+    if (!preflight.ok) {
+      report.result = "failure";
+      spdlog::critical("rollback #{} NOT DONE: the stable version is not healthy ({}); traffic was not moved. "
+                       "Fix the stable version, then roll back by hand or with POST /api/v1/rollback",
+                       decision.id, preflight.detail);
+    }
+  }
+  if (stable_healthy) {
+    ExecutionReport actuated = executor_.run(context_of(config_, decision));
+    if (actuated.interrupted) {
+      // Stays rolling_back on disk; the next start resumes the rollback.
+      spdlog::warn("rollback #{} interrupted by shutdown; it resumes on the next start", decision.id);
+      return;
+    }
+    report.result = actuated.result;
+    report.actuators.insert(report.actuators.end(), actuated.actuators.begin(), actuated.actuators.end());
   }
   const double duration = std::chrono::duration<double>(clock_.mono() - decided_mono).count();
+  bool healthy_after_switch = true;
+  if (report.result == "success" && stable_check_ && stable_check_->checks_http()) {
+    CheckResult after = stable_check_->run_http();
+    healthy_after_switch = after.ok;
+    report.actuators.push_back({"after switch: stable version health", after.ok ? "ok" : "failure", after.detail, 1});
+    if (!after.ok) spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision.id, after.detail);
+  }
   decision.result = report.result;
   decision.actuators = report.actuators;
   decision.completed_at = clock_.wall();
   decision.duration_seconds = duration;
   if (report.result == "noop") decision.kind = "noop";
   metrics_.count_decision(decision.kind, decision.rule, decision.severity);
+  const bool verify = report.result == "success" && config_.rollback.verify.enabled;
   if (report.result == "success") {
-    metrics_.count_rollback("success", decision.trigger);
     metrics_.observe_rollback_duration(duration);
     spdlog::warn("rollback #{} verified in {:.1f}ms: all traffic on stable; deployment {} is rolled_back (latched)",
                  decision.id, duration * 1000, config_.deployment.name);
+    if (!verify) {
+      metrics_.count_rollback("success", decision.trigger);
+    } else if (!healthy_after_switch) {
+      decision.verification = "failed";
+      decision.verification_detail = report.actuators.back().detail;
+      metrics_.count_rollback("unverified", decision.trigger);
+      metrics_.set_rollback_verified(false);
+    } else {
+      decision.verification = "pending";
+      metrics_.set_rollback_verified(false);
+      spdlog::info("rollback #{}: verifying for up to {}", decision.id,
+                   promql::format_duration(config_.rollback.verify.timeout));
+    }
   } else if (report.result == "noop") {
     spdlog::warn("rollback #{}: router already sent all traffic to stable (noop); deployment {} is rolled_back",
                  decision.id, config_.deployment.name);
@@ -277,12 +331,47 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   nlohmann::json snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (decision.verification == "pending") {
+      verification_.start(clock_.wall());
+      decision.verification_detail = verification_.detail();
+    }
     machine_.finish_rollback(decision);
     snapshot = status_locked();
   }
   persist();
   publish_state();
   for (auto* o : observers_) o->on_rollback_finished(decision, snapshot);
+}
+
+// Called with mu_ held, once per evaluation while a verification is pending.
+void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime now) {
+  std::optional<double> value;
+  std::string problem;
+  if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
+    problem = std::string(promql::error_reason_name(error->reason)) + ": " + error->message;
+  } else {
+    const auto& data = std::get<promql::QueryData>(outcome);
+    const QueryCondition& c = config_.rollback.verify.condition;
+    for (const auto& sample : data.samples) {  // the worst series decides
+      if (std::isnan(sample.value)) continue;
+      if (!value || (c.comparison == Comparison::kAbove ? sample.value < *value : sample.value > *value)) {
+        value = sample.value;
+      }
+    }
+    if (!value) problem = "query returned no data";
+  }
+  auto verdict = verification_.observe(value, problem, now);
+  if (verdict == RollbackVerification::Verdict::kPending || !machine_.last_decision()) return;
+  Decision d = *machine_.last_decision();
+  d.verification = verdict_name(verdict);
+  d.verification_detail = verification_.detail();
+  machine_.update_last_decision(d);
+  const bool verified = verdict == RollbackVerification::Verdict::kVerified;
+  metrics_.set_rollback_verified(verified);
+  metrics_.count_rollback(verified ? "success" : "unverified", d.trigger);
+  if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
+  else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
+  verification_changed_ = true;
 }
 
 RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
@@ -408,6 +497,10 @@ nlohmann::json Engine::status_locked() const {
           {"state", deployment_state_name(machine_.state())},
           {"latched", is_latched(machine_.state())},
           {"dry_run", config_.dry_run},
+          {"verification", verification_.verdict() == RollbackVerification::Verdict::kIdle
+                               ? nlohmann::json(nullptr)
+                               : nlohmann::json{{"state", verdict_name(verification_.verdict())},
+                                                {"detail", verification_.detail()}}},
           {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
                                               {"since", to_rfc3339(freeze_->since)}}
                              : nlohmann::json{{"frozen", false}}},

@@ -16,6 +16,7 @@
 #include "sidecar/clock.h"
 #include "sidecar/config.h"
 #include "sidecar/decision.h"
+#include "sidecar/rollback_checks.h"
 #include "sidecar/rollback_executor.h"
 #include "sidecar/rule_tracker.h"
 #include "sidecar/self_metrics.h"
@@ -93,6 +94,7 @@ class Engine {
   void persist();
   void publish_state();
   nlohmann::json status_locked() const;
+  void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
 
   const Config& config_;
   promql::Client& client_;
@@ -110,6 +112,9 @@ class Engine {
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
   std::optional<Freeze> freeze_;
+  std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
+  RollbackVerification verification_;                // rollback.verify
+  std::atomic<bool> verification_changed_{false};
   std::atomic<bool> ready_{false};
   std::vector<DecisionObserver*> observers_;
   std::thread background_;  // an alert's or a person's rollback

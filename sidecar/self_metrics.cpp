@@ -48,6 +48,8 @@ struct SelfMetrics::Impl {
       prometheus::BuildGauge().Name("rollback_sidecar_dry_run").Help("1 when the sidecar only records decisions and acts on nothing.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& freeze =
       prometheus::BuildGauge().Name("rollback_sidecar_freeze").Help("1 while the deployment is frozen (promotion stops; rollbacks still happen).").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& rollback_verified =
+      prometheus::BuildGauge().Name("rollback_sidecar_rollback_verified").Help("1 when the last rollback passed rollback.verify, 0 while it is pending or after it failed.").Register(*registry);
   prometheus::Family<prometheus::Counter>& api_requests =
       prometheus::BuildCounter().Name("rollback_sidecar_api_requests_total").Help("HTTP API requests, by endpoint and status code.").Register(*registry);
   prometheus::Family<prometheus::Counter>& alerts =
@@ -84,7 +86,7 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
     for (const char* state : kRuleStates) impl_->rule_state.Add({{"rule", rule}, {"state", state}}).Set(0);
   }
   for (const auto& state : deployment_states) impl_->deployment_state.Add({{"state", state}}).Set(0);
-  for (const char* result : {"success", "failure"}) {
+  for (const char* result : {"success", "failure", "unverified"}) {
     for (const char* trigger : {"rule", "alert", "manual"}) impl_->rollbacks.Add({{"result", result}, {"trigger", trigger}});
   }
   impl_->rollback_duration_h = &impl_->rollback_duration.Add(
@@ -152,6 +154,8 @@ void SelfMetrics::set_last_evaluation(double unix_seconds) { impl_->last_evaluat
 void SelfMetrics::count_evaluation_overruns(double missed_ticks) { impl_->overruns.Add({}).Increment(missed_ticks); }
 
 void SelfMetrics::set_dry_run(bool dry_run) { impl_->dry_run.Add({}).Set(dry_run ? 1 : 0); }
+
+void SelfMetrics::set_rollback_verified(bool verified) { impl_->rollback_verified.Add({}).Set(verified ? 1 : 0); }
 
 void SelfMetrics::set_freeze(bool frozen) { impl_->freeze.Add({}).Set(frozen ? 1 : 0); }
 

@@ -38,6 +38,8 @@ class SelfMetrics {
   void count_evaluation_overruns(double missed_ticks);
   void set_dry_run(bool dry_run);
   void set_freeze(bool frozen);
+  // 1 when the last rollback was verified by rollback.verify, 0 while pending or when it failed.
+  void set_rollback_verified(bool verified);
   // HTTP API requests by endpoint (route pattern) and status code.
   void count_api_request(const std::string& endpoint, int code);
   // Alertmanager alerts received, by what became of them: matched, ignored (labels do not

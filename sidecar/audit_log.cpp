@@ -138,14 +138,11 @@ bool AuditLog::open(std::string* error) {
   if (!enabled()) return true;
   std::string why;
   bool ok;
-  std::size_t truncated = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ok = open_locked(&why);
-    truncated = ok && repaired_ ? 1 : 0;
   }
-  (void)truncated;
-  if (!ok && error) *error = why;
+  if (!ok && error) *error = why;  // the caller decides (a startup error, usually)
   return ok;
 }
 
@@ -315,7 +312,7 @@ bool AuditLog::record(const std::string& event, nlohmann::json fields) {
     ++write_errors_;
     callback = on_write_error_;
   }
-  spdlog::error("{} (event {} not recorded)", error, event);
+  spdlog::error("{} (event {})", error, event);
   if (callback) callback();
   return false;
 }

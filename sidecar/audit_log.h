@@ -76,7 +76,7 @@ class AuditLog {
  private:
   bool open_locked(std::string* error);
   bool rotate_locked(std::string* error);
-  void fail_locked(const std::string& what);
+  bool append_locked(const std::string& event, const nlohmann::json& fields, std::string* error);
 
   const std::string path_;
   const std::size_t max_bytes_;

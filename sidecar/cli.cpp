@@ -23,6 +23,7 @@
 #include "sidecar/http_server.h"
 #include "sidecar/logging.h"
 #include "sidecar/prometheus_rules.h"
+#include "sidecar/record_keeper.h"
 #include "sidecar/scheduler.h"
 #include "sidecar/version.h"
 
@@ -135,6 +136,13 @@ int run_sidecar(LoadedConfig& loaded) {
     spdlog::critical("{}", error);
     return 1;
   }
+  RecordKeeper records(config, metrics);
+  if (!records.start(&error)) {
+    spdlog::critical("{}", error);
+    return 1;
+  }
+  engine.add_observer(&records);
+  records.record_startup(RS_VERSION, deployment_state_name(engine.state()));
 
   // Liveness: a tick must start at least this often, or the loop is wedged.
   const auto stuck_after = 3 * config.evaluation_interval + config.prometheus.timeout + config.rollback.deadline;
@@ -181,6 +189,8 @@ int run_sidecar(LoadedConfig& loaded) {
   signal_thread.join();
   engine.shutdown();
   server.stop();
+  records.record_shutdown(deployment_state_name(engine.state()));
+  records.stop();
   spdlog::info("stopped; deployment {} is {}", config.deployment.name, deployment_state_name(engine.state()));
   return 0;
 }

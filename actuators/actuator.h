@@ -57,6 +57,16 @@ class Actuator {
   virtual ActResult rollback(const DecisionContext& context,
                              std::chrono::steady_clock::time_point deadline) = 0;
   virtual ActResult probe(std::chrono::steady_clock::time_point deadline) = 0;
+
+  // Progressive promotion: route `percent` (0-100) of the traffic to the canary and the rest to
+  // stable (blue-green: 100 switches to the new colour, 0 is the rollback state), then verify.
+  // Same rules as rollback(): read first (kNoop when already there), idempotent, verified, never
+  // throws. Actuators that cannot shift traffic answer supports_weights() false and this fails.
+  virtual bool supports_weights() const { return false; }
+  virtual ActResult set_canary_weight(int percent, const DecisionContext& context,
+                                      std::chrono::steady_clock::time_point deadline) {
+    return ActResult::failure(describe() + " cannot shift traffic to a canary by weight", false);
+  }
 };
 
 // One `actuators[]` entry of the config, as seen by an actuator factory. Implemented by the

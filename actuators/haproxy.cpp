@@ -263,3 +263,83 @@ std::unique_ptr<Actuator> make_haproxy_actuator(Settings& settings, const Enviro
 }
 
 }  // namespace rs::actuators
+
+namespace rs::actuators {
+
+ActResult HaproxyActuator::send_all(const std::vector<std::pair<std::string, std::string>>& commands,
+                                    Clock::time_point deadline, std::string* done) const {
+  for (const auto& [server, command] : commands) {
+    haproxy::Reply reply = client_.command(command, deadline);
+    std::string where = prefix() + " server " + server + ": \"" + command + "\"";
+    std::string after = done->empty() ? "" : " (already sent: " + *done + ")";
+    if (!reply.ok) return ActResult::failure(where + ": " + reply.error + after, true);
+    if (!trim(reply.text).empty())
+      return ActResult::failure(where + " failed: HAProxy replied \"" + haproxy::quote_reply(reply.text) + "\"" + after,
+                                !permanent_error(reply.text));
+    *done += (done->empty() ? "" : "; ") + command;
+  }
+  return ActResult::changed("");
+}
+
+ActResult HaproxyActuator::set_canary_weight(int percent, const DecisionContext& context, Clock::time_point deadline) {
+  try {
+    if (std::string bad = invalid(); !bad.empty()) return ActResult::failure(bad, false);
+    if (percent < 0 || percent > 100) return ActResult::failure(prefix() + ": canary weight must be 0-100", false);
+    if (percent == 0) return rollback(context, deadline);
+    const bool blue_green = options_.strategy == "blue-green";
+    if (blue_green && percent != 100)
+      return ActResult::failure(prefix() + ": blue-green switches all traffic at once; only 0 or 100 (got " +
+                                    std::to_string(percent) + ")",
+                                false);
+    ActResult failure;
+    auto before = read_state(deadline, &failure);
+    if (!before) return failure;
+    const auto& b = options_.backend;
+    const auto& c = before->canary;
+    const auto& st = before->stable;
+    auto in_rotation = [](const ServerState& s) {
+      return (s.admin_state & (kEffectiveMaint | haproxy::kAnyDrain)) == 0;
+    };
+    auto where_we_want = [&](const Snapshot& s) {
+      if (blue_green) {
+        return in_rotation(s.canary) && s.canary.uweight > 0 && (s.stable.admin_state & haproxy::kForcedMaint) != 0;
+      }
+      return in_rotation(s.canary) && s.canary.uweight == percent && s.stable.uweight == 100 - percent &&
+             (percent == 100 || in_rotation(s.stable));
+    };
+    if (where_we_want(*before)) return ActResult::noop(prefix() + ": canary already at " + std::to_string(percent) + "% (" + show(*before) + ")");
+
+    // The server gaining traffic is set first, so the backend never has nothing to send to.
+    std::vector<std::pair<std::string, std::string>> plan;
+    if (c.admin_state & (haproxy::kForcedMaint | haproxy::kForcedDrain))
+      plan.push_back({c.name, "set server " + b + "/" + c.name + " state ready"});
+    if (blue_green) {
+      if (c.uweight <= 0) plan.push_back({c.name, "set weight " + b + "/" + c.name + " " + std::to_string(std::max(1L, static_cast<long>(c.iweight)))});
+      plan.push_back({st.name, "set server " + b + "/" + st.name + " state maint"});
+    } else {
+      if (percent < 100 && (st.admin_state & (haproxy::kForcedMaint | haproxy::kForcedDrain)))
+        plan.push_back({st.name, "set server " + b + "/" + st.name + " state ready"});
+      plan.push_back({c.name, "set weight " + b + "/" + c.name + " " + std::to_string(percent)});
+      plan.push_back({st.name, "set weight " + b + "/" + st.name + " " + std::to_string(100 - percent)});
+    }
+    std::string done;
+    ActResult sent = send_all(plan, deadline, &done);
+    if (!sent.ok) return sent;
+    auto verified = read_state(deadline, &failure);
+    if (!verified) {
+      failure.detail = "sent " + done + " but could not verify: " + failure.detail;
+      return failure;
+    }
+    if (!where_we_want(*verified))
+      return ActResult::failure(prefix() + ": sent " + done + " but the canary is not at " + std::to_string(percent) +
+                                    "% (" + show(*verified) + ")",
+                                true);
+    std::string detail = prefix() + ": " + done + "; verified " + show(*verified);
+    spdlog::info("{} (deployment {}, promotion)", detail, context.deployment);
+    return ActResult::changed(detail);
+  } catch (const std::exception& e) {
+    return ActResult::failure(prefix() + ": internal error: " + e.what(), true);
+  }
+}
+
+}  // namespace rs::actuators

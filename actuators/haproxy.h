@@ -66,8 +66,17 @@ class HaproxyActuator final : public Actuator {
   // Checks, changing nothing: the socket answers, its level is "admin" (needed for "set"),
   // the backend exists and has both servers. ok results are kNoop; detail shows the state.
   ActResult probe(std::chrono::steady_clock::time_point deadline) override;
+  // canary: canary weight = percent, stable weight = 100 - percent (both servers ready; the one
+  // whose weight grows is set first). blue-green: 100 = canary ready, stable maintenance;
+  // 0 = rollback(); other values are refused (a blue/green switch is all or nothing).
+  bool supports_weights() const override { return true; }
+  ActResult set_canary_weight(int percent, const DecisionContext& context,
+                              std::chrono::steady_clock::time_point deadline) override;
 
  private:
+  // Sends `commands` in order; every reply must be empty (HAProxy's "done").
+  ActResult send_all(const std::vector<std::pair<std::string, std::string>>& commands,
+                     std::chrono::steady_clock::time_point deadline, std::string* done) const;
   struct Snapshot {
     haproxy::ServerState canary;
     haproxy::ServerState stable;

@@ -523,6 +523,14 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   }
   bool rolls_back = std::any_of(cfg.rules.begin(), cfg.rules.end(),
                                 [](const RuleConfig& r) { return r.action == RuleAction::kRollback; });
+  if (cfg.promotion.enabled) {
+    for (const auto& a : loaded.actuators) {
+      if (!a->supports_weights()) {
+        top.error("promotion", "needs actuators that shift traffic by weight; " + a->describe() + " cannot (use haproxy)");
+      }
+    }
+    if (!acts || acts.IsNull() || acts.size() == 0) top.error("promotion", "needs at least one actuator");
+  }
   if (rolls_back && !cfg.dry_run && (!acts || acts.IsNull() || acts.size() == 0)) {
     top.error("actuators", "rules with action: rollback need at least one actuator (or set dry_run: true)");
   }
@@ -563,11 +571,36 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   } else {
     top.raw("alerts");
   }
+  if (top.has("promotion")) {
+    MapReader pr = top.child("promotion");
+    PromotionConfig& p = cfg.promotion;
+    p.enabled = true;
+    int previous = 0;
+    for (const auto& text : pr.string_list("steps")) {
+      char* end = nullptr;
+      long step = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || step <= previous || step > 100) {
+        pr.error("steps", "must be increasing whole percentages in 1-100 ending at 100 ('" + text + "' is not)");
+        break;
+      }
+      p.steps.push_back(static_cast<int>(step));
+      previous = static_cast<int>(step);
+    }
+    if (!p.steps.empty() && p.steps.back() != 100) pr.error("steps", "must end at 100 (full promotion)");
+    if (cfg.deployment.strategy == "blue-green" && p.steps != std::vector<int>{100}) {
+      pr.error("steps", "blue-green switches all traffic at once: use steps: [100] (the analysis window is step_duration)");
+    }
+    p.step_duration = pr.duration("step_duration", Duration{120000});
+    if (p.step_duration < cfg.evaluation_interval) pr.error("step_duration", "must be at least evaluation_interval");
+    pr.finish();
+  } else {
+    top.raw("promotion");
+  }
   cfg.audit_log = top.string("audit_log", "");
   cfg.incidents_dir = top.string("incidents_dir", "");
 
   const std::string later = "is not supported by this version of rollback-sidecar yet; remove it";
-  top.finish({{"promotion", "promotion " + later},
+  top.finish({
               {"notifiers", "notifiers " + later}});
 
   if (errors.empty()) result.loaded = std::move(loaded);

@@ -100,6 +100,14 @@ struct AlertsConfig {
   std::map<std::string, std::string> match;
 };
 
+// Progressive canary promotion: while every rule stays ok for step_duration, the canary's
+// traffic share moves to the next step (percent); the last step is 100.
+struct PromotionConfig {
+  bool enabled = false;
+  std::vector<int> steps;
+  Duration step_duration{120000};
+};
+
 struct ActuatorSpec {
   std::string type;
   int line = 0;
@@ -118,6 +126,7 @@ struct Config {
   bool dry_run = false;
   ApiConfig api;
   AlertsConfig alerts;
+  PromotionConfig promotion;
   std::string audit_log;      // "" = no audit log
   std::string incidents_dir;  // "" = no incident reports
 };

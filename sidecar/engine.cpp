@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -67,6 +68,7 @@ bool Engine::restore(std::string* error) {
   if (!store_.load(&saved, error)) return false;
   restore_from(saved);
   publish_state();
+  if (config_.promotion.enabled) metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
   metrics_.set_freeze(saved && saved->freeze);
   return true;
 }
@@ -74,6 +76,13 @@ bool Engine::restore(std::string* error) {
 void Engine::restore_from(const std::optional<PersistedState>& saved) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string identity = config_.deployment.identity();
+  if (saved && saved->identity == identity && saved->promotion) {
+    promotion_ = *saved->promotion;
+    if (promotion_.state == "promoting" || promotion_.state == "paused") {
+      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", promotion_.step + 1,
+                   promotion_.weight);
+    }
+  }
   if (saved && saved->freeze) {
     freeze_ = saved->freeze;
     spdlog::warn("deployment {} is frozen since {} by {}: {}", config_.deployment.name, to_rfc3339(freeze_->since),
@@ -233,6 +242,7 @@ void Engine::evaluate_once() {
     spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
     for (auto& decision : decisions) take_decision(std::move(decision));
+    advance_promotion(now);
     publish_state();
     ready_ = true;
   } catch (const std::exception& e) {
@@ -278,6 +288,7 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
     }
   }
   if (stable_healthy) {
+    std::lock_guard<std::mutex> actuating(actuation_mu_);
     ExecutionReport actuated = executor_.run(context_of(config_, decision));
     if (actuated.interrupted) {
       // Stays rolling_back on disk; the next start resumes the rollback.
@@ -410,6 +421,71 @@ RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
   return result;
 }
 
+void Engine::advance_promotion(WallTime now) {
+  const PromotionConfig& cfg = config_.promotion;
+  if (!cfg.enabled) return;
+  std::lock_guard<std::mutex> actuating(actuation_mu_);
+  int target = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string before = promotion_.state;
+    const DeploymentState state = machine_.state();
+    bool all_ok = std::all_of(trackers_.begin(), trackers_.end(),
+                              [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
+    if (is_latched(state) || state == DeploymentState::kRollingBack) {
+      promotion_.state = "stopped";
+    } else if (promotion_.state == "complete" || promotion_.state == "failed") {
+      return;
+    } else if (config_.dry_run) {
+      promotion_.state = "dry_run";
+    } else if (freeze_) {
+      promotion_.state = "frozen";  // a freeze stops promotion, never a rollback
+      promotion_window_start_.reset();
+    } else if (!all_ok) {
+      promotion_.state = "paused";  // pending, firing or no data: no evidence the canary is fine
+      promotion_window_start_.reset();
+    } else {
+      promotion_.state = "promoting";
+      if (!promotion_window_start_) promotion_window_start_ = now;
+      const int next = promotion_.step + 1;
+      const bool window_done = now - *promotion_window_start_ >= cfg.step_duration;
+      if (next < static_cast<int>(cfg.steps.size()) && (promotion_.step < 0 || window_done)) target = next;
+    }
+    if (promotion_.state != before) {
+      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", before, promotion_.state, promotion_.step + 1,
+                   cfg.steps.size(), std::max(promotion_.weight, 0));
+    }
+    if (target < 0) return;
+  }
+  const int percent = cfg.steps[static_cast<std::size_t>(target)];
+  actuators::DecisionContext context;
+  context.deployment = config_.deployment.name;
+  context.stage = config_.deployment.stage;
+  context.strategy = config_.deployment.strategy;
+  context.trigger = "promotion";
+  context.reason = "promotion step " + std::to_string(target + 1) + ": canary to " + std::to_string(percent) + "%";
+  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", target + 1, cfg.steps.size(), percent);
+  ExecutionReport report = executor_.set_canary_weight(percent, context);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (report.result == "failure") {
+      promotion_.state = report.interrupted ? promotion_.state : "failed";
+      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", target + 1,
+                    report.actuators.empty() ? "no actuator" : report.actuators.back().detail);
+    } else {
+      promotion_.step = target;
+      promotion_.weight = percent;
+      promotion_window_start_ = now;
+      if (target + 1 == static_cast<int>(cfg.steps.size())) {
+        promotion_.state = "complete";
+        spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, percent);
+      }
+    }
+    metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+  }
+  persist();
+}
+
 void Engine::set_freeze(const std::string& reason, const std::string& actor) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -452,6 +528,7 @@ void Engine::persist() {
     state.state = machine_.state();
     state.last_decision = machine_.last_decision();
     state.freeze = freeze_;
+    if (config_.promotion.enabled) state.promotion = promotion_;
   }
   std::string error;
   if (!store_.save(state, &error)) spdlog::error("{}", error);
@@ -501,6 +578,15 @@ nlohmann::json Engine::status_locked() const {
                                ? nlohmann::json(nullptr)
                                : nlohmann::json{{"state", verdict_name(verification_.verdict())},
                                                 {"detail", verification_.detail()}}},
+          {"promotion", !config_.promotion.enabled
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json{{"steps", config_.promotion.steps},
+                                             {"step_duration", promql::format_duration(config_.promotion.step_duration)},
+                                             {"step", promotion_.step + 1},
+                                             {"canary_weight", promotion_.weight < 0 ? nlohmann::json(nullptr)
+                                                                                      : nlohmann::json(promotion_.weight)},
+                                             {"state", promotion_.state},
+                                             {"window_start", time_or_null(promotion_window_start_)}}},
           {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
                                               {"since", to_rfc3339(freeze_->since)}}
                              : nlohmann::json{{"frozen", false}}},

@@ -95,6 +95,7 @@ class Engine {
   void publish_state();
   nlohmann::json status_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
+  void advance_promotion(WallTime now);
 
   const Config& config_;
   promql::Client& client_;
@@ -112,6 +113,11 @@ class Engine {
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
   std::optional<Freeze> freeze_;
+  PromotionProgress promotion_;
+  std::optional<WallTime> promotion_window_start_;  // all rules ok since (and the step set) since
+  // Held while actuators run (rollback or promotion step), so a promotion step can never land
+  // after a rollback and undo it.
+  std::mutex actuation_mu_;
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
   RollbackVerification verification_;                // rollback.verify
   std::atomic<bool> verification_changed_{false};

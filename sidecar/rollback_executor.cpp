@@ -7,6 +7,16 @@
 namespace rs::sidecar {
 
 ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context) {
+  return drive([&](actuators::Actuator& a, MonoTime deadline) { return a.rollback(context, deadline); }, "rollback");
+}
+
+ExecutionReport RollbackExecutor::set_canary_weight(int percent, const actuators::DecisionContext& context) {
+  return drive(
+      [&](actuators::Actuator& a, MonoTime deadline) { return a.set_canary_weight(percent, context, deadline); },
+      "canary weight " + std::to_string(percent) + "%");
+}
+
+ExecutionReport RollbackExecutor::drive(const Call& call, const std::string& what) {
   ExecutionReport report;
   report.result = "noop";
   const MonoTime deadline = clock_.mono() + config_.deadline;
@@ -16,7 +26,7 @@ ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context)
     Duration backoff = config_.initial_backoff;
     while (true) {
       ++outcome.attempts;
-      actuators::ActResult result = actuator->rollback(context, deadline);
+      actuators::ActResult result = call(*actuator, deadline);
       outcome.detail = result.detail;
       if (result.ok) {
         outcome.result = result.change == actuators::Change::kChanged ? "changed" : "noop";
@@ -25,12 +35,13 @@ ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context)
       }
       if (metrics_) metrics_->count_actuator_call(actuator->type(), outcome.result);
       if (result.ok) {
-        spdlog::info("actuator {}: {} ({})", outcome.actuator, outcome.result, result.detail);
+        spdlog::info("actuator {} ({}): {} ({})", outcome.actuator, what, outcome.result, result.detail);
         break;
       }
       const bool time_left = clock_.mono() + backoff < deadline;
       if (!result.retryable || !time_left) {
-        spdlog::error("actuator {} failed after {} attempt(s): {}", outcome.actuator, outcome.attempts, result.detail);
+        spdlog::error("actuator {} ({}) failed after {} attempt(s): {}", outcome.actuator, what, outcome.attempts,
+                      result.detail);
         break;
       }
       spdlog::warn("actuator {} attempt {} failed, retrying in {}ms: {}", outcome.actuator, outcome.attempts,
@@ -38,8 +49,7 @@ ExecutionReport RollbackExecutor::run(const actuators::DecisionContext& context)
       if (!clock_.sleep_until(clock_.mono() + backoff)) {
         outcome.detail += " (retries stopped: shutting down)";
         report.interrupted = true;
-        spdlog::error("actuator {} not retried: shutting down; the rollback resumes on the next start",
-                      outcome.actuator);
+        spdlog::error("actuator {} ({}) not retried: shutting down", outcome.actuator, what);
         break;
       }
       backoff = std::min(config_.max_backoff, backoff * 2);

@@ -1,6 +1,7 @@
 // Runs the configured actuators in order to move all traffic back to stable.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,13 @@ class RollbackExecutor {
       : actuators_(std::move(actuators)), config_(config), clock_(clock), metrics_(metrics) {}
 
   ExecutionReport run(const actuators::DecisionContext& context);
+  // The same drive (order, retries, deadline, counting) for a promotion step.
+  ExecutionReport set_canary_weight(int percent, const actuators::DecisionContext& context);
 
  private:
+  using Call = std::function<actuators::ActResult(actuators::Actuator&, MonoTime deadline)>;
+  ExecutionReport drive(const Call& call, const std::string& what);
+
   std::vector<actuators::Actuator*> actuators_;
   RollbackConfig config_;
   Clock& clock_;

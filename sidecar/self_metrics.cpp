@@ -50,6 +50,10 @@ struct SelfMetrics::Impl {
       prometheus::BuildGauge().Name("rollback_sidecar_freeze").Help("1 while the deployment is frozen (promotion stops; rollbacks still happen).").Register(*registry);
   prometheus::Family<prometheus::Gauge>& rollback_verified =
       prometheus::BuildGauge().Name("rollback_sidecar_rollback_verified").Help("1 when the last rollback passed rollback.verify, 0 while it is pending or after it failed.").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& canary_weight =
+      prometheus::BuildGauge().Name("rollback_sidecar_canary_weight").Help("Percent of traffic the promotion has given the canary (set and verified).").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& promotion_step =
+      prometheus::BuildGauge().Name("rollback_sidecar_promotion_step").Help("Current promotion step (1-based; 0 before the first).").Register(*registry);
   prometheus::Family<prometheus::Counter>& api_requests =
       prometheus::BuildCounter().Name("rollback_sidecar_api_requests_total").Help("HTTP API requests, by endpoint and status code.").Register(*registry);
   prometheus::Family<prometheus::Counter>& alerts =
@@ -156,6 +160,11 @@ void SelfMetrics::count_evaluation_overruns(double missed_ticks) { impl_->overru
 void SelfMetrics::set_dry_run(bool dry_run) { impl_->dry_run.Add({}).Set(dry_run ? 1 : 0); }
 
 void SelfMetrics::set_rollback_verified(bool verified) { impl_->rollback_verified.Add({}).Set(verified ? 1 : 0); }
+
+void SelfMetrics::set_promotion(int canary_weight_percent, int step) {
+  impl_->canary_weight.Add({}).Set(canary_weight_percent);
+  impl_->promotion_step.Add({}).Set(step);
+}
 
 void SelfMetrics::set_freeze(bool frozen) { impl_->freeze.Add({}).Set(frozen ? 1 : 0); }
 

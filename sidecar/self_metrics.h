@@ -38,6 +38,8 @@ class SelfMetrics {
   void count_evaluation_overruns(double missed_ticks);
   void set_dry_run(bool dry_run);
   void set_freeze(bool frozen);
+  // Progressive promotion: the canary's traffic share (percent) and the step (1-based; 0 before).
+  void set_promotion(int canary_weight_percent, int step);
   // 1 when the last rollback was verified by rollback.verify, 0 while pending or when it failed.
   void set_rollback_verified(bool verified);
   // HTTP API requests by endpoint (route pattern) and status code.

@@ -72,6 +72,14 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
     }
     state.freeze = Freeze{f.value("reason", ""), f.value("actor", ""), since};
   }
+  if (j.contains("promotion") && !j["promotion"].is_null()) {
+    const auto& p = j["promotion"];
+    if (!p.is_object() || !p.contains("step") || !p["step"].is_number_integer() || !p.contains("weight") ||
+        !p["weight"].is_number_integer() || !p.contains("state") || !p["state"].is_string()) {
+      return fail("promotion is malformed (needs step, weight, state)");
+    }
+    state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), p["state"].get<std::string>()};
+  }
   if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
     return fail("state rolling_back without the decision being executed");
   }
@@ -88,7 +96,11 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
                       {"freeze", state.freeze ? nlohmann::json{{"reason", state.freeze->reason},
                                                                {"actor", state.freeze->actor},
                                                                {"since", to_rfc3339(state.freeze->since)}}
-                                              : nlohmann::json(nullptr)}};
+                                              : nlohmann::json(nullptr)},
+                      {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
+                                                                     {"weight", state.promotion->weight},
+                                                                     {"state", state.promotion->state}}
+                                                    : nlohmann::json(nullptr)}};
   const std::string data = j.dump(2) + "\n";
   const std::string temp = path_ + ".tmp";
   auto fail = [&](const std::string& what) {

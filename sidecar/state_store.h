@@ -15,11 +15,19 @@ struct Freeze {
   WallTime since;
 };
 
+// How far a progressive promotion got (step index into promotion.steps, its weight).
+struct PromotionProgress {
+  int step = -1;    // -1: not started
+  int weight = -1;  // canary percent last set and verified
+  std::string state = "waiting";  // waiting | promoting | paused | frozen | complete | failed | stopped | dry_run
+};
+
 struct PersistedState {
   std::string identity;  // DeploymentConfig::identity() the state belongs to
   DeploymentState state = DeploymentState::kHealthy;
   std::optional<Decision> last_decision;
   std::optional<Freeze> freeze;  // kept across restarts and deployments until lifted
+  std::optional<PromotionProgress> promotion;
 };
 
 // Contract: save() replaces the file atomically (write to a temp file in the same directory,

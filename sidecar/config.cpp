@@ -463,6 +463,13 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
     if (cfg.rollback.deadline.count() <= 0) rb.error("deadline", "must be greater than 0");
     if (cfg.rollback.initial_backoff.count() <= 0) rb.error("initial_backoff", "must be greater than 0");
     if (cfg.rollback.max_backoff < cfg.rollback.initial_backoff) rb.error("max_backoff", "must be at least initial_backoff");
+    cfg.rollback.stagger = rb.duration("stagger", Duration{0});
+    long long replica = rb.integer("replica_index", 0);
+    if (replica < 0 || replica > 1000) rb.error("replica_index", "must be 0-1000");
+    cfg.rollback.replica_index = static_cast<int>(std::clamp(replica, 0LL, 1000LL));
+    if (rb.has("replica_index") && cfg.rollback.stagger.count() == 0) {
+      rb.error("stagger", "is needed with replica_index (e.g. 250ms: replica N waits N * stagger)");
+    }
     if (rb.has("preflight")) {
       MapReader pf = rb.child("preflight");
       PreflightConfig& p = cfg.rollback.preflight;

@@ -84,6 +84,11 @@ struct RollbackConfig {
   Duration max_backoff{2000};
   PreflightConfig preflight;
   VerifyConfig verify;
+  // Several sidecars (one per replica) guarding one router: replica N waits N * stagger before
+  // acting, then finds the router already rolled back (noop). One effective change, and the
+  // others still act if replica 0 is gone.
+  Duration stagger{0};
+  int replica_index = 0;
 };
 
 // The HTTP API's mutating endpoints (/api/v1/alerts, /api/v1/rollback, /api/v1/freeze).

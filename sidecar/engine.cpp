@@ -274,6 +274,12 @@ void Engine::take_decision(Decision decision) {
 
 void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
+  const Duration wait = config_.rollback.stagger * config_.rollback.replica_index;
+  if (wait.count() > 0) {
+    spdlog::info("rollback #{}: replica {} waits {} so one replica acts first", decision.id,
+                 config_.rollback.replica_index, promql::format_duration(wait));
+    if (!clock_.sleep_until(clock_.mono() + wait)) return;  // shutting down: resumes on the next start
+  }
   ExecutionReport report;
   bool stable_healthy = true;
   if (stable_check_) {

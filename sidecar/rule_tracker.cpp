@@ -38,16 +38,27 @@ Observation Observation::error(std::string reason, std::string message) {
 }
 
 void RuleTracker::reset() {
+  hold_started_.reset();
+  held_ = std::chrono::nanoseconds{0};
   status_.state = RuleState::kOk;
   status_.breaching = false;
   status_.pending_since.reset();
   status_.firing_since.reset();
 }
 
+void RuleTracker::hold(WallTime now) {
+  status_.state = RuleState::kNoData;
+  if (status_.pending_since && !status_.firing_since && !hold_started_) hold_started_ = now;
+}
+
 void RuleTracker::breach(WallTime now) {
   status_.breaching = true;
+  if (hold_started_) {  // evidence is back: the held time does not count toward `for`
+    held_ += now - *hold_started_;
+    hold_started_.reset();
+  }
   if (!status_.pending_since) status_.pending_since = now;
-  if (!status_.firing_since && now - *status_.pending_since >= rule_.for_duration) status_.firing_since = now;
+  if (!status_.firing_since && now - *status_.pending_since - held_ >= rule_.for_duration) status_.firing_since = now;
   status_.state = status_.firing_since ? RuleState::kFiring : RuleState::kPending;
   status_.actionable = status_.firing_since && now - *status_.firing_since >= rule_.delay;
 }
@@ -70,12 +81,12 @@ const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now) {
       status_.last_problem = obs.error_message.empty() ? "query returned no data" : obs.error_message;
       if (rule_.missing == Missing::kBreach) breach(now);
       else if (rule_.missing == Missing::kOk) reset();
-      else status_.state = RuleState::kNoData;  // hold: progress kept, nothing advances
+      else hold(now);  // progress kept, the `for` clock stopped
       break;
     case Observation::Kind::kError:
       status_.value.reset();
       status_.last_problem = obs.error_reason + ": " + obs.error_message;
-      status_.state = RuleState::kNoData;
+      hold(now);
       break;
   }
   return status_;

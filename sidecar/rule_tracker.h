@@ -43,6 +43,8 @@ struct RuleStatus {
 // - one non-breaching evaluation resets to ok;
 // - no data counts per `missing`: breach, ok (resets), or hold (state kept, shown as nodata);
 // - a query error always holds: never healthy, never a breach;
+// - while held, a pending rule's `for` clock stops: time without evidence never counts toward
+//   `for`, so a breach right after a long outage does not fire at once;
 // - actionable when firing, `delay` has elapsed since firing, and this evaluation breached
 //   (the delay's re-check).
 class RuleTracker {
@@ -55,6 +57,10 @@ class RuleTracker {
  private:
   void breach(WallTime now);
   void reset();
+  void hold(WallTime now);
+
+  std::optional<WallTime> hold_started_;  // a pending rule is being held since
+  std::chrono::nanoseconds held_{0};      // total held time in this episode before firing
 
   RuleConfig rule_;
   RuleStatus status_;

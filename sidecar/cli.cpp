@@ -131,6 +131,9 @@ int run_sidecar(LoadedConfig& loaded) {
   std::vector<actuators::Actuator*> actuators;
   for (auto& a : loaded.actuators) actuators.push_back(a.get());
   Engine engine(config, actuators, client, clock, metrics, store);
+  std::vector<actuators::Actuator*> cleanup;
+  for (auto& a : loaded.cleanup_actuators) cleanup.push_back(a.get());
+  engine.set_cleanup_actuators(cleanup);
   std::string error;
   if (!engine.restore(&error)) {
     spdlog::critical("{}", error);

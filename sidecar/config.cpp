@@ -378,6 +378,33 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const std::map<std::str
   out.push_back(std::move(rule));
 }
 
+// A list of actuator entries, each built through the registry (which checks its settings).
+void load_actuator_list(const YAML::Node& list, const std::string& where, MapReader& parent,
+                        const actuators::Registry& registry, const actuators::Environment& env, Errors& errors,
+                        std::vector<std::unique_ptr<actuators::Actuator>>* out, std::vector<ActuatorSpec>* specs) {
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    parent.add(where, line_of(list), "must be a list");
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    MapReader a(list[i], where + "[" + std::to_string(i) + "]", line_of(list[i]), errors);
+    std::string type = a.string("type");
+    if (type.empty()) continue;
+    if (!registry.contains(type)) {
+      std::string known;
+      for (const auto& k : registry.known_types()) known += (known.empty() ? "" : ", ") + k;
+      a.error("type", "unknown actuator type '" + type + "' (known: " + known + ")");
+      continue;
+    }
+    size_t before = errors.size();
+    auto actuator = registry.create(type, a, env);
+    a.finish();
+    if (actuator && errors.size() == before) out->push_back(std::move(actuator));
+    if (specs) specs->push_back(ActuatorSpec{type, a.line()});
+  }
+}
+
 // query + above|below of preflight/verify, templated.
 std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::string, std::string>& vars) {
   QueryCondition c;
@@ -506,27 +533,20 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
 
   actuators::Environment env{cfg.deployment.strategy};
   YAML::Node acts = top.raw("actuators");
-  if (acts && !acts.IsNull()) {
-    if (!acts.IsSequence()) {
-      top.error("actuators", "must be a list");
+  load_actuator_list(acts, "actuators", top, registry, env, errors, &loaded.actuators, &cfg.actuator_specs);
+  if (top.has("cleanup")) {
+    MapReader cl = top.child("cleanup");
+    cfg.cleanup.delay = cl.duration("delay");
+    YAML::Node list = cl.raw("actuators");
+    if (!list || !list.IsSequence() || list.size() == 0) {
+      cl.error("actuators", "must list what to run after a rollback (e.g. exec: stop the failed colour)");
     } else {
-      for (size_t i = 0; i < acts.size(); ++i) {
-        MapReader a(acts[i], "actuators[" + std::to_string(i) + "]", line_of(acts[i]), errors);
-        std::string type = a.string("type");
-        if (type.empty()) continue;
-        if (!registry.contains(type)) {
-          std::string known;
-          for (const auto& k : registry.known_types()) known += (known.empty() ? "" : ", ") + k;
-          a.error("type", "unknown actuator type '" + type + "' (known: " + known + ")");
-          continue;
-        }
-        size_t before = errors.size();
-        auto actuator = registry.create(type, a, env);
-        a.finish();
-        if (actuator && errors.size() == before) loaded.actuators.push_back(std::move(actuator));
-        cfg.actuator_specs.push_back(ActuatorSpec{type, a.line()});
-      }
+      load_actuator_list(list, cl.key_path("actuators"), cl, registry, env, errors, &loaded.cleanup_actuators, nullptr);
     }
+    cfg.cleanup.enabled = true;
+    cl.finish();
+  } else {
+    top.raw("cleanup");
   }
   bool rolls_back = std::any_of(cfg.rules.begin(), cfg.rules.end(),
                                 [](const RuleConfig& r) { return r.action == RuleAction::kRollback; });

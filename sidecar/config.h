@@ -113,6 +113,13 @@ struct PromotionConfig {
   Duration step_duration{120000};
 };
 
+// Runs `cleanup` actuators this long after a successful rollback (e.g. stop the failed colour),
+// unless the sidecar stops first.
+struct CleanupConfig {
+  bool enabled = false;
+  Duration delay{300000};
+};
+
 struct ActuatorSpec {
   std::string type;
   int line = 0;
@@ -132,6 +139,7 @@ struct Config {
   ApiConfig api;
   AlertsConfig alerts;
   PromotionConfig promotion;
+  CleanupConfig cleanup;
   std::string audit_log;      // "" = no audit log
   std::string incidents_dir;  // "" = no incident reports
 };
@@ -146,6 +154,7 @@ struct ConfigError {
 struct LoadedConfig {
   Config config;
   std::vector<std::unique_ptr<actuators::Actuator>> actuators;  // in config order
+  std::vector<std::unique_ptr<actuators::Actuator>> cleanup_actuators;
 };
 
 struct LoadResult {

@@ -195,6 +195,7 @@ void Engine::evaluate_once() {
       resume.swap(resume_);
     }
     if (resume) execute_rollback(*resume, clock_.mono());
+    run_cleanup_if_due();
 
     std::vector<std::string> queries;
     queries.reserve(config_.rules.size());
@@ -348,6 +349,11 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   nlohmann::json snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (report.result == "success" && cleanup_executor_) {
+      cleanup_due_ = clock_.mono() + config_.cleanup.delay;
+      cleanup_for_ = decision;
+      spdlog::info("rollback #{}: cleanup runs in {}", decision.id, promql::format_duration(config_.cleanup.delay));
+    }
     if (decision.verification == "pending") {
       verification_.start(clock_.wall());
       decision.verification_detail = verification_.detail();
@@ -519,9 +525,44 @@ bool Engine::clear_freeze(const std::string& actor) {
 
 void Engine::add_observer(DecisionObserver* observer) { observers_.push_back(observer); }
 
+void Engine::set_cleanup_actuators(std::vector<actuators::Actuator*> actuators) {
+  if (!actuators.empty()) {
+    cleanup_executor_ = std::make_unique<RollbackExecutor>(std::move(actuators), config_.rollback, clock_, &metrics_);
+  }
+}
+
+void Engine::run_cleanup_if_due() {
+  std::optional<Decision> rollback;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cleanup_due_ || clock_.mono() < *cleanup_due_) return;
+    cleanup_due_.reset();
+    rollback.swap(cleanup_for_);
+  }
+  if (!rollback || !cleanup_executor_) return;
+  actuators::DecisionContext context = context_of(config_, *rollback);
+  context.trigger = "cleanup";
+  context.reason = "cleanup after rollback #" + std::to_string(rollback->id) + ": " + rollback->reason;
+  spdlog::info("rollback #{}: running cleanup ({} after the rollback)", rollback->id,
+               promql::format_duration(config_.cleanup.delay));
+  std::lock_guard<std::mutex> actuating(actuation_mu_);
+  ExecutionReport report = cleanup_executor_->run(context);
+  if (report.result == "failure") {
+    spdlog::error("rollback #{}: cleanup failed: {}", rollback->id,
+                  report.actuators.empty() ? "nothing ran" : report.actuators.back().detail);
+  } else {
+    spdlog::info("rollback #{}: cleanup done", rollback->id);
+  }
+}
+
 void Engine::shutdown() {
-  std::lock_guard<std::mutex> lock(background_mu_);
-  if (background_.joinable()) background_.join();
+  {
+    std::lock_guard<std::mutex> lock(background_mu_);
+    if (background_.joinable()) background_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cleanup_due_) spdlog::warn("cleanup after rollback #{} cancelled: the sidecar stops", cleanup_for_ ? cleanup_for_->id : 0);
+  cleanup_due_.reset();
 }
 
 Engine::~Engine() { shutdown(); }

@@ -77,6 +77,8 @@ class Engine {
   void set_freeze(const std::string& reason, const std::string& actor);
   bool clear_freeze(const std::string& actor);  // false when there was no freeze
   void add_observer(DecisionObserver* observer);  // before the first evaluation
+  // cleanup.actuators: run cleanup.delay after a successful rollback (before the first evaluation).
+  void set_cleanup_actuators(std::vector<actuators::Actuator*> actuators);
   // Waits for a background rollback to end (call after the scheduler stopped).
   void shutdown();
   ~Engine();
@@ -96,6 +98,7 @@ class Engine {
   nlohmann::json status_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
   void advance_promotion(WallTime now);
+  void run_cleanup_if_due();
 
   const Config& config_;
   promql::Client& client_;
@@ -118,6 +121,9 @@ class Engine {
   // Held while actuators run (rollback or promotion step), so a promotion step can never land
   // after a rollback and undo it.
   std::mutex actuation_mu_;
+  std::unique_ptr<RollbackExecutor> cleanup_executor_;
+  std::optional<MonoTime> cleanup_due_;
+  std::optional<Decision> cleanup_for_;
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
   RollbackVerification verification_;                // rollback.verify
   std::atomic<bool> verification_changed_{false};

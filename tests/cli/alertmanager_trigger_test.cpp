@@ -4,12 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 TEST(AlertmanagerTrigger, FiringSev2AlertRollsBackOnceAndOthersDoNothing) {
   const std::string alertmanager_bin = find_binary("prometheus-alertmanager");
@@ -42,7 +43,7 @@ TEST(AlertmanagerTrigger, FiringSev2AlertRollsBackOnceAndOthersDoNothing) {
   FakeHttpServer rules_prometheus;
   rules_prometheus.set_route(
       "/api/v1/query", 200,
-      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}})");
+      vector_reply("0"));
   write_file(dir.file("token"), "am-token-91c2\n");
   write_file(dir.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " + dir.file("calls") + "\n");
   ::chmod(dir.file("rollback.sh").c_str(), 0755);
@@ -104,11 +105,7 @@ TEST(AlertmanagerTrigger, FiringSev2AlertRollsBackOnceAndOthersDoNothing) {
   EXPECT_NE(decision["details"]["generatorURL"].get<std::string>().find("/graph"), std::string::npos);
 
   // Alertmanager repeats the firing alert; none of the repeats acts again.
-  auto metric = [&](const std::string& series) {
-    const std::string body = http_get(sidecar + "/metrics").body;
-    auto at = body.find(series + " ");
-    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + series.size() + 1));
-  };
+  auto metric = [&](const std::string& series) { return metric_value(http_get(sidecar + "/metrics").body, series); };
   ASSERT_TRUE(wait_until([&] { return metric("rollback_sidecar_alerts_received_total{result=\"duplicate\"}") >= 1; },
                          30s))
       << sidecar_process.log();

@@ -4,12 +4,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 const std::string kToken = "s3cret-token-value-7f3a";
 
 // A sidecar whose Prometheus always answers a healthy value and whose actuator is a script that
@@ -19,7 +20,7 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     prometheus_.set_route(
         "/api/v1/query", 200,
-        R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.001"]}]}})");
+        vector_reply("0.001"));
     write_file(dir_.file("token"), kToken + "\n");
     write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " +
                                              dir_.file("calls") + "\n");

@@ -4,19 +4,20 @@
 
 #include <thread>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 class CleanupTest : public ::testing::Test {
  protected:
   void start(const std::string& delay) {
     prometheus_.set_route(
         "/api/v1/query", 200,
-        R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}})");
+        vector_reply("0"));
     write_file(dir_.file("token"), "cleanup-token\n");
     for (const char* name : {"rollback", "cleanup"}) {
       const std::string script = dir_.file(std::string(name) + ".sh");

@@ -9,12 +9,13 @@
 
 #include <sstream>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 const std::string kSource = RS_SOURCE_DIR;
 
 struct RunResult {
@@ -32,13 +33,6 @@ RunResult run(const std::vector<std::string>& args, const TempDir& dir) {
   r.exit_code = (status >= 0 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   r.output = read_file(log);
   return r;
-}
-
-std::string vector_reply(double value) {
-  std::ostringstream body;
-  body << R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,")"
-       << value << R"("]}]}})";
-  return body.str();
 }
 
 // A minimal valid config; dry_run so no router is needed.
@@ -110,7 +104,7 @@ TEST(Cli, CheckReportsEveryErrorWithFileAndLine) {
 TEST(Cli, CheckOnlineRunsQueriesAndFailsOnPrometheusErrors) {
   TempDir dir;
   FakeHttpServer prometheus;
-  prometheus.set_route("/api/v1/query", 200, vector_reply(0.25));
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0.25"));
   const std::string path = dir.file("c.yml");
   write_file(path, config(prometheus.url(), free_port(), dir.file("state.json")));
   RunResult ok = run({"check", "--config", path, "--online"}, dir);
@@ -128,7 +122,7 @@ TEST(Cli, CheckOnlineRunsQueriesAndFailsOnPrometheusErrors) {
 TEST(Cli, RunServesEndpointsAndStopsOnSigterm) {
   TempDir dir;
   FakeHttpServer prometheus;
-  prometheus.set_route("/api/v1/query", 200, vector_reply(0.5));
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0.5"));
   const int port = free_port();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   const std::string path = dir.file("c.yml");
@@ -182,7 +176,7 @@ TEST(Cli, RunServesEndpointsAndStopsOnSigterm) {
 TEST(Cli, StartupFailuresExitOneWithTheReason) {
   TempDir dir;
   FakeHttpServer prometheus;
-  prometheus.set_route("/api/v1/query", 200, vector_reply(0));
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0"));
 
   // The listen address is taken.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

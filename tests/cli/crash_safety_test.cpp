@@ -8,19 +8,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   TempDir dir;
   FakeHttpServer prometheus;
   prometheus.set_route(
       "/api/v1/query", 200,
-      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}})");
+      vector_reply("0"));
   write_file(dir.file("token"), "crash-token\n");
   // The "router": a file the actuator moves to stable. It takes a while, and is idempotent.
   write_file(dir.file("router"), "canary\n");

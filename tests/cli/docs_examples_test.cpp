@@ -5,12 +5,13 @@
 #include <filesystem>
 #include <regex>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 TEST(DocsExamples, CompleteConfigsInTheDocsPassCheck) {
   TempDir dir;

@@ -8,12 +8,13 @@
 #include <cmath>
 
 #include "sidecar/clock.h"
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 double seconds_of(const std::string& rfc3339) {
   rs::sidecar::WallTime t;

@@ -6,17 +6,14 @@
 #include <set>
 #include <thread>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
-std::string vector_reply(const std::string& value) {
-  return R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,")" + value +
-         R"("]}]}})";
-}
 
 class PromotionTest : public ::testing::Test {
  protected:

@@ -3,17 +3,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
-double metric(const std::string& body, const std::string& series) {
-  auto at = body.find(series + " ");
-  return at == std::string::npos ? -1 : std::stod(body.substr(at + series.size() + 1));
-}
 
 TEST(Replicas, ThreeSidecarsOneFaultOneEffectiveChange) {
   TempDir dir;
@@ -29,7 +26,7 @@ TEST(Replicas, ThreeSidecarsOneFaultOneEffectiveChange) {
   FakeHttpServer prometheus;  // the same data for every replica, as from one Prometheus
   prometheus.set_route(
       "/api/v1/query", 200,
-      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.001"]}]}})");
+      vector_reply("0.001"));
 
   std::vector<int> ports;
   std::vector<std::unique_ptr<Process>> sidecars;
@@ -55,7 +52,7 @@ TEST(Replicas, ThreeSidecarsOneFaultOneEffectiveChange) {
 
   prometheus.set_route(
       "/api/v1/query", 200,
-      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.3"]}]}})");
+      vector_reply("0.3"));
   auto state = [&](int port) {
     auto j = nlohmann::json::parse(http_get("http://127.0.0.1:" + std::to_string(port) + "/api/v1/status").body,
                                    nullptr, false);
@@ -69,8 +66,8 @@ TEST(Replicas, ThreeSidecarsOneFaultOneEffectiveChange) {
   double changed = 0, noops = 0;
   for (int port : ports) {
     const std::string body = http_get("http://127.0.0.1:" + std::to_string(port) + "/metrics").body;
-    changed += metric(body, "rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"rule\"}");
-    noops += metric(body, "rollback_sidecar_decisions_total{decision=\"noop\",rule=\"error-rate\",severity=\"sev2\"}") > 0;
+    changed += metric_value(body, "rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"rule\"}");
+    noops += metric_value(body, "rollback_sidecar_decisions_total{decision=\"noop\",rule=\"error-rate\",severity=\"sev2\"}") > 0;
   }
   EXPECT_EQ(changed, 1) << "exactly one replica changed the router";
   EXPECT_EQ(noops, 2) << "the two others found it already rolled back";

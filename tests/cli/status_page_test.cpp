@@ -4,12 +4,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
 namespace {
 
-const std::string kBinary = std::string(RS_BINARY_DIR) + "/sidecar/rollback-sidecar";
+const std::string& kBinary = kSidecarBinary;
 
 std::string chromium() {
   for (const char* name : {"chromium", "chromium-browser"}) {
@@ -26,7 +27,7 @@ TEST(StatusPage, RendersStateRulesAndDecisionInChromium) {
   FakeHttpServer prometheus;
   prometheus.set_route(
       "/api/v1/query", 200,
-      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0.0123"]}]}})");
+      vector_reply("0.0123"));
   write_file(dir.file("token"), "page-token\n");
   write_file(dir.file("rollback.sh"), "#!/bin/sh\nexit 0\n");
   ::chmod(dir.file("rollback.sh").c_str(), 0755);

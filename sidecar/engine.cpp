@@ -45,7 +45,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       clock_(clock),
       metrics_(metrics),
       store_(store),
-      executor_(std::move(actuators), config.rollback, clock, &metrics),
+      executor_(actuators, config.rollback, clock, &metrics),
       machine_(config.dry_run),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
@@ -53,8 +53,10 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
   trackers_.reserve(config.rules.size());
   for (const auto& rule : config.rules) {
     trackers_.emplace_back(rule);
+    metrics_.declare_rule(rule.name, rule.severity);
     metrics_.set_rule(rule.name, std::nan(""), rule.threshold, "ok");
   }
+  for (const auto* actuator : actuators) metrics_.declare_actuator(actuator->type());
   metrics_.set_dry_run(config.dry_run);
   if (config.rollback.preflight.enabled) {
     stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,

@@ -95,13 +95,29 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   }
   impl_->rollback_duration_h = &impl_->rollback_duration.Add(
       {}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-                                                  10, 30});
+                                                  10, 30, 60, 300, 900, 1800});
   impl_->detection_h = &impl_->detection.Add(
       {}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200});
   for (const auto& rule : rules) query_histogram(rule);
 }
 
 SelfMetrics::~SelfMetrics() = default;
+
+void SelfMetrics::declare_rule(const std::string& rule, const std::string& severity) {
+  for (const char* decision : {"rollback", "notify", "hold", "noop"}) {
+    impl_->decisions.Add({{"decision", decision}, {"rule", rule}, {"severity", severity}});
+  }
+  for (const char* reason : {"timeout", "connect", "http", "prometheus", "parse", "oversize", "unsupported", "auth",
+                             "transport"}) {
+    impl_->query_errors.Add({{"rule", rule}, {"reason", reason}});
+  }
+}
+
+void SelfMetrics::declare_actuator(const std::string& actuator_type) {
+  for (const char* result : {"changed", "noop", "failure"}) {
+    impl_->actuator_calls.Add({{"actuator", actuator_type}, {"result", result}});
+  }
+}
 
 void SelfMetrics::set_rule(const std::string& rule, double value, double threshold, const std::string& state) {
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -24,6 +24,11 @@ class SelfMetrics {
   SelfMetrics(const SelfMetrics&) = delete;
   SelfMetrics& operator=(const SelfMetrics&) = delete;
 
+  // Creates a rule's and an actuator's counters at 0 (decisions by kind, query errors by reason,
+  // actuator calls by result), so increase() sees their first event.
+  void declare_rule(const std::string& rule, const std::string& severity);
+  void declare_actuator(const std::string& actuator_type);
+
   // A rule's last evaluation. `value` NaN means no value (nodata/error): the gauge shows NaN.
   void set_rule(const std::string& rule, double value, double threshold, const std::string& state);
   void count_decision(const std::string& decision, const std::string& rule, const std::string& severity);

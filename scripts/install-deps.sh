@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
+  docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)
 )
 # Real servers the tests and the demo start on 127.0.0.1.
 RUNTIME_PACKAGES=(

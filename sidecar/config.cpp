@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "promql/duration.h"
-#include "sidecar/template.h"
+#include "sidecar/common/template.h"
 
 namespace rs::sidecar {
 
@@ -369,7 +369,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const std::map<std::str
   if (rule.delay.count() < 0) r.error("delay", "must not be negative");
 
   std::string why;
-  if (auto q = render_template(query_template, vars, &why)) {
+  if (auto q = common::render_template(query_template, vars, &why)) {
     rule.query = *q;
   } else if (!query_template.empty()) {
     r.error("query", why);
@@ -409,7 +409,7 @@ void load_actuator_list(const YAML::Node& list, const std::string& where, MapRea
 std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::string, std::string>& vars) {
   QueryCondition c;
   std::string why;
-  auto q = render_template(r.string("query"), vars, &why);
+  auto q = common::render_template(r.string("query"), vars, &why);
   if (!q) {
     r.error("query", why);
     return std::nullopt;
@@ -503,7 +503,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
       p.enabled = true;
       if (pf.has("http")) {
         std::string why;
-        auto url = render_template(pf.string("http"), vars, &why);
+        auto url = common::render_template(pf.string("http"), vars, &why);
         if (!url) pf.error("http", why);
         else if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) pf.error("http", "'" + *url + "' must start with http:// or https://");
         else p.http_url = *url;
@@ -577,7 +577,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
     if (!alerts.has("match")) alerts.error("match", "is required: the labels an alert must have to roll back");
     for (const auto& [label, pattern] : alerts.string_map("match")) {
       std::string why;
-      auto rendered = render_template(pattern, vars, &why);
+      auto rendered = common::render_template(pattern, vars, &why);
       if (!rendered) {
         alerts.error("match", label + ": " + why);
         continue;

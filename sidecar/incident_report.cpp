@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "promql/duration.h"
+#include "sidecar/common/atomic_file.h"
 
 namespace rs::sidecar {
 namespace {
@@ -122,16 +123,6 @@ std::string safe_name(const std::string& name) {
   return out;
 }
 
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 bool make_dirs(const std::string& dir, std::string* error) {
   std::string partial;
@@ -155,38 +146,11 @@ bool make_dirs(const std::string& dir, std::string* error) {
   return true;
 }
 
-// Temp file in `dir`, fsync, rename over `dir/name`, fsync the directory.
 bool write_atomically(const std::string& dir, const std::string& name, const std::string& data, std::string* error) {
-  static std::atomic<unsigned> counter{0};
-  const std::string target = dir + "/" + name;
-  const std::string temp = dir + "/." + name + "." + std::to_string(::getpid()) + "." +
-                           std::to_string(counter.fetch_add(1)) + ".tmp";
-  auto fail = [&](const std::string& what) {
-    *error = "incident report " + target + ": " + what + ": " + std::strerror(errno);
-    return false;
-  };
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return fail("cannot create " + temp);
-  if (!write_all(fd, data) || ::fsync(fd) != 0) {
-    int saved = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    errno = saved;
-    return fail("cannot write " + temp);
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    errno = saved;
-    return fail("cannot rename " + temp);
-  }
-  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d >= 0) {  // makes the rename itself durable
-    ::fsync(d);
-    ::close(d);
-  }
-  return true;
+  std::string why;
+  if (common::write_file_atomically(dir + "/" + name, data, 0640, &why)) return true;
+  *error = "incident report " + why;
+  return false;
 }
 
 bool is_report_name(const std::string& name) {

@@ -8,27 +8,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "sidecar/common/atomic_file.h"
+
 namespace rs::sidecar {
 namespace {
 
 constexpr int kFormatVersion = 1;
-
-std::string directory_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -102,31 +87,10 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
                                                                      {"state", state.promotion->state}}
                                                     : nlohmann::json(nullptr)}};
   const std::string data = j.dump(2) + "\n";
-  const std::string temp = path_ + ".tmp";
-  auto fail = [&](const std::string& what) {
-    *error = "state file " + path_ + ": " + what + ": " + std::strerror(errno);
+  std::string why;
+  if (!common::write_file_atomically(path_, data, 0640, &why)) {
+    *error = "state file " + why;
     return false;
-  };
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return fail("cannot create " + temp);
-  if (!write_all(fd, data) || ::fsync(fd) != 0) {
-    int saved = errno;
-    ::close(fd);
-    ::unlink(temp.c_str());
-    errno = saved;
-    return fail("cannot write " + temp);
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path_.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    errno = saved;
-    return fail("cannot rename " + temp);
-  }
-  int dir = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {  // makes the rename itself durable
-    ::fsync(dir);
-    ::close(dir);
   }
   return true;
 }

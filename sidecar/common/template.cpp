@@ -1,6 +1,6 @@
-#include "sidecar/template.h"
+#include "sidecar/common/template.h"
 
-namespace rs::sidecar {
+namespace rs::common {
 
 namespace {
 std::string trim(const std::string& s) {
@@ -43,4 +43,4 @@ std::optional<std::string> render_template(const std::string& text, const std::m
   }
 }
 
-}  // namespace rs::sidecar
+}  // namespace rs::common

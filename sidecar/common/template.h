@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace rs::sidecar {
+namespace rs::common {
 
 // Replaces every {{name}} (spaces inside the braces allowed) with vars[name]. An unknown name
 // or an unclosed "{{" is an error: returns nullopt and sets *error naming it. Text without
@@ -13,4 +13,4 @@ namespace rs::sidecar {
 std::optional<std::string> render_template(const std::string& text, const std::map<std::string, std::string>& vars,
                                            std::string* error);
 
-}  // namespace rs::sidecar
+}  // namespace rs::common

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "sidecar/common/plugin_settings.h"
+
 namespace rs::actuators {
 
 // Why the rollback happens; handed to every actuator (exec puts it in the environment).
@@ -69,31 +71,8 @@ class Actuator {
   }
 };
 
-// One `actuators[]` entry of the config, as seen by an actuator factory. Implemented by the
-// sidecar's config loader. Getters record a config error naming the key and its line when a
-// value is missing or has the wrong type, and then return the fallback; keys a factory never
-// reads are reported as unknown after the factory returns.
-class Settings {
- public:
-  virtual ~Settings() = default;
-  virtual bool has(const std::string& key) const = 0;
-  // The shape of the value under `key`, so a factory can explain a wrong shape better than a
-  // getter's generic type error (exec: "use a list, not a shell string"). Added for exec; the
-  // default answers kUnknown for present keys, so implementations that predate it still work
-  // (factories then fall back to the getters' own errors). Config loaders should override it.
-  enum class Kind { kUnknown, kMissing, kScalar, kList, kMap };
-  virtual Kind kind(const std::string& key) const { return has(key) ? Kind::kUnknown : Kind::kMissing; }
-  virtual std::string string(const std::string& key, std::optional<std::string> fallback = std::nullopt) = 0;
-  virtual std::vector<std::string> string_list(const std::string& key,
-                                               std::optional<std::vector<std::string>> fallback = std::nullopt) = 0;
-  virtual std::map<std::string, std::string> string_map(const std::string& key) = 0;  // {} if absent
-  virtual std::chrono::milliseconds duration(const std::string& key,
-                                             std::optional<std::chrono::milliseconds> fallback = std::nullopt) = 0;
-  virtual long long integer(const std::string& key, std::optional<long long> fallback = std::nullopt) = 0;
-  virtual bool boolean(const std::string& key, std::optional<bool> fallback = std::nullopt) = 0;
-  // Records an error about `key` (its line is added) for checks the getters cannot express.
-  virtual void error(const std::string& key, const std::string& message) = 0;
-};
+// One `actuators[]` entry of the config, as seen by an actuator factory (see PluginSettings).
+using Settings = common::PluginSettings;
 
 // What every actuator may depend on besides its own settings.
 struct Environment {

@@ -57,8 +57,8 @@ const char* node_kind(const YAML::Node& n) {
 int line_of(const YAML::Node& n) { return n.Mark().line >= 0 ? n.Mark().line + 1 : 0; }
 
 // A strict view of one YAML map: typed getters record errors with path and line, and
-// finish() reports every key nobody asked for. Also the actuators' Settings.
-class MapReader : public actuators::Settings {
+// finish() reports every key nobody asked for. Also the plugins' (actuators, notifiers) settings.
+class MapReader : public common::PluginSettings {
  public:
   MapReader(YAML::Node node, std::string path, int line, Errors& errors)
       : node_(std::move(node)), path_(std::move(path)), line_(line), errors_(errors) {

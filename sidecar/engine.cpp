@@ -189,6 +189,24 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
   }
 }
 
+// Evaluation timestamps sit on the schedule's grid, as Prometheus's rule groups do: wake-up
+// jitter must not make `for: 3s` at a 1s interval measure 2.998s and cost a whole extra
+// interval before a rollback. A time off the grid by more than a quarter interval (a manual
+// call, a wall-clock step, skipped ticks after a long stall are still on it) starts a new grid.
+WallTime Engine::evaluation_time() {
+  const WallTime wall = clock_.wall();
+  const auto interval = std::chrono::duration_cast<WallTime::duration>(config_.evaluation_interval);
+  if (grid_origin_ && interval.count() > 0) {
+    const auto offset = wall - *grid_origin_;
+    const auto ticks = (offset + interval / 2) / interval;
+    const WallTime snapped = *grid_origin_ + ticks * interval;
+    const auto off = wall > snapped ? wall - snapped : snapped - wall;
+    if (ticks > 0 && off <= interval / 4 && (!last_evaluation_ || snapped > *last_evaluation_)) return snapped;
+  }
+  grid_origin_ = wall;
+  return wall;
+}
+
 void Engine::evaluate_once() {
   try {
     std::optional<Decision> resume;
@@ -208,7 +226,7 @@ void Engine::evaluate_once() {
       verifying = verification_.verdict() == RollbackVerification::Verdict::kPending;
     }
     if (verifying) queries.push_back(config_.rollback.verify.condition.query);
-    const WallTime now = clock_.wall();
+    const WallTime now = evaluation_time();
     std::vector<double> elapsed;
     std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
 

@@ -99,6 +99,7 @@ class Engine {
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
   void advance_promotion(WallTime now);
   void run_cleanup_if_due();
+  WallTime evaluation_time();
 
   const Config& config_;
   promql::Client& client_;
@@ -111,6 +112,7 @@ class Engine {
   std::vector<RuleTracker> trackers_;
   DecisionMachine machine_;
   std::optional<WallTime> last_evaluation_;
+  std::optional<WallTime> grid_origin_;  // wall time of the evaluation the schedule grid starts at
   std::uint64_t evaluations_ = 0;
   std::optional<Decision> resume_;          // interrupted rollback to finish first
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once

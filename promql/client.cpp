@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "promql/duration.h"
+#include "sidecar/common/secret_file.h"
 
 namespace rs::promql {
 namespace {
@@ -46,47 +47,12 @@ std::string query_url(const std::string& base) {
   return url + "/api/v1/query";
 }
 
-// Secret files end in a newline more often than not; the secret never does.
-std::string trim_trailing_whitespace(std::string text) {
-  while (!text.empty() && std::strchr(" \t\r\n\f\v", text.back()) != nullptr) text.pop_back();
-  return text;
-}
-
-// Reads a secret file. On failure returns false and describes the problem without the content.
-bool read_secret(const std::string& path, const char* what, std::string* secret, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot read ") + what + " file " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    *error = std::string("cannot read ") + what + " file " + path;
-    return false;
-  }
-  *secret = trim_trailing_whitespace(content.str());
-  if (secret->empty()) {
-    *error = std::string(what) + " file " + path + " is empty";
-    return false;
-  }
-  return true;
-}
-
 ErrorReason reason_for(TransportError error) {
   switch (error) {
     case TransportError::kTimeout: return ErrorReason::kTimeout;
     case TransportError::kConnect: return ErrorReason::kConnect;
     case TransportError::kOversize: return ErrorReason::kOversize;
     default: return ErrorReason::kTransport;
-  }
-}
-
-// Message texts come from the transport and the server; belt and braces against echoes.
-void redact(std::string* text, const std::string& secret) {
-  if (secret.empty()) return;
-  for (auto pos = text->find(secret); pos != std::string::npos; pos = text->find(secret, pos)) {
-    text->replace(pos, secret.size(), "<redacted>");
   }
 }
 
@@ -104,13 +70,13 @@ Client::Client(ClientOptions options, std::shared_ptr<HttpTransport> transport)
 std::optional<QueryError> Client::load_credentials(Credentials* credentials) const {
   std::string error;
   if (!options_.bearer_token_file.empty() &&
-      !read_secret(options_.bearer_token_file, "bearer token", &credentials->bearer_token, &error)) {
+      !common::read_secret_file(options_.bearer_token_file, "bearer token", &credentials->bearer_token, &error)) {
     return QueryError{ErrorReason::kAuth, error, 0, ""};
   }
   if (!options_.basic_auth_username.empty()) {
     std::string password;
     if (!options_.basic_auth_password_file.empty() &&
-        !read_secret(options_.basic_auth_password_file, "basic auth password", &password, &error)) {
+        !common::read_secret_file(options_.basic_auth_password_file, "basic auth password", &password, &error)) {
       return QueryError{ErrorReason::kAuth, error, 0, ""};
     }
     credentials->basic_auth = std::make_pair(options_.basic_auth_username, password);
@@ -148,8 +114,8 @@ QueryOutcome Client::to_outcome(const HttpResponse& response, const Credentials&
     outcome = parse_query_response(response.status, response.body);
   }
   if (auto* error = std::get_if<QueryError>(&outcome)) {
-    redact(&error->message, credentials.bearer_token);
-    if (credentials.basic_auth) redact(&error->message, credentials.basic_auth->second);
+    common::redact(&error->message, credentials.bearer_token);
+    if (credentials.basic_auth) common::redact(&error->message, credentials.basic_auth->second);
   }
   return outcome;
 }

@@ -23,6 +23,7 @@
 #include "sidecar/http_server.h"
 #include "sidecar/logging.h"
 #include "sidecar/prometheus_rules.h"
+#include "sidecar/notification_dispatcher.h"
 #include "sidecar/record_keeper.h"
 #include "sidecar/scheduler.h"
 #include "sidecar/version.h"
@@ -71,6 +72,11 @@ void print_summary(const LoadedConfig& loaded) {
               << "  query: " << r.query << "\n";
   }
   for (const auto& a : loaded.actuators) std::cout << "actuator " << a->describe() << "\n";
+  for (std::size_t i = 0; i < loaded.notifiers.size(); ++i) {
+    std::string messages;
+    for (const auto& m : c.notifier_specs[i].messages) messages += (messages.empty() ? "" : ", ") + m;
+    std::cout << "notifier " << loaded.notifiers[i]->describe() << ": " << messages << "\n";
+  }
 }
 
 // Runs each query once and probes each actuator. Any query error or probe failure is invalid.
@@ -146,6 +152,15 @@ int run_sidecar(LoadedConfig& loaded) {
   }
   engine.add_observer(&records);
   records.record_startup(RS_VERSION, deployment_state_name(engine.state()));
+  std::vector<NotificationDispatcher::Target> targets;
+  for (std::size_t i = 0; i < loaded.notifiers.size(); ++i)
+    targets.push_back({loaded.notifiers[i].get(), config.notifier_specs[i]});
+  NotificationDispatcher notifications(config, std::move(targets), metrics, clock,
+                                       NotificationDispatcher::outbox_path_for(config.state_file),
+                                       [&records](const nlohmann::json& fields) { records.record_notification(fields); });
+  notifications.start();
+  notifications.recover(engine.last_decision());
+  engine.add_observer(&notifications);
 
   // Liveness: a tick must start at least this often, or the loop is wedged.
   const auto stuck_after = 3 * config.evaluation_interval + config.prometheus.timeout + config.rollback.deadline;
@@ -192,6 +207,7 @@ int run_sidecar(LoadedConfig& loaded) {
   signal_thread.join();
   engine.shutdown();
   server.stop();
+  notifications.stop();
   records.record_shutdown(deployment_state_name(engine.state()));
   records.stop();
   spdlog::info("stopped; deployment {} is {}", config.deployment.name, deployment_state_name(engine.state()));

@@ -405,6 +405,56 @@ void load_actuator_list(const YAML::Node& list, const std::string& where, MapRea
   }
 }
 
+const std::vector<std::string>& notification_messages() {
+  static const std::vector<std::string> all = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed",
+                                               "RollbackDryRun", "RuleNotify"};
+  return all;
+}
+
+// `notifiers:` entries, each built through the notifier registry; `messages` and
+// `give_up_after` are the dispatcher's and read here.
+void load_notifier_list(const YAML::Node& list, MapReader& parent, const notifiers::Registry& registry,
+                        const notifiers::Environment& env, Errors& errors,
+                        std::vector<std::unique_ptr<notifiers::Notifier>>* out, std::vector<NotifierSpec>* specs) {
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    parent.add("notifiers", line_of(list), "must be a list");
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    MapReader n(list[i], "notifiers[" + std::to_string(i) + "]", line_of(list[i]), errors);
+    std::string type = n.string("type");
+    if (type.empty()) continue;
+    if (!registry.contains(type)) {
+      std::string known;
+      for (const auto& k : registry.known_types()) known += (known.empty() ? "" : ", ") + k;
+      n.error("type", "unknown notifier type '" + type + "' (known: " + known + ")");
+      continue;
+    }
+    NotifierSpec spec;
+    spec.type = type;
+    spec.line = n.line();
+    const auto& all = notification_messages();
+    spec.messages = n.string_list("messages", all);
+    for (const auto& m : spec.messages) {
+      if (std::find(all.begin(), all.end(), m) == all.end()) {
+        std::string known;
+        for (const auto& k : all) known += (known.empty() ? "" : ", ") + k;
+        n.error("messages", "unknown message '" + m + "' (known: " + known + ")");
+      }
+    }
+    spec.give_up_after = n.duration("give_up_after", Duration{3600000});
+    if (spec.give_up_after.count() <= 0) n.error("give_up_after", "must be greater than 0");
+    size_t before = errors.size();
+    auto notifier = registry.create(type, n, env);
+    n.finish();
+    if (notifier && errors.size() == before) {
+      out->push_back(std::move(notifier));
+      specs->push_back(std::move(spec));
+    }
+  }
+}
+
 // query + above|below of preflight/verify, templated.
 std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::string, std::string>& vars) {
   QueryCondition c;
@@ -430,7 +480,8 @@ std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::s
 }  // namespace
 
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
-                            const actuators::Registry& registry) {
+                            const actuators::Registry& registry, const notifiers::Registry& notifier_registry,
+                            const notifiers::Environment& notifier_env) {
   LoadResult result;
   Errors& errors = result.errors;
   YAML::Node root;
@@ -626,15 +677,16 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   cfg.audit_log = top.string("audit_log", "");
   cfg.incidents_dir = top.string("incidents_dir", "");
 
-  const std::string later = "is not supported by this version of rollback-sidecar yet; remove it";
-  top.finish({
-              {"notifiers", "notifiers " + later}});
+  load_notifier_list(top.raw("notifiers"), top, notifier_registry, notifier_env, errors, &loaded.notifiers,
+                     &cfg.notifier_specs);
+  top.finish();
 
   if (errors.empty()) result.loaded = std::move(loaded);
   return result;
 }
 
-LoadResult load_config_file(const std::string& path, const actuators::Registry& registry) {
+LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
+                            const notifiers::Registry& notifier_registry, const notifiers::Environment& notifier_env) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;
@@ -643,7 +695,7 @@ LoadResult load_config_file(const std::string& path, const actuators::Registry& 
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  return load_config_text(ss.str(), path, registry);
+  return load_config_text(ss.str(), path, registry, notifier_registry, notifier_env);
 }
 
 }  // namespace rs::sidecar

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actuators/actuator.h"
+#include "sidecar/notifiers/notifier.h"
 #include "promql/client.h"
 
 namespace rs::sidecar {
@@ -120,6 +121,16 @@ struct CleanupConfig {
   Duration delay{300000};
 };
 
+// Delivery policy of one `notifiers[]` entry (the notifier itself reads its other keys).
+struct NotifierSpec {
+  std::string type;
+  // Messages this notifier gets; default all: RollbackStarted, RollbackSucceeded,
+  // RollbackFailed, RollbackDryRun, RuleNotify.
+  std::vector<std::string> messages;
+  Duration give_up_after{3600000};  // retries with backoff until then, then the message is dropped
+  int line = 0;
+};
+
 struct ActuatorSpec {
   std::string type;
   int line = 0;
@@ -133,6 +144,7 @@ struct Config {
   DeploymentConfig deployment;
   std::vector<RuleConfig> rules;
   std::vector<ActuatorSpec> actuator_specs;
+  std::vector<NotifierSpec> notifier_specs;  // parallel to LoadedConfig::notifiers
   RollbackConfig rollback;
   std::string state_file;  // "" = no persistence (a warning is logged at startup)
   bool dry_run = false;
@@ -155,6 +167,7 @@ struct LoadedConfig {
   Config config;
   std::vector<std::unique_ptr<actuators::Actuator>> actuators;  // in config order
   std::vector<std::unique_ptr<actuators::Actuator>> cleanup_actuators;
+  std::vector<std::unique_ptr<notifiers::Notifier>> notifiers;  // in config order
 };
 
 struct LoadResult {
@@ -163,9 +176,14 @@ struct LoadResult {
 };
 
 // Loads and validates a config. Every problem is collected (not just the first); unknown keys
-// are errors. Actuators are created through `registry`, which validates their settings.
-LoadResult load_config_file(const std::string& path, const actuators::Registry& registry);
+// are errors. Actuators and notifiers are created through their registries, which validate
+// their settings.
+LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
+                            const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
+                            const notifiers::Environment& notifier_env = {});
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
-                            const actuators::Registry& registry);
+                            const actuators::Registry& registry,
+                            const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
+                            const notifiers::Environment& notifier_env = {});
 
 }  // namespace rs::sidecar

@@ -114,6 +114,11 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
   }
 }
 
+std::optional<Decision> Engine::last_decision() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return machine_.last_decision();
+}
+
 DeploymentState Engine::state() const {
   std::lock_guard<std::mutex> lock(mu_);
   return machine_.state();

@@ -86,6 +86,7 @@ class Engine {
   nlohmann::json status() const;  // the /api/v1/status document
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
+  std::optional<Decision> last_decision() const;  // the latest decision, as persisted
 
  private:
   void restore_from(const std::optional<PersistedState>& saved);

@@ -68,6 +68,10 @@ void RecordKeeper::record_shutdown(const std::string& state) {
   enqueue([this, state] { audit_.record("shutdown", {{"reason", "signal"}, {"state", state}}); });
 }
 
+void RecordKeeper::record_notification(const nlohmann::json& fields) {
+  enqueue([this, fields] { audit_.record("notification", fields); });
+}
+
 void RecordKeeper::on_decision(const Decision& decision) {
   nlohmann::json fields = {{"decision", to_json(decision)}};
   enqueue([this, fields] { audit_.record("decision", fields); });

@@ -32,6 +32,8 @@ class RecordKeeper : public DecisionObserver {
   bool start(std::string* error);
   void record_startup(const std::string& version, const std::string& state);
   void record_shutdown(const std::string& state);
+  // One notification delivery attempt (fields from NotificationDispatcher).
+  void record_notification(const nlohmann::json& fields);
   void stop();
 
   void on_decision(const Decision& decision) override;

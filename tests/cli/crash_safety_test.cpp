@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "tests/cli/cli_support.h"
@@ -22,6 +23,8 @@ TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   prometheus.set_route(
       "/api/v1/query", 200,
       vector_reply("0"));
+  FakeHttpServer notified;  // a webhook notifier's receiver: at-least-once across the crash
+  notified.set_route("/hook", 200, "{}");
   write_file(dir.file("token"), "crash-token\n");
   // The "router": a file the actuator moves to stable. It takes a while, and is idempotent.
   write_file(dir.file("router"), "canary\n");
@@ -45,7 +48,8 @@ TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
              "incidents_dir: " + dir.file("incidents") + "\n"
              "rules: [{name: errors, query: 'x', above: 1}]\n"
              "actuators: [{type: exec, command: [" + dir.file("rollback.sh") + "], timeout: 10s}]\n"
-             "api: {bearer_token_file: " + dir.file("token") + "}\n");
+             "api: {bearer_token_file: " + dir.file("token") + "}\n"
+             "notifiers: [{type: webhook, url: " + notified.url() + "/hook}]\n");
 
   auto first = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir.file("sidecar.yml")},
                                          dir.file("first.log"));
@@ -79,6 +83,16 @@ TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   const std::string report = http_get(base + "/api/v1/incidents/latest").body;
   EXPECT_NE(report.find("checkout"), std::string::npos) << report;
   EXPECT_NE(report.find("Root cause"), std::string::npos) << report;
+  // The rollback's start and end both reach the receiver (the start perhaps twice).
+  std::set<std::string> messages;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        messages.clear();
+        for (const auto& seen : notified.seen()) messages.insert(nlohmann::json::parse(seen.body)["message"].get<std::string>());
+        return messages == std::set<std::string>{"RollbackStarted", "RollbackSucceeded"};
+      },
+      10s))
+      << second.log();
   second.stop();
 
   // Every line of the audit log is a JSON object; the rollback is recorded as completed.

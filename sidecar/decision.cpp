@@ -245,7 +245,8 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
 }
 
 std::optional<Decision> DecisionMachine::external(Decision decision, WallTime now) {
-  if (is_latched(state_) || state_ == DeploymentState::kRollingBack) return std::nullopt;
+  if (state_ == DeploymentState::kRolledBack || state_ == DeploymentState::kRollingBack) return std::nullopt;
+  if (state_ == DeploymentState::kRollbackFailed && decision.trigger != "manual") return std::nullopt;
   decision.id = next_id_++;
   decision.decided_at = now;
   decision.dry_run = dry_run_;

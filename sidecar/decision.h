@@ -94,7 +94,9 @@ class DecisionMachine {
 
   // A rollback asked for by an alert or a person (`decision.trigger` "alert" | "manual"), with
   // its evidence filled in by the caller; id, kind, dry_run and decided_at are set here.
-  // Returns nullopt when the deployment is latched or already rolling back (nothing to do).
+  // Returns nullopt when the deployment is rolled back or already rolling back (nothing to do),
+  // or rollback_failed and the trigger is not "manual": a person may retry a failed rollback
+  // (after fixing the router), an alert may not (its repeats would hammer a broken router).
   // In dry run the decision is "hold" and the state does not change.
   std::optional<Decision> external(Decision decision, WallTime now);
 

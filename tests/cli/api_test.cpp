@@ -127,6 +127,38 @@ TEST_F(ApiTest, ManualRollbackActsOnceAndLatches) {
             std::string::npos);
 }
 
+// rollback_failed stops automatic attempts, but a person who fixed the router can retry.
+TEST_F(ApiTest, AFailedRollbackCanBeRetriedByAPersonOnly) {
+  // The "router" refuses until the file `router-fixed` exists.
+  write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER\" >> " + dir_.file("calls") +
+                                           "\ntest -e " + dir_.file("router-fixed") + "\n");
+  start("rollback: {deadline: 1s, initial_backoff: 100ms, max_backoff: 200ms}\n"
+        "alerts: {match: {severity: sev2}}\n");
+  ASSERT_EQ(call("POST", "/api/v1/rollback", R"({"reason": "errors", "actor": "alice"})").status, 202);
+  ASSERT_TRUE(wait_until([&] { return status()["state"] == "rollback_failed"; }, 10s)) << sidecar_->log();
+
+  // An alert does not retry it.
+  const std::string alert = nlohmann::json{{"version", "4"}, {"status", "firing"}, {"receiver", "sidecar"},
+                                           {"alerts", {{{"status", "firing"},
+                                                        {"labels", {{"alertname", "Errors"}, {"severity", "sev2"}}},
+                                                        {"annotations", nlohmann::json::object()},
+                                                        {"startsAt", "2026-11-22T10:00:00Z"},
+                                                        {"fingerprint", "f1"}}}}}
+                                .dump();
+  EXPECT_EQ(call("POST", "/api/v1/alerts", alert).status, 200);
+  EXPECT_EQ(status()["state"], "rollback_failed");
+
+  write_file(dir_.file("router-fixed"), "");
+  HttpResult retry = call("POST", "/api/v1/rollback", R"({"reason": "router fixed, retrying", "actor": "bob"})");
+  EXPECT_EQ(retry.status, 202) << retry.body;
+  ASSERT_TRUE(wait_until([&] { return status()["state"] == "rolled_back"; }, 10s)) << sidecar_->log();
+  EXPECT_EQ(status()["last_decision"]["details"]["actor"], "bob");
+  const std::string metrics = http_get(base_ + "/metrics").body;
+  EXPECT_EQ(metric_value(metrics, "rollback_sidecar_rollbacks_total{result=\"failure\",trigger=\"manual\"}"), 1);
+  EXPECT_EQ(metric_value(metrics, "rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"manual\"}"), 1);
+  EXPECT_EQ(read_file(dir_.file("calls")).find("alert"), std::string::npos);
+}
+
 TEST_F(ApiTest, FreezeIsShownExportedAndSurvivesRestart) {
   start();
   EXPECT_EQ(call("PUT", "/api/v1/freeze", R"({"reason": "black friday", "actor": "release-bot"})").status, 200);

@@ -1,7 +1,6 @@
 #include "sidecar/notifiers/notifier.h"
 
 #include <cstdio>
-#include <stdexcept>
 
 #include "sidecar/common/secret_file.h"
 #include "sidecar/notifiers/alertmanager.h"
@@ -134,27 +133,6 @@ bool Notification::from_json(const nlohmann::json& j, Notification* out, std::st
   }
   *out = std::move(n);
   return true;
-}
-
-void Registry::add(const std::string& type, Factory factory) {
-  if (type.empty()) throw std::logic_error("notifier registry: empty type name");
-  if (!factory) throw std::logic_error("notifier registry: null factory for \"" + type + "\"");
-  if (!factories_.emplace(type, std::move(factory)).second)
-    throw std::logic_error("notifier registry: type \"" + type + "\" registered twice");
-}
-
-bool Registry::contains(const std::string& type) const { return factories_.count(type) != 0; }
-
-std::unique_ptr<Notifier> Registry::create(const std::string& type, common::PluginSettings& settings,
-                                           const Environment& env) const {
-  auto it = factories_.find(type);
-  return it == factories_.end() ? nullptr : it->second(settings, env);
-}
-
-std::vector<std::string> Registry::known_types() const {
-  std::vector<std::string> out;
-  for (const auto& entry : factories_) out.push_back(entry.first);
-  return out;
 }
 
 const Registry& Registry::builtin() {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "promql/http_transport.h"
+#include "sidecar/common/plugin_registry.h"
 #include "sidecar/common/plugin_settings.h"
 
 namespace rs::notifiers {
@@ -84,24 +85,14 @@ struct Environment {
   std::function<std::unique_ptr<promql::HttpTransport>()> make_transport = promql::make_curl_transport;
 };
 
-// Builds one notifier from its settings; config errors are recorded through `settings` (the
-// notifier returned then must not be used).
-using Factory = std::function<std::unique_ptr<Notifier>(common::PluginSettings& settings, const Environment& env)>;
+using Factory = common::PluginRegistry<Notifier, Environment>::Factory;
 
-// Factories registered by type name; registering a name twice throws std::logic_error.
-class Registry {
+// Notifier factories by type name (see PluginRegistry for the contract).
+class Registry : public common::PluginRegistry<Notifier, Environment> {
  public:
-  void add(const std::string& type, Factory factory);
-  bool contains(const std::string& type) const;
-  std::unique_ptr<Notifier> create(const std::string& type, common::PluginSettings& settings,
-                                   const Environment& env) const;  // nullptr for an unknown type
-  std::vector<std::string> known_types() const;                    // sorted
-
+  Registry() : PluginRegistry("notifier") {}
   // alertmanager, slack, webhook.
   static const Registry& builtin();
-
- private:
-  std::map<std::string, Factory> factories_;
 };
 
 // Shared by the HTTP notifiers: sends `request` and maps the answer. 2xx is success; a

@@ -78,7 +78,9 @@ NotificationDispatcher::NotificationDispatcher(const Config& config, std::vector
       metrics_(metrics),
       clock_(clock),
       outbox_path_(std::move(outbox_path)),
-      on_attempt_(std::move(on_attempt)) {}
+      on_attempt_(std::move(on_attempt)) {
+  for (const auto& t : targets_) metrics_.declare_notifier(t.notifier->type());
+}
 
 NotificationDispatcher::~NotificationDispatcher() { stop(); }
 

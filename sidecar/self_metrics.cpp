@@ -119,6 +119,12 @@ void SelfMetrics::declare_actuator(const std::string& actuator_type) {
   }
 }
 
+void SelfMetrics::declare_notifier(const std::string& notifier_type) {
+  for (const char* result : {"success", "failure", "dropped"}) {
+    impl_->notifications.Add({{"notifier", notifier_type}, {"result", result}});
+  }
+}
+
 void SelfMetrics::set_rule(const std::string& rule, double value, double threshold, const std::string& state) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->rule_value.Add({{"rule", rule}}).Set(value);

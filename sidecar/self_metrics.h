@@ -28,6 +28,7 @@ class SelfMetrics {
   // actuator calls by result), so increase() sees their first event.
   void declare_rule(const std::string& rule, const std::string& severity);
   void declare_actuator(const std::string& actuator_type);
+  void declare_notifier(const std::string& notifier_type);  // success/failure/dropped at 0
 
   // A rule's last evaluation. `value` NaN means no value (nodata/error): the gauge shows NaN.
   void set_rule(const std::string& rule, double value, double threshold, const std::string& state);

@@ -314,6 +314,8 @@ std::string sidecar_config(const TempDir& dir, const std::string& prometheus_url
           "actuators:\n");
   text += "api: {bearer_token_file: " + dir.file("token") + "}\n";
   text += "promotion: {steps: [10, 100], step_duration: 10m}\n";
+  // Nothing listens there: the notifications panel shows the (retried) failures.
+  text += "notifiers: [{type: webhook, url: 'http://127.0.0.1:" + std::to_string(free_port()) + "/hook'}]\n";
   return text;
 }
 

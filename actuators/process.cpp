@@ -266,6 +266,29 @@ std::shared_ptr<ProcessRunner> posix_process_runner() {
   return runner;
 }
 
+std::string failure_summary(const ProcessResult& r) {
+  auto one_line = [](std::string text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    if (text.size() > 512) text = "..." + text.substr(text.size() - 512);
+    for (auto& c : text) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    return text;
+  };
+  std::string how;
+  switch (r.status) {
+    case ProcessResult::Status::kSpawnFailed: return "cannot start: " + r.spawn_error;
+    case ProcessResult::Status::kExited: how = "exit code " + std::to_string(r.exit_code); break;
+    case ProcessResult::Status::kSignaled: how = "killed by signal " + std::to_string(r.signal); break;
+    case ProcessResult::Status::kTimedOut: how = "timed out after " + std::to_string(r.elapsed.count()) + "ms"; break;
+  }
+  const std::string err = one_line(r.err);
+  const std::string out = one_line(r.out);
+  if (!err.empty()) return how + "; stderr: " + err;
+  if (!out.empty()) return how + "; stdout: " + out;
+  return how;
+}
+
 std::string render_argv(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {

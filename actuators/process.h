@@ -63,6 +63,10 @@ class ProcessRunner {
 // The real runner (posix_spawnp, pipes, poll, waitpid). Stateless; one instance can be shared.
 std::shared_ptr<ProcessRunner> posix_process_runner();
 
+// How a run failed, on one line for a result detail: "exit code 1; stderr: <tail>", "killed by
+// signal 9", "timed out after 10000ms", "cannot start: No such file or directory".
+std::string failure_summary(const ProcessResult& result);
+
 // "/bin/echo 'a b' c" style rendering of argv for messages (quotes only where needed).
 std::string render_argv(const std::vector<std::string>& argv);
 

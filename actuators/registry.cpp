@@ -3,6 +3,7 @@
 #include "actuators/actuator.h"
 #include "actuators/exec.h"
 #include "actuators/haproxy.h"
+#include "actuators/nginx.h"
 
 namespace rs::actuators {
 
@@ -32,6 +33,7 @@ const Registry& Registry::builtin() {
     Registry r;
     r.add("haproxy", [](Settings& s, const Environment& e) { return make_haproxy_actuator(s, e); });
     r.add("exec", [](Settings& s, const Environment& e) { return make_exec_actuator(s, e); });
+    r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e); });
     return r;
   }();
   return registry;

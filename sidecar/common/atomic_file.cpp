@@ -1,6 +1,7 @@
 #include "sidecar/common/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace rs::common {
 
@@ -89,6 +91,32 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
     return std::nullopt;
   }
   return out.str();
+}
+
+FileLock::FileLock(const std::string& path, std::chrono::steady_clock::time_point deadline) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    error_ = path + ": cannot open lock file: " + std::strerror(errno);
+    return;
+  }
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      error_ = path + ": cannot lock: " + std::strerror(errno);
+      ::close(fd);
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      error_ = path + ": still locked by another process at the deadline";
+      ::close(fd);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  fd_ = fd;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 }  // namespace rs::common

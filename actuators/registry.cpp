@@ -2,6 +2,7 @@
 
 #include "actuators/actuator.h"
 #include "actuators/exec.h"
+#include "actuators/file.h"
 #include "actuators/haproxy.h"
 #include "actuators/nginx.h"
 
@@ -33,6 +34,7 @@ const Registry& Registry::builtin() {
     Registry r;
     r.add("haproxy", [](Settings& s, const Environment& e) { return make_haproxy_actuator(s, e); });
     r.add("exec", [](Settings& s, const Environment& e) { return make_exec_actuator(s, e); });
+    r.add("file", [](Settings& s, const Environment& e) { return make_file_actuator(s, e); });
     r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e); });
     return r;
   }();

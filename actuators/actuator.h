@@ -94,7 +94,7 @@ class Registry {
   std::unique_ptr<Actuator> create(const std::string& type, Settings& settings, const Environment& env) const;
   std::vector<std::string> known_types() const;  // sorted
 
-  // The registry with every built-in actuator (haproxy, exec).
+  // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec).
   static const Registry& builtin();
 
  private:

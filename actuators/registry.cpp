@@ -5,6 +5,7 @@
 #include "actuators/file.h"
 #include "actuators/haproxy.h"
 #include "actuators/nginx.h"
+#include "actuators/webhook.h"
 
 namespace rs::actuators {
 
@@ -36,6 +37,7 @@ const Registry& Registry::builtin() {
     r.add("exec", [](Settings& s, const Environment& e) { return make_exec_actuator(s, e); });
     r.add("file", [](Settings& s, const Environment& e) { return make_file_actuator(s, e); });
     r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e); });
+    r.add("webhook", [](Settings& s, const Environment& e) { return make_webhook_actuator(s, e); });
     return r;
   }();
   return registry;

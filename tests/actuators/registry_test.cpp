@@ -11,12 +11,12 @@ namespace {
 
 using rs::testing::MapSettings;
 
-TEST(Registry, BuiltinHasHaproxyAndExecSorted) {
+TEST(Registry, BuiltinHasEveryActuatorSorted) {
   const Registry& r = Registry::builtin();
-  EXPECT_EQ(r.known_types(), (std::vector<std::string>{"exec", "haproxy"}));
+  EXPECT_EQ(r.known_types(), (std::vector<std::string>{"exec", "file", "haproxy", "nginx", "webhook"}));
   EXPECT_TRUE(r.contains("haproxy"));
   EXPECT_TRUE(r.contains("exec"));
-  EXPECT_FALSE(r.contains("nginx"));
+  EXPECT_FALSE(r.contains("f5"));
   EXPECT_EQ(&Registry::builtin(), &r);  // one instance
 }
 

@@ -72,6 +72,14 @@ class MapReader : public common::PluginSettings {
 
   bool has(const std::string& key) const override { return node_ && node_.IsMap() && node_[key]; }
 
+  Kind kind(const std::string& key) const override {
+    if (!has(key)) return Kind::kMissing;
+    const YAML::Node n = node_[key];
+    if (n.IsSequence()) return Kind::kList;
+    if (n.IsMap()) return Kind::kMap;
+    return n.IsScalar() ? Kind::kScalar : Kind::kUnknown;
+  }
+
   YAML::Node raw(const std::string& key) {
     seen_.insert(key);
     if (!node_ || !node_.IsMap()) return YAML::Node();
@@ -604,7 +612,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   if (cfg.promotion.enabled) {
     for (const auto& a : loaded.actuators) {
       if (!a->supports_weights()) {
-        top.error("promotion", "needs actuators that shift traffic by weight; " + a->describe() + " cannot (use haproxy)");
+        top.error("promotion", "needs actuators that shift traffic by weight; " + a->describe() + " cannot (use haproxy, nginx, file or webhook)");
       }
     }
     if (!acts || acts.IsNull() || acts.size() == 0) top.error("promotion", "needs at least one actuator");

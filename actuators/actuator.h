@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sidecar/common/plugin_registry.h"
 #include "sidecar/common/plugin_settings.h"
 
 namespace rs::actuators {
@@ -82,23 +83,14 @@ struct Environment {
 // Builds one actuator from its settings. Config errors are recorded through `settings` (the
 // loader then rejects the config); the built-in factories still return an actuator then, built
 // from fallbacks, which must not be used.
-using Factory = std::function<std::unique_ptr<Actuator>(Settings& settings, const Environment& env)>;
+using Factory = common::PluginRegistry<Actuator, Environment>::Factory;
 
-// Factories registered by type name. Registering a name twice is a programming error and
-// throws std::logic_error (at startup, never at run time).
-class Registry {
+// Actuator factories by type name (see PluginRegistry for the contract).
+class Registry : public common::PluginRegistry<Actuator, Environment> {
  public:
-  void add(const std::string& type, Factory factory);
-  bool contains(const std::string& type) const;
-  // nullptr when the type is unknown (the caller reports it with known_types()).
-  std::unique_ptr<Actuator> create(const std::string& type, Settings& settings, const Environment& env) const;
-  std::vector<std::string> known_types() const;  // sorted
-
+  Registry() : PluginRegistry("actuator") {}
   // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec).
   static const Registry& builtin();
-
- private:
-  std::map<std::string, Factory> factories_;
 };
 
 }  // namespace rs::actuators

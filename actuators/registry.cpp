@@ -1,5 +1,3 @@
-#include <stdexcept>
-
 #include "actuators/actuator.h"
 #include "actuators/exec.h"
 #include "actuators/file.h"
@@ -8,27 +6,6 @@
 #include "actuators/webhook.h"
 
 namespace rs::actuators {
-
-void Registry::add(const std::string& type, Factory factory) {
-  if (type.empty()) throw std::logic_error("actuator registry: empty type name");
-  if (!factory) throw std::logic_error("actuator registry: null factory for \"" + type + "\"");
-  if (!factories_.emplace(type, std::move(factory)).second)
-    throw std::logic_error("actuator registry: type \"" + type + "\" registered twice");
-}
-
-bool Registry::contains(const std::string& type) const { return factories_.count(type) != 0; }
-
-std::unique_ptr<Actuator> Registry::create(const std::string& type, Settings& settings,
-                                           const Environment& env) const {
-  auto it = factories_.find(type);
-  return it == factories_.end() ? nullptr : it->second(settings, env);
-}
-
-std::vector<std::string> Registry::known_types() const {
-  std::vector<std::string> out;  // std::map iterates in sorted order
-  for (const auto& entry : factories_) out.push_back(entry.first);
-  return out;
-}
 
 const Registry& Registry::builtin() {
   static const Registry registry = [] {

@@ -314,8 +314,9 @@ RuleFields read_rule_fields(MapReader& r) {
   RuleFields f;
   f.above = r.number("above");
   f.below = r.number("below");
-  if (r.has("for")) f.for_duration = r.duration("for", Duration{0});
-  if (r.has("delay")) f.delay = r.duration("delay", Duration{0});
+  // raw() first, so `for` and `delay` are listed as known keys even when absent.
+  if (r.raw("for")) f.for_duration = r.duration("for", Duration{0});
+  if (r.raw("delay")) f.delay = r.duration("delay", Duration{0});
   if (auto m = r.scalar("missing", false)) {
     if (*m == "hold") f.missing = Missing::kHold;
     else if (*m == "breach") f.missing = Missing::kBreach;

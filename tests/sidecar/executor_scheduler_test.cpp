@@ -1,0 +1,140 @@
+// RollbackExecutor (order, retries with backoff, deadline, non-retryable failures) and
+// Scheduler (fixed grid, no overlap, overruns skipped and counted), on a manual clock.
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "sidecar/rollback_executor.h"
+#include "sidecar/scheduler.h"
+
+namespace rs::sidecar {
+namespace {
+
+using namespace std::chrono_literals;
+using actuators::ActResult;
+
+// Time moves only when someone sleeps (or advance() is called); sleeps are recorded.
+class ManualClock : public Clock {
+ public:
+  WallTime wall() const override { return WallTime(std::chrono::hours(480000)) + (mono_ - MonoTime()); }
+  MonoTime mono() const override { return mono_; }
+  bool sleep_until(MonoTime t) override {
+    if (interrupted_) return false;
+    if (t > mono_) {
+      sleeps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - mono_));
+      mono_ = t;
+    }
+    return true;
+  }
+  void interrupt() override { interrupted_ = true; }
+  void advance(std::chrono::milliseconds d) { mono_ += d; }
+  std::vector<std::chrono::milliseconds> sleeps;
+
+ private:
+  MonoTime mono_ = MonoTime(std::chrono::hours(1));
+  bool interrupted_ = false;
+};
+
+class ScriptedActuator : public actuators::Actuator {
+ public:
+  ScriptedActuator(std::string name, std::deque<ActResult> script) : name_(std::move(name)), script_(std::move(script)) {}
+  std::string type() const override { return "scripted"; }
+  std::string describe() const override { return name_; }
+  ActResult rollback(const actuators::DecisionContext&, std::chrono::steady_clock::time_point) override {
+    ++calls;
+    ActResult r = script_.front();
+    if (script_.size() > 1) script_.pop_front();
+    return r;
+  }
+  ActResult probe(std::chrono::steady_clock::time_point) override { return ActResult::noop("ok"); }
+  int calls = 0;
+
+ private:
+  std::string name_;
+  std::deque<ActResult> script_;
+};
+
+RollbackConfig rollback_config(Duration deadline = Duration{30000}) {
+  RollbackConfig c;
+  c.deadline = deadline;
+  c.initial_backoff = Duration{100};
+  c.max_backoff = Duration{400};
+  return c;
+}
+
+TEST(RollbackExecutor, RetriesWithDoublingBackoffUntilTheChangeIsVerified) {
+  ManualClock clock;
+  ScriptedActuator router("router", {ActResult::failure("connection refused"), ActResult::failure("connection refused"),
+                                     ActResult::changed("canary weight 10 -> 0")});
+  SelfMetrics metrics("test", {}, deployment_state_names());
+  RollbackExecutor executor({&router}, rollback_config(), clock, &metrics);
+  ExecutionReport report = executor.run({});
+  EXPECT_EQ(report.result, "success");
+  ASSERT_EQ(report.actuators.size(), 1u);
+  EXPECT_EQ(report.actuators[0].attempts, 3);
+  EXPECT_EQ(report.actuators[0].result, "changed");
+  EXPECT_EQ(clock.sleeps, (std::vector<std::chrono::milliseconds>{100ms, 200ms}));
+}
+
+TEST(RollbackExecutor, ANonRetryableFailureStopsAtOnceAndLaterActuatorsDoNotRun) {
+  ManualClock clock;
+  ScriptedActuator first("first", {ActResult::failure("No such server.", false)});
+  ScriptedActuator second("second", {ActResult::changed("moved")});
+  RollbackExecutor executor({&first, &second}, rollback_config(), clock, nullptr);
+  ExecutionReport report = executor.run({});
+  EXPECT_EQ(report.result, "failure");
+  EXPECT_EQ(first.calls, 1);
+  EXPECT_EQ(second.calls, 0);
+  EXPECT_TRUE(clock.sleeps.empty());
+  EXPECT_NE(report.actuators.back().detail.find("No such server."), std::string::npos);
+}
+
+TEST(RollbackExecutor, RetriesStopAtTheDeadlineWithBackoffCapped) {
+  ManualClock clock;
+  ScriptedActuator router("router", {ActResult::failure("timeout")});
+  RollbackExecutor executor({&router}, rollback_config(Duration{2000}), clock, nullptr);
+  ExecutionReport report = executor.run({});
+  EXPECT_EQ(report.result, "failure");
+  EXPECT_GE(router.calls, 5);
+  EXPECT_LE(router.calls, 9);
+  for (auto s : clock.sleeps) EXPECT_LE(s, 400ms);
+  std::chrono::milliseconds total{0};
+  for (auto s : clock.sleeps) total += s;
+  EXPECT_LE(total, 2000ms) << "never sleeps past the deadline";
+}
+
+TEST(RollbackExecutor, AllNoopIsNoopAndActuatorsRunInOrder) {
+  ManualClock clock;
+  ScriptedActuator a("a", {ActResult::noop("already on stable")});
+  ScriptedActuator b("b", {ActResult::noop("already on stable")});
+  RollbackExecutor executor({&a, &b}, rollback_config(), clock, nullptr);
+  ExecutionReport report = executor.run({});
+  EXPECT_EQ(report.result, "noop");
+  ASSERT_EQ(report.actuators.size(), 2u);
+  EXPECT_EQ(report.actuators[0].actuator, "a");
+  EXPECT_EQ(report.actuators[1].actuator, "b");
+}
+
+TEST(Scheduler, TicksOnAFixedGridAndSkipsTicksAnOverrunCovered) {
+  ManualClock clock;
+  const MonoTime start = clock.mono();
+  std::vector<std::chrono::milliseconds> ticks;
+  std::vector<std::uint64_t> overruns;
+  Scheduler* self = nullptr;
+  Scheduler scheduler(
+      clock, Duration{1000},
+      [&] {
+        ticks.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(clock.mono() - start));
+        if (ticks.size() == 1) clock.advance(30ms);    // a normal evaluation
+        if (ticks.size() == 3) clock.advance(2500ms);  // a slow Prometheus: ticks at 3 s and 4 s are covered
+        if (ticks.size() == 5) self->stop();
+      },
+      [&](std::uint64_t skipped) { overruns.push_back(skipped); });
+  self = &scheduler;
+  scheduler.run();
+  EXPECT_EQ(ticks, (std::vector<std::chrono::milliseconds>{0ms, 1000ms, 2000ms, 5000ms, 6000ms}));
+  EXPECT_EQ(overruns, (std::vector<std::uint64_t>{2}));
+}
+
+}  // namespace
+}  // namespace rs::sidecar

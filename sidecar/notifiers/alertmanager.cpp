@@ -2,7 +2,6 @@
 
 #include <regex>
 
-#include "sidecar/common/secret_file.h"
 
 namespace rs::notifiers {
 
@@ -38,15 +37,7 @@ class AlertmanagerNotifier : public Notifier {
     request.headers = {{"Content-Type", "application/json"}};
     request.body = alertmanager_alerts(n, labels_).dump();
     request.timeout = std::min(timeout, timeout_);
-    std::string token;
-    if (!token_file_.empty()) {
-      std::string error;
-      // Re-read on every attempt so a rotated token takes effect without a restart.
-      if (!common::read_secret_file(token_file_, "bearer token", &token, &error))
-        return SendResult::failure(describe() + ": " + error, true);
-      request.headers.emplace_back("Authorization", "Bearer " + token);
-    }
-    return send_http(*transport_, request, describe(), token);
+    return send_http(*transport_, std::move(request), describe(), token_file_);
   }
 
  private:

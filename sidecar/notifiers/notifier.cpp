@@ -146,8 +146,15 @@ const Registry& Registry::builtin() {
   return registry;
 }
 
-SendResult send_http(promql::HttpTransport& transport, const promql::HttpRequest& request, const std::string& receiver,
-                     const std::string& secret) {
+SendResult send_http(promql::HttpTransport& transport, promql::HttpRequest request, const std::string& receiver,
+                     const std::string& bearer_token_file, const std::string& secret) {
+  std::string token;
+  if (!bearer_token_file.empty()) {
+    std::string error;
+    if (!common::read_secret_file(bearer_token_file, "bearer token", &token, &error))
+      return SendResult::failure(receiver + ": " + error, true);
+    request.headers.emplace_back("Authorization", "Bearer " + token);
+  }
   promql::HttpResponse response = transport.perform(request);
   std::string detail;
   SendResult result;
@@ -164,6 +171,7 @@ SendResult send_http(promql::HttpTransport& transport, const promql::HttpRequest
     result = SendResult::failure(receiver + ": HTTP " + std::to_string(response.status) + (body.empty() ? "" : ": " + body),
                                  retryable);
   }
+  common::redact(&result.detail, token);
   common::redact(&result.detail, secret);
   return result;
 }

@@ -95,10 +95,12 @@ class Registry : public common::PluginRegistry<Notifier, Environment> {
   static const Registry& builtin();
 };
 
-// Shared by the HTTP notifiers: sends `request` and maps the answer. 2xx is success; a
-// transport error, 408, 429 and 5xx are retryable; any other status is not. `receiver` names
-// the target in details; `secret` (if any) is redacted from them.
-SendResult send_http(promql::HttpTransport& transport, const promql::HttpRequest& request, const std::string& receiver,
-                     const std::string& secret = "");
+// Shared by the HTTP notifiers: sends `request` (with Authorization: Bearer from
+// `bearer_token_file` when set, re-read on every call so a rotated token needs no restart) and
+// maps the answer. 2xx is success; a transport error, 408, 429 and 5xx are retryable; any other
+// status is not. `receiver` names the target in details; the token and `secret` (e.g. a webhook
+// URL) are redacted from them.
+SendResult send_http(promql::HttpTransport& transport, promql::HttpRequest request, const std::string& receiver,
+                     const std::string& bearer_token_file = "", const std::string& secret = "");
 
 }  // namespace rs::notifiers

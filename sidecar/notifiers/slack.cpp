@@ -31,7 +31,7 @@ class SlackNotifier : public Notifier {
     request.headers = {{"Content-Type", "application/json"}};
     request.body = slack_message(n, channel_, username_).dump();
     request.timeout = std::min(timeout, timeout_);
-    return send_http(*transport_, request, describe(), url);
+    return send_http(*transport_, std::move(request), describe(), "", url);
   }
 
  private:

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "sidecar/common/secret_file.h"
 
 namespace rs::notifiers {
 
@@ -30,14 +29,7 @@ class WebhookNotifier : public Notifier {
     for (const auto& h : headers_) request.headers.push_back(h);
     request.body = n.to_json().dump();
     request.timeout = std::min(timeout, timeout_);
-    std::string token;
-    if (!token_file_.empty()) {
-      std::string error;
-      if (!common::read_secret_file(token_file_, "bearer token", &token, &error))
-        return SendResult::failure(describe() + ": " + error, true);
-      request.headers.emplace_back("Authorization", "Bearer " + token);
-    }
-    return send_http(*transport_, request, describe(), token);
+    return send_http(*transport_, std::move(request), describe(), token_file_);
   }
 
  private:

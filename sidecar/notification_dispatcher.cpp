@@ -46,7 +46,9 @@ std::vector<std::pair<std::string, std::string>> timeline_of(const Decision& d) 
 notifiers::Notification make_notification(const Config& config, const Decision& d, const std::string& message,
                                           const std::string& state) {
   notifiers::Notification n;
-  n.id = config.deployment.identity() + "/" + std::to_string(d.id) + "/" + message;
+  // The decision time makes the id unique even when a deployment identity comes back later
+  // (v2 -> v3 -> v2 restarts decision ids at 1) and stays the same across retries and restarts.
+  n.id = config.deployment.identity() + "/" + std::to_string(d.id) + "/" + to_rfc3339(d.decided_at) + "/" + message;
   n.message = message;
   n.deployment = config.deployment.name;
   n.stage = config.deployment.stage;

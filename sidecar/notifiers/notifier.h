@@ -22,8 +22,8 @@ namespace rs::notifiers {
 // decision) so notifiers do not depend on the sidecar core, and serializable so an undelivered
 // message survives a restart.
 struct Notification {
-  // "<deployment identity>/<decision id>/<message>": the same for every retry and after a
-  // restart, so receivers can drop duplicates (delivery is at-least-once).
+  // "<deployment identity>/<decision id>/<decided at>/<message>": the same for every retry and
+  // after a restart, so receivers can drop duplicates (delivery is at-least-once).
   std::string id;
   // RollbackStarted | RollbackSucceeded | RollbackFailed | RollbackDryRun (dry run: would roll
   // back) | RuleNotify (a rule with action: notify fired).

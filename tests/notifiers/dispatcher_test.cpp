@@ -159,6 +159,18 @@ TEST_F(Dispatcher, RecoverQueuesWhatACrashNeverQueuedOnce) {
   EXPECT_EQ(receiver.sent(), (std::vector<std::string>{"RollbackStarted", "RollbackSucceeded"}));
 }
 
+TEST_F(Dispatcher, ADeploymentThatComesBackWithTheSameDecisionIdIsStillNotified) {
+  // v2 -> v3 -> v2 restarts decision ids at 1 under the same identity; the time tells them apart.
+  ScriptedNotifier receiver("receiver", {kOk});
+  auto d = make({{&receiver, all_messages()}});
+  d->start();
+  d->on_decision(rollback_decision(1));
+  Decision later = rollback_decision(1);
+  later.decided_at += std::chrono::hours(24);
+  d->on_decision(later);
+  ASSERT_TRUE(testing::wait_until([&] { return receiver.sent().size() == 2; }, 5s)) << receiver.sent().size();
+}
+
 TEST_F(Dispatcher, ACorruptOutboxIsMovedAsideNotFatal) {
   testing::write_file(dir_.file("outbox"), "{not json");
   ScriptedNotifier receiver("receiver", {kOk});

@@ -387,6 +387,12 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const std::map<std::str
   out.push_back(std::move(rule));
 }
 
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 // A list of actuator entries, each built through the registry (which checks its settings).
 void load_actuator_list(const YAML::Node& list, const std::string& where, MapReader& parent,
                         const actuators::Registry& registry, const actuators::Environment& env, Errors& errors,
@@ -401,9 +407,7 @@ void load_actuator_list(const YAML::Node& list, const std::string& where, MapRea
     std::string type = a.string("type");
     if (type.empty()) continue;
     if (!registry.contains(type)) {
-      std::string known;
-      for (const auto& k : registry.known_types()) known += (known.empty() ? "" : ", ") + k;
-      a.error("type", "unknown actuator type '" + type + "' (known: " + known + ")");
+      a.error("type", "unknown actuator type '" + type + "' (known: " + comma_list(registry.known_types()) + ")");
       continue;
     }
     size_t before = errors.size();
@@ -435,9 +439,7 @@ void load_notifier_list(const YAML::Node& list, MapReader& parent, const notifie
     std::string type = n.string("type");
     if (type.empty()) continue;
     if (!registry.contains(type)) {
-      std::string known;
-      for (const auto& k : registry.known_types()) known += (known.empty() ? "" : ", ") + k;
-      n.error("type", "unknown notifier type '" + type + "' (known: " + known + ")");
+      n.error("type", "unknown notifier type '" + type + "' (known: " + comma_list(registry.known_types()) + ")");
       continue;
     }
     NotifierSpec spec;
@@ -446,11 +448,8 @@ void load_notifier_list(const YAML::Node& list, MapReader& parent, const notifie
     const auto& all = notification_messages();
     spec.messages = n.string_list("messages", all);
     for (const auto& m : spec.messages) {
-      if (std::find(all.begin(), all.end(), m) == all.end()) {
-        std::string known;
-        for (const auto& k : all) known += (known.empty() ? "" : ", ") + k;
-        n.error("messages", "unknown message '" + m + "' (known: " + known + ")");
-      }
+      if (std::find(all.begin(), all.end(), m) == all.end())
+        n.error("messages", "unknown message '" + m + "' (known: " + comma_list(all) + ")");
     }
     spec.give_up_after = n.duration("give_up_after", Duration{3600000});
     if (spec.give_up_after.count() <= 0) n.error("give_up_after", "must be greater than 0");

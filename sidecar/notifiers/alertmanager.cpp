@@ -51,18 +51,23 @@ class AlertmanagerNotifier : public Notifier {
 }  // namespace
 
 nlohmann::json alertmanager_alerts(const Notification& n, const std::map<std::string, std::string>& extra_labels) {
-  nlohmann::json labels = nlohmann::json::object();
   auto put = [](nlohmann::json& into, const std::string& key, const std::string& value) {
     if (!value.empty()) into[key] = value;
   };
-  put(labels, "alertname", n.message);
-  put(labels, "deployment", n.deployment);
-  put(labels, "stage", n.stage);
-  put(labels, "trigger", n.trigger);
-  put(labels, "rule", n.rule);
-  put(labels, "severity", n.message == "RollbackFailed" ? "critical" : "warning");
-  put(labels, "source", "rollback-sidecar");
-  for (const auto& [k, v] : extra_labels) put(labels, k, v);
+  // The label set of the alert for `message`; the same notification fields give the same set, so
+  // a later message can resolve the RollbackStarted alert of the same decision.
+  auto labels_for = [&](const std::string& message) {
+    nlohmann::json labels = nlohmann::json::object();
+    put(labels, "alertname", message);
+    put(labels, "deployment", n.deployment);
+    put(labels, "stage", n.stage);
+    put(labels, "trigger", n.trigger);
+    put(labels, "rule", n.rule);
+    put(labels, "severity", message == "RollbackFailed" ? "critical" : "warning");
+    put(labels, "source", "rollback-sidecar");
+    for (const auto& [k, v] : extra_labels) put(labels, k, v);
+    return labels;
+  };
 
   std::string timeline;
   for (const auto& [when, what] : n.timeline) timeline += when + " " + what + "\n";
@@ -81,9 +86,18 @@ nlohmann::json alertmanager_alerts(const Notification& n, const std::map<std::st
   put(annotations, "timeline", timeline);
 
   const std::string& when = !n.completed_at.empty() && n.message != "RollbackStarted" ? n.completed_at : n.decided_at;
-  nlohmann::json alert = {{"labels", labels}, {"annotations", annotations}};
+  nlohmann::json alert = {{"labels", labels_for(n.message)}, {"annotations", annotations}};
   if (!when.empty()) alert["startsAt"] = when;
-  return nlohmann::json::array({alert});
+  nlohmann::json alerts = nlohmann::json::array({alert});
+  if ((n.message == "RollbackSucceeded" || n.message == "RollbackFailed") && !n.completed_at.empty()) {
+    // The rollback is over: resolve its RollbackStarted alert instead of leaving it to
+    // resolve_timeout.
+    alerts.push_back({{"labels", labels_for("RollbackStarted")},
+                      {"annotations", {{"summary", "Rollback of " + n.deployment + " (" + n.stage + ") ended: " + n.result}}},
+                      {"startsAt", n.decided_at},
+                      {"endsAt", n.completed_at}});
+  }
+  return alerts;
 }
 
 std::unique_ptr<Notifier> make_alertmanager_notifier(common::PluginSettings& settings, const Environment& env) {

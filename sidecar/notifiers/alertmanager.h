@@ -14,7 +14,9 @@
 // source="rollback-sidecar", plus `labels`; annotations summary (the title), description (the
 // full text with the timeline), query, value, threshold, reason, status, decision_id,
 // duration_seconds, timeline; startsAt = when the event happened. endsAt is left to
-// Alertmanager's resolve_timeout, so the alert stays visible for a while after the event.
+// Alertmanager's resolve_timeout, so the alert stays visible for a while after the event;
+// RollbackSucceeded and RollbackFailed also resolve the decision's RollbackStarted alert (same
+// labels, endsAt = completion) in the same request.
 // Empty values are left out (Alertmanager treats an empty label as absent anyway).
 #pragma once
 

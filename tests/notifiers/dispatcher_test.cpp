@@ -209,7 +209,11 @@ TEST(AlertmanagerAlert, CarriesTheEvidenceAndSeverityFollowsTheMessage) {
   config.deployment.stage = "prod";
   auto failed = make_notification(config, rollback_decision(2, "failure"), "RollbackFailed", "rollback_failed");
   auto alerts = notifiers::alertmanager_alerts(failed, {{"team", "payments"}});
-  ASSERT_EQ(alerts.size(), 1u);
+  ASSERT_EQ(alerts.size(), 2u) << "the failure, and the end of the RollbackStarted alert";
+  EXPECT_EQ(alerts[1]["labels"]["alertname"], "RollbackStarted");
+  EXPECT_EQ(alerts[1]["labels"]["severity"], "warning");
+  EXPECT_EQ(alerts[1]["labels"]["team"], "payments");
+  EXPECT_EQ(alerts[1]["endsAt"], failed.completed_at);
   EXPECT_EQ(alerts[0]["labels"]["alertname"], "RollbackFailed");
   EXPECT_EQ(alerts[0]["labels"]["severity"], "critical");
   EXPECT_EQ(alerts[0]["labels"]["team"], "payments");
@@ -218,6 +222,7 @@ TEST(AlertmanagerAlert, CarriesTheEvidenceAndSeverityFollowsTheMessage) {
   EXPECT_EQ(alerts[0]["startsAt"], failed.completed_at);
   auto started = make_notification(config, rollback_decision(2), "RollbackStarted", "rolling_back");
   auto page = notifiers::alertmanager_alerts(started, {{"severity", "page"}});
+  EXPECT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0]["labels"]["severity"], "page") << "a configured severity wins";
   EXPECT_EQ(page[0]["startsAt"], started.decided_at);
 }

@@ -196,8 +196,8 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
 
 // Evaluation timestamps sit on the schedule's grid, as Prometheus's rule groups do: wake-up
 // jitter must not make `for: 3s` at a 1s interval measure 2.998s and cost a whole extra
-// interval before a rollback. A time off the grid by more than a quarter interval (a manual
-// call, a wall-clock step, skipped ticks after a long stall are still on it) starts a new grid.
+// interval before a rollback. Ticks skipped after a slow evaluation stay on the grid; a time
+// more than a quarter interval off it (a manual call, a wall-clock step) starts a new grid.
 WallTime Engine::evaluation_time() {
   const WallTime wall = clock_.wall();
   const auto interval = std::chrono::duration_cast<WallTime::duration>(config_.evaluation_interval);

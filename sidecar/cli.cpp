@@ -79,7 +79,8 @@ void print_summary(const LoadedConfig& loaded) {
   }
 }
 
-// Runs each query once and probes each actuator. Any query error or probe failure is invalid.
+// Runs each query once and probes each actuator and notifier. Any query error or probe failure
+// is invalid.
 bool check_online(LoadedConfig& loaded) {
   const Config& c = loaded.config;
   promql::Client client(c.prometheus, promql::make_curl_transport());
@@ -114,6 +115,11 @@ bool check_online(LoadedConfig& loaded) {
     auto result = a->probe(deadline);
     std::cout << "actuator " << a->describe() << ": " << (result.ok ? "reachable" : "FAILED") << ": " << result.detail
               << "\n";
+    ok &= result.ok;
+  }
+  for (auto& n : loaded.notifiers) {
+    auto result = n->probe(std::chrono::seconds(5));
+    std::cout << "notifier " << n->describe() << ": " << (result.ok ? "ok" : "FAILED") << ": " << result.detail << "\n";
     ok &= result.ok;
   }
   return ok;

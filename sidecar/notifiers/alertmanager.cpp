@@ -40,6 +40,15 @@ class AlertmanagerNotifier : public Notifier {
     return send_http(*transport_, std::move(request), describe(), token_file_);
   }
 
+  // Alertmanager's readiness endpoint: reachable, and the token (if any) readable.
+  SendResult probe(std::chrono::milliseconds timeout) override {
+    promql::HttpRequest request;
+    request.method = "GET";
+    request.url = url_ + "/-/ready";
+    request.timeout = std::min(timeout, timeout_);
+    return send_http(*transport_, std::move(request), describe(), token_file_);
+  }
+
  private:
   std::string url_;
   std::map<std::string, std::string> labels_;

@@ -18,6 +18,7 @@
 // RollbackSucceeded and RollbackFailed also resolve the decision's RollbackStarted alert (same
 // labels, endsAt = completion) in the same request.
 // Empty values are left out (Alertmanager treats an empty label as absent anyway).
+// probe() (check --online) asks GET /-/ready.
 #pragma once
 
 #include <memory>

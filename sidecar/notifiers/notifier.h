@@ -77,6 +77,12 @@ class Notifier {
   virtual std::string type() const = 0;
   virtual std::string describe() const = 0;  // e.g. "alertmanager http://am:9093"
   virtual SendResult send(const Notification& notification, std::chrono::milliseconds timeout) = 0;
+  // For `check --online`: whether the receiver is reachable, without notifying anyone. Receivers
+  // that could only be checked by posting a message answer success with "not probed".
+  virtual SendResult probe(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return SendResult::success("not probed (any request would post a message)");
+  }
 };
 
 // What a notifier factory may depend on besides its settings.

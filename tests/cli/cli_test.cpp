@@ -119,6 +119,29 @@ TEST(Cli, CheckOnlineRunsQueriesAndFailsOnPrometheusErrors) {
   EXPECT_NE(bad.output.find("parse error at char 5"), std::string::npos) << bad.output;
 }
 
+TEST(Cli, CheckOnlineProbesNotifiersWithoutNotifyingAnyone) {
+  TempDir dir;
+  FakeHttpServer prometheus;
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0.01"));
+  FakeHttpServer receivers;
+  receivers.set_route("/-/ready", 200, "OK", 0ms, "text/plain");
+  const std::string path = dir.file("c.yml");
+  write_file(path, config(prometheus.url(), free_port(), dir.file("state.json")) +
+                       "notifiers:\n"
+                       "  - {type: alertmanager, url: '" + receivers.url() + "'}\n"
+                       "  - {type: webhook, url: '" + receivers.url() + "/hook'}\n");
+  RunResult ok = run({"check", "--config", path, "--online"}, dir);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("notifier alertmanager " + receivers.url() + ": ok: HTTP 200"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("notifier webhook " + receivers.url() + "/hook: ok: not probed"), std::string::npos) << ok.output;
+  for (const auto& seen : receivers.seen()) EXPECT_EQ(seen.path, "/-/ready") << "nothing was posted";
+
+  receivers.set_route("/-/ready", 503, "not ready", 0ms, "text/plain");
+  RunResult down = run({"check", "--config", path, "--online"}, dir);
+  EXPECT_EQ(down.exit_code, 1) << down.output;
+  EXPECT_NE(down.output.find("FAILED: alertmanager " + receivers.url() + ": HTTP 503"), std::string::npos) << down.output;
+}
+
 TEST(Cli, RunServesEndpointsAndStopsOnSigterm) {
   TempDir dir;
   FakeHttpServer prometheus;

@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(
              {{0, "0.1", "firing"}, {1, "0.1", "firing"}, {2, "0.1", "firing", true}}},
         Case{"DelayRecheckFailsWhenTheValueRecovered", rule(0s, Missing::kHold, 2s),
              {{0, "0.1", "firing"}, {2, "0.01", "ok"}, {3, "0.1", "firing"}}}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Case>& row) { return row.param.name; });
 
 TEST(RuleTracker, KeepsTheEpisodeTimesAndTheLastValue) {
   RuleTracker tracker(rule(2s));

@@ -4,6 +4,9 @@
 
 #include <dirent.h>
 
+#include <cmath>
+#include <limits>
+
 #include "sidecar/decision.h"
 #include "sidecar/state_store.h"
 #include "tests/support/harness.h"
@@ -177,6 +180,200 @@ TEST(StateStore, ACorruptFileIsAnErrorNamingTheFileNeverAGuess) {
     EXPECT_FALSE(store.load(&loaded, &error)) << bad;
     EXPECT_NE(error.find(dir.file("state.json")), std::string::npos) << error;
   }
+}
+
+TEST_F(Machine, RulesActionableTogetherMakeOneRollbackListingTheOthers) {
+  tick(0.2, 0.3);
+  tick(0.2, 0.3);
+  auto decisions = tick(0.2, 0.3);
+  ASSERT_EQ(decisions.size(), 1u) << "at most one decision of kind rollback";
+  EXPECT_EQ(decisions[0].rule, "errors") << "the first rule in config order";
+  EXPECT_EQ(decisions[0].also_firing, std::vector<std::string>{"latency"});
+}
+
+TEST_F(Machine, RecoveringRulesReturnTheDeploymentToHealthyBeforeAnyDecision) {
+  tick(0.2, 0.01);
+  EXPECT_EQ(machine_.state(), DeploymentState::kPending);
+  tick(0.01, 0.01);
+  EXPECT_EQ(machine_.state(), DeploymentState::kHealthy);
+  tick(0.01, 0.2);
+  EXPECT_EQ(machine_.state(), DeploymentState::kPending);
+}
+
+TEST_F(Machine, ARollbackThatFoundNothingToDoStillLatches) {
+  tick(0.2, 0.0);
+  tick(0.2, 0.0);
+  auto decisions = tick(0.2, 0.0);
+  ASSERT_EQ(decisions.size(), 1u);
+  Decision noop = decisions[0];
+  noop.kind = "noop";
+  noop.result = "noop";
+  machine_.finish_rollback(noop);
+  EXPECT_EQ(machine_.state(), DeploymentState::kRolledBack);
+  EXPECT_TRUE(is_latched(machine_.state()));
+  Decision alert;
+  alert.trigger = "alert";
+  EXPECT_FALSE(machine_.external(alert, now_)) << "rolled back: an alert has nothing to do";
+}
+
+TEST_F(Machine, ExternalRequestsRollBackOnceAndNotWhileRollingBack) {
+  tick(0.2, 0.0);  // pending
+  Decision alert;
+  alert.trigger = "alert";
+  alert.rule = "HighErrorRate";
+  auto first = machine_.external(alert, now_);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->kind, "rollback");
+  EXPECT_EQ(first->decided_at, now_);
+  EXPECT_EQ(machine_.state(), DeploymentState::kRollingBack);
+  EXPECT_FALSE(machine_.external(alert, now_)) << "already rolling back";
+  EXPECT_TRUE(tick(0.2, 0.0).empty());
+  EXPECT_TRUE(tick(0.2, 0.0).empty()) << "rules do not decide while a rollback runs";
+}
+
+TEST(DecisionMachine, ARestoredLatchIgnoresRulesAndContinuesDecisionIds) {
+  RuleConfig r = rule("errors");
+  RuleConfig fast = r;
+  fast.for_duration = Duration{0};
+  RuleTracker tracker(fast);
+  Decision previous;
+  previous.id = 41;
+  previous.kind = "rollback";
+  previous.result = "success";
+  DecisionMachine machine(false);
+  machine.restore(DeploymentState::kRolledBack, previous);
+  WallTime t = WallTime(std::chrono::hours(480000));
+  for (int i = 0; i < 3; ++i) {
+    t += 1s;
+    tracker.observe(Observation::of_value(0.9), t);
+    EXPECT_TRUE(machine.step({&tracker}, t).empty());
+  }
+  EXPECT_EQ(machine.state(), DeploymentState::kRolledBack);
+  ASSERT_TRUE(machine.last_decision());
+  EXPECT_EQ(machine.last_decision()->id, 41u);
+
+  DecisionMachine failed(false);
+  failed.restore(DeploymentState::kRollbackFailed, previous);
+  Decision person;
+  person.trigger = "manual";
+  auto retry = failed.external(person, t);
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->id, 42u) << "ids continue after the restored decision";
+}
+
+TEST(DecisionMachine, DryRunHoldsOncePerEpisodeAndAgainForANewEpisode) {
+  RuleConfig r = rule("errors");
+  r.for_duration = Duration{0};
+  RuleTracker tracker(r);
+  DecisionMachine machine(true);
+  WallTime t = WallTime(std::chrono::hours(480000));
+  std::vector<Decision> all;
+  for (double v : {0.3, 0.3, 0.01, 0.3, 0.3}) {
+    t += 1s;
+    tracker.observe(Observation::of_value(v), t);
+    for (auto& d : machine.step({&tracker}, t)) all.push_back(d);
+  }
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].kind, "hold");
+  EXPECT_EQ(all[1].kind, "hold");
+  EXPECT_NE(all[0].id, all[1].id);
+  EXPECT_NE(all[1].reason.find("would roll back"), std::string::npos) << all[1].reason;
+}
+
+TEST(DecisionJson, RoundTripsAndRejectsMalformedDecisionsByField) {
+  Decision d;
+  d.id = 3;
+  d.kind = "rollback";
+  d.trigger = "alert";
+  d.rule = "HighErrorRate";
+  d.severity = "sev1";
+  d.query = "sum(rate(x[1m]))";
+  d.comparison = "above";
+  d.value = 0.25;
+  d.threshold = 0.05;
+  d.for_duration = Duration{120000};
+  d.first_breach = WallTime(std::chrono::hours(480000));
+  d.decided_at = WallTime(std::chrono::hours(480000)) + 2500ms;
+  d.also_firing = {"latency"};
+  d.details = {{"labels", {{"severity", "sev1"}}}};
+  d.result = "success";
+  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", "changed", "canary weight 10 -> 0", 2}};
+  d.completed_at = d.decided_at + 4ms;
+  d.duration_seconds = 0.004;
+  Decision back;
+  std::string error;
+  ASSERT_TRUE(decision_from_json(to_json(d), &back, &error)) << error;
+  EXPECT_EQ(to_json(back), to_json(d));
+  EXPECT_EQ(back.decided_at, d.decided_at);
+  ASSERT_EQ(back.actuators.size(), 1u);
+  EXPECT_EQ(back.actuators[0].attempts, 2);
+
+  nlohmann::json bad = to_json(d);
+  bad["decided_at"] = "yesterday";
+  EXPECT_FALSE(decision_from_json(bad, &back, &error));
+  EXPECT_NE(error.find("decided_at"), std::string::npos) << error;
+  bad = to_json(d);
+  bad.erase("kind");
+  EXPECT_FALSE(decision_from_json(bad, &back, &error));
+  EXPECT_NE(error.find("kind"), std::string::npos) << error;
+}
+
+TEST(FormatValue, IsShortAndSpellsSpecialValuesLikePrometheus) {
+  EXPECT_EQ(format_value(0.0312), "0.0312");
+  EXPECT_EQ(format_value(2), "2");
+  EXPECT_EQ(format_value(std::nan("")), "NaN");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
+}
+
+TEST(StateStore, AnEmptyPathPersistsNothing) {
+  StateStore store("");
+  std::optional<PersistedState> loaded;
+  std::string error;
+  PersistedState s;
+  s.state = DeploymentState::kRolledBack;
+  EXPECT_TRUE(store.save(s, &error)) << error;
+  EXPECT_TRUE(store.load(&loaded, &error)) << error;
+  EXPECT_FALSE(loaded);
+}
+
+TEST(StateStore, ASaveReplacesTheWholeFile) {
+  testing::TempDir dir;
+  StateStore store(dir.file("state.json"));
+  std::string error;
+  PersistedState first;
+  first.identity = "name=a";
+  first.state = DeploymentState::kRollbackFailed;
+  first.freeze = Freeze{"incident", "bob", WallTime(std::chrono::hours(480000))};
+  ASSERT_TRUE(store.save(first, &error)) << error;
+  PersistedState second;
+  second.identity = "name=b";
+  ASSERT_TRUE(store.save(second, &error)) << error;
+  std::optional<PersistedState> loaded;
+  ASSERT_TRUE(store.load(&loaded, &error)) << error;
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->identity, "name=b");
+  EXPECT_EQ(loaded->state, DeploymentState::kHealthy);
+  EXPECT_FALSE(loaded->freeze);
+  EXPECT_FALSE(loaded->last_decision);
+}
+
+TEST(StateStore, AnUnwritableDirectoryIsAnErrorNotACrash) {
+  StateStore store("/nonexistent-dir/state.json");
+  std::string error;
+  EXPECT_FALSE(store.save(PersistedState{}, &error));
+  EXPECT_NE(error.find("/nonexistent-dir/state.json"), std::string::npos) << error;
+}
+
+TEST(DeploymentStateNames, RoundTripAndOnlyTheEndStatesLatch) {
+  for (const auto& name : deployment_state_names()) {
+    auto s = parse_deployment_state(name);
+    ASSERT_TRUE(s) << name;
+    EXPECT_EQ(deployment_state_name(*s), name);
+    EXPECT_EQ(is_latched(*s), name == "rolled_back" || name == "rollback_failed") << name;
+  }
+  EXPECT_EQ(deployment_state_names().size(), 6u);
+  EXPECT_FALSE(parse_deployment_state("sideways"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <sys/wait.h>
 
 #include "actuators/actuator.h"
 #include "promql/client.h"
@@ -558,6 +559,103 @@ TEST_F(EngineTest, ACorruptStateFileStopsTheStartWithAnErrorNamingIt) {
   std::string error;
   EXPECT_FALSE(s.engine->restore(&error)) << "starting healthy would forget a latched rollback";
   EXPECT_NE(error.find(o.state_file), std::string::npos) << error;
+}
+
+TEST_F(EngineTest, DelayRechecksBeforeActingAndARecoveryCancelsTheRollback) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s, delay: 2s}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0: firing, waiting for the delay
+  tick();  // t=1
+  EXPECT_EQ(state(), "firing");
+  EXPECT_TRUE(actuator_.calls.empty());
+  prometheus_->value("errors", "0.01");
+  tick();  // t=2: the re-check finds it recovered
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "healthy");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=3: a new episode, firing again
+  tick();  // t=4
+  EXPECT_TRUE(actuator_.calls.empty()) << "the delay restarts with the new episode";
+  tick();  // t=5: delay elapsed and still breaching
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+}
+
+TEST_F(EngineTest, NotifyRulesAreCountedOncePerEpisodeAndNeverActuate) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s, action: notify, severity: sev3}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 4; ++i) tick();
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "firing");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_decisions_total",
+                             {{"decision", "notify"}, {"rule", "errors"}, {"severity", "sev3"}}),
+            1);
+  EXPECT_EQ(engine().status()["last_decision"]["kind"], "notify");
+}
+
+TEST_F(EngineTest, RollbackDurationIsMeasuredFromTheDecisionToTheVerifiedChange) {
+  // Two refused attempts: 100 ms and 200 ms of backoff on the manual clock before the change.
+  actuator_.script({ActResult::failure("connection refused"), ActResult::failure("connection refused"),
+                    ActResult::changed("canary weight 10 -> 0")});
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(actuator_.calls.size(), 3u);
+  EXPECT_EQ(state(), "rolled_back");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rollback_duration_seconds_count"), 1);
+  EXPECT_NEAR(sidecar_->metric("rollback_sidecar_rollback_duration_seconds_sum"), 0.3, 1e-9);
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_NEAR(decision["duration_seconds"].get<double>(), 0.3, 1e-9) << decision.dump(2);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}),
+            2);
+}
+
+TEST_F(EngineTest, InfiniteValuesAreShownAsPrometheusSpellsThem) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 1h}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "+Inf");
+  tick();
+  EXPECT_EQ(sidecar_->rule_status("errors")["value"], "+Inf");
+  EXPECT_EQ(sidecar_->rule_status("errors")["state"], "pending");
+  EXPECT_NO_THROW((void)engine().status().dump()) << "the status document stays valid JSON";
+}
+
+TEST_F(EngineTest, QueriesWithPlusAmpersandAndQuotesReachPrometheusUnchanged) {
+  Options o;
+  o.errors_rule = R"({name: errors, query: 'sum(rate(a{path=~"/x&y|/z"}[1m])) + sum(b) / 2', above: 0.05})";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("sum", "0.01");
+  tick();
+  ASSERT_FALSE(prometheus_->queries.empty());
+  EXPECT_EQ(prometheus_->queries[0], R"(sum(rate(a{path=~"/x&y|/z"}[1m])) + sum(b) / 2)");
+}
+
+TEST_F(EngineTest, TheExpositionAfterErrorsAndARollbackIsPromtoolClean) {
+  const std::string promtool = testing::find_binary("promtool");
+  if (promtool.empty()) GTEST_SKIP() << "promtool not installed (scripts/install-deps.sh installs prometheus)";
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->answer("errors", http(503, "unavailable"));
+  tick();
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(state(), "rolled_back");
+  testing::TempDir dir;
+  testing::write_file(dir.file("metrics.txt"), sidecar_->metrics->serialize());
+  testing::Process check({"/bin/sh", "-c", promtool + " check metrics < " + dir.file("metrics.txt")},
+                         dir.file("promtool.log"));
+  const int status = check.wait_exit(30s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(dir.file("promtool.log"));
+  EXPECT_EQ(testing::read_file(dir.file("promtool.log")), "") << "promtool prints lint findings";
 }
 
 }  // namespace

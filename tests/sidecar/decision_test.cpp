@@ -174,11 +174,19 @@ TEST(StateStore, ACorruptFileIsAnErrorNamingTheFileNeverAGuess) {
   StateStore store(dir.file("state.json"));
   std::optional<PersistedState> loaded;
   std::string error;
-  for (const std::string bad : {"{\"version\": 1, \"state\": \"sideways\"", "[]", "{\"version\": 99}",
-                                "{\"version\":1,\"identity\":\"x\",\"state\":\"exploded\",\"last_decision\":null}"}) {
+  for (const std::string bad :
+       {"{\"version\": 1, \"state\": \"sideways\"", "[]", "{\"version\": 99}", "", "\xff\xfe",
+        "{\"version\":1,\"identity\":\"x\",\"state\":\"exploded\",\"last_decision\":null}",
+        "{\"version\":\"1\",\"identity\":\"x\",\"state\":\"healthy\"}",
+        "{\"version\":1,\"state\":\"rolled_back\"}",
+        "{\"version\":1,\"identity\":\"x\",\"state\":\"rolling_back\",\"last_decision\":null}",
+        "{\"version\":1,\"identity\":\"x\",\"state\":\"rolled_back\",\"last_decision\":{\"id\":\"seven\"}}",
+        "{\"version\":1,\"identity\":\"x\",\"state\":\"healthy\",\"freeze\":{\"since\":\"noon\"}}",
+        "{\"version\":1,\"identity\":\"x\",\"state\":\"healthy\",\"promotion\":{\"step\":1}}"}) {
     testing::write_file(dir.file("state.json"), bad);
     EXPECT_FALSE(store.load(&loaded, &error)) << bad;
     EXPECT_NE(error.find(dir.file("state.json")), std::string::npos) << error;
+    EXPECT_FALSE(loaded) << bad;
   }
 }
 

@@ -66,6 +66,18 @@ class MapReader : public common::PluginSettings {
       add(path_, line_, "must be a map, found " + std::string(node_kind(node_)));
       node_ = YAML::Node();
     }
+    // yaml-cpp keeps a repeated key and lookups see only the first: a later `dry_run: true`
+    // would be silently ignored, so a repeat is an error.
+    if (node_ && node_.IsMap()) {
+      std::map<std::string, int> first_line;
+      for (auto it = node_.begin(); it != node_.end(); ++it) {
+        if (!it->first.IsScalar()) continue;
+        auto [at, inserted] = first_line.emplace(it->first.Scalar(), line_of(it->first));
+        if (!inserted)
+          add(key_path(it->first.Scalar()), line_of(it->first),
+              "repeated key (first at line " + std::to_string(at->second) + "); remove one");
+      }
+    }
   }
 
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }

@@ -214,8 +214,10 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
   bool any_firing = false, any_pending = false;
   for (const RuleTracker* tracker : rules) {
     const RuleStatus& status = tracker->status();
-    any_firing |= status.state == RuleState::kFiring;
-    any_pending |= status.state == RuleState::kPending;
+    // By the episode, not the last observation: a rule held by no data or a query error keeps
+    // its progress, so the deployment stays pending/firing instead of looking healthy.
+    any_firing |= status.firing_since.has_value();
+    any_pending |= status.pending_since.has_value();
     if (!status.actionable || !status.firing_since) continue;
     const std::string& name = tracker->rule().name;
     auto decided = decided_episodes_.find(name);

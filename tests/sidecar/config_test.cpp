@@ -246,12 +246,10 @@ TEST(Config, DurationsUsePrometheusFormat) {
   }
 }
 
-// Known bug, skipped to keep the suite green; RS_RUN_KNOWN_BUGS=1 runs it.
 // DESIGN §5: bad input gives a clear error, never a silent default. yaml-cpp accepts a repeated
-// key and the loader reads one of the entries: the other `dry_run:` (or a second `rules:` block
-// pasted below the first) is silently ignored.
+// key and lookups see only one entry: a second `dry_run:` (or a second `rules:` block pasted
+// below the first) must be an error, not silently ignored.
 TEST(Config, ARepeatedKeyIsAnErrorNotSilentlyIgnored) {
-  if (!std::getenv("RS_RUN_KNOWN_BUGS")) GTEST_SKIP() << "bug: repeated YAML keys are accepted silently (sidecar/config.cpp MapReader); remove once fixed";
   const std::string yaml = with_rule("{name: e, query: x, above: 1, above: 2}") + "dry_run: false\ndry_run: true\n";
   LoadResult r = load_config_text(yaml, "c.yml", actuators::Registry::builtin());
   EXPECT_FALSE(r.loaded) << "loaded with dry_run=" << r.loaded->config.dry_run

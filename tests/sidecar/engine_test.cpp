@@ -376,14 +376,10 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
   EXPECT_TRUE(engine().status()["last_decision"].is_null());
 }
 
-// Known bug, skipped to keep the suite green; RS_RUN_KNOWN_BUGS=1 runs it.
 // DESIGN §5: a query error never counts as healthy; docs/rules-and-decisions.md: "`nodata` rules
-// change nothing". DecisionMachine::step (sidecar/decision.cpp, the state_ = ... line) counts a
-// nodata rule as neither pending nor firing, so the deployment goes pending -> healthy (status,
+// change nothing". A held rule keeps its episode, so the deployment stays pending (status,
 // deployment_state metric, log) while Prometheus is failing.
 TEST_F(EngineTest, AQueryErrorWhilePendingKeepsTheDeploymentPendingNotHealthy) {
-  if (!std::getenv("RS_RUN_KNOWN_BUGS")) GTEST_SKIP() << "bug: a query error on the only pending rule turns the deployment healthy "
-                  "(sidecar/decision.cpp DecisionMachine::step); remove this skip once fixed";
   ASSERT_TRUE(start().engine);
   prometheus_->value("throughput", "50");
   prometheus_->value("errors", "0.2");

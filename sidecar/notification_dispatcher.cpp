@@ -117,7 +117,8 @@ void NotificationDispatcher::load() {
     queued_ids_.clear();
   };
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kOutboxVersion || !j.contains("pending") ||
+  if (j.is_discarded() || !j.is_object() || !j.contains("version") ||
+      !j["version"].is_number_integer() || j["version"].get<long long>() != kOutboxVersion || !j.contains("pending") ||
       !j["pending"].is_array() || !j.contains("queued_ids") || !j["queued_ids"].is_array()) {
     return corrupt("not a version " + std::to_string(kOutboxVersion) + " outbox document");
   }
@@ -130,6 +131,7 @@ void NotificationDispatcher::load() {
     std::string why;
     if (!e.is_object() || !e.contains("notifier") || !e["notifier"].is_string() || !e.contains("queued_at") ||
         !e["queued_at"].is_string() || !parse_rfc3339(e["queued_at"].get<std::string>(), &entry.queued_at) ||
+        (e.contains("attempts") && !e["attempts"].is_number_integer()) ||
         !e.contains("notification") || !notifiers::Notification::from_json(e["notification"], &entry.notification, &why)) {
       return corrupt("bad pending entry" + (why.empty() ? "" : ": " + why));
     }

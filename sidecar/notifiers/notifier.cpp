@@ -1,5 +1,6 @@
 #include "sidecar/notifiers/notifier.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "sidecar/common/secret_file.h"
@@ -163,7 +164,11 @@ SendResult send_http(promql::HttpTransport& transport, promql::HttpRequest reque
   } else if (response.status >= 200 && response.status < 300) {
     result = SendResult::success("HTTP " + std::to_string(response.status));
   } else {
-    std::string body = response.body.substr(0, 200);
+    // Redact before cutting, so a secret straddling the cut leaves no prefix behind.
+    std::string body = response.body;
+    common::redact(&body, token);
+    common::redact(&body, secret);
+    body.resize(std::min<std::size_t>(body.size(), 200));
     for (auto& c : body) {
       if (c == '\n' || c == '\r') c = ' ';
     }

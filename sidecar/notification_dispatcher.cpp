@@ -258,7 +258,9 @@ void NotificationDispatcher::run() {
       result = notifiers::SendResult::failure(notifier->describe() + ": " + e.what(), true);
     }
     lock.lock();
-    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == entry.key; });
+    // The target too: two notifiers may describe themselves alike (same URL, other labels).
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [&](const Entry& e) { return e.key == entry.key && e.target == entry.target; });
     if (it != entries_.end()) finish_attempt(static_cast<std::size_t>(it - entries_.begin()), result);
   }
 }

@@ -347,6 +347,21 @@ TEST_F(Outbox, ANotifierThatThrowsIsRetriedNotFatal) {
   EXPECT_NE(records[0]["detail"].get<std::string>().find("boom"), std::string::npos) << records[0].dump();
 }
 
+TEST_F(Outbox, TwoNotifiersThatDescribeAlikeKeepTheirOwnEntries) {
+  // Two entries to the same receiver (e.g. one Alertmanager with different labels per message):
+  // a retry of one must not be settled by the other's success.
+  Scripted flaky("alertmanager", {kBusy, kOk});
+  Scripted steady("alertmanager", {kOk});
+  ASSERT_EQ(flaky.describe(), steady.describe());
+  auto d = make({{&flaky, spec_for()}, {&steady, spec_for()}});
+  d->start();
+  d->on_decision(decision(1));
+  ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0; }, 10s)) << d->pending() << " pending";
+  d->stop();
+  EXPECT_EQ(flaky.sent(), (Messages{"RollbackStarted", "RollbackStarted"}));
+  EXPECT_EQ(steady.sent(), (Messages{"RollbackStarted"}));
+}
+
 TEST_F(Outbox, EachAttemptIsRecordedForTheAuditLog) {
   Scripted receiver("receiver", {kOk});
   auto d = make({{&receiver, spec_for()}});

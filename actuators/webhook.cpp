@@ -63,7 +63,10 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
       if (response.error != promql::TransportError::kNone) {
         last = response.error_message;
       } else {
-        std::string snippet = response.body.substr(0, 200);
+        // Redact before cutting, so a token straddling the cut leaves no prefix behind.
+        std::string snippet = response.body;
+        common::redact(&snippet, token);
+        snippet.resize(std::min<std::size_t>(snippet.size(), 200));
         std::replace(snippet.begin(), snippet.end(), '\n', ' ');
         last = "HTTP " + std::to_string(response.status) + (snippet.empty() ? "" : ": " + snippet);
         retryable = response.status == 408 || response.status == 429 || response.status >= 500;

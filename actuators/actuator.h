@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "sidecar/common/plugin_registry.h"
-#include "sidecar/common/plugin_settings.h"
+#include "common/plugin/plugin_registry.h"
+#include "common/plugin/plugin_settings.h"
 
 namespace rs::actuators {
 

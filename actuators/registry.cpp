@@ -1,9 +1,9 @@
 #include "actuators/actuator.h"
-#include "actuators/exec.h"
-#include "actuators/file.h"
-#include "actuators/haproxy.h"
-#include "actuators/nginx.h"
-#include "actuators/webhook.h"
+#include "actuators/exec/exec.h"
+#include "actuators/file/file.h"
+#include "actuators/haproxy/haproxy.h"
+#include "actuators/nginx/nginx.h"
+#include "actuators/webhook/webhook.h"
 
 namespace rs::actuators {
 

@@ -32,8 +32,8 @@
 #include <thread>
 
 #include "bench/bench_support.h"
-#include "promql/duration.h"
-#include "sidecar/clock.h"
+#include "common/duration.h"
+#include "common/clock.h"
 
 namespace {
 
@@ -43,9 +43,9 @@ using rs::testing::TempDir;
 using namespace std::chrono_literals;
 
 double rfc3339_seconds(const nlohmann::json& j) {
-  rs::sidecar::WallTime t;
-  if (!j.is_string() || !rs::sidecar::parse_rfc3339(j.get<std::string>(), &t)) return std::nan("");
-  return rs::sidecar::to_unix_seconds(t);
+  rs::WallTime t;
+  if (!j.is_string() || !rs::parse_rfc3339(j.get<std::string>(), &t)) return std::nan("");
+  return rs::to_unix_seconds(t);
 }
 
 struct RunResult {
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     if (mode != "workload" && mode != "gauge") throw std::runtime_error("--mode must be workload or gauge");
     const int runs = static_cast<int>(opt.num("runs", "RS_BENCH_RUNS", 5));
     const std::string for_text = opt.str("for", "RS_BENCH_FOR", "3s");
-    const auto for_duration = rs::promql::parse_duration(for_text);
+    const auto for_duration = rs::common::parse_duration(for_text);
     if (!for_duration) throw std::runtime_error("--for: not a duration: " + for_text);
     const double for_s = std::chrono::duration<double>(*for_duration).count();
     const double rate = opt.num("rate", "RS_BENCH_RATE", 50);

@@ -24,13 +24,13 @@
 #include <functional>
 #include <iostream>
 
-#include "actuators/haproxy.h"
+#include "actuators/haproxy/haproxy.h"
 #include "bench/bench_support.h"
-#include "sidecar/clock.h"
-#include "sidecar/decision.h"
-#include "sidecar/rollback_executor.h"
-#include "sidecar/self_metrics.h"
-#include "sidecar/state_store.h"
+#include "common/clock.h"
+#include "sidecar/policy/decision.h"
+#include "sidecar/rollback/rollback_executor.h"
+#include "sidecar/core/self_metrics.h"
+#include "sidecar/core/state_store.h"
 
 namespace {
 
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> states = sc::deployment_state_names();
     sc::SelfMetrics metrics("bench", {"error-rate"}, states);
     metrics.declare_actuator("haproxy");
-    sc::SystemClock clock;
+    rs::SystemClock clock;
     sc::StateStore store(state_dir + "/bench-state.json");
 
     act::DecisionContext context{"checkout", "prod", "canary", "rule", "error-rate", "0.31", "0.05",
@@ -133,8 +133,8 @@ int main(int argc, char** argv) {
     auto unix_socket = make_actuator("unix:" + unix_path);
     sc::RollbackConfig rollback_config;
     rollback_config.deadline = std::chrono::milliseconds(5000);
-    sc::RollbackExecutor tcp_executor({tcp.get()}, rollback_config, clock, &metrics);
-    sc::RollbackExecutor unix_executor({unix_socket.get()}, rollback_config, clock, &metrics);
+    sc::RollbackExecutor tcp_executor({tcp.get()}, rollback_config, clock, metrics.actuator_call_counter());
+    sc::RollbackExecutor unix_executor({unix_socket.get()}, rollback_config, clock, metrics.actuator_call_counter());
 
     auto reset = [&] {
       std::string reply = rs::testing::HaproxyServer::runtime_command(admin_port, "set weight app/canary 50");

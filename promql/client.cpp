@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "promql/duration.h"
-#include "sidecar/common/secret_file.h"
+#include "common/duration.h"
+#include "common/secret_file.h"
 
 namespace rs::promql {
 namespace {
@@ -95,7 +95,7 @@ HttpRequest Client::build_request(const std::string& query, std::optional<double
   request.basic_auth = credentials.basic_auth;
   request.body = "query=" + form_encode(query);
   if (at) request.body += "&time=" + form_encode(format_time(*at));
-  request.body += "&timeout=" + form_encode(format_duration(options_.timeout));
+  request.body += "&timeout=" + form_encode(common::format_duration(options_.timeout));
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   request.headers.emplace_back("Accept", "application/json");
   request.headers.emplace_back("User-Agent", "rollback-sidecar");

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "promql/http_transport.h"
+#include "common/http/http_transport.h"
 #include "promql/response.h"
 
 namespace rs::promql {

@@ -8,8 +8,8 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "actuators/exec.h"
-#include "actuators/process.h"
+#include "actuators/exec/exec.h"
+#include "common/process.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/support/harness.h"
 

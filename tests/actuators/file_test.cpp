@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "actuators/file.h"
+#include "actuators/file/file.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/support/harness.h"
 

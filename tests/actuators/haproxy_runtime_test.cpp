@@ -1,7 +1,7 @@
 // Parsing of runtime API replies and addresses (no HAProxy needed).
 #include <gtest/gtest.h>
 
-#include "actuators/haproxy_runtime.h"
+#include "actuators/haproxy/haproxy_runtime.h"
 
 namespace rs::actuators::haproxy {
 namespace {

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <thread>
 
-#include "actuators/haproxy.h"
-#include "actuators/haproxy_runtime.h"
+#include "actuators/haproxy/haproxy.h"
+#include "actuators/haproxy/haproxy_runtime.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/support/harness.h"
 

@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "actuators/nginx.h"
-#include "actuators/process.h"
+#include "actuators/nginx/nginx.h"
+#include "common/process.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/support/harness.h"
 

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "actuators/webhook.h"
+#include "actuators/webhook/webhook.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/support/harness.h"
 

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "sidecar/clock.h"
+#include "common/clock.h"
 #include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 
@@ -17,9 +17,9 @@ namespace {
 const std::string& kBinary = kSidecarBinary;
 
 double seconds_of(const std::string& rfc3339) {
-  rs::sidecar::WallTime t;
-  if (!rs::sidecar::parse_rfc3339(rfc3339, &t)) ADD_FAILURE() << "bad time " << rfc3339;
-  return rs::sidecar::to_unix_seconds(t);
+  rs::WallTime t;
+  if (!rs::parse_rfc3339(rfc3339, &t)) ADD_FAILURE() << "bad time " << rfc3339;
+  return rs::to_unix_seconds(t);
 }
 
 TEST(PrometheusRules, GeneratedRuleFileIsValidAndFiresWhenTheSidecarDecides) {

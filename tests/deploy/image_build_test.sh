@@ -17,9 +17,9 @@ context="$work/context"
 rm -rf "$context" "$work/root"
 mkdir -p "$context/docker"
 cp -a "$src/CMakeLists.txt" "$context/"
-cp -a "$src/promql" "$src/actuators" "$src/sidecar" "$context/"
+cp -a "$src/common" "$src/promql" "$src/actuators" "$src/notifiers" "$src/sidecar" "$context/"
 cp -a "$src/docker/workload" "$context/docker/"
-for copied in CMakeLists.txt promql/ actuators/ sidecar/ docker/workload/; do
+for copied in CMakeLists.txt common/ promql/ actuators/ notifiers/ sidecar/ docker/workload/; do
   grep -q "^COPY $copied " "$src/docker/Dockerfile" || { echo "FAIL: the Dockerfile no longer copies $copied" >&2; exit 1; }
 done
 

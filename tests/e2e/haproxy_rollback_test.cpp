@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "actuators/haproxy_runtime.h"
-#include "sidecar/state_store.h"
+#include "actuators/haproxy/haproxy_runtime.h"
+#include "sidecar/core/state_store.h"
 #include "tests/e2e/e2e_support.h"
 #include "tests/e2e/sidecar_core.h"
 #include "tests/support/harness.h"

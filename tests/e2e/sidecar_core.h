@@ -15,11 +15,11 @@
 
 #include "actuators/actuator.h"
 #include "promql/client.h"
-#include "promql/http_transport.h"
-#include "sidecar/config.h"
-#include "sidecar/engine.h"
-#include "sidecar/self_metrics.h"
-#include "sidecar/state_store.h"
+#include "common/http/http_transport.h"
+#include "sidecar/config/config.h"
+#include "sidecar/core/engine.h"
+#include "sidecar/core/self_metrics.h"
+#include "sidecar/core/state_store.h"
 #include "tests/e2e/e2e_support.h"
 
 namespace rs::e2e {
@@ -51,7 +51,7 @@ class RecordingActuator final : public actuators::Actuator {
 struct SidecarCore {
   sidecar::LoadedConfig loaded;
   std::unique_ptr<sidecar::SelfMetrics> metrics;
-  sidecar::SystemClock clock;
+  rs::SystemClock clock;
   std::unique_ptr<promql::Client> client;
   std::unique_ptr<sidecar::StateStore> store;
   std::unique_ptr<sidecar::Engine> engine;
@@ -89,7 +89,7 @@ inline std::unique_ptr<SidecarCore> make_core(const std::string& yaml,
   std::vector<std::string> rules;
   for (const auto& r : config.rules) rules.push_back(r.name);
   core->metrics = std::make_unique<sidecar::SelfMetrics>("e2e", rules, sidecar::deployment_state_names());
-  core->client = std::make_unique<promql::Client>(config.prometheus, promql::make_curl_transport());
+  core->client = std::make_unique<promql::Client>(config.prometheus, rs::make_curl_transport());
   core->store = std::make_unique<sidecar::StateStore>(config.state_file);
   std::vector<actuators::Actuator*> acts;
   if (actuator_override) {

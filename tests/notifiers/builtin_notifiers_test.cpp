@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "sidecar/notifiers/alertmanager.h"
-#include "sidecar/notifiers/notifier.h"
-#include "sidecar/notifiers/slack.h"
+#include "notifiers/alertmanager.h"
+#include "notifiers/notifier.h"
+#include "notifiers/slack.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/notifiers/fake_transport.h"
 #include "tests/support/harness.h"
@@ -197,7 +197,7 @@ TEST_F(BuiltinNotifier, SlackReadsItsUrlFromTheFileOnEverySendAndNeverShowsIt) {
   EXPECT_TRUE(contains(notifier->describe(), dir_.file("slack-url"))) << notifier->describe();
 
   log_->script = {TransportLog::ok_response(200, "ok"), TransportLog::ok_response(404, "no_service for " + secret_url),
-                  TransportLog::transport_error(promql::TransportError::kConnect, "POST " + secret_url + ": refused"),
+                  TransportLog::transport_error(rs::TransportError::kConnect, "POST " + secret_url + ": refused"),
                   TransportLog::ok_response(200, "ok")};
   EXPECT_TRUE(notifier->send(started(), 30s).ok);
   SendResult gone = notifier->send(started(), 30s);

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <mutex>
 
-#include "sidecar/notification_dispatcher.h"
+#include "sidecar/records/notification_dispatcher.h"
 #include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 

@@ -5,8 +5,8 @@
 #include <deque>
 #include <mutex>
 
-#include "sidecar/notification_dispatcher.h"
-#include "sidecar/notifiers/alertmanager.h"
+#include "sidecar/records/notification_dispatcher.h"
+#include "notifiers/alertmanager.h"
 #include "tests/cli/cli_support.h"
 #include "tests/support/harness.h"
 

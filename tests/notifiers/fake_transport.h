@@ -9,36 +9,36 @@
 #include <utility>
 #include <vector>
 
-#include "promql/http_transport.h"
+#include "common/http/http_transport.h"
 
 namespace rs::testing {
 
 struct TransportLog {
   std::mutex mu;
-  std::vector<promql::HttpRequest> requests;
-  std::vector<promql::HttpResponse> script{ok_response()};
+  std::vector<rs::HttpRequest> requests;
+  std::vector<rs::HttpResponse> script{ok_response()};
 
-  static promql::HttpResponse ok_response(long status = 200, std::string body = "") {
-    promql::HttpResponse r;
+  static rs::HttpResponse ok_response(long status = 200, std::string body = "") {
+    rs::HttpResponse r;
     r.status = status;
     r.body = std::move(body);
     return r;
   }
-  static promql::HttpResponse transport_error(promql::TransportError e, std::string message) {
-    promql::HttpResponse r;
+  static rs::HttpResponse transport_error(rs::TransportError e, std::string message) {
+    rs::HttpResponse r;
     r.error = e;
     r.error_message = std::move(message);
     return r;
   }
 
-  std::vector<promql::HttpRequest> sent() {
+  std::vector<rs::HttpRequest> sent() {
     std::lock_guard<std::mutex> lock(mu);
     return requests;
   }
 };
 
 // The value of header `name` in `request` (exact name), "" when absent; `count` how many.
-inline std::string header(const promql::HttpRequest& request, const std::string& name, int* count = nullptr) {
+inline std::string header(const rs::HttpRequest& request, const std::string& name, int* count = nullptr) {
   std::string value;
   int n = 0;
   for (const auto& [k, v] : request.headers) {
@@ -51,12 +51,12 @@ inline std::string header(const promql::HttpRequest& request, const std::string&
   return value;
 }
 
-class FakeTransport : public promql::HttpTransport {
+class FakeTransport : public rs::HttpTransport {
  public:
   explicit FakeTransport(std::shared_ptr<TransportLog> log) : log_(std::move(log)) {}
-  std::vector<promql::HttpResponse> perform_all(const std::vector<promql::HttpRequest>& requests) override {
+  std::vector<rs::HttpResponse> perform_all(const std::vector<rs::HttpRequest>& requests) override {
     std::lock_guard<std::mutex> lock(log_->mu);
-    std::vector<promql::HttpResponse> out;
+    std::vector<rs::HttpResponse> out;
     for (const auto& r : requests) {
       log_->requests.push_back(r);
       const std::size_t i = std::min(log_->requests.size(), log_->script.size()) - 1;

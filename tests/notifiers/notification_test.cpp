@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "sidecar/notifiers/alertmanager.h"
-#include "sidecar/notifiers/notifier.h"
-#include "sidecar/notifiers/slack.h"
+#include "notifiers/alertmanager.h"
+#include "notifiers/notifier.h"
+#include "notifiers/slack.h"
 
 namespace rs::notifiers {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "sidecar/notifiers/notifier.h"
+#include "notifiers/notifier.h"
 #include "tests/notifiers/fake_transport.h"
 #include "tests/support/harness.h"
 
@@ -16,8 +16,8 @@ using testing::TransportLog;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-promql::HttpRequest post(const std::string& url = "http://receiver:8080/hook") {
-  promql::HttpRequest r;
+rs::HttpRequest post(const std::string& url = "http://receiver:8080/hook") {
+  rs::HttpRequest r;
   r.method = "POST";
   r.url = url;
   r.headers = {{"Content-Type", "application/json"}};
@@ -25,7 +25,7 @@ promql::HttpRequest post(const std::string& url = "http://receiver:8080/hook") {
   return r;
 }
 
-SendResult send_with(promql::HttpResponse response, const std::string& secret = "",
+SendResult send_with(rs::HttpResponse response, const std::string& secret = "",
                      const std::string& token_file = "") {
   auto log = std::make_shared<TransportLog>();
   log->script = {std::move(response)};
@@ -60,8 +60,8 @@ TEST(SendHttp, OtherStatusesAreNotRetryable) {
 }
 
 TEST(SendHttp, TransportErrorsAreRetryableAndNamed) {
-  for (auto e : {promql::TransportError::kTimeout, promql::TransportError::kConnect, promql::TransportError::kOversize,
-                 promql::TransportError::kOther}) {
+  for (auto e : {rs::TransportError::kTimeout, rs::TransportError::kConnect, rs::TransportError::kOversize,
+                 rs::TransportError::kOther}) {
     SendResult r = send_with(TransportLog::transport_error(e, "POST http://receiver:8080/hook: connection refused"));
     EXPECT_FALSE(r.ok);
     EXPECT_TRUE(r.retryable);
@@ -80,7 +80,7 @@ TEST(SendHttp, TheBodyInTheDetailIsOneShortLine) {
 TEST(SendHttp, TheRequestIsSentAsBuilt) {
   auto log = std::make_shared<TransportLog>();
   FakeTransport transport(log);
-  promql::HttpRequest request = post();
+  rs::HttpRequest request = post();
   request.timeout = std::chrono::milliseconds(1234);
   ASSERT_TRUE(send_http(transport, request, "webhook").ok);
   auto sent = log->sent();
@@ -101,7 +101,7 @@ TEST(SendHttp, ASecretEchoedByTheServerIsRedacted) {
   EXPECT_FALSE(contains(r.detail, "XXXXsecretXXXX")) << r.detail;
   EXPECT_TRUE(contains(r.detail, "no_service: <redacted> (again: <redacted>)")) << r.detail;
 
-  SendResult t = send_with(TransportLog::transport_error(promql::TransportError::kConnect,
+  SendResult t = send_with(TransportLog::transport_error(rs::TransportError::kConnect,
                                                          "POST " + secret + ": could not resolve host"),
                            secret);
   EXPECT_FALSE(contains(t.detail, "XXXXsecretXXXX")) << t.detail;

@@ -1,0 +1,43 @@
+// The sidecar's HTTP endpoints: what each route does, on top of HttpServer and Engine.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "sidecar/api/alert_intake.h"
+#include "sidecar/api/api_auth.h"
+#include "sidecar/core/engine.h"
+#include "sidecar/api/http_server.h"
+#include "sidecar/core/self_metrics.h"
+
+namespace rs::sidecar {
+
+// Routes (docs/api.md has the request and response bodies):
+//   open:         GET / (status page), /metrics, /healthz, /readyz, /api/v1/status, /api/v1/incidents/latest
+//   bearer token: POST /api/v1/alerts (Alertmanager webhook v4), POST /api/v1/rollback,
+//                 PUT /api/v1/freeze, DELETE /api/v1/freeze
+// Bad bodies get 400 naming the field; auth failures 401 (no token) / 403 (wrong token, or the
+// API is off because no token file is configured); every request is counted by endpoint and code.
+class Api {
+ public:
+  Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::function<bool(std::string*)> alive);
+  void install(HttpServer& server);
+
+ private:
+  HttpReply post_alerts(const HttpCall& call);
+  HttpReply post_rollback(const HttpCall& call);
+  HttpReply put_freeze(const HttpCall& call);
+  HttpReply delete_freeze(const HttpCall& call);
+  HttpReply latest_incident() const;
+  // nullopt when allowed; otherwise the reply to send.
+  std::optional<HttpReply> authorize(const HttpCall& call) const;
+
+  const Config& config_;
+  Engine& engine_;
+  SelfMetrics& metrics_;
+  std::function<bool(std::string*)> alive_;
+  BearerAuth auth_;
+  AlertDeduplicator seen_alerts_;
+};
+
+}  // namespace rs::sidecar

@@ -1,0 +1,22 @@
+// The config's rules as a Prometheus rule file, so Alertmanager shows the same signals the
+// sidecar acts on.
+#pragma once
+
+#include <string>
+
+#include "sidecar/config/config.h"
+
+namespace rs::sidecar {
+
+// One alerting rule per config rule (effective after stage overrides and templating):
+//   alert:  the rule name in CamelCase ("error-rate" -> "ErrorRate")
+//   expr:   (<query>) > <threshold>   (or <), with `or on() absent(...)` for missing: breach
+//   for:    the rule's `for`
+//   labels: severity, rule, deployment, stage, action
+//   annotations: summary, description (with {{ $value }}), query
+// in one group named "rollback-sidecar-<deployment>" evaluated every evaluation_interval.
+std::string render_prometheus_rules(const Config& config);
+
+std::string alert_name_for(const std::string& rule_name);  // "error-rate" -> "ErrorRate"
+
+}  // namespace rs::sidecar

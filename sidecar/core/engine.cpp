@@ -1,0 +1,674 @@
+#include "sidecar/core/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/duration.h"
+
+namespace rs::sidecar {
+namespace {
+
+double seconds_between(WallTime from, WallTime to) { return std::chrono::duration<double>(to - from).count(); }
+
+nlohmann::json time_or_null(const std::optional<WallTime>& t) {
+  return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+actuators::DecisionContext context_of(const Config& config, const Decision& d) {
+  actuators::DecisionContext c;
+  c.deployment = config.deployment.name;
+  c.stage = config.deployment.stage;
+  c.strategy = config.deployment.strategy;
+  c.trigger = d.trigger;
+  c.rule = d.rule;
+  c.value = d.value ? format_value(*d.value) : "";
+  c.threshold = format_value(d.threshold);
+  c.reason = d.reason;
+  return c;
+}
+
+std::string also_firing_text(const Decision& d) {
+  std::string text;
+  for (const auto& rule : d.also_firing) text += (text.empty() ? "; also firing: " : ", ") + rule;
+  return text;
+}
+
+}  // namespace
+
+Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client,
+               Clock& clock, SelfMetrics& metrics, const StateStore& store)
+    : config_(config),
+      client_(client),
+      clock_(clock),
+      metrics_(metrics),
+      store_(store),
+      executor_(actuators, config.rollback, clock, metrics.actuator_call_counter()),
+      machine_(config.dry_run),
+      last_warnings_(config.rules.size()),
+      last_errors_(config.rules.size()),
+      verification_(config.rollback.verify) {
+  trackers_.reserve(config.rules.size());
+  for (const auto& rule : config.rules) {
+    trackers_.emplace_back(rule);
+    metrics_.declare_rule(rule.name, rule.severity);
+    metrics_.set_rule(rule.name, std::nan(""), rule.threshold, "ok");
+  }
+  for (const auto* actuator : actuators) metrics_.declare_actuator(actuator->type());
+  metrics_.set_dry_run(config.dry_run);
+  if (config.rollback.preflight.enabled) {
+    stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,
+                                                        rs::make_curl_transport());
+  }
+  publish_state();
+}
+
+bool Engine::restore(std::string* error) {
+  std::optional<PersistedState> saved;
+  if (!store_.load(&saved, error)) return false;
+  restore_from(saved);
+  publish_state();
+  if (config_.promotion.enabled) metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+  metrics_.set_freeze(saved && saved->freeze);
+  return true;
+}
+
+void Engine::restore_from(const std::optional<PersistedState>& saved) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string identity = config_.deployment.identity();
+  if (saved && saved->identity == identity && saved->promotion) {
+    promotion_ = *saved->promotion;
+    if (promotion_.state == "promoting" || promotion_.state == "paused") {
+      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", promotion_.step + 1,
+                   promotion_.weight);
+    }
+  }
+  if (saved && saved->freeze) {
+    freeze_ = saved->freeze;
+    spdlog::warn("deployment {} is frozen since {} by {}: {}", config_.deployment.name, to_rfc3339(freeze_->since),
+                 freeze_->actor, freeze_->reason);
+  }
+  if (!saved) {
+    if (store_.path().empty()) spdlog::warn("no state_file configured: a restart forgets a latched rollback");
+  } else if (saved->identity != identity) {
+    spdlog::info("state file {} belongs to an earlier deployment ({}); this deployment starts healthy",
+                 store_.path(), deployment_state_name(saved->state));
+  } else if (saved->state == DeploymentState::kRollingBack) {
+    spdlog::warn("state file {}: rollback #{} was interrupted; resuming it before evaluating", store_.path(),
+                 saved->last_decision->id);
+    machine_.restore(saved->state, saved->last_decision);
+    resume_ = saved->last_decision;
+  } else if (is_latched(saved->state)) {
+    machine_.restore(saved->state, saved->last_decision);
+    if (saved->last_decision && saved->last_decision->verification == "pending" && config_.rollback.verify.enabled) {
+      verification_.start(clock_.wall());  // the window restarts: evidence from before the restart is gone
+      spdlog::info("rollback #{}: verification restarts after the restart", saved->last_decision->id);
+    }
+    spdlog::warn("deployment {} is {} (latched by decision #{}); it stays so until a new deployment is configured",
+                 config_.deployment.name, deployment_state_name(saved->state),
+                 saved->last_decision ? saved->last_decision->id : 0);
+  } else if (saved->last_decision) {
+    machine_.restore(DeploymentState::kHealthy, saved->last_decision);  // rule progress restarts from scratch
+  }
+}
+
+std::optional<Decision> Engine::last_decision() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return machine_.last_decision();
+}
+
+DeploymentState Engine::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return machine_.state();
+}
+
+Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcome& outcome) {
+  const RuleConfig& rule = config_.rules[index];
+  if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
+    const char* reason = promql::error_reason_name(error->reason);
+    metrics_.count_query_error(rule.name, reason);
+    // Every failure is counted; the log says it at warn once per distinct error, not per tick.
+    std::string key = std::string(reason) + ": " + error->message;
+    if (key != last_errors_[index]) {
+      spdlog::warn("rule {}: query failed ({}): {}", rule.name, reason, error->message);
+      last_errors_[index] = std::move(key);
+    } else {
+      spdlog::debug("rule {}: query failed again ({})", rule.name, reason);
+    }
+    return Observation::error(reason, error->message);
+  }
+  const auto& data = std::get<promql::QueryData>(outcome);
+  if (!last_errors_[index].empty()) {
+    spdlog::info("rule {}: query works again", rule.name);
+    last_errors_[index].clear();
+  }
+  std::string warnings;
+  for (const auto& w : data.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
+  if (warnings != last_warnings_[index]) {
+    if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns: {}", rule.name, warnings);
+    last_warnings_[index] = warnings;
+  }
+  // Several series: judge the worst one, so one bad instance is not averaged away.
+  bool any = false;
+  double worst = rule.comparison == Comparison::kAbove ? -std::numeric_limits<double>::infinity()
+                                                       : std::numeric_limits<double>::infinity();
+  for (const auto& sample : data.samples) {
+    if (std::isnan(sample.value)) continue;
+    worst = rule.comparison == Comparison::kAbove ? std::max(worst, sample.value) : std::min(worst, sample.value);
+    any = true;
+  }
+  if (!any) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
+  return Observation::of_value(worst);
+}
+
+void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
+  const RuleStatus& s = tracker.status();
+  const RuleConfig& rule = tracker.rule();
+  if (s.state == before) return;
+  const std::string value = s.value ? format_value(*s.value) : "no value";
+  const std::string compared = std::string(comparison_name(rule.comparison)) + " " + format_value(rule.threshold);
+  switch (s.state) {
+    case RuleState::kPending:
+      spdlog::info("rule {}: {} -> pending: {} {} (fires after {})", rule.name, rule_state_name(before), value,
+                   compared, common::format_duration(rule.for_duration));
+      break;
+    case RuleState::kFiring:
+      if (rule.delay.count() > 0 && !s.actionable) {
+        spdlog::warn("rule {}: {} -> firing: {} {} for {}; re-checking after delay {} before acting", rule.name,
+                     rule_state_name(before), value, compared, common::format_duration(rule.for_duration),
+                     common::format_duration(rule.delay));
+      } else {
+        spdlog::warn("rule {}: {} -> firing: {} {} for {}", rule.name, rule_state_name(before), value, compared,
+                     common::format_duration(rule.for_duration));
+      }
+      break;
+    case RuleState::kOk:
+      spdlog::info("rule {}: {} -> ok: {} (threshold {})", rule.name, rule_state_name(before), value, compared);
+      break;
+    case RuleState::kNoData:
+      spdlog::warn("rule {}: {} -> nodata: {} (missing: {})", rule.name, rule_state_name(before), s.last_problem,
+                   missing_name(rule.missing));
+      break;
+  }
+}
+
+// Evaluation timestamps sit on the schedule's grid, as Prometheus's rule groups do: wake-up
+// jitter must not make `for: 3s` at a 1s interval measure 2.998s and cost a whole extra
+// interval before a rollback. Ticks skipped after a slow evaluation stay on the grid; a time
+// more than a quarter interval off it (a manual call, a wall-clock step) starts a new grid.
+WallTime Engine::evaluation_time() {
+  const WallTime wall = clock_.wall();
+  const auto interval = std::chrono::duration_cast<WallTime::duration>(config_.evaluation_interval);
+  if (grid_origin_ && interval.count() > 0) {
+    const auto offset = wall - *grid_origin_;
+    const auto ticks = (offset + interval / 2) / interval;
+    const WallTime snapped = *grid_origin_ + ticks * interval;
+    const auto off = wall > snapped ? wall - snapped : snapped - wall;
+    if (ticks > 0 && off <= interval / 4 && (!last_evaluation_ || snapped > *last_evaluation_)) return snapped;
+  }
+  grid_origin_ = wall;
+  return wall;
+}
+
+void Engine::evaluate_once() {
+  try {
+    std::optional<Decision> resume;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resume.swap(resume_);
+    }
+    if (resume) execute_rollback(*resume, clock_.mono());
+    run_cleanup_if_due();
+
+    std::vector<std::string> queries;
+    queries.reserve(config_.rules.size());
+    for (const auto& rule : config_.rules) queries.push_back(rule.query);
+    bool verifying = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      verifying = verification_.verdict() == RollbackVerification::Verdict::kPending;
+    }
+    if (verifying) queries.push_back(config_.rollback.verify.condition.query);
+    const WallTime now = evaluation_time();
+    std::vector<double> elapsed;
+    std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
+
+    std::vector<Decision> decisions;
+    std::string summary;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<const RuleTracker*> trackers;
+      for (std::size_t i = 0; i < trackers_.size(); ++i) {
+        RuleTracker& tracker = trackers_[i];
+        const RuleConfig& rule = tracker.rule();
+        metrics_.observe_query_duration(rule.name, elapsed[i]);
+        const RuleState before = tracker.status().state;
+        const RuleStatus& status = tracker.observe(observe_outcome(i, outcomes[i]), now);
+        metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
+                          rule_state_name(status.state));
+        log_rule_transition(tracker, before);
+        summary += " " + rule.name + "=" + (status.value ? format_value(*status.value) : "nodata") + "(" +
+                   comparison_name(rule.comparison) + " " + format_value(rule.threshold) + "," +
+                   rule_state_name(status.state) + ")";
+        trackers.push_back(&tracker);
+      }
+      if (verifying) observe_verification(outcomes.back(), now);
+      const DeploymentState before = machine_.state();
+      decisions = machine_.step(trackers, now);
+      last_evaluation_ = now;
+      ++evaluations_;
+      if (machine_.state() != before) {
+        spdlog::info("deployment {}: {} -> {}", config_.deployment.name, deployment_state_name(before),
+                     deployment_state_name(machine_.state()));
+      }
+    }
+    if (verification_changed_.exchange(false)) persist();
+    spdlog::debug("evaluation:{}", summary);
+    metrics_.set_last_evaluation(to_unix_seconds(now));
+    for (auto& decision : decisions) take_decision(std::move(decision));
+    advance_promotion(now);
+    publish_state();
+    ready_ = true;
+  } catch (const std::exception& e) {
+    // Nothing here should throw; if something does, the sidecar keeps evaluating.
+    spdlog::error("evaluation failed: {}", e.what());
+  }
+}
+
+void Engine::take_decision(Decision decision) {
+  const MonoTime decided_mono = clock_.mono();
+  for (auto* o : observers_) o->on_decision(decision);
+  if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
+  if (decision.kind == "rollback") {
+    spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
+                 decision.reason,
+                 decision.first_breach ? seconds_between(*decision.first_breach, decision.decided_at) : 0.0,
+                 also_firing_text(decision));
+    execute_rollback(std::move(decision), decided_mono);
+    return;
+  }
+  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
+  if (decision.kind == "hold") {
+    spdlog::warn("decision #{}: HOLD (dry run) {}", decision.id, decision.reason);
+  } else {
+    spdlog::warn("decision #{}: NOTIFY {} (rule action is notify; nothing is changed)", decision.id, decision.reason);
+  }
+  persist();
+}
+
+void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
+  persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
+  const Duration wait = config_.rollback.stagger * config_.rollback.replica_index;
+  if (wait.count() > 0) {
+    spdlog::info("rollback #{}: replica {} waits {} so one replica acts first", decision.id,
+                 config_.rollback.replica_index, common::format_duration(wait));
+    if (!clock_.sleep_until(clock_.mono() + wait)) return;  // shutting down: resumes on the next start
+  }
+  ExecutionReport report;
+  bool stable_healthy = true;
+  if (stable_check_) {
+    CheckResult preflight = stable_check_->run();
+    stable_healthy = preflight.ok;
+    report.actuators.push_back({"preflight: stable version health", preflight.ok ? "ok" : "failure", preflight.detail, 1});
+    if (!preflight.ok) {
+      report.result = "failure";
+      spdlog::critical("rollback #{} NOT DONE: the stable version is not healthy ({}); traffic was not moved. "
+                       "Fix the stable version, then roll back by hand or with POST /api/v1/rollback",
+                       decision.id, preflight.detail);
+    }
+  }
+  if (stable_healthy) {
+    std::lock_guard<std::mutex> actuating(actuation_mu_);
+    ExecutionReport actuated = executor_.run(context_of(config_, decision));
+    if (actuated.interrupted) {
+      // Stays rolling_back on disk; the next start resumes the rollback.
+      spdlog::warn("rollback #{} interrupted by shutdown; it resumes on the next start", decision.id);
+      return;
+    }
+    report.result = actuated.result;
+    report.actuators.insert(report.actuators.end(), actuated.actuators.begin(), actuated.actuators.end());
+  }
+  const double duration = std::chrono::duration<double>(clock_.mono() - decided_mono).count();
+  bool healthy_after_switch = true;
+  if (report.result == "success" && stable_check_ && stable_check_->checks_http()) {
+    CheckResult after = stable_check_->run_http();
+    healthy_after_switch = after.ok;
+    report.actuators.push_back({"after switch: stable version health", after.ok ? "ok" : "failure", after.detail, 1});
+    if (!after.ok) spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision.id, after.detail);
+  }
+  decision.result = report.result;
+  decision.actuators = report.actuators;
+  decision.completed_at = clock_.wall();
+  decision.duration_seconds = duration;
+  if (report.result == "noop") decision.kind = "noop";
+  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
+  const bool verify = report.result == "success" && config_.rollback.verify.enabled;
+  if (report.result == "success") {
+    metrics_.observe_rollback_duration(duration);
+    spdlog::warn("rollback #{} verified in {:.1f}ms: all traffic on stable; deployment {} is rolled_back (latched)",
+                 decision.id, duration * 1000, config_.deployment.name);
+    if (!verify) {
+      metrics_.count_rollback("success", decision.trigger);
+    } else if (!healthy_after_switch) {
+      decision.verification = "failed";
+      decision.verification_detail = report.actuators.back().detail;
+      metrics_.count_rollback("unverified", decision.trigger);
+      metrics_.set_rollback_verified(false);
+    } else {
+      decision.verification = "pending";
+      metrics_.set_rollback_verified(false);
+      spdlog::info("rollback #{}: verifying for up to {}", decision.id,
+                   common::format_duration(config_.rollback.verify.timeout));
+    }
+  } else if (report.result == "noop") {
+    spdlog::warn("rollback #{}: router already sent all traffic to stable (noop); deployment {} is rolled_back",
+                 decision.id, config_.deployment.name);
+  } else {
+    metrics_.count_rollback("failure", decision.trigger);
+    spdlog::error("rollback #{} FAILED after {:.1f}ms: {}; deployment {} is rollback_failed", decision.id,
+                  duration * 1000, report.actuators.empty() ? "no actuator ran" : report.actuators.back().detail,
+                  config_.deployment.name);
+  }
+  nlohmann::json snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (report.result == "success" && cleanup_executor_) {
+      cleanup_due_ = clock_.mono() + config_.cleanup.delay;
+      cleanup_for_ = decision;
+      spdlog::info("rollback #{}: cleanup runs in {}", decision.id, common::format_duration(config_.cleanup.delay));
+    }
+    if (decision.verification == "pending") {
+      verification_.start(clock_.wall());
+      decision.verification_detail = verification_.detail();
+    }
+    machine_.finish_rollback(decision);
+    snapshot = status_locked();
+  }
+  persist();
+  publish_state();
+  for (auto* o : observers_) o->on_rollback_finished(decision, snapshot);
+}
+
+// Called with mu_ held, once per evaluation while a verification is pending.
+void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime now) {
+  std::optional<double> value;
+  std::string problem;
+  if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
+    problem = std::string(promql::error_reason_name(error->reason)) + ": " + error->message;
+  } else {
+    const auto& data = std::get<promql::QueryData>(outcome);
+    const QueryCondition& c = config_.rollback.verify.condition;
+    for (const auto& sample : data.samples) {  // the worst series decides
+      if (std::isnan(sample.value)) continue;
+      if (!value || (c.comparison == Comparison::kAbove ? sample.value < *value : sample.value > *value)) {
+        value = sample.value;
+      }
+    }
+    if (!value) problem = "query returned no data";
+  }
+  auto verdict = verification_.observe(value, problem, now);
+  if (verdict == RollbackVerification::Verdict::kPending || !machine_.last_decision()) return;
+  Decision d = *machine_.last_decision();
+  d.verification = verdict_name(verdict);
+  d.verification_detail = verification_.detail();
+  machine_.update_last_decision(d);
+  const bool verified = verdict == RollbackVerification::Verdict::kVerified;
+  metrics_.set_rollback_verified(verified);
+  metrics_.count_rollback(verified ? "success" : "unverified", d.trigger);
+  if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
+  else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
+  verification_changed_ = true;
+}
+
+RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
+  Decision proposal;
+  proposal.trigger = request.trigger;
+  proposal.rule = request.name;
+  proposal.severity = request.severity;
+  proposal.reason = request.reason;
+  proposal.first_breach = request.started_at;
+  proposal.details = request.details;
+  RollbackRequestResult result;
+  std::optional<Decision> decision;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    decision = machine_.external(proposal, clock_.wall());
+    result.state = deployment_state_name(machine_.state());
+  }
+  if (!decision) {
+    result.message = "deployment " + config_.deployment.name + " is " + result.state + "; nothing to do";
+    spdlog::info("{} rollback request ({}) ignored: {}", request.trigger, request.reason, result.message);
+    return result;
+  }
+  result.accepted = true;
+  result.decision_id = decision->id;
+  result.kind = decision->kind;
+  if (decision->kind == "hold") {
+    result.message = "dry run: would roll back; nothing was changed";
+    take_decision(std::move(*decision));
+    return result;
+  }
+  result.message = "rolling back; follow GET /api/v1/status";
+  publish_state();
+  std::lock_guard<std::mutex> lock(background_mu_);
+  if (background_.joinable()) background_.join();  // the previous one is over: the machine let this one in
+  background_ = std::thread([this, d = std::move(*decision)]() mutable { take_decision(std::move(d)); });
+  return result;
+}
+
+void Engine::advance_promotion(WallTime now) {
+  const PromotionConfig& cfg = config_.promotion;
+  if (!cfg.enabled) return;
+  std::lock_guard<std::mutex> actuating(actuation_mu_);
+  int target = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string before = promotion_.state;
+    const DeploymentState state = machine_.state();
+    bool all_ok = std::all_of(trackers_.begin(), trackers_.end(),
+                              [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
+    if (is_latched(state) || state == DeploymentState::kRollingBack) {
+      promotion_.state = "stopped";
+    } else if (promotion_.state == "complete" || promotion_.state == "failed") {
+      return;
+    } else if (config_.dry_run) {
+      promotion_.state = "dry_run";
+    } else if (freeze_) {
+      promotion_.state = "frozen";  // a freeze stops promotion, never a rollback
+      promotion_window_start_.reset();
+    } else if (!all_ok) {
+      promotion_.state = "paused";  // pending, firing or no data: no evidence the canary is fine
+      promotion_window_start_.reset();
+    } else {
+      promotion_.state = "promoting";
+      if (!promotion_window_start_) promotion_window_start_ = now;
+      const int next = promotion_.step + 1;
+      const bool window_done = now - *promotion_window_start_ >= cfg.step_duration;
+      if (next < static_cast<int>(cfg.steps.size()) && (promotion_.step < 0 || window_done)) target = next;
+    }
+    if (promotion_.state != before) {
+      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", before, promotion_.state, promotion_.step + 1,
+                   cfg.steps.size(), std::max(promotion_.weight, 0));
+    }
+    if (target < 0) return;
+  }
+  const int percent = cfg.steps[static_cast<std::size_t>(target)];
+  actuators::DecisionContext context;
+  context.deployment = config_.deployment.name;
+  context.stage = config_.deployment.stage;
+  context.strategy = config_.deployment.strategy;
+  context.trigger = "promotion";
+  context.reason = "promotion step " + std::to_string(target + 1) + ": canary to " + std::to_string(percent) + "%";
+  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", target + 1, cfg.steps.size(), percent);
+  ExecutionReport report = executor_.set_canary_weight(percent, context);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (report.result == "failure") {
+      promotion_.state = report.interrupted ? promotion_.state : "failed";
+      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", target + 1,
+                    report.actuators.empty() ? "no actuator" : report.actuators.back().detail);
+    } else {
+      promotion_.step = target;
+      promotion_.weight = percent;
+      promotion_window_start_ = now;
+      if (target + 1 == static_cast<int>(cfg.steps.size())) {
+        promotion_.state = "complete";
+        spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, percent);
+      }
+    }
+    metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+  }
+  persist();
+}
+
+void Engine::set_freeze(const std::string& reason, const std::string& actor) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    freeze_ = Freeze{reason, actor, clock_.wall()};
+  }
+  spdlog::warn("deployment {} frozen by {}: {} (promotion stops; rollbacks still happen)", config_.deployment.name,
+               actor, reason);
+  metrics_.set_freeze(true);
+  persist();
+  for (auto* o : observers_) o->on_freeze(true, reason, actor);
+}
+
+bool Engine::clear_freeze(const std::string& actor) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!freeze_) return false;
+    freeze_.reset();
+  }
+  spdlog::warn("deployment {} unfrozen by {}", config_.deployment.name, actor);
+  metrics_.set_freeze(false);
+  persist();
+  for (auto* o : observers_) o->on_freeze(false, "", actor);
+  return true;
+}
+
+void Engine::add_observer(DecisionObserver* observer) { observers_.push_back(observer); }
+
+void Engine::set_cleanup_actuators(std::vector<actuators::Actuator*> actuators) {
+  if (!actuators.empty()) {
+    cleanup_executor_ = std::make_unique<RollbackExecutor>(std::move(actuators), config_.rollback, clock_,
+                                                           metrics_.actuator_call_counter());
+  }
+}
+
+void Engine::run_cleanup_if_due() {
+  std::optional<Decision> rollback;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cleanup_due_ || clock_.mono() < *cleanup_due_) return;
+    cleanup_due_.reset();
+    rollback.swap(cleanup_for_);
+  }
+  if (!rollback || !cleanup_executor_) return;
+  actuators::DecisionContext context = context_of(config_, *rollback);
+  context.trigger = "cleanup";
+  context.reason = "cleanup after rollback #" + std::to_string(rollback->id) + ": " + rollback->reason;
+  spdlog::info("rollback #{}: running cleanup ({} after the rollback)", rollback->id,
+               common::format_duration(config_.cleanup.delay));
+  std::lock_guard<std::mutex> actuating(actuation_mu_);
+  ExecutionReport report = cleanup_executor_->run(context);
+  if (report.result == "failure") {
+    spdlog::error("rollback #{}: cleanup failed: {}", rollback->id,
+                  report.actuators.empty() ? "nothing ran" : report.actuators.back().detail);
+  } else {
+    spdlog::info("rollback #{}: cleanup done", rollback->id);
+  }
+}
+
+void Engine::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(background_mu_);
+    if (background_.joinable()) background_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cleanup_due_) spdlog::warn("cleanup after rollback #{} cancelled: the sidecar stops", cleanup_for_ ? cleanup_for_->id : 0);
+  cleanup_due_.reset();
+}
+
+Engine::~Engine() { shutdown(); }
+
+void Engine::persist() {
+  PersistedState state;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state.identity = config_.deployment.identity();
+    state.state = machine_.state();
+    state.last_decision = machine_.last_decision();
+    state.freeze = freeze_;
+    if (config_.promotion.enabled) state.promotion = promotion_;
+  }
+  std::string error;
+  if (!store_.save(state, &error)) spdlog::error("{}", error);
+}
+
+void Engine::publish_state() {
+  metrics_.set_deployment_state(deployment_state_name(state()));
+}
+
+nlohmann::json Engine::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_locked();
+}
+
+nlohmann::json Engine::status_locked() const {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& tracker : trackers_) {
+    const RuleConfig& r = tracker.rule();
+    const RuleStatus& s = tracker.status();
+    nlohmann::json value = nullptr;
+    if (s.value) value = std::isfinite(*s.value) ? nlohmann::json(*s.value) : nlohmann::json(format_value(*s.value));
+    rules.push_back({{"name", r.name},
+                     {"query", r.query},
+                     {"comparison", comparison_name(r.comparison)},
+                     {"threshold", r.threshold},
+                     {"for", common::format_duration(r.for_duration)},
+                     {"delay", common::format_duration(r.delay)},
+                     {"missing", missing_name(r.missing)},
+                     {"severity", r.severity},
+                     {"action", action_name(r.action)},
+                     {"stage_override", r.stage_override.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.stage_override)},
+                     {"state", rule_state_name(s.state)},
+                     {"value", value},
+                     {"breaching", s.breaching},
+                     {"problem", s.last_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_problem)},
+                     {"pending_since", time_or_null(s.pending_since)},
+                     {"firing_since", time_or_null(s.firing_since)},
+                     {"last_evaluated", time_or_null(s.last_evaluated)}});
+  }
+  const auto& d = config_.deployment;
+  return {{"deployment",
+           {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}, {"identity", d.identity()}}},
+          {"state", deployment_state_name(machine_.state())},
+          {"latched", is_latched(machine_.state())},
+          {"dry_run", config_.dry_run},
+          {"verification", verification_.verdict() == RollbackVerification::Verdict::kIdle
+                               ? nlohmann::json(nullptr)
+                               : nlohmann::json{{"state", verdict_name(verification_.verdict())},
+                                                {"detail", verification_.detail()}}},
+          {"promotion", !config_.promotion.enabled
+                            ? nlohmann::json(nullptr)
+                            : nlohmann::json{{"steps", config_.promotion.steps},
+                                             {"step_duration", common::format_duration(config_.promotion.step_duration)},
+                                             {"step", promotion_.step + 1},
+                                             {"canary_weight", promotion_.weight < 0 ? nlohmann::json(nullptr)
+                                                                                      : nlohmann::json(promotion_.weight)},
+                                             {"state", promotion_.state},
+                                             {"window_start", time_or_null(promotion_window_start_)}}},
+          {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
+                                              {"since", to_rfc3339(freeze_->since)}}
+                             : nlohmann::json{{"frozen", false}}},
+          {"ready", ready_.load()},
+          {"evaluation_interval", common::format_duration(config_.evaluation_interval)},
+          {"evaluations", evaluations_},
+          {"last_evaluation", time_or_null(last_evaluation_)},
+          {"rules", rules},
+          {"last_decision", machine_.last_decision() ? to_json(*machine_.last_decision()) : nlohmann::json(nullptr)}};
+}
+
+}  // namespace rs::sidecar

@@ -1,0 +1,139 @@
+// One evaluation cycle: query every rule, track its state, decide, roll back, persist, export.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actuators/actuator.h"
+#include "promql/client.h"
+#include "common/clock.h"
+#include "sidecar/config/config.h"
+#include "sidecar/policy/decision.h"
+#include "sidecar/rollback/rollback_checks.h"
+#include "sidecar/rollback/rollback_executor.h"
+#include "sidecar/policy/rule_tracker.h"
+#include "sidecar/core/self_metrics.h"
+#include "sidecar/core/state_store.h"
+
+namespace rs::sidecar {
+
+// Told about decisions and rollbacks (audit log, notifiers, incident reports). Calls come from
+// the thread that decided, so implementations must return quickly: anything slow (network,
+// fsync) is queued, never done inline, so an observer never delays an actuator.
+class DecisionObserver {
+ public:
+  virtual ~DecisionObserver() = default;
+  // Any decision (rollback, notify, hold), before a rollback's actuators run.
+  virtual void on_decision(const Decision& decision) = 0;
+  // A rollback finished (result success | noop | failure); `status` is Engine::status() then.
+  virtual void on_rollback_finished(const Decision& decision, const nlohmann::json& status) = 0;
+  // Freeze set (frozen) or lifted.
+  virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
+};
+
+// A rollback asked for from outside the rules.
+struct RollbackRequest {
+  std::string trigger;   // "alert" | "manual"
+  std::string name;      // alertname, or "manual"
+  std::string severity;  // alert's severity label; "" for manual
+  std::string reason;    // one line for humans
+  std::optional<WallTime> started_at;  // alert's startsAt (detection time is measured from it)
+  nlohmann::json details;              // evidence: alert labels/annotations/..., or actor
+};
+
+struct RollbackRequestResult {
+  bool accepted = false;       // a decision was taken (rollback, or hold in dry run)
+  std::uint64_t decision_id = 0;
+  std::string kind;            // "rollback" | "hold" when accepted
+  std::string state;           // deployment state after the request
+  std::string message;         // why not accepted, or what happens next
+};
+
+// Contract:
+// - restore() must be called once before the first evaluate_once(); it fails only when the
+//   state file exists but cannot be read (the sidecar must not start and forget a latch).
+// - evaluate_once() is called from one thread (the scheduler); it never throws. A rollback
+//   runs inside it, so no evaluation overlaps a rollback.
+// - status(), ready() and state() are safe from any thread at any time.
+class Engine {
+ public:
+  Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client, Clock& clock,
+         SelfMetrics& metrics, const StateStore& store);
+
+  bool restore(std::string* error);
+  void evaluate_once();
+
+  // Takes a rollback decision for an alert or a person and runs the actuators on a background
+  // thread (the call returns at once). Not accepted when already rolling back or latched.
+  RollbackRequestResult request_rollback(const RollbackRequest& request);
+  // Freeze blocks promotion, never a rollback; it is persisted and survives restarts.
+  void set_freeze(const std::string& reason, const std::string& actor);
+  bool clear_freeze(const std::string& actor);  // false when there was no freeze
+  void add_observer(DecisionObserver* observer);  // before the first evaluation
+  // cleanup.actuators: run cleanup.delay after a successful rollback (before the first evaluation).
+  void set_cleanup_actuators(std::vector<actuators::Actuator*> actuators);
+  // Waits for a background rollback to end (call after the scheduler stopped).
+  void shutdown();
+  ~Engine();
+
+  nlohmann::json status() const;  // the /api/v1/status document
+  bool ready() const { return ready_.load(); }  // true after the first complete evaluation
+  DeploymentState state() const;
+  std::optional<Decision> last_decision() const;  // the latest decision, as persisted
+
+ private:
+  void restore_from(const std::optional<PersistedState>& saved);
+  Observation observe_outcome(std::size_t index, const promql::QueryOutcome& outcome);
+  void log_rule_transition(const RuleTracker& tracker, RuleState before);
+  void take_decision(Decision decision);
+  void execute_rollback(Decision decision, MonoTime decided_mono);
+  void persist();
+  void publish_state();
+  nlohmann::json status_locked() const;
+  void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
+  void advance_promotion(WallTime now);
+  void run_cleanup_if_due();
+  WallTime evaluation_time();
+
+  const Config& config_;
+  promql::Client& client_;
+  Clock& clock_;
+  SelfMetrics& metrics_;
+  const StateStore& store_;
+  RollbackExecutor executor_;
+
+  mutable std::mutex mu_;  // guards everything below that status() reads
+  std::vector<RuleTracker> trackers_;
+  DecisionMachine machine_;
+  std::optional<WallTime> last_evaluation_;
+  std::optional<WallTime> grid_origin_;  // wall time of the evaluation the schedule grid starts at
+  std::uint64_t evaluations_ = 0;
+  std::optional<Decision> resume_;          // interrupted rollback to finish first
+  std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
+  std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
+  std::optional<Freeze> freeze_;
+  PromotionProgress promotion_;
+  std::optional<WallTime> promotion_window_start_;  // all rules ok since (and the step set) since
+  // Held while actuators run (rollback or promotion step), so a promotion step can never land
+  // after a rollback and undo it.
+  std::mutex actuation_mu_;
+  std::unique_ptr<RollbackExecutor> cleanup_executor_;
+  std::optional<MonoTime> cleanup_due_;
+  std::optional<Decision> cleanup_for_;
+  std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
+  RollbackVerification verification_;                // rollback.verify
+  std::atomic<bool> verification_changed_{false};
+  std::atomic<bool> ready_{false};
+  std::vector<DecisionObserver*> observers_;
+  std::thread background_;  // an alert's or a person's rollback
+  std::mutex background_mu_;
+};
+
+}  // namespace rs::sidecar

@@ -1,0 +1,98 @@
+#include "sidecar/core/state_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_file.h"
+
+namespace rs::sidecar {
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+}  // namespace
+
+bool StateStore::load(std::optional<PersistedState>* out, std::string* error) const {
+  out->reset();
+  if (path_.empty()) return true;
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return true;
+    *error = "state file " + path_ + ": cannot read: " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  auto fail = [&](const std::string& what) {
+    *error = "state file " + path_ + ": " + what + " (fix or remove the file; it holds the latched rollback state)";
+    return false;
+  };
+  if (j.is_discarded() || !j.is_object()) return fail("not a JSON object");
+  if (!j.contains("version") || j["version"] != kFormatVersion) return fail("unsupported format version");
+  if (!j.contains("identity") || !j["identity"].is_string()) return fail("identity is missing");
+  if (!j.contains("state") || !j["state"].is_string()) return fail("state is missing");
+  PersistedState state;
+  state.identity = j["identity"].get<std::string>();
+  auto parsed = parse_deployment_state(j["state"].get<std::string>());
+  if (!parsed) return fail("unknown state \"" + j["state"].get<std::string>() + "\"");
+  state.state = *parsed;
+  if (j.contains("last_decision") && !j["last_decision"].is_null()) {
+    Decision d;
+    std::string why;
+    if (!decision_from_json(j["last_decision"], &d, &why)) return fail(why);
+    state.last_decision = std::move(d);
+  }
+  if (j.contains("freeze") && !j["freeze"].is_null()) {
+    const auto& f = j["freeze"];
+    WallTime since;
+    if (!f.is_object() || !f.contains("since") || !f["since"].is_string() ||
+        !parse_rfc3339(f["since"].get<std::string>(), &since)) {
+      return fail("freeze is malformed (needs since as RFC 3339)");
+    }
+    state.freeze = Freeze{f.value("reason", ""), f.value("actor", ""), since};
+  }
+  if (j.contains("promotion") && !j["promotion"].is_null()) {
+    const auto& p = j["promotion"];
+    if (!p.is_object() || !p.contains("step") || !p["step"].is_number_integer() || !p.contains("weight") ||
+        !p["weight"].is_number_integer() || !p.contains("state") || !p["state"].is_string()) {
+      return fail("promotion is malformed (needs step, weight, state)");
+    }
+    state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), p["state"].get<std::string>()};
+  }
+  if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
+    return fail("state rolling_back without the decision being executed");
+  }
+  *out = std::move(state);
+  return true;
+}
+
+bool StateStore::save(const PersistedState& state, std::string* error) const {
+  if (path_.empty()) return true;
+  nlohmann::json j = {{"version", kFormatVersion},
+                      {"identity", state.identity},
+                      {"state", deployment_state_name(state.state)},
+                      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)},
+                      {"freeze", state.freeze ? nlohmann::json{{"reason", state.freeze->reason},
+                                                               {"actor", state.freeze->actor},
+                                                               {"since", to_rfc3339(state.freeze->since)}}
+                                              : nlohmann::json(nullptr)},
+                      {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
+                                                                     {"weight", state.promotion->weight},
+                                                                     {"state", state.promotion->state}}
+                                                    : nlohmann::json(nullptr)}};
+  const std::string data = j.dump(2) + "\n";
+  std::string why;
+  if (!common::write_file_atomically(path_, data, 0640, &why)) {
+    *error = "state file " + why;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace rs::sidecar

@@ -1,0 +1,49 @@
+// Persists the deployment's latched state so a restart neither undoes nor repeats a rollback.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "sidecar/policy/decision.h"
+
+namespace rs::sidecar {
+
+// A deployment freeze: blocks promotion (never a rollback) until lifted.
+struct Freeze {
+  std::string reason;
+  std::string actor;
+  WallTime since;
+};
+
+// How far a progressive promotion got (step index into promotion.steps, its weight).
+struct PromotionProgress {
+  int step = -1;    // -1: not started
+  int weight = -1;  // canary percent last set and verified
+  std::string state = "waiting";  // waiting | promoting | paused | frozen | complete | failed | stopped | dry_run
+};
+
+struct PersistedState {
+  std::string identity;  // DeploymentConfig::identity() the state belongs to
+  DeploymentState state = DeploymentState::kHealthy;
+  std::optional<Decision> last_decision;
+  std::optional<Freeze> freeze;  // kept across restarts and deployments until lifted
+  std::optional<PromotionProgress> promotion;
+};
+
+// Contract: save() replaces the file atomically (write to a temp file in the same directory,
+// fsync, rename, fsync the directory), so a crash leaves either the old or the new state.
+// load() reports a missing file as "no state" (true, *out empty) and anything unreadable or
+// malformed as an error naming the file and the problem; it never guesses.
+// An empty path disables persistence: load() finds nothing, save() does nothing.
+class StateStore {
+ public:
+  explicit StateStore(std::string path) : path_(std::move(path)) {}
+  bool load(std::optional<PersistedState>* out, std::string* error) const;
+  bool save(const PersistedState& state, std::string* error) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace rs::sidecar

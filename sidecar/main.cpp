@@ -1,3 +1,0 @@
-#include "sidecar/cli.h"
-
-int main(int argc, char** argv) { return rs::sidecar::run_cli(argc, argv); }

@@ -1,0 +1,274 @@
+#include "sidecar/policy/decision.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/duration.h"
+
+namespace rs::sidecar {
+namespace {
+
+constexpr DeploymentState kAllStates[] = {DeploymentState::kHealthy,     DeploymentState::kPending,
+                                          DeploymentState::kFiring,      DeploymentState::kRollingBack,
+                                          DeploymentState::kRolledBack,  DeploymentState::kRollbackFailed};
+
+nlohmann::json time_or_null(const std::optional<WallTime>& t) {
+  return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+// Reads an optional timestamp field; absent or null is "none".
+bool read_time(const nlohmann::json& j, const char* key, std::optional<WallTime>* out, std::string* error) {
+  if (!j.contains(key) || j[key].is_null()) return true;
+  WallTime t;
+  if (!j[key].is_string() || !parse_rfc3339(j[key].get<std::string>(), &t)) {
+    *error = std::string("decision.") + key + " is not an RFC 3339 time";
+    return false;
+  }
+  *out = t;
+  return true;
+}
+
+bool read_duration(const nlohmann::json& j, const char* key, Duration* out, std::string* error) {
+  if (!j.contains(key)) return true;
+  std::string parse_error;
+  auto d = j[key].is_string() ? common::parse_duration(j[key].get<std::string>(), &parse_error) : std::nullopt;
+  if (!d) {
+    *error = std::string("decision.") + key + " is not a duration";
+    return false;
+  }
+  *out = std::chrono::duration_cast<Duration>(*d);
+  return true;
+}
+
+}  // namespace
+
+const char* deployment_state_name(DeploymentState s) {
+  switch (s) {
+    case DeploymentState::kHealthy: return "healthy";
+    case DeploymentState::kPending: return "pending";
+    case DeploymentState::kFiring: return "firing";
+    case DeploymentState::kRollingBack: return "rolling_back";
+    case DeploymentState::kRolledBack: return "rolled_back";
+    case DeploymentState::kRollbackFailed: return "rollback_failed";
+  }
+  return "unknown";
+}
+
+std::optional<DeploymentState> parse_deployment_state(const std::string& name) {
+  for (auto s : kAllStates) {
+    if (name == deployment_state_name(s)) return s;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> deployment_state_names() {
+  std::vector<std::string> names;
+  for (auto s : kAllStates) names.emplace_back(deployment_state_name(s));
+  return names;
+}
+
+bool is_latched(DeploymentState s) {
+  return s == DeploymentState::kRolledBack || s == DeploymentState::kRollbackFailed;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+nlohmann::json to_json(const Decision& d) {
+  nlohmann::json actuators = nlohmann::json::array();
+  for (const auto& a : d.actuators) {
+    actuators.push_back({{"actuator", a.actuator}, {"result", a.result}, {"detail", a.detail}, {"attempts", a.attempts}});
+  }
+  nlohmann::json value = nullptr;
+  if (d.value) value = std::isfinite(*d.value) ? nlohmann::json(*d.value) : nlohmann::json(format_value(*d.value));
+  return {{"id", d.id},
+          {"kind", d.kind},
+          {"trigger", d.trigger},
+          {"rule", d.rule},
+          {"severity", d.severity},
+          {"query", d.query},
+          {"comparison", d.comparison},
+          {"value", value},
+          {"threshold", d.threshold},
+          {"for", common::format_duration(d.for_duration)},
+          {"delay", common::format_duration(d.delay)},
+          {"first_breach", time_or_null(d.first_breach)},
+          {"firing_since", time_or_null(d.firing_since)},
+          {"decided_at", to_rfc3339(d.decided_at)},
+          {"dry_run", d.dry_run},
+          {"reason", d.reason},
+          {"also_firing", d.also_firing},
+          {"details", d.details},
+          {"result", d.result},
+          {"actuators", actuators},
+          {"verification", d.verification},
+          {"verification_detail", d.verification_detail},
+          {"completed_at", time_or_null(d.completed_at)},
+          {"duration_seconds", d.duration_seconds ? nlohmann::json(*d.duration_seconds) : nlohmann::json(nullptr)}};
+}
+
+bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* error) {
+  if (!j.is_object()) {
+    *error = "decision is not an object";
+    return false;
+  }
+  try {
+    Decision d;
+    d.id = j.at("id").get<std::uint64_t>();
+    d.kind = j.at("kind").get<std::string>();
+    d.trigger = j.at("trigger").get<std::string>();
+    d.rule = j.at("rule").get<std::string>();
+    d.severity = j.value("severity", "");
+    d.query = j.value("query", "");
+    d.comparison = j.value("comparison", "");
+    if (j.contains("value") && !j["value"].is_null()) {
+      const auto& v = j["value"];
+      if (v.is_number()) {
+        d.value = v.get<double>();
+      } else if (v == "NaN") {
+        d.value = std::nan("");
+      } else if (v == "+Inf" || v == "-Inf") {
+        d.value = v == "+Inf" ? INFINITY : -INFINITY;
+      } else {
+        *error = "decision.value is neither a number nor NaN/+Inf/-Inf";
+        return false;
+      }
+    }
+    d.threshold = j.value("threshold", 0.0);
+    if (!read_duration(j, "for", &d.for_duration, error) || !read_duration(j, "delay", &d.delay, error)) return false;
+    if (!read_time(j, "first_breach", &d.first_breach, error) || !read_time(j, "firing_since", &d.firing_since, error) ||
+        !read_time(j, "completed_at", &d.completed_at, error)) {
+      return false;
+    }
+    std::optional<WallTime> decided;
+    if (!read_time(j, "decided_at", &decided, error)) return false;
+    if (!decided) {
+      *error = "decision.decided_at is missing";
+      return false;
+    }
+    d.decided_at = *decided;
+    d.dry_run = j.value("dry_run", false);
+    d.reason = j.value("reason", "");
+    d.also_firing = j.value("also_firing", std::vector<std::string>{});
+    if (j.contains("details")) d.details = j["details"];
+    d.result = j.value("result", "");
+    d.verification = j.value("verification", "");
+    d.verification_detail = j.value("verification_detail", "");
+    for (const auto& a : j.value("actuators", nlohmann::json::array())) {
+      d.actuators.push_back({a.at("actuator").get<std::string>(), a.at("result").get<std::string>(),
+                             a.value("detail", ""), a.value("attempts", 0)});
+    }
+    if (j.contains("duration_seconds") && !j["duration_seconds"].is_null()) {
+      d.duration_seconds = j["duration_seconds"].get<double>();
+    }
+    *out = std::move(d);
+    return true;
+  } catch (const nlohmann::json::exception& e) {
+    *error = std::string("decision: ") + e.what();
+    return false;
+  }
+}
+
+void DecisionMachine::restore(DeploymentState state, std::optional<Decision> last_decision) {
+  state_ = state;
+  if (last_decision) next_id_ = last_decision->id + 1;
+  last_decision_ = std::move(last_decision);
+}
+
+Decision DecisionMachine::evidence(const RuleTracker& tracker, const std::string& kind, WallTime now) {
+  const RuleConfig& rule = tracker.rule();
+  const RuleStatus& status = tracker.status();
+  Decision d;
+  d.id = next_id_++;
+  d.kind = kind;
+  d.trigger = "rule";
+  d.rule = rule.name;
+  d.severity = rule.severity;
+  d.query = rule.query;
+  d.comparison = comparison_name(rule.comparison);
+  d.value = status.value;
+  d.threshold = rule.threshold;
+  d.for_duration = rule.for_duration;
+  d.delay = rule.delay;
+  d.first_breach = status.pending_since;
+  d.firing_since = status.firing_since;
+  d.decided_at = now;
+  d.dry_run = dry_run_;
+  const std::string observed = status.value ? format_value(*status.value) : std::string("no data");
+  d.reason = rule.name + " " + observed + " " + d.comparison + " " + format_value(rule.threshold) + " for " +
+             common::format_duration(rule.for_duration);
+  if (kind == "hold") d.reason = "dry run: would roll back: " + d.reason;
+  return d;
+}
+
+std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*>& rules, WallTime now) {
+  std::vector<Decision> decisions;
+  if (is_latched(state_) || state_ == DeploymentState::kRollingBack) return decisions;
+
+  std::optional<std::size_t> rollback_index;
+  bool any_firing = false, any_pending = false;
+  for (const RuleTracker* tracker : rules) {
+    const RuleStatus& status = tracker->status();
+    // By the episode, not the last observation: a rule held by no data or a query error keeps
+    // its progress, so the deployment stays pending/firing instead of looking healthy.
+    any_firing |= status.firing_since.has_value();
+    any_pending |= status.pending_since.has_value();
+    if (!status.actionable || !status.firing_since) continue;
+    const std::string& name = tracker->rule().name;
+    auto decided = decided_episodes_.find(name);
+    if (decided != decided_episodes_.end() && decided->second == *status.firing_since) continue;
+    decided_episodes_[name] = *status.firing_since;
+
+    if (tracker->rule().action == RuleAction::kNotify) {
+      decisions.push_back(evidence(*tracker, "notify", now));
+    } else if (dry_run_) {
+      decisions.push_back(evidence(*tracker, "hold", now));
+    } else if (!rollback_index) {
+      rollback_index = decisions.size();
+      decisions.push_back(evidence(*tracker, "rollback", now));
+    } else {
+      decisions[*rollback_index].also_firing.push_back(name);
+    }
+  }
+
+  if (rollback_index) {
+    state_ = DeploymentState::kRollingBack;
+    last_decision_ = decisions[*rollback_index];
+  } else {
+    state_ = any_firing ? DeploymentState::kFiring : any_pending ? DeploymentState::kPending : DeploymentState::kHealthy;
+    if (!decisions.empty()) last_decision_ = decisions.back();
+  }
+  return decisions;
+}
+
+std::optional<Decision> DecisionMachine::external(Decision decision, WallTime now) {
+  if (state_ == DeploymentState::kRolledBack || state_ == DeploymentState::kRollingBack) return std::nullopt;
+  if (state_ == DeploymentState::kRollbackFailed && decision.trigger != "manual") return std::nullopt;
+  decision.id = next_id_++;
+  decision.decided_at = now;
+  decision.dry_run = dry_run_;
+  decision.kind = dry_run_ ? "hold" : "rollback";
+  if (dry_run_) {
+    decision.reason = "dry run: would roll back: " + decision.reason;
+  } else {
+    state_ = DeploymentState::kRollingBack;
+  }
+  last_decision_ = decision;
+  return decision;
+}
+
+void DecisionMachine::update_last_decision(const Decision& updated) {
+  if (last_decision_ && last_decision_->id == updated.id) last_decision_ = updated;
+}
+
+void DecisionMachine::finish_rollback(const Decision& completed) {
+  state_ = completed.result == "failure" ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack;
+  last_decision_ = completed;
+}
+
+}  // namespace rs::sidecar

@@ -1,0 +1,45 @@
+// What a rule is, as the policy judges it: the comparison, the missing-data rule, the action,
+// and one rule as it applies to this deployment's stage. Pure data; the config loader fills it.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace rs::sidecar {
+
+using Duration = std::chrono::milliseconds;
+
+enum class Comparison { kAbove, kBelow };
+enum class Missing { kHold, kBreach, kOk };      // what an empty/NaN result counts as
+enum class RuleAction { kRollback, kNotify };
+
+const char* comparison_name(Comparison c);
+const char* missing_name(Missing m);
+const char* action_name(RuleAction a);
+
+// One rule as it applies to this deployment's stage, query already templated.
+struct RuleConfig {
+  std::string name;
+  std::string query;           // as sent to Prometheus
+  Comparison comparison = Comparison::kAbove;
+  double threshold = 0;
+  Duration for_duration{0};
+  Duration delay{0};
+  Missing missing = Missing::kHold;
+  std::string severity = "sev2";
+  RuleAction action = RuleAction::kRollback;
+  std::string stage_override;  // the stage whose override applied, "" if none
+  int line = 0;                // where the rule starts in the file (1-based)
+};
+
+// A PromQL condition: `query` compared against `threshold`.
+struct QueryCondition {
+  std::string query;  // templated
+  Comparison comparison = Comparison::kAbove;
+  double threshold = 0;
+  bool holds(double value) const {
+    return comparison == Comparison::kAbove ? value > threshold : value < threshold;
+  }
+};
+
+}  // namespace rs::sidecar

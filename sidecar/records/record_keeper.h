@@ -1,0 +1,58 @@
+// Keeps the record of decisions off the rollback path: audit log lines and incident reports are
+// written by one background thread, in order, so an fsync never delays an actuator.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "sidecar/records/audit_log.h"
+#include "sidecar/config/config.h"
+#include "sidecar/core/engine.h"
+#include "sidecar/core/self_metrics.h"
+
+namespace rs::sidecar {
+
+// Contract: the DecisionObserver calls only queue work and return at once. The worker writes
+// audit records (decision, actuator_call, verification, rollback_completed, freeze/unfreeze,
+// startup/shutdown) and, after every finished rollback, the incident report; write failures
+// are logged and counted (rollback_sidecar_audit_write_errors_total), never thrown. stop()
+// drains what is queued, then ends the worker. Records queued but not yet written when the
+// process is killed (-9) are lost; the state file still holds the decision, and a rollback that
+// was cut short is re-run (and re-recorded) on the next start.
+class RecordKeeper : public DecisionObserver {
+ public:
+  RecordKeeper(const Config& config, SelfMetrics& metrics);
+  ~RecordKeeper() override;
+
+  // Opens the audit log (false + error naming the path if it cannot) and starts the worker.
+  bool start(std::string* error);
+  void record_startup(const std::string& version, const std::string& state);
+  void record_shutdown(const std::string& state);
+  // One notification delivery attempt (fields from NotificationDispatcher).
+  void record_notification(const nlohmann::json& fields);
+  void stop();
+
+  void on_decision(const Decision& decision) override;
+  void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
+  void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override;
+
+ private:
+  void enqueue(std::function<void()> work);
+  void run();
+  void write_incident(const Decision& decision, const nlohmann::json& status, std::string* path);
+
+  const Config& config_;
+  SelfMetrics& metrics_;
+  AuditLog audit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace rs::sidecar

@@ -1,0 +1,270 @@
+// The config loader: every error names the key and its line; all errors come at once; a valid
+// config has the documented defaults and stage overrides applied.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "sidecar/config/config.h"
+
+namespace rs::sidecar {
+namespace {
+
+std::vector<std::string> errors_of(const std::string& yaml) {
+  LoadResult r = load_config_text(yaml, "c.yml", actuators::Registry::builtin());
+  std::vector<std::string> out;
+  for (const auto& e : r.errors) out.push_back(e.to_string("c.yml"));
+  EXPECT_EQ(r.loaded.has_value(), out.empty());
+  return out;
+}
+
+bool has_error(const std::vector<std::string>& errors, const std::string& expected) {
+  for (const auto& e : errors) {
+    if (e.find(expected) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e + "\n";
+  return out;
+}
+
+TEST(Config, EveryErrorNamesTheKeyAndTheLineAndAllComeAtOnce) {
+  const auto errors = errors_of(
+      "prometheus:\n"                                            // 1
+      "  url: http://127.0.0.1:9090\n"                           // 2
+      "  timout: 2s\n"                                           // 3
+      "evaluation_interval: 5x\n"                                // 4
+      "deployment: {name: checkout, stage: prod, strategy: rolling}\n"  // 5
+      "rules:\n"                                                 // 6
+      "  - name: error-rate\n"                                   // 7
+      "    query: 'x{v=\"{{canary}}\"}'\n"                       // 8
+      "    above: high\n"                                        // 9
+      "    for: 5 minutes\n"                                     // 10
+      "    missing: maybe\n"                                     // 11
+      "  - name: error-rate\n"                                   // 12
+      "    query: y\n"                                           // 13
+      "    below: 1\n"                                           // 14
+      "    stages: {prod: {below: 2, fro: 1m}}\n"                // 15
+      "actuators:\n"                                             // 16
+      "  - type: f5\n");                                         // 17
+  for (const char* expected :
+       {"c.yml:3: prometheus.timout: unknown key (known here: bearer_token_file, headers, max_response_bytes, timeout, url)",
+        "c.yml:4: evaluation_interval: '5x' is not a duration",
+        "c.yml:5: deployment.strategy: 'rolling' is not a strategy (canary or blue-green)",
+        "c.yml:9: rules[0].above: 'high' is not a finite number",
+        "c.yml:10: rules[0].for: '5 minutes' is not a duration",
+        "c.yml:11: rules[0].missing: 'maybe' is not one of hold, breach, ok",
+        "c.yml:8: rules[0].query: unknown variable '{{canary}}' (known: deployment, stage, strategy)",
+        "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, below, delay, for, missing, severity)",
+        "c.yml:12: rules: rule name 'error-rate' is used twice",
+        "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: exec, file, haproxy, nginx, webhook)"}) {
+    EXPECT_TRUE(has_error(errors, expected)) << "missing: " << expected << "\ngot:\n" << joined(errors);
+  }
+}
+
+TEST(Config, MissingRequiredSectionsAreNamed) {
+  const auto errors = errors_of("listen: 127.0.0.1:9107\n");
+  EXPECT_TRUE(has_error(errors, "prometheus")) << joined(errors);
+  EXPECT_TRUE(has_error(errors, "deployment")) << joined(errors);
+  EXPECT_TRUE(has_error(errors, "rules")) << joined(errors);
+}
+
+TEST(Config, NotYamlOrNotAMapIsAnErrorNotACrash) {
+  EXPECT_FALSE(errors_of("rules: [unclosed\n").empty());
+  EXPECT_TRUE(has_error(errors_of("- just\n- a list\n"), "must be a YAML map"));
+  EXPECT_FALSE(errors_of("").empty());
+}
+
+TEST(Config, DefaultsVarsAndTheStageOverrideApply) {
+  LoadResult r = load_config_text(
+      "prometheus: {url: 'http://prom:9090'}\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary, vars: {service: checkout, canary: v2}}\n"
+      "rules:\n"
+      "  - name: error-rate\n"
+      "    query: 'errors{service=\"{{service}}\",version=\"{{canary}}\",stage=\"{{stage}}\"}'\n"
+      "    above: 0.05\n"
+      "    for: 5m\n"
+      "    stages: {prod: {above: 0.02, for: 3m}, gamma: {above: 0.1}}\n"
+      "actuators: [{type: exec, command: [/bin/true]}]\n",
+      "c.yml", actuators::Registry::builtin());
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].message);
+  const Config& c = r.loaded->config;
+  EXPECT_EQ(c.listen, "127.0.0.1:9107");
+  EXPECT_EQ(c.evaluation_interval, Duration{5000});
+  EXPECT_EQ(c.prometheus.timeout, std::chrono::milliseconds(2000));
+  ASSERT_EQ(c.rules.size(), 1u);
+  const RuleConfig& rule = c.rules[0];
+  EXPECT_EQ(rule.query, "errors{service=\"checkout\",version=\"v2\",stage=\"prod\"}");
+  EXPECT_DOUBLE_EQ(rule.threshold, 0.02);
+  EXPECT_EQ(rule.for_duration, Duration{180000});
+  EXPECT_EQ(rule.stage_override, "prod");
+  EXPECT_EQ(rule.missing, Missing::kHold);
+  EXPECT_EQ(rule.action, RuleAction::kRollback);
+  EXPECT_TRUE(r.loaded->notifiers.empty());
+}
+
+TEST(Config, NotifiersAreBuiltThroughTheirRegistry) {
+  const auto errors = errors_of(
+      "prometheus: {url: 'http://prom:9090'}\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+      "rules: [{name: e, query: x, above: 1}]\n"
+      "actuators: [{type: exec, command: [/bin/true]}]\n"
+      "notifiers:\n"
+      "  - {type: pagerduty}\n"
+      "  - {type: webhook, url: 'http://hooks', messages: [RollbackDone], give_up_after: 0s}\n");
+  EXPECT_TRUE(has_error(errors, "c.yml:6: notifiers[0].type: unknown notifier type 'pagerduty' (known: alertmanager, slack, webhook)"))
+      << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:7: notifiers[1].messages: unknown message 'RollbackDone'")) << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:7: notifiers[1].give_up_after: must be greater than 0")) << joined(errors);
+}
+
+// A config with one rule given as `rule_yaml` (a flow map), the rest valid.
+std::string with_rule(const std::string& rule_yaml, const std::string& stage = "prod",
+                      const std::string& actuators = "[{type: exec, command: [/bin/true]}]") {
+  return "prometheus: {url: 'http://prom:9090'}\n"                                               // 1
+         "deployment: {name: checkout, stage: " + stage + ", strategy: canary, vars: {v: x}}\n"  // 2
+         "rules:\n"                                                                              // 3
+         "  - " + rule_yaml + "\n"                                                               // 4
+         "actuators: " + actuators + "\n";                                                       // 5
+}
+
+struct ErrorCase {
+  std::string name;
+  std::string yaml;
+  std::string expected;  // a substring of one error, file:line included
+};
+
+class ConfigErrors : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigErrors, NameTheKeyAndTheLine) {
+  const auto errors = errors_of(GetParam().yaml);
+  EXPECT_TRUE(has_error(errors, GetParam().expected)) << "missing: " << GetParam().expected << "\ngot:\n" << joined(errors);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ConfigErrors,
+    ::testing::Values(
+        ErrorCase{"UnknownTopLevelKey",
+                  with_rule("{name: e, query: x, above: 1}") + "dry_runn: true\n",
+                  "c.yml:6: dry_runn: unknown key (known here: "},
+        ErrorCase{"MissingQuery", with_rule("{name: e, above: 1}"), "c.yml:4: rules[0].query: is required"},
+        ErrorCase{"MissingName", with_rule("{query: x, above: 1}"), "c.yml:4: rules[0].name: is required"},
+        ErrorCase{"NoThreshold", with_rule("{name: e, query: x}"), "c.yml:4: rules[0].query: needs a threshold: set above or below"},
+        ErrorCase{"AboveAndBelow", with_rule("{name: e, query: x, above: 1, below: 2}"),
+                  "c.yml:4: rules[0].above: set either above or below, not both"},
+        ErrorCase{"ThresholdIsAList", with_rule("{name: e, query: x, above: [1, 2]}"),
+                  "c.yml:4: rules[0].above: must be a scalar, found a list"},
+        ErrorCase{"NaNThreshold", with_rule("{name: e, query: x, above: .nan}"),
+                  "c.yml:4: rules[0].above: '.nan' is not a finite number"},
+        ErrorCase{"BadDuration", with_rule("{name: e, query: x, above: 1, delay: 5x}"),
+                  "c.yml:4: rules[0].delay: '5x' is not a duration"},
+        ErrorCase{"BadAction", with_rule("{name: e, query: x, above: 1, action: page}"),
+                  "c.yml:4: rules[0].action: 'page' is not one of rollback, notify"},
+        ErrorCase{"BadRuleName", with_rule("{name: 'error rate', query: x, above: 1}"),
+                  "c.yml:4: rules[0].name: 'error rate' may only contain letters, digits and _ . : -"},
+        ErrorCase{"StageFlipsTheDirection", with_rule("{name: e, query: x, above: 1, stages: {prod: {below: 2}}}"),
+                  "c.yml:4: rules[0].stages.prod.below: a stage may change the threshold, not its direction"},
+        ErrorCase{"StagesNotAMap", with_rule("{name: e, query: x, above: 1, stages: [prod]}"),
+                  "c.yml:4: rules[0].stages: must be a map of stage name to overrides"},
+        ErrorCase{"TemplateUnclosed", with_rule("{name: e, query: 'x{v=\"{{v\"}', above: 1}"),
+                  "c.yml:4: rules[0].query: unclosed '{{' at offset 5"},
+        ErrorCase{"RulesNotAList", "prometheus: {url: 'http://prom:9090'}\n"
+                                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                                   "rules: {name: e}\n",
+                  "c.yml:3: rules: must be a non-empty list of rules"},
+        ErrorCase{"DeploymentNotAMap", "prometheus: {url: 'http://prom:9090'}\n"
+                                       "deployment: checkout\n"
+                                       "rules: [{name: e, query: x, above: 1}]\n",
+                  "c.yml:2: deployment: must be a map, found a scalar"},
+        ErrorCase{"ReservedVar", "prometheus: {url: 'http://prom:9090'}\n"
+                                 "deployment:\n"
+                                 "  name: checkout\n"
+                                 "  stage: prod\n"
+                                 "  strategy: canary\n"
+                                 "  vars: {stage: gamma}\n"
+                                 "rules: [{name: e, query: x, above: 1}]\n",
+                  "c.yml:6: deployment.vars: 'stage' is set from deployment itself"},
+        ErrorCase{"MissingDeploymentName", "prometheus: {url: 'http://prom:9090'}\n"
+                                           "deployment:\n"
+                                           "  stage: prod\n"
+                                           "  strategy: canary\n"
+                                           "rules: [{name: e, query: x, above: 1}]\n",
+                  "c.yml:3: deployment.name: is required"},
+        ErrorCase{"PrometheusUrlScheme", "prometheus:\n"
+                                         "  url: prom:9090\n"
+                                         "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                                         "rules: [{name: e, query: x, above: 1}]\n",
+                  "c.yml:2: prometheus.url: 'prom:9090' must start with http:// or https://"},
+        ErrorCase{"IntervalTooShort", with_rule("{name: e, query: x, above: 1}") + "evaluation_interval: 50ms\n",
+                  "c.yml:6: evaluation_interval: must be at least 100ms"},
+        ErrorCase{"ListenNotHostPort", with_rule("{name: e, query: x, above: 1}") + "listen: 9107\n",
+                  "c.yml:6: listen: '9107' must be host:port"},
+        ErrorCase{"ActuatorWithoutType", with_rule("{name: e, query: x, above: 1}", "prod", "\n  - {command: [/bin/true]}"),
+                  "c.yml:6: actuators[0].type: is required"},
+        ErrorCase{"NoActuators", with_rule("{name: e, query: x, above: 1}", "prod", "[]"), "actuators"},
+        ErrorCase{"YamlSyntax", "prometheus: {url: 'http://prom:9090'\nrules: []\n", "c.yml:"}),
+    [](const ::testing::TestParamInfo<ErrorCase>& row) { return row.param.name; });
+
+struct StageCase {
+  std::string stage;
+  double threshold;
+  std::int64_t for_ms;
+  std::string override_used;
+};
+
+class ConfigStages : public ::testing::TestWithParam<StageCase> {};
+
+TEST_P(ConfigStages, TheDeploymentsStagePicksItsOverrideOthersAreIgnored) {
+  const StageCase& c = GetParam();
+  LoadResult r = load_config_text(
+      with_rule("{name: e, query: x, above: 0.05, for: 5m, stages: {prod: {above: 0.02}, gamma: {above: 0.1, for: 1m}}}",
+                c.stage),
+      "c.yml", actuators::Registry::builtin());
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  const RuleConfig& rule = r.loaded->config.rules.at(0);
+  EXPECT_DOUBLE_EQ(rule.threshold, c.threshold);
+  EXPECT_EQ(rule.for_duration.count(), c.for_ms);
+  EXPECT_EQ(rule.stage_override, c.override_used);
+  EXPECT_EQ(rule.comparison, Comparison::kAbove);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ConfigStages,
+                         ::testing::Values(StageCase{"prod", 0.02, 300000, "prod"},
+                                           StageCase{"gamma", 0.1, 60000, "gamma"},
+                                           StageCase{"beta", 0.05, 300000, ""}),
+                         [](const ::testing::TestParamInfo<StageCase>& row) { return row.param.stage; });
+
+TEST(Config, DurationsUsePrometheusFormat) {
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"500ms", 500}, {"30s", 30000}, {"5m", 300000}, {"1h30m", 5400000}, {"0s", 0}}) {
+    LoadResult r = load_config_text(with_rule("{name: e, query: x, above: 1, for: " + text + "}"), "c.yml",
+                                    actuators::Registry::builtin());
+    ASSERT_TRUE(r.loaded) << text << ": " << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+    EXPECT_EQ(r.loaded->config.rules[0].for_duration.count(), ms) << text;
+  }
+}
+
+// DESIGN §5: bad input gives a clear error, never a silent default. yaml-cpp accepts a repeated
+// key and lookups see only one entry: a second `dry_run:` (or a second `rules:` block pasted
+// below the first) must be an error, not silently ignored.
+TEST(Config, ARepeatedKeyIsAnErrorNotSilentlyIgnored) {
+  const std::string yaml = with_rule("{name: e, query: x, above: 1, above: 2}") + "dry_run: false\ndry_run: true\n";
+  LoadResult r = load_config_text(yaml, "c.yml", actuators::Registry::builtin());
+  EXPECT_FALSE(r.loaded) << "loaded with dry_run=" << r.loaded->config.dry_run
+                         << " above=" << r.loaded->config.rules[0].threshold;
+  const auto errors = errors_of(yaml);
+  EXPECT_TRUE(has_error(errors, "c.yml:7: dry_run")) << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].above")) << joined(errors);
+}
+
+TEST(Config, AnUnreadableFileIsAnErrorNamingIt) {
+  LoadResult r = load_config_file("/nonexistent/sidecar.yml", actuators::Registry::builtin());
+  EXPECT_FALSE(r.loaded);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string("/nonexistent/sidecar.yml"), "/nonexistent/sidecar.yml: cannot read the config file");
+}
+
+}  // namespace
+}  // namespace rs::sidecar

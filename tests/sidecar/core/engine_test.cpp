@@ -1,0 +1,658 @@
+// Engine::evaluate_once end to end in-process: config through the real loader, a scripted
+// Prometheus behind the HttpTransport seam, a manual clock, a scripted actuator, a real state
+// store. Checks the DESIGN §5 semantics as the engine applies them: one rollback per breach,
+// query errors never heal and never roll back, dry run acts on nothing, the latch survives a
+// restart, and the status document and metrics show each rule's value/threshold/state.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <memory>
+#include <sys/wait.h>
+
+#include "actuators/actuator.h"
+#include "promql/client.h"
+#include "common/http/http_transport.h"
+#include "sidecar/config/config.h"
+#include "sidecar/core/engine.h"
+#include "tests/e2e/e2e_support.h"  // metric_sum, or_zero
+#include "tests/support/harness.h"
+
+namespace rs::sidecar {
+namespace {
+
+using namespace std::chrono_literals;
+using actuators::ActResult;
+using e2e::metric_sum;
+using e2e::or_zero;
+
+const WallTime kWallStart = WallTime(std::chrono::hours(480000));
+
+// Both clocks move together, only when a test says so (or something sleeps on it).
+class ManualClock : public Clock {
+ public:
+  WallTime wall() const override { return kWallStart + (mono_ - MonoTime(std::chrono::hours(1))); }
+  MonoTime mono() const override { return mono_; }
+  bool sleep_until(MonoTime t) override {
+    if (t > mono_) mono_ = t;
+    return true;
+  }
+  void interrupt() override {}
+  void advance(std::chrono::milliseconds d) { mono_ += d; }
+
+ private:
+  MonoTime mono_ = MonoTime(std::chrono::hours(1));
+};
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// One form field of an /api/v1/query POST body, decoded.
+std::string form_field(const std::string& body, const std::string& name) {
+  const std::string key = name + "=";
+  std::size_t at = body.rfind(key, 0) == 0 ? 0 : body.find("&" + key);
+  if (at == std::string::npos) return "";
+  if (at > 0 || body[0] == '&') at += 1;
+  const std::size_t start = at + key.size();
+  const std::size_t end = body.find('&', start);
+  return percent_decode(body.substr(start, end == std::string::npos ? std::string::npos : end - start));
+}
+
+rs::HttpResponse ok_body(const std::string& body) {
+  rs::HttpResponse r;
+  r.status = 200;
+  r.body = body;
+  return r;
+}
+
+// A vector result with one series per value ("NaN" allowed).
+rs::HttpResponse vector_of(std::vector<std::string> values) {
+  std::string series;
+  int i = 0;
+  for (const auto& v : values) {
+    series += std::string(series.empty() ? "" : ",") + R"({"metric":{"instance":"i)" + std::to_string(i++) +
+              R"("},"value":[1,")" + v + R"("]})";
+  }
+  return ok_body(R"({"status":"success","data":{"resultType":"vector","result":[)" + series + "]}}");
+}
+
+// Answers each query by the name its text starts with; unknown queries are a test failure.
+class ScriptedPrometheus : public rs::HttpTransport {
+ public:
+  std::vector<rs::HttpResponse> perform_all(const std::vector<rs::HttpRequest>& requests) override {
+    std::vector<rs::HttpResponse> out;
+    for (const auto& request : requests) {
+      const std::string query = form_field(request.body, "query");
+      queries.push_back(query);
+      times.push_back(form_field(request.body, "time"));
+      bool found = false;
+      for (const auto& [prefix, response] : answers) {
+        if (query.rfind(prefix, 0) == 0) {
+          out.push_back(response);
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        ADD_FAILURE() << "unexpected query: " << query;
+        out.push_back(vector_of({}));
+      }
+    }
+    return out;
+  }
+  void answer(const std::string& rule, rs::HttpResponse r) { answers[rule] = std::move(r); }
+  void value(const std::string& rule, const std::string& v) { answer(rule, vector_of({v})); }
+
+  std::map<std::string, rs::HttpResponse> answers;
+  std::vector<std::string> queries;  // every query received, decoded
+  std::vector<std::string> times;    // their `time` parameters
+};
+
+class ScriptedActuator : public actuators::Actuator {
+ public:
+  explicit ScriptedActuator(std::deque<ActResult> script = {ActResult::changed("canary weight 10 -> 0")})
+      : script_(std::move(script)) {}
+  std::string type() const override { return "scripted"; }
+  std::string describe() const override { return "scripted router"; }
+  ActResult rollback(const actuators::DecisionContext& context, std::chrono::steady_clock::time_point) override {
+    calls.push_back(context);
+    ActResult r = script_.front();
+    if (script_.size() > 1) script_.pop_front();
+    return r;
+  }
+  ActResult probe(std::chrono::steady_clock::time_point) override { return ActResult::noop("ok"); }
+  void script(std::deque<ActResult> results) { script_ = std::move(results); }
+  std::vector<actuators::DecisionContext> calls;
+
+ private:
+  std::deque<ActResult> script_;
+};
+
+struct Options {
+  std::string errors_rule = "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', "
+                            "above: 0.05, for: 2s}";
+  std::string canary = "v2";
+  bool dry_run = false;
+  std::string state_file;  // "" = no persistence
+};
+
+std::string config_yaml(const Options& o) {
+  std::string yaml =
+      "prometheus: {url: 'http://prometheus.invalid:9090'}\n"
+      "evaluation_interval: 1s\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary, vars: {service: checkout, canary: " +
+      o.canary +
+      "}}\n"
+      "rules:\n"
+      "  - " + o.errors_rule + "\n"
+      "  - {name: throughput, query: throughput, below: 10}\n"
+      "actuators: [{type: exec, command: [/bin/true]}]\n";
+  if (o.dry_run) yaml += "dry_run: true\n";
+  if (!o.state_file.empty()) yaml += "state_file: '" + o.state_file + "'\n";
+  return yaml;
+}
+
+// A config, and an engine over it with the scripted collaborators. Several may share one
+// transport and clock (a restart is a new Sidecar on the same state file).
+struct Sidecar {
+  Sidecar(const Options& options, std::shared_ptr<ScriptedPrometheus> prometheus, ManualClock& clock,
+          actuators::Actuator& actuator) {
+    LoadResult result = load_config_text(config_yaml(options), "engine.yml", actuators::Registry::builtin());
+    for (const auto& e : result.errors) ADD_FAILURE() << e.to_string("engine.yml");
+    if (!result.loaded) return;
+    loaded = std::move(*result.loaded);
+    std::vector<std::string> rules;
+    for (const auto& r : loaded.config.rules) rules.push_back(r.name);
+    metrics = std::make_unique<SelfMetrics>("test", rules, deployment_state_names());
+    client = std::make_unique<promql::Client>(promql::ClientOptions{}, std::move(prometheus));
+    store = std::make_unique<StateStore>(loaded.config.state_file);
+    engine = std::make_unique<Engine>(loaded.config, std::vector<actuators::Actuator*>{&actuator}, *client, clock,
+                                      *metrics, *store);
+  }
+  double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
+    return metric_sum(metrics->serialize(), name, labels);
+  }
+  nlohmann::json rule_status(const std::string& name) const {
+    const nlohmann::json s = engine->status();
+    for (const auto& r : s["rules"])
+      if (r["name"] == name) return r;
+    return nullptr;
+  }
+
+  LoadedConfig loaded;
+  std::unique_ptr<SelfMetrics> metrics;
+  std::unique_ptr<promql::Client> client;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<Engine> engine;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  // Starts (or restarts) the sidecar; its engine is null (with a failure recorded) if it cannot start.
+  Sidecar& start(const Options& options = {}) {
+    sidecar_.reset();  // a restart: the old engine is gone before the new one reads the state file
+    sidecar_ = std::make_unique<Sidecar>(options, prometheus_, clock_, actuator_);
+    if (sidecar_->engine) {
+      std::string error;
+      EXPECT_TRUE(sidecar_->engine->restore(&error)) << error;
+    }
+    return *sidecar_;
+  }
+  // One scheduled evaluation: the clock moves one interval first (except for the first one).
+  void tick() {
+    if (ticks_++ > 0) clock_.advance(1000ms);
+    sidecar_->engine->evaluate_once();
+  }
+  Engine& engine() { return *sidecar_->engine; }
+  std::string state() { return deployment_state_name(engine().state()); }
+
+  std::shared_ptr<ScriptedPrometheus> prometheus_ = std::make_shared<ScriptedPrometheus>();
+  ManualClock clock_;
+  ScriptedActuator actuator_;
+  std::unique_ptr<Sidecar> sidecar_;
+  int ticks_ = 0;
+};
+
+TEST_F(EngineTest, ABreachLastingTheWholeForRollsBackExactlyOnce) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0: pending
+  EXPECT_EQ(state(), "pending");
+  tick();  // t=1
+  EXPECT_TRUE(actuator_.calls.empty()) << "`for: 2s` has not elapsed yet";
+  tick();  // t=2: breached at every evaluation for 2s
+  ASSERT_EQ(actuator_.calls.size(), 1u);
+  EXPECT_EQ(state(), "rolled_back");
+  const actuators::DecisionContext& c = actuator_.calls[0];
+  EXPECT_EQ(c.deployment, "checkout");
+  EXPECT_EQ(c.trigger, "rule");
+  EXPECT_EQ(c.rule, "errors");
+  EXPECT_EQ(c.value, "0.2");
+  EXPECT_EQ(c.threshold, "0.05");
+
+  for (int i = 0; i < 5; ++i) tick();
+  EXPECT_EQ(actuator_.calls.size(), 1u) << "latched: a still-breaching rule never rolls back twice";
+  prometheus_->value("errors", "0.0");
+  for (int i = 0; i < 3; ++i) tick();
+  EXPECT_EQ(state(), "rolled_back") << "latched: recovered signals do not make it healthy again";
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+
+  const Sidecar& s = *sidecar_;
+  EXPECT_EQ(s.metric("rollback_sidecar_rollbacks_total", {{"result", "success"}, {"trigger", "rule"}}), 1);
+  EXPECT_EQ(s.metric("rollback_sidecar_decisions_total", {{"decision", "rollback"}, {"rule", "errors"}}), 1);
+  EXPECT_EQ(s.metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "changed"}}), 1);
+  EXPECT_EQ(s.metric("rollback_sidecar_deployment_state", {{"state", "rolled_back"}}), 1);
+  EXPECT_EQ(s.metric("rollback_sidecar_deployment_state"), 1) << "exactly one state is current";
+  EXPECT_EQ(s.metric("rollback_sidecar_detection_seconds_count"), 1);
+  EXPECT_DOUBLE_EQ(s.metric("rollback_sidecar_detection_seconds_sum"), 2.0) << "first breach at t=0, decision at t=2";
+}
+
+TEST_F(EngineTest, QueriesAreRenderedAndPinnedToTheEvaluationTime) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.01");
+  tick();
+  ASSERT_EQ(prometheus_->queries.size(), 2u);
+  EXPECT_EQ(prometheus_->queries[0], "errors{service=\"checkout\",version=\"v2\"}");
+  EXPECT_EQ(prometheus_->queries[1], "throughput");
+  ASSERT_FALSE(prometheus_->times[0].empty()) << "the evaluation time is sent, not left to Prometheus";
+  EXPECT_DOUBLE_EQ(std::stod(prometheus_->times[0]), to_unix_seconds(kWallStart));
+}
+
+TEST_F(EngineTest, StatusAndMetricsShowEachRulesValueThresholdAndState) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();
+  const nlohmann::json errors = sidecar_->rule_status("errors");
+  ASSERT_TRUE(errors.is_object()) << engine().status().dump(2);
+  EXPECT_EQ(errors["value"], 0.2);
+  EXPECT_EQ(errors["threshold"], 0.05);
+  EXPECT_EQ(errors["comparison"], "above");
+  EXPECT_EQ(errors["state"], "pending");
+  EXPECT_EQ(errors["breaching"], true);
+  EXPECT_EQ(errors["for"], "2s");
+  EXPECT_EQ(errors["pending_since"], to_rfc3339(kWallStart));
+  EXPECT_EQ(errors["query"], "errors{service=\"checkout\",version=\"v2\"}");
+  const nlohmann::json throughput = sidecar_->rule_status("throughput");
+  EXPECT_EQ(throughput["value"], 50);
+  EXPECT_EQ(throughput["threshold"], 10);
+  EXPECT_EQ(throughput["comparison"], "below");
+  EXPECT_EQ(throughput["state"], "ok");
+
+  const nlohmann::json status = engine().status();
+  EXPECT_EQ(status["state"], "pending");
+  EXPECT_EQ(status["latched"], false);
+  EXPECT_EQ(status["deployment"]["name"], "checkout");
+  EXPECT_EQ(status["evaluations"], 1);
+  EXPECT_EQ(status["last_evaluation"], to_rfc3339(kWallStart));
+  EXPECT_TRUE(status["last_decision"].is_null());
+  EXPECT_TRUE(engine().ready());
+
+  const Sidecar& s = *sidecar_;
+  EXPECT_DOUBLE_EQ(s.metric("rollback_sidecar_rule_value", {{"rule", "errors"}}), 0.2);
+  EXPECT_DOUBLE_EQ(s.metric("rollback_sidecar_rule_threshold", {{"rule", "errors"}}), 0.05);
+  EXPECT_EQ(s.metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "pending"}}), 1);
+  EXPECT_EQ(s.metric("rollback_sidecar_rule_state", {{"rule", "errors"}}), 1) << "exactly one state per rule is 1";
+  EXPECT_EQ(s.metric("rollback_sidecar_rule_state", {{"rule", "throughput"}, {"state", "ok"}}), 1);
+  EXPECT_DOUBLE_EQ(s.metric("rollback_sidecar_last_evaluation_timestamp_seconds"), to_unix_seconds(kWallStart));
+
+  tick();
+  tick();
+  const nlohmann::json decision = engine().status()["last_decision"];
+  ASSERT_TRUE(decision.is_object()) << engine().status().dump(2);
+  EXPECT_EQ(decision["kind"], "rollback");
+  EXPECT_EQ(decision["rule"], "errors");
+  EXPECT_EQ(decision["result"], "success");
+  EXPECT_EQ(engine().status()["latched"], true);
+}
+
+struct BadAnswer {
+  std::string name;
+  rs::HttpResponse response;
+  std::string reason;  // query_errors_total's label
+};
+
+rs::HttpResponse http(long status, const std::string& body) {
+  rs::HttpResponse r;
+  r.status = status;
+  r.body = body;
+  return r;
+}
+
+rs::HttpResponse transport_error(rs::TransportError e, const std::string& message) {
+  rs::HttpResponse r;
+  r.error = e;
+  r.error_message = message;
+  return r;
+}
+
+TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
+  // `missing: breach` and `for: 0s`: an empty result would roll back at once; errors must not.
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s, missing: breach}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  const std::vector<BadAnswer> answers = {
+      {"http 503", http(503, "upstream unavailable"), "http"},
+      {"prometheus error", http(422, R"({"status":"error","errorType":"execution","error":"many-to-many"})"),
+       "prometheus"},
+      {"unparseable body", ok_body("<html>proxy login</html>"), "parse"},
+      {"timeout", transport_error(rs::TransportError::kTimeout, "POST /api/v1/query timed out"), "timeout"},
+      {"connect", transport_error(rs::TransportError::kConnect, "connection refused"), "connect"},
+      {"matrix result", ok_body(R"({"status":"success","data":{"resultType":"matrix","result":[]}})"),
+       "unsupported"},
+  };
+  for (const auto& bad : answers) {
+    prometheus_->answer("errors", bad.response);
+    tick();
+    const nlohmann::json rule = sidecar_->rule_status("errors");
+    EXPECT_EQ(rule["state"], "nodata") << bad.name;
+    EXPECT_TRUE(rule["value"].is_null()) << bad.name;
+    EXPECT_FALSE(rule["problem"].is_null()) << bad.name << ": the status says what went wrong";
+    EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", bad.reason}}), 1)
+        << bad.name << "\n" << sidecar_->metrics->serialize();
+    EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "nodata"}}), 1)
+        << bad.name;
+    EXPECT_TRUE(std::isnan(sidecar_->metric("rollback_sidecar_rule_value", {{"rule", "errors"}}))) << bad.name;
+  }
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "healthy");
+  EXPECT_TRUE(engine().status()["last_decision"].is_null());
+}
+
+// DESIGN §5: a query error never counts as healthy; docs/rules-and-decisions.md: "`nodata` rules
+// change nothing". A held rule keeps its episode, so the deployment stays pending (status,
+// deployment_state metric, log) while Prometheus is failing.
+TEST_F(EngineTest, AQueryErrorWhilePendingKeepsTheDeploymentPendingNotHealthy) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();
+  ASSERT_EQ(state(), "pending");
+  prometheus_->answer("errors", http(500, "internal error"));
+  for (int i = 0; i < 5; ++i) {
+    tick();
+    EXPECT_EQ(state(), "pending") << "an error is never evidence of health";
+  }
+  EXPECT_TRUE(actuator_.calls.empty()) << "and never evidence of a breach";
+}
+
+struct MissingCase {
+  std::string missing;
+  std::string expect_rule_state;
+  bool rolls_back;
+};
+
+class EngineMissing : public EngineTest, public ::testing::WithParamInterface<MissingCase> {};
+
+TEST_P(EngineMissing, AnEmptyResultOrNaNCountsAsTheRuleSays) {
+  const MissingCase& c = GetParam();
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 1s, missing: " + c.missing + "}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->answer("errors", vector_of({}));
+  tick();
+  prometheus_->answer("errors", vector_of({"NaN"}));
+  tick();
+  tick();
+  EXPECT_EQ(sidecar_->rule_status("errors")["state"], c.expect_rule_state);
+  EXPECT_EQ(actuator_.calls.size(), c.rolls_back ? 1u : 0u);
+  EXPECT_EQ(or_zero(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}})), 0)
+      << "no data is not a query error";
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, EngineMissing,
+                         ::testing::Values(MissingCase{"hold", "nodata", false}, MissingCase{"breach", "firing", true},
+                                           MissingCase{"ok", "ok", false}),
+                         [](const ::testing::TestParamInfo<MissingCase>& row) { return row.param.missing; });
+
+TEST_F(EngineTest, TheWorstSeriesDecidesAndNaNSeriesAreIgnored) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->answer("throughput", vector_of({"50", "NaN", "4"}));
+  prometheus_->answer("errors", vector_of({"0.01", "NaN", "0.03"}));
+  tick();
+  EXPECT_EQ(sidecar_->rule_status("errors")["value"], 0.03);
+  EXPECT_EQ(sidecar_->rule_status("errors")["state"], "ok");
+  EXPECT_EQ(sidecar_->rule_status("throughput")["value"], 4) << "below rules judge the lowest series";
+  EXPECT_EQ(sidecar_->rule_status("throughput")["state"], "firing");
+  ASSERT_EQ(actuator_.calls.size(), 1u) << "one bad instance is not averaged away";
+  EXPECT_EQ(actuator_.calls[0].rule, "throughput");
+}
+
+TEST_F(EngineTest, DryRunRecordsWouldRollBackAndActsOnNothing) {
+  Options o;
+  o.dry_run = true;
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 6; ++i) tick();
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "firing");
+  const nlohmann::json status = engine().status();
+  EXPECT_EQ(status["dry_run"], true);
+  EXPECT_EQ(status["latched"], false);
+  ASSERT_TRUE(status["last_decision"].is_object()) << status.dump(2);
+  EXPECT_EQ(status["last_decision"]["kind"], "hold");
+  EXPECT_EQ(status["last_decision"]["dry_run"], true);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_decisions_total", {{"decision", "hold"}, {"rule", "errors"}}), 1)
+      << "one hold per firing episode, not one per evaluation";
+  EXPECT_EQ(or_zero(sidecar_->metric("rollback_sidecar_decisions_total", {{"decision", "rollback"}})), 0);
+  EXPECT_EQ(or_zero(sidecar_->metric("rollback_sidecar_rollbacks_total", {{"result", "success"}})), 0);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_dry_run"), 1);
+}
+
+TEST_F(EngineTest, AFailedRollbackLatchesRollbackFailedAndIsNotRepeatedByRules) {
+  actuator_.script({ActResult::failure("No such backend 'app'", false)});
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u);
+  EXPECT_EQ(state(), "rollback_failed");
+  for (int i = 0; i < 4; ++i) tick();
+  EXPECT_EQ(actuator_.calls.size(), 1u) << "a broken router is not hammered every evaluation";
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rollbacks_total", {{"result", "failure"}, {"trigger", "rule"}}), 1);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}),
+            1);
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_EQ(decision["result"], "failure");
+  EXPECT_NE(decision.dump().find("No such backend 'app'"), std::string::npos) << decision.dump(2);
+}
+
+TEST_F(EngineTest, TheLatchSurvivesARestartUntilANewDeploymentIsConfigured) {
+  testing::TempDir dir;
+  Options o;
+  o.state_file = dir.file("state.json");
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u);
+  const auto decision_id = engine().last_decision()->id;
+
+  // Restart: same deployment, still breaching.
+  ASSERT_TRUE(start(o).engine);
+  EXPECT_EQ(state(), "rolled_back") << "restored before the first evaluation";
+  ASSERT_TRUE(engine().last_decision());
+  EXPECT_EQ(engine().last_decision()->id, decision_id);
+  for (int i = 0; i < 4; ++i) tick();
+  EXPECT_EQ(actuator_.calls.size(), 1u) << "a restart neither undoes nor repeats the rollback";
+  prometheus_->value("errors", "0.0");
+  tick();
+  EXPECT_EQ(state(), "rolled_back");
+
+  // A new deployment (new canary version) starts healthy and is guarded again.
+  o.canary = "v3";
+  ASSERT_TRUE(start(o).engine);
+  EXPECT_EQ(state(), "healthy");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  EXPECT_EQ(actuator_.calls.size(), 2u);
+  EXPECT_EQ(state(), "rolled_back");
+}
+
+TEST_F(EngineTest, AnInterruptedRollbackIsResumedBeforeTheFirstEvaluation) {
+  testing::TempDir dir;
+  Options o;
+  o.state_file = dir.file("state.json");
+  {
+    // What a crash between "decided" and "router moved" leaves on disk.
+    Sidecar probe(o, prometheus_, clock_, actuator_);
+    ASSERT_TRUE(probe.engine);
+    PersistedState s;
+    s.identity = probe.loaded.config.deployment.identity();
+    s.state = DeploymentState::kRollingBack;
+    Decision d;
+    d.id = 4;
+    d.kind = "rollback";
+    d.rule = "errors";
+    d.value = 0.2;
+    d.threshold = 0.05;
+    d.decided_at = kWallStart - 10s;
+    s.last_decision = d;
+    std::string error;
+    ASSERT_TRUE(probe.store->save(s, &error)) << error;
+  }
+  ASSERT_TRUE(start(o).engine);
+  EXPECT_EQ(state(), "rolling_back");
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.0");  // even if the signals look fine now
+  tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u);
+  EXPECT_EQ(actuator_.calls[0].rule, "errors");
+  EXPECT_EQ(state(), "rolled_back");
+  tick();
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+  EXPECT_EQ(engine().last_decision()->id, 4u);
+}
+
+TEST_F(EngineTest, ACorruptStateFileStopsTheStartWithAnErrorNamingIt) {
+  testing::TempDir dir;
+  Options o;
+  o.state_file = dir.file("state.json");
+  testing::write_file(o.state_file, "{\"version\": 1, \"state\": \"rolled_b");
+  Sidecar s(o, prometheus_, clock_, actuator_);
+  ASSERT_TRUE(s.engine);
+  std::string error;
+  EXPECT_FALSE(s.engine->restore(&error)) << "starting healthy would forget a latched rollback";
+  EXPECT_NE(error.find(o.state_file), std::string::npos) << error;
+}
+
+TEST_F(EngineTest, DelayRechecksBeforeActingAndARecoveryCancelsTheRollback) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s, delay: 2s}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0: firing, waiting for the delay
+  tick();  // t=1
+  EXPECT_EQ(state(), "firing");
+  EXPECT_TRUE(actuator_.calls.empty());
+  prometheus_->value("errors", "0.01");
+  tick();  // t=2: the re-check finds it recovered
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "healthy");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=3: a new episode, firing again
+  tick();  // t=4
+  EXPECT_TRUE(actuator_.calls.empty()) << "the delay restarts with the new episode";
+  tick();  // t=5: delay elapsed and still breaching
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+}
+
+TEST_F(EngineTest, NotifyRulesAreCountedOncePerEpisodeAndNeverActuate) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 0s, action: notify, severity: sev3}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 4; ++i) tick();
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "firing");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_decisions_total",
+                             {{"decision", "notify"}, {"rule", "errors"}, {"severity", "sev3"}}),
+            1);
+  EXPECT_EQ(engine().status()["last_decision"]["kind"], "notify");
+}
+
+TEST_F(EngineTest, RollbackDurationIsMeasuredFromTheDecisionToTheVerifiedChange) {
+  // Two refused attempts: 100 ms and 200 ms of backoff on the manual clock before the change.
+  actuator_.script({ActResult::failure("connection refused"), ActResult::failure("connection refused"),
+                    ActResult::changed("canary weight 10 -> 0")});
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(actuator_.calls.size(), 3u);
+  EXPECT_EQ(state(), "rolled_back");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rollback_duration_seconds_count"), 1);
+  EXPECT_NEAR(sidecar_->metric("rollback_sidecar_rollback_duration_seconds_sum"), 0.3, 1e-9);
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_NEAR(decision["duration_seconds"].get<double>(), 0.3, 1e-9) << decision.dump(2);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}),
+            2);
+}
+
+TEST_F(EngineTest, InfiniteValuesAreShownAsPrometheusSpellsThem) {
+  Options o;
+  o.errors_rule = "{name: errors, query: errors, above: 0.05, for: 1h}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "+Inf");
+  tick();
+  EXPECT_EQ(sidecar_->rule_status("errors")["value"], "+Inf");
+  EXPECT_EQ(sidecar_->rule_status("errors")["state"], "pending");
+  EXPECT_NO_THROW((void)engine().status().dump()) << "the status document stays valid JSON";
+}
+
+TEST_F(EngineTest, QueriesWithPlusAmpersandAndQuotesReachPrometheusUnchanged) {
+  Options o;
+  o.errors_rule = R"({name: errors, query: 'sum(rate(a{path=~"/x&y|/z"}[1m])) + sum(b) / 2', above: 0.05})";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("sum", "0.01");
+  tick();
+  ASSERT_FALSE(prometheus_->queries.empty());
+  EXPECT_EQ(prometheus_->queries[0], R"(sum(rate(a{path=~"/x&y|/z"}[1m])) + sum(b) / 2)");
+}
+
+TEST_F(EngineTest, TheExpositionAfterErrorsAndARollbackIsPromtoolClean) {
+  const std::string promtool = testing::find_binary("promtool");
+  if (promtool.empty()) GTEST_SKIP() << "promtool not installed (scripts/install-deps.sh installs prometheus)";
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->answer("errors", http(503, "unavailable"));
+  tick();
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(state(), "rolled_back");
+  testing::TempDir dir;
+  testing::write_file(dir.file("metrics.txt"), sidecar_->metrics->serialize());
+  testing::Process check({"/bin/sh", "-c", promtool + " check metrics < " + dir.file("metrics.txt")},
+                         dir.file("promtool.log"));
+  const int status = check.wait_exit(30s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(dir.file("promtool.log"));
+  EXPECT_EQ(testing::read_file(dir.file("promtool.log")), "") << "promtool prints lint findings";
+}
+
+}  // namespace
+}  // namespace rs::sidecar

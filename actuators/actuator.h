@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/env/env.h"
 #include "common/plugin/plugin_registry.h"
 #include "common/plugin/plugin_settings.h"
 
@@ -78,6 +79,9 @@ using Settings = common::PluginSettings;
 // What every actuator may depend on besides its own settings.
 struct Environment {
   std::string strategy;  // deployment.strategy: "canary" | "blue-green"
+  // Clock, HTTP and processes (common/env/env.h): the real ones unless the composition root
+  // (or a test) hands in others.
+  const Env* env = &system_env();
 };
 
 // Builds one actuator from its settings. Config errors are recorded through `settings` (the

@@ -11,10 +11,10 @@ const Registry& Registry::builtin() {
   static const Registry registry = [] {
     Registry r;
     r.add("haproxy", [](Settings& s, const Environment& e) { return make_haproxy_actuator(s, e); });
-    r.add("exec", [](Settings& s, const Environment& e) { return make_exec_actuator(s, e); });
-    r.add("file", [](Settings& s, const Environment& e) { return make_file_actuator(s, e); });
-    r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e); });
-    r.add("webhook", [](Settings& s, const Environment& e) { return make_webhook_actuator(s, e); });
+    r.add("exec", [](Settings& s, const Environment& e) { return make_exec_actuator(s, e, e.env->processes); });
+    r.add("file", [](Settings& s, const Environment& e) { return make_file_actuator(s, e, e.env->processes); });
+    r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e, e.env->processes); });
+    r.add("webhook", [](Settings& s, const Environment& e) { return make_webhook_actuator(s, e, e.env->make_http()); });
     return r;
   }();
   return registry;

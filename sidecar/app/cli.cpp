@@ -18,14 +18,10 @@
 
 #include "common/duration.h"
 #include "common/http/http_transport.h"
-#include "sidecar/api/api.h"
 #include "sidecar/core/engine.h"
-#include "sidecar/api/http_server.h"
 #include "sidecar/app/logging.h"
-#include "sidecar/records/notification_dispatcher.h"
 #include "sidecar/app/prometheus_rules.h"
-#include "sidecar/records/record_keeper.h"
-#include "sidecar/core/scheduler.h"
+#include "sidecar/app/sidecar.h"
 #include "sidecar/app/version.h"
 
 namespace po = boost::program_options;
@@ -47,8 +43,11 @@ constexpr const char* kUsage =
     "                                           ask a running sidecar to roll back / (un)freeze\n\n"
     "Options";
 
-std::optional<LoadedConfig> load_or_report(const std::string& path) {
-  LoadResult result = load_config_file(path, actuators::Registry::builtin());
+std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env) {
+  notifiers::Environment notifier_env;
+  notifier_env.make_transport = env.make_http;
+  LoadResult result = load_config_file(path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
+                                       notifier_env, env);
   for (const auto& e : result.errors) std::cerr << e.to_string(path) << "\n";
   if (!result.loaded) {
     std::cerr << path << ": " << result.errors.size() << " error(s); config is invalid\n";
@@ -81,9 +80,9 @@ void print_summary(const LoadedConfig& loaded) {
 
 // Runs each query once and probes each actuator and notifier. Any query error or probe failure
 // is invalid.
-bool check_online(LoadedConfig& loaded) {
+bool check_online(LoadedConfig& loaded, Env& env) {
   const Config& c = loaded.config;
-  promql::Client client(c.prometheus, rs::make_curl_transport());
+  promql::Client client(c.prometheus, env.make_http());
   std::vector<std::string> queries;
   for (const auto& r : c.rules) queries.push_back(r.query);
   auto outcomes = client.query_all(queries);
@@ -125,8 +124,7 @@ bool check_online(LoadedConfig& loaded) {
   return ok;
 }
 
-int run_sidecar(LoadedConfig& loaded) {
-  const Config& config = loaded.config;
+int run_sidecar(LoadedConfig& loaded, SystemEnv& env) {
   // Signals are taken by one thread with sigwait, so no handler runs inside library code.
   sigset_t signals;
   sigemptyset(&signals);
@@ -134,89 +132,22 @@ int run_sidecar(LoadedConfig& loaded) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::vector<std::string> rule_names;
-  for (const auto& r : config.rules) rule_names.push_back(r.name);
-  SelfMetrics metrics(RS_VERSION, rule_names, deployment_state_names());
-  SystemClock clock;
-  promql::Client client(config.prometheus, rs::make_curl_transport());
-  StateStore store(config.state_file);
-  std::vector<actuators::Actuator*> actuators;
-  for (auto& a : loaded.actuators) actuators.push_back(a.get());
-  Engine engine(config, actuators, client, clock, metrics, store);
-  std::vector<actuators::Actuator*> cleanup;
-  for (auto& a : loaded.cleanup_actuators) cleanup.push_back(a.get());
-  engine.set_cleanup_actuators(cleanup);
+  std::unique_ptr<Sidecar> sidecar = Sidecar::create(loaded, env);
   std::string error;
-  if (!engine.restore(&error)) {
+  if (!sidecar->start(&error)) {
     spdlog::critical("{}", error);
     return 1;
   }
-  RecordKeeper records(config, metrics);
-  if (!records.start(&error)) {
-    spdlog::critical("{}", error);
-    return 1;
-  }
-  engine.add_observer(&records);
-  records.record_startup(RS_VERSION, deployment_state_name(engine.state()));
-  std::vector<NotificationDispatcher::Target> targets;
-  for (std::size_t i = 0; i < loaded.notifiers.size(); ++i)
-    targets.push_back({loaded.notifiers[i].get(), config.notifier_specs[i]});
-  NotificationDispatcher notifications(config, std::move(targets), metrics, clock,
-                                       NotificationDispatcher::outbox_path_for(config.state_file),
-                                       [&records](const nlohmann::json& fields) { records.record_notification(fields); });
-  notifications.start();
-  notifications.recover(engine.last_decision());
-  engine.add_observer(&notifications);
-
-  // Liveness: a tick must start at least this often, or the loop is wedged.
-  const auto stuck_after = 3 * config.evaluation_interval + config.prometheus.timeout + config.rollback.deadline;
-  std::atomic<MonoTime::rep> last_tick{clock.mono().time_since_epoch().count()};
-  Api api(config, engine, metrics, [&](std::string* why) {
-    const auto since = clock.mono() - MonoTime(MonoTime::duration(last_tick.load()));
-    if (since <= stuck_after) return true;
-    *why = "no evaluation started for " + common::format_duration(std::chrono::duration_cast<Duration>(since));
-    return false;
-  });
-  HttpServer server(config.api.max_body_bytes,
-                    [&metrics](const std::string& route, int status) { metrics.count_api_request(route, status); });
-  api.install(server);
-  if (!server.start(config.listen, &error)) {
-    spdlog::critical("{}", error);
-    return 1;
-  }
-  spdlog::info("rollback-sidecar {} watching deployment {} (stage {}, strategy {}{}): {} rule(s) every {} against {}; "
-               "serving on {}",
-               RS_VERSION, config.deployment.name, config.deployment.stage, config.deployment.strategy,
-               config.dry_run ? ", DRY RUN" : "", config.rules.size(),
-               common::format_duration(config.evaluation_interval), config.prometheus.url, config.listen);
-
-  Scheduler scheduler(
-      clock, config.evaluation_interval,
-      [&] {
-        last_tick = clock.mono().time_since_epoch().count();
-        engine.evaluate_once();
-      },
-      [&](std::uint64_t skipped) {
-        metrics.count_evaluation_overruns(static_cast<double>(skipped));
-        spdlog::warn("evaluation took longer than evaluation_interval {}; skipped {} tick(s)",
-                     common::format_duration(config.evaluation_interval), skipped);
-      });
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    scheduler.stop();
+    sidecar->stop();
   });
-  scheduler.run();
-  // The scheduler only returns after stop(); wake the signal thread if something else ended it.
+  sidecar->run();
+  // run() only returns after stop(); wake the signal thread if something else ended it.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
-  engine.shutdown();
-  server.stop();
-  notifications.stop();
-  records.record_shutdown(deployment_state_name(engine.state()));
-  records.stop();
-  spdlog::info("stopped; deployment {} is {}", config.deployment.name, deployment_state_name(engine.state()));
   return 0;
 }
 
@@ -329,7 +260,9 @@ int run_cli(int argc, char** argv) {
     std::cerr << "rollback-sidecar: " << error << "\n";
     return 2;
   }
-  auto loaded = load_or_report(vm["config"].as<std::string>());
+  // The real environment; declared before the config so the plugins built from it die first.
+  SystemEnv env;
+  auto loaded = load_or_report(vm["config"].as<std::string>(), env);
   if (!loaded) return 1;
   if (command == "rules") {
     std::cout << render_prometheus_rules(loaded->config);
@@ -337,13 +270,13 @@ int run_cli(int argc, char** argv) {
   }
   if (command == "check") {
     print_summary(*loaded);
-    if (vm.count("online") && !check_online(*loaded)) {
+    if (vm.count("online") && !check_online(*loaded, env)) {
       std::cout << "online check FAILED\n";
       return 1;
     }
     return 0;
   }
-  return run_sidecar(*loaded);
+  return run_sidecar(*loaded, env);
 }
 
 }  // namespace rs::sidecar

@@ -490,7 +490,7 @@ std::optional<QueryCondition> read_condition(MapReader& r, const std::map<std::s
 
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
                             const actuators::Registry& registry, const notifiers::Registry& notifier_registry,
-                            const notifiers::Environment& notifier_env) {
+                            const notifiers::Environment& notifier_env, const Env& world) {
   LoadResult result;
   Errors& errors = result.errors;
   YAML::Node root;
@@ -591,7 +591,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   cfg.state_file = top.string("state_file", "");
   cfg.dry_run = top.boolean("dry_run", false);
 
-  actuators::Environment env{cfg.deployment.strategy};
+  actuators::Environment env{cfg.deployment.strategy, &world};
   YAML::Node acts = top.raw("actuators");
   load_actuator_list(acts, "actuators", top, registry, env, errors, &loaded.actuators, &cfg.actuator_specs);
   if (top.has("cleanup")) {
@@ -695,7 +695,8 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
 }
 
 LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
-                            const notifiers::Registry& notifier_registry, const notifiers::Environment& notifier_env) {
+                            const notifiers::Registry& notifier_registry, const notifiers::Environment& notifier_env,
+                            const Env& world) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;
@@ -704,7 +705,7 @@ LoadResult load_config_file(const std::string& path, const actuators::Registry& 
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  return load_config_text(ss.str(), path, registry, notifier_registry, notifier_env);
+  return load_config_text(ss.str(), path, registry, notifier_registry, notifier_env, world);
 }
 
 }  // namespace rs::sidecar

@@ -144,12 +144,14 @@ struct LoadResult {
 // Loads and validates a config. Every problem is collected (not just the first); unknown keys
 // are errors. Actuators and notifiers are created through their registries, which validate
 // their settings.
+// `env` is what the actuators built from the config reach the world through (the composition
+// root passes its Env; tests their fakes).
 LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
                             const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
-                            const notifiers::Environment& notifier_env = {});
+                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env());
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
                             const actuators::Registry& registry,
                             const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
-                            const notifiers::Environment& notifier_env = {});
+                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env());
 
 }  // namespace rs::sidecar

@@ -39,13 +39,13 @@ std::string also_firing_text(const Decision& d) {
 }  // namespace
 
 Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client,
-               Clock& clock, SelfMetrics& metrics, const StateStore& store)
+               const Env& env, SelfMetrics& metrics, const StateStore& store)
     : config_(config),
       client_(client),
-      clock_(clock),
+      clock_(*env.clock),
       metrics_(metrics),
       store_(store),
-      executor_(actuators, config.rollback, clock, metrics.actuator_call_counter()),
+      executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
@@ -59,8 +59,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
   for (const auto* actuator : actuators) metrics_.declare_actuator(actuator->type());
   metrics_.set_dry_run(config.dry_run);
   if (config.rollback.preflight.enabled) {
-    stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,
-                                                        rs::make_curl_transport());
+    stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus, env.make_http());
   }
   publish_state();
 }

@@ -14,6 +14,7 @@
 #include "actuators/actuator.h"
 #include "promql/client.h"
 #include "common/clock.h"
+#include "common/env/env.h"
 #include "sidecar/config/config.h"
 #include "sidecar/policy/decision.h"
 #include "sidecar/rollback/rollback_checks.h"
@@ -64,7 +65,8 @@ struct RollbackRequestResult {
 // - status(), ready() and state() are safe from any thread at any time.
 class Engine {
  public:
-  Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client, Clock& clock,
+  // Time and the preflight's HTTP come from `env` (its clock must outlive the engine).
+  Engine(const Config& config, std::vector<actuators::Actuator*> actuators, promql::Client& client, const Env& env,
          SelfMetrics& metrics, const StateStore& store);
 
   bool restore(std::string* error);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/fakes/env.h"
 #include "actuators/actuator.h"
 #include "promql/client.h"
 #include "common/http/http_transport.h"
@@ -98,7 +99,8 @@ inline std::unique_ptr<SidecarCore> make_core(const std::string& yaml,
     for (auto& a : core->loaded.actuators) acts.push_back(a.get());
   }
   core->engine =
-      std::make_unique<sidecar::Engine>(config, acts, *core->client, core->clock, *core->metrics, *core->store);
+      std::make_unique<sidecar::Engine>(config, acts, *core->client, fakes::env_with_clock(core->clock),
+                                        *core->metrics, *core->store);
   std::string error;
   if (!core->engine->restore(&error)) {
     ADD_FAILURE() << "restore failed: " << error;

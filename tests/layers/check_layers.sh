@@ -10,11 +10,11 @@ cd "$root"
 
 # folder rank: a file may include headers of its own folder and of folders with a lower rank.
 layers=(
-  "common/plugin 1" "common/http 1" "common 0"
-  "promql 2"
-  "actuators 3" "notifiers 3"
-  "sidecar/policy 4" "sidecar/config 5" "sidecar/rollback 6" "sidecar/core 7"
-  "sidecar/records 8" "sidecar/api 9" "sidecar/app 10"
+  "common/env 2" "common/plugin 1" "common/http 1" "common 0"
+  "promql 3"
+  "actuators 4" "notifiers 4"
+  "sidecar/policy 5" "sidecar/config 6" "sidecar/rollback 7" "sidecar/core 8"
+  "sidecar/records 9" "sidecar/api 10" "sidecar/app 11"
 )
 layer_of() {  # path -> "folder rank" of the longest matching folder, or nothing
   local path=$1 best="" best_len=0

@@ -12,6 +12,7 @@
 #include <memory>
 #include <sys/wait.h>
 
+#include "tests/fakes/env.h"
 #include "actuators/actuator.h"
 #include "promql/client.h"
 #include "common/http/http_transport.h"
@@ -180,7 +181,8 @@ struct Sidecar {
     metrics = std::make_unique<SelfMetrics>("test", rules, deployment_state_names());
     client = std::make_unique<promql::Client>(promql::ClientOptions{}, std::move(prometheus));
     store = std::make_unique<StateStore>(loaded.config.state_file);
-    engine = std::make_unique<Engine>(loaded.config, std::vector<actuators::Actuator*>{&actuator}, *client, clock,
+    engine = std::make_unique<Engine>(loaded.config, std::vector<actuators::Actuator*>{&actuator}, *client,
+                                      fakes::env_with_clock(clock),
                                       *metrics, *store);
   }
   double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {

@@ -2,6 +2,7 @@
 // `for: 3s` at a 1s interval take a fourth interval.
 #include <gtest/gtest.h>
 
+#include "tests/fakes/env.h"
 #include "actuators/actuator.h"
 #include "promql/client.h"
 #include "sidecar/config/config.h"
@@ -67,7 +68,8 @@ class EvaluationGrid : public ::testing::Test {
         "grid.yml", actuators::Registry::builtin());
     ASSERT_TRUE(result.loaded) << (result.errors.empty() ? "" : result.errors[0].message);
     loaded_ = std::move(result.loaded);
-    engine_ = std::make_unique<Engine>(loaded_->config, std::vector<actuators::Actuator*>{&actuator_}, client_, clock_,
+    engine_ = std::make_unique<Engine>(loaded_->config, std::vector<actuators::Actuator*>{&actuator_}, client_,
+                                       fakes::env_with_clock(clock_),
                                        metrics_, store_);
     std::string error;
     ASSERT_TRUE(engine_->restore(&error)) << error;

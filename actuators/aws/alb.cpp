@@ -162,6 +162,11 @@ class AlbActuator final : public Actuator {
   // Rewrites the forward actions naming either group in place: canary `percent`, stable the rest.
   void rewrite(tinyxml2::XMLDocument* doc, XMLElement* actions, int percent) {
     for (XMLElement* a : members(actions)) {
+      // DescribeListeners never returns the OIDC client secret; keep the stored one.
+      if (XMLElement* oidc = a->FirstChildElement("AuthenticateOidcConfig")) {
+        if (!oidc->FirstChildElement("ClientSecret") && !oidc->FirstChildElement("UseExistingClientSecret"))
+          oidc->InsertNewChildElement("UseExistingClientSecret")->SetText("true");
+      }
       if (text(a->FirstChildElement("Type")) != "forward") continue;
       XMLElement* forward = a->FirstChildElement("ForwardConfig");
       XMLElement* groups = forward ? forward->FirstChildElement("TargetGroups") : nullptr;

@@ -11,6 +11,7 @@ cd "$root"
 # folder rank: a file may include headers of its own folder and of folders with a lower rank.
 layers=(
   "common/plugin 1" "common/http 1" "common 0"
+  "common/aws 2"   # links common/http (rank 1), so one rank above it
   "promql 2"
   "actuators 3" "notifiers 3"
   "sidecar/policy 4" "sidecar/config 5" "sidecar/rollback 6" "sidecar/core 7"

@@ -160,8 +160,14 @@ void configure(Transfer* t) {
     std::string line = value.empty() ? name + ";" : name + ": " + value;
     t->headers = curl_slist_append(t->headers, line.c_str());
   }
-  // curl would otherwise wait up to 1 s for "100 Continue" on larger POST bodies.
-  t->headers = curl_slist_append(t->headers, "Expect:");
+  // curl would otherwise wait up to 1 s for "100 Continue" on larger POST bodies. With SigV4,
+  // curl 7.88 would sign the removed header as an empty "expect" (which no server sees, so AWS
+  // refuses the signature): keep curl's Expect then, and shorten its wait instead.
+  if (request.sigv4) {
+    curl_easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS, 100L);
+  } else {
+    t->headers = curl_slist_append(t->headers, "Expect:");
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 }
 

@@ -93,7 +93,7 @@ using Factory = common::PluginRegistry<Actuator, Environment>::Factory;
 class Registry : public common::PluginRegistry<Actuator, Environment> {
  public:
   Registry() : PluginRegistry("actuator") {}
-  // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec).
+  // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec, aws-*).
   static const Registry& builtin();
 };
 

@@ -1,4 +1,8 @@
 #include "actuators/actuator.h"
+#include "actuators/aws/alb.h"
+#include "actuators/aws/codedeploy.h"
+#include "actuators/aws/ecs.h"
+#include "actuators/aws/lambda_alias.h"
 #include "actuators/exec/exec.h"
 #include "actuators/file/file.h"
 #include "actuators/haproxy/haproxy.h"
@@ -15,6 +19,10 @@ const Registry& Registry::builtin() {
     r.add("file", [](Settings& s, const Environment& e) { return make_file_actuator(s, e, e.env->processes); });
     r.add("nginx", [](Settings& s, const Environment& e) { return make_nginx_actuator(s, e, e.env->processes); });
     r.add("webhook", [](Settings& s, const Environment& e) { return make_webhook_actuator(s, e, e.env->make_http()); });
+    r.add("aws-lambda-alias", [](Settings& s, const Environment& e) { return make_aws_lambda_alias_actuator(s, e); });
+    r.add("aws-codedeploy", [](Settings& s, const Environment& e) { return make_aws_codedeploy_actuator(s, e); });
+    r.add("aws-ecs", [](Settings& s, const Environment& e) { return make_aws_ecs_actuator(s, e); });
+    r.add("aws-alb", [](Settings& s, const Environment& e) { return make_aws_alb_actuator(s, e); });
     return r;
   }();
   return registry;

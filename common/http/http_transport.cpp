@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <mutex>
 
@@ -84,6 +85,25 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  size_t bytes = size * count;
+  std::string line(data, bytes);
+  if (line.rfind("HTTP/", 0) == 0) {
+    transfer->response.headers.clear();  // a new response (e.g. after 100 Continue)
+    return bytes;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string::npos) return bytes;
+  auto value_start = line.find_first_not_of(" \t", colon + 1);
+  auto value_end = line.find_last_not_of("\r\n \t");
+  std::string value = value_start == std::string::npos || value_end < value_start
+                          ? ""
+                          : line.substr(value_start, value_end - value_start + 1);
+  if (transfer->response.headers.size() < 200) transfer->response.headers.emplace_back(line.substr(0, colon), value);
+  return bytes;
+}
+
 void set_method(CURL* easy, const HttpRequest& request) {
   if (request.method == "GET" && request.body.empty()) {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
@@ -117,6 +137,8 @@ void configure(Transfer* t) {
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
   // Fails fast when Content-Length already says too much; on_body covers chunked bodies.
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever this libcurl can decode
@@ -127,14 +149,25 @@ void configure(Transfer* t) {
     curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(easy, CURLOPT_USERNAME, request.basic_auth->first.c_str());
     curl_easy_setopt(easy, CURLOPT_PASSWORD, request.basic_auth->second.c_str());
+  } else if (request.sigv4) {
+    // curl signs Host, X-Amz-Date, the payload hash and the headers added below.
+    curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.sigv4->provider.c_str());
+    curl_easy_setopt(easy, CURLOPT_USERNAME, request.sigv4->access_key.c_str());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.sigv4->secret_key.c_str());
   }
   for (const auto& [name, value] : request.headers) {
     // "Name:" alone would make curl drop the header; "Name;" is its spelling of an empty one.
     std::string line = value.empty() ? name + ";" : name + ": " + value;
     t->headers = curl_slist_append(t->headers, line.c_str());
   }
-  // curl would otherwise wait up to 1 s for "100 Continue" on larger POST bodies.
-  t->headers = curl_slist_append(t->headers, "Expect:");
+  // curl would otherwise wait up to 1 s for "100 Continue" on larger POST bodies. With SigV4,
+  // curl 7.88 would sign the removed header as an empty "expect" (which no server sees, so AWS
+  // refuses the signature): keep curl's Expect then, and shorten its wait instead.
+  if (request.sigv4) {
+    curl_easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS, 100L);
+  } else {
+    t->headers = curl_slist_append(t->headers, "Expect:");
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 }
 
@@ -148,6 +181,7 @@ std::string describe_failure(const Transfer& t, CURLcode code, TransportError er
   }
   std::string message = request.method + " " + redact_userinfo(request.url) + ": " + what;
   if (request.basic_auth) erase_all(&message, request.basic_auth->second);
+  if (request.sigv4) erase_all(&message, request.sigv4->secret_key);
   return message;
 }
 
@@ -257,6 +291,17 @@ class CurlTransport final : public HttpTransport {
 };
 
 }  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string wanted = lower(name);
+  for (const auto& [n, v] : headers)
+    if (lower(n) == wanted) return v;
+  return "";
+}
 
 const char* transport_error_name(TransportError e) {
   switch (e) {

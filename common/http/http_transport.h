@@ -28,6 +28,15 @@ struct HttpRequest {
   TlsOptions tls;
   // Basic auth credentials; the transport never logs them.
   std::optional<std::pair<std::string, std::string>> basic_auth;
+  // AWS Signature Version 4, computed by libcurl (CURLOPT_AWS_SIGV4) over the method, URL, the
+  // body and every header in `headers` (so add X-Amz-Security-Token there for temporary
+  // credentials, and set Content-Type explicitly). Excludes basic_auth. Never logged.
+  struct SigV4 {
+    std::string provider;    // "aws:amz:REGION:SERVICE", e.g. "aws:amz:eu-west-1:lambda"
+    std::string access_key;  // access key id
+    std::string secret_key;  // secret access key
+  };
+  std::optional<SigV4> sigv4;
 };
 
 enum class TransportError {
@@ -43,10 +52,15 @@ struct HttpResponse {
   std::string error_message;  // set when error != kNone; never contains credentials
   long status = 0;            // HTTP status when error == kNone
   std::string body;
+  // Response headers as received (names as sent by the server; compare case-insensitively).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::microseconds elapsed{0};
   // True when the request went over an already-open (kept-alive) connection; lets tests and
   // benchmarks check that connections are reused across calls.
   bool connection_reused = false;
+
+  // The value of header `name` (case-insensitive), or "".
+  std::string header(const std::string& name) const;
 };
 
 // Contract: perform_all() executes every request concurrently and returns one response per

@@ -10,7 +10,7 @@ cd "$root"
 
 # folder rank: a file may include headers of its own folder and of folders with a lower rank.
 layers=(
-  "common/env 2" "common/plugin 1" "common/http 1" "common 0"
+  "common/env 2" "common/aws 2" "common/plugin 1" "common/http 1" "common 0"
   "promql 3"
   "actuators 4" "notifiers 4"
   "sidecar/policy 5" "sidecar/config 6" "sidecar/rollback 7" "sidecar/core 8"

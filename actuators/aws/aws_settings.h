@@ -1,0 +1,31 @@
+// What the AWS actuators share: the common settings keys (region, endpoint, profile, timeout),
+// and turning an AwsResult failure into an ActResult (AWS's code + message verbatim; throttling,
+// 5xx and transport errors retryable, other 4xx not).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actuators/actuator.h"
+#include "common/aws/aws_client.h"
+
+namespace rs::actuators::aws {
+
+// Seams for tests: credentials and transport (nullptr: the standard chain, libcurl).
+struct AwsSeams {
+  std::shared_ptr<rs::aws::CredentialsProvider> credentials;
+  std::shared_ptr<rs::HttpTransport> transport;
+};
+
+// Reads `region` (required), `endpoint` (optional http(s) URL), `profile` (optional),
+// `timeout` (per request, default 10s) and builds the client for `service`.
+std::shared_ptr<rs::aws::AwsClient> make_client(Settings& settings, const std::string& service,
+                                                const std::string& endpoint_host, const AwsSeams& seams);
+
+// "<what>: <Operation>: <Code> (HTTP n): <message>" as a failure; retryable as AWS's answer says.
+ActResult failed(const std::string& what, const std::string& operation, const rs::aws::AwsResult& r);
+
+// True while there is time left before `deadline`.
+bool time_left(std::chrono::steady_clock::time_point deadline);
+
+}  // namespace rs::actuators::aws

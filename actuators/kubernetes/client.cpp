@@ -75,13 +75,13 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     return false;
   }
   const YAML::Node ctx = named(root["contexts"], "context", context);
-  if (!ctx) {
+  if (!ctx.IsMap()) {
     *error = where + " has no context named '" + context + "'";
     return false;
   }
   const std::string cluster_name = scalar(ctx, "cluster"), user_name = scalar(ctx, "user");
   const YAML::Node cluster = named(root["clusters"], "cluster", cluster_name);
-  if (!cluster) {
+  if (!cluster.IsMap()) {
     *error = where + " context '" + context + "' names cluster '" + cluster_name + "', which is not in clusters";
     return false;
   }
@@ -105,7 +105,7 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
 
   if (user_name.empty()) return true;  // e.g. a proxy that authenticates for us
   const YAML::Node user = named(root["users"], "user", user_name);
-  if (!user) {
+  if (!user.IsMap()) {
     *error = where + " context '" + context + "' names user '" + user_name + "', which is not in users";
     return false;
   }

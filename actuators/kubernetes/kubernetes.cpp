@@ -152,7 +152,7 @@ class ServiceActuator final : public KubernetesActuator {
         canary_(std::move(canary)) {}
 
   std::string describe() const override {
-    return where() + " (selector " + label_ + ": canary " + canary_ + " -> stable " + stable_ + ")";
+    return where() + " (selector " + label_ + "=" + canary_ + " -> " + label_ + "=" + stable_ + ")";
   }
 
   ActResult probe(Clock::time_point deadline) override {

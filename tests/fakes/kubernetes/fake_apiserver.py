@@ -259,6 +259,9 @@ class Store:
         md = obj.setdefault("metadata", {})
         if namespaced:
             md["namespace"] = ns
+        else:
+            ns = ""
+            md.pop("namespace", None)
         old = self.objects.get((group, plural, ns, md["name"]))
         md.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
         md.setdefault("creationTimestamp", old["metadata"]["creationTimestamp"] if old else now())

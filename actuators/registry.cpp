@@ -6,6 +6,7 @@
 #include "actuators/exec/exec.h"
 #include "actuators/file/file.h"
 #include "actuators/haproxy/haproxy.h"
+#include "actuators/kubernetes/kubernetes.h"
 #include "actuators/nginx/nginx.h"
 #include "actuators/webhook/webhook.h"
 
@@ -23,6 +24,12 @@ const Registry& Registry::builtin() {
     r.add("aws-codedeploy", [](Settings& s, const Environment& e) { return make_aws_codedeploy_actuator(s, e); });
     r.add("aws-ecs", [](Settings& s, const Environment& e) { return make_aws_ecs_actuator(s, e); });
     r.add("aws-alb", [](Settings& s, const Environment& e) { return make_aws_alb_actuator(s, e); });
+    r.add("kubernetes-service",
+          [](Settings& s, const Environment& e) { return make_kubernetes_service_actuator(s, e); });
+    r.add("kubernetes-scale", [](Settings& s, const Environment& e) { return make_kubernetes_scale_actuator(s, e); });
+    r.add("gateway-httproute",
+          [](Settings& s, const Environment& e) { return make_gateway_httproute_actuator(s, e); });
+    r.add("argo-rollout", [](Settings& s, const Environment& e) { return make_argo_rollout_actuator(s, e); });
     return r;
   }();
   return registry;

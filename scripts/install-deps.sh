@@ -13,7 +13,12 @@ BUILD_PACKAGES=(
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)
   awscli python3-botocore   # the strict AWS fake (tests/fakes/aws/) and its awscli proof
+  python3 openssl           # the fake Kubernetes API server (tests/fakes/kubernetes/), HTTPS
 )
+# kubectl (>= 1.27, with kustomize) proves that fake (ctest fakes.kubernetes_kubectl_proof) and
+# renders docker/kubernetes/ (ctest -L deploy). Debian 12's kubernetes-client is 1.20, too old
+# (no --subresource), so it is not installed here: install kubectl from the Kubernetes or Google
+# Cloud apt repository; without it those tests fail and say so.
 # Real servers the tests and the demo start on 127.0.0.1.
 RUNTIME_PACKAGES=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter haproxy nginx curl ca-certificates

@@ -119,6 +119,17 @@ void set_tls(CURL* easy, const TlsOptions& tls) {
   if (!tls.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, tls.ca_file.c_str());
   if (!tls.cert_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, tls.cert_file.c_str());
   if (!tls.key_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, tls.key_file.c_str());
+  // CURL_BLOB_COPY: curl keeps its own copy, the request may go away before the handle is reused.
+  auto set_blob = [easy](CURLoption option, const std::string& pem) {
+    if (pem.empty()) return;
+    curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(easy, option, &blob);
+  };
+  set_blob(CURLOPT_CAINFO_BLOB, tls.ca_pem);
+  set_blob(CURLOPT_SSLCERT_BLOB, tls.cert_pem);
+  set_blob(CURLOPT_SSLKEY_BLOB, tls.key_pem);
+  if (!tls.cert_pem.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+  if (!tls.key_pem.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
   if (tls.insecure_skip_verify) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -16,6 +16,11 @@ struct TlsOptions {
   std::string cert_file;             // client certificate (mTLS), optional
   std::string key_file;              // client key (mTLS), optional
   bool insecure_skip_verify = false;
+  // PEM text instead of files (a kubeconfig's *-data fields), so no secret has to be written to
+  // disk; a non-empty blob takes precedence over the matching file.
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
 };
 
 struct HttpRequest {

@@ -13,8 +13,8 @@ using rs::testing::MapSettings;
 
 TEST(Registry, BuiltinHasEveryActuatorSorted) {
   const Registry& r = Registry::builtin();
-  EXPECT_EQ(r.known_types(), (std::vector<std::string>{"aws-alb", "aws-codedeploy", "aws-ecs", "aws-lambda-alias", "exec", "file",
-                                                "haproxy", "nginx", "webhook"}));
+  EXPECT_EQ(r.known_types(), (std::vector<std::string>{"argo-rollout", "aws-alb", "aws-codedeploy", "aws-ecs", "aws-lambda-alias", "exec",
+                                                        "file", "gateway-httproute", "haproxy", "kubernetes-scale", "kubernetes-service", "nginx", "webhook"}));
   EXPECT_TRUE(r.contains("haproxy"));
   EXPECT_TRUE(r.contains("exec"));
   EXPECT_FALSE(r.contains("f5"));

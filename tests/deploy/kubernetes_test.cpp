@@ -1,7 +1,9 @@
-// docker/kubernetes/checkout-canary.yml: every document parses, and the pieces reference each
-// other correctly — the sidecar's probes and the PodMonitor use the port of the config's
+// docker/kubernetes/overlays/{gamma,prod}, rendered by `kubectl kustomize`: every document
+// parses, and the pieces reference each other correctly — the sidecar's probes and the PodMonitor use the port of the config's
 // `listen`, the mounts hold the paths the config names, the selectors select the pod, and the
-// config in the ConfigMap passes `rollback-sidecar check`.
+// config in the ConfigMap passes `rollback-sidecar check`, the Kubernetes actuators' ServiceAccount
+// is bound to a Role granting what they use and no wildcard, and the output round-trips through
+// `kubectl apply --dry-run=client` against the fake API server (tests/fakes/kubernetes/).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -9,16 +11,26 @@
 #include <string>
 
 #include "tests/deploy/deploy_support.h"
+#include "tests/fakes/kubernetes/fake_apiserver.h"
 
 namespace rs::deploy {
 namespace {
 
-const std::string kManifest = "docker/kubernetes/checkout-canary.yml";
+// Renders docker/kubernetes/overlays/<overlay> into `file`.
+RunResult render(const std::string& overlay, const std::string& file) {
+  const std::string kubectl = require_tool("kubectl", "kubectl (see scripts/install-deps.sh)");
+  RunResult r = run({kubectl, "kustomize", source_path("docker/kubernetes/overlays/" + overlay)});
+  rs::testing::write_file(file, r.out);
+  return r;
+}
 
-class KubernetesManifestTest : public ::testing::Test {
+class KubernetesManifestTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    docs_ = load_all(source_path(kManifest));
+    kManifest = "kubectl kustomize docker/kubernetes/overlays/" + GetParam();
+    RunResult r = render(GetParam(), dir_.file("rendered.yml"));
+    ASSERT_EQ(r.exit_code, 0) << kManifest << " failed:\n" << r.describe();
+    docs_ = load_all(dir_.file("rendered.yml"));
     ASSERT_FALSE(docs_.empty()) << kManifest << " has no documents";
     for (const auto& d : docs_) {
       if (!d || d.IsNull()) continue;  // an empty document (leading ---)
@@ -96,6 +108,8 @@ class KubernetesManifestTest : public ::testing::Test {
     return true;
   }
 
+  rs::testing::TempDir dir_;
+  std::string kManifest;
   std::vector<YAML::Node> docs_;
   std::map<std::string, std::map<std::string, YAML::Node>> by_kind_;
   YAML::Node deployment_, pod_, sidecar_, config_;
@@ -103,7 +117,7 @@ class KubernetesManifestTest : public ::testing::Test {
   std::string config_text_;
 };
 
-TEST_F(KubernetesManifestTest, HasTheExpectedObjects) {
+TEST_P(KubernetesManifestTest, HasTheExpectedObjects) {
   EXPECT_EQ(by_kind_["ConfigMap"].size(), 1u);
   EXPECT_EQ(by_kind_["Service"].size(), 1u);
   EXPECT_GE(by_kind_["PodMonitor"].size() + by_kind_["ServiceMonitor"].size(), 1u);
@@ -113,7 +127,7 @@ TEST_F(KubernetesManifestTest, HasTheExpectedObjects) {
   EXPECT_EQ(str(deployment_["apiVersion"]), "apps/v1");
 }
 
-TEST_F(KubernetesManifestTest, ConfigInTheConfigMapPassesCheck) {
+TEST_P(KubernetesManifestTest, ConfigInTheConfigMapPassesCheck) {
   RS_REQUIRE_SIDECAR_BINARY();
   rs::testing::TempDir dir;
   rs::testing::write_file(dir.file("config.yml"), config_text_);
@@ -121,7 +135,7 @@ TEST_F(KubernetesManifestTest, ConfigInTheConfigMapPassesCheck) {
   EXPECT_EQ(r.exit_code, 0) << "the ConfigMap's config.yml fails rollback-sidecar check:\n" << r.describe();
 }
 
-TEST_F(KubernetesManifestTest, SidecarListensOnAllInterfacesOnItsContainerPort) {
+TEST_P(KubernetesManifestTest, SidecarListensOnAllInterfacesOnItsContainerPort) {
   const std::string listen = str(config_["listen"]);
   ASSERT_FALSE(listen.empty()) << "the config has no listen (the default 127.0.0.1 is unreachable for probes)";
   EXPECT_EQ(host_of(listen), "0.0.0.0") << "listen " << listen
@@ -130,7 +144,7 @@ TEST_F(KubernetesManifestTest, SidecarListensOnAllInterfacesOnItsContainerPort) 
                                             << port_of(listen);
 }
 
-TEST_F(KubernetesManifestTest, ProbesUseHealthzAndReadyzOnTheListenPort) {
+TEST_P(KubernetesManifestTest, ProbesUseHealthzAndReadyzOnTheListenPort) {
   const int listen_port = port_of(str(config_["listen"]));
   const YAML::Node liveness = sidecar_["livenessProbe"]["httpGet"];
   const YAML::Node readiness = sidecar_["readinessProbe"]["httpGet"];
@@ -142,7 +156,7 @@ TEST_F(KubernetesManifestTest, ProbesUseHealthzAndReadyzOnTheListenPort) {
   EXPECT_EQ(sidecar_port(readiness["port"]), listen_port) << "readiness port " << str(readiness["port"]);
 }
 
-TEST_F(KubernetesManifestTest, MonitorScrapesTheSidecarPortAsARollbackSidecarJob) {
+TEST_P(KubernetesManifestTest, MonitorScrapesTheSidecarPortAsARollbackSidecarJob) {
   const std::string port_name = sidecar_port_name();
   ASSERT_FALSE(port_name.empty());
   const YAML::Node pod_labels = pod_["metadata"]["labels"];
@@ -177,7 +191,7 @@ TEST_F(KubernetesManifestTest, MonitorScrapesTheSidecarPortAsARollbackSidecarJob
   EXPECT_EQ(scraping, 1) << "exactly one monitor endpoint should scrape the sidecar port " << port_name;
 }
 
-TEST_F(KubernetesManifestTest, AppMetricsAreScrapedWithServiceAndVersionLabels) {
+TEST_P(KubernetesManifestTest, AppMetricsAreScrapedWithServiceAndVersionLabels) {
   const YAML::Node pod_labels = pod_["metadata"]["labels"];
   std::set<std::string> app_ports;
   for (const auto& p : containers_["app"]["ports"]) app_ports.insert(str(p["name"]));
@@ -202,7 +216,7 @@ TEST_F(KubernetesManifestTest, AppMetricsAreScrapedWithServiceAndVersionLabels) 
   EXPECT_TRUE(found) << "no PodMonitor scrapes the app's port (the sidecar's queries need its metrics)";
 }
 
-TEST_F(KubernetesManifestTest, ServiceSelectsThePodAndExposesTheSidecarPort) {
+TEST_P(KubernetesManifestTest, ServiceSelectsThePodAndExposesTheSidecarPort) {
   const auto& service = by_kind_["Service"].begin()->second;
   EXPECT_TRUE(selects(service["spec"]["selector"], pod_["metadata"]["labels"]))
       << "the Service's selector does not select the Deployment's pods";
@@ -215,7 +229,7 @@ TEST_F(KubernetesManifestTest, ServiceSelectsThePodAndExposesTheSidecarPort) {
   EXPECT_TRUE(sidecar) << "the Service does not expose the sidecar's port (Alertmanager's webhook, the API)";
 }
 
-TEST_F(KubernetesManifestTest, MountsHoldThePathsTheConfigNames) {
+TEST_P(KubernetesManifestTest, MountsHoldThePathsTheConfigNames) {
   // The API token: a Secret, read-only, at exactly api.bearer_token_file.
   const std::string token = str(config_["api"]["bearer_token_file"]);
   ASSERT_FALSE(token.empty()) << "the config has no api.bearer_token_file";
@@ -250,7 +264,7 @@ TEST_F(KubernetesManifestTest, MountsHoldThePathsTheConfigNames) {
   }
 }
 
-TEST_F(KubernetesManifestTest, RunsAsTheImagesNonRootUserWithMeasuredResources) {
+TEST_P(KubernetesManifestTest, RunsAsTheImagesNonRootUserWithMeasuredResources) {
   const YAML::Node sc = sidecar_["securityContext"];
   EXPECT_FALSE(sc["allowPrivilegeEscalation"].as<bool>(true));
   const int uid = sc["runAsUser"].as<int>(0);
@@ -267,7 +281,7 @@ TEST_F(KubernetesManifestTest, RunsAsTheImagesNonRootUserWithMeasuredResources) 
   EXPECT_EQ(str(res["limits"]["memory"]), "64Mi");
 }
 
-TEST_F(KubernetesManifestTest, SidecarImageAndAppImageComeFromTheDockerfileTargets) {
+TEST_P(KubernetesManifestTest, SidecarImageAndAppImageComeFromTheDockerfileTargets) {
   const std::string sidecar_image = str(sidecar_["image"]);
   const std::string app_image = str(containers_["app"]["image"]);
   EXPECT_EQ(sidecar_image.rfind("rollback-sidecar:", 0), 0u) << sidecar_image;
@@ -277,6 +291,90 @@ TEST_F(KubernetesManifestTest, SidecarImageAndAppImageComeFromTheDockerfileTarge
   EXPECT_NE(cmake.find("VERSION " + tag + " "), std::string::npos)
       << "image tag " << tag << " is not the project version (docker/build-image.sh tags with it)";
 }
+
+
+// What each Kubernetes actuator calls: {API group, resource, verb}.
+const std::map<std::string, std::vector<std::vector<std::string>>> kActuatorNeeds = {
+    {"kubernetes-service", {{"", "services", "get"}, {"", "services", "patch"}}},
+    {"kubernetes-scale", {{"apps", "deployments", "get"}, {"apps", "deployments/scale", "get"},
+                          {"apps", "deployments/scale", "patch"}}},
+    {"gateway-httproute", {{"gateway.networking.k8s.io", "httproutes", "get"},
+                           {"gateway.networking.k8s.io", "httproutes", "patch"}}},
+    {"argo-rollout", {{"argoproj.io", "rollouts", "get"}, {"argoproj.io", "rollouts/status", "patch"}}},
+};
+
+bool contains(const YAML::Node& list, const std::string& value) {
+  for (const auto& v : list)
+    if (str(v) == value) return true;
+  return false;
+}
+
+TEST_P(KubernetesManifestTest, KubernetesActuatorsHaveALeastPrivilegeRoleAndTheirToken) {
+  const std::string sa = str(pod_["spec"]["serviceAccountName"]);
+  std::vector<YAML::Node> rules;
+  for (const auto& [name, binding] : by_kind_["RoleBinding"]) {
+    bool binds = false;
+    for (const auto& subject : binding["subjects"])
+      binds |= str(subject["kind"]) == "ServiceAccount" && str(subject["name"]) == sa &&
+               str(subject["namespace"]) == str(deployment_["metadata"]["namespace"]);
+    if (!binds) continue;
+    ASSERT_EQ(str(binding["roleRef"]["kind"]), "Role") << "RoleBinding " << name << ": a namespaced Role, not a ClusterRole";
+    const std::string role = str(binding["roleRef"]["name"]);
+    ASSERT_EQ(by_kind_["Role"].count(role), 1u) << "RoleBinding " << name << " names Role " << role << ", not rendered";
+    for (const auto& rule : by_kind_["Role"][role]["rules"]) {
+      EXPECT_FALSE(contains(rule["verbs"], "*") || contains(rule["resources"], "*") || contains(rule["apiGroups"], "*"))
+          << "Role " << role << " grants a wildcard";
+      for (const auto& verb : {"delete", "create", "update", "deletecollection", "escalate", "bind", "impersonate"})
+        EXPECT_FALSE(contains(rule["verbs"], verb)) << "Role " << role << " grants " << verb << ", no actuator uses it";
+      rules.push_back(rule);
+    }
+  }
+  int kubernetes_actuators = 0;
+  for (const auto& actuator : config_["actuators"]) {
+    auto needs = kActuatorNeeds.find(str(actuator["type"]));
+    if (needs == kActuatorNeeds.end()) continue;
+    ++kubernetes_actuators;
+    EXPECT_EQ(str(actuator["namespace"]), str(deployment_["metadata"]["namespace"]))
+        << "the actuator acts in another namespace than the Role's";
+    for (const auto& need : needs->second) {
+      bool granted = false;
+      for (const auto& rule : rules)
+        granted |= contains(rule["apiGroups"], need[0]) && contains(rule["resources"], need[1]) &&
+                   contains(rule["verbs"], need[2]) &&
+                   (!rule["resourceNames"] || contains(rule["resourceNames"], str(actuator["name"])) ||
+                    contains(rule["resourceNames"], str(actuator["canary_deployment"])));
+      EXPECT_TRUE(granted) << str(actuator["type"]) << " needs " << need[2] << " on " << need[1] << " (group '"
+                           << need[0] << "') for " << str(actuator["name"]) << "; ServiceAccount " << sa
+                           << " is not granted it";
+    }
+  }
+  if (kubernetes_actuators > 0) {
+    EXPECT_TRUE(pod_["spec"]["automountServiceAccountToken"].as<bool>(false))
+        << "the Kubernetes actuators use the in-cluster token, but it is not mounted";
+  } else {
+    EXPECT_TRUE(rules.empty()) << "the sidecar needs no API access, yet a Role is bound";
+  }
+  EXPECT_EQ(by_kind_["ServiceAccount"].count(sa), 1u) << "ServiceAccount " << sa << " is not rendered";
+}
+
+TEST_P(KubernetesManifestTest, RoundTripsThroughKubectlApplyDryRun) {
+  const std::string kubectl = require_tool("kubectl", "kubectl (see scripts/install-deps.sh)");
+  nlohmann::json admin = {{"user", "admin"}, {"rules", nlohmann::json::array({{{"verbs", {"*"}}, {"resources", {"*"}}}})}};
+  rs::testing::FakeApiServer api(nlohmann::json::array(), {{"admin-token", admin}});
+  RunResult r = run({kubectl, "--server", api.url(), "--token", "admin-token", "--certificate-authority", api.ca_file(),
+                     "apply", "--dry-run=client", "--validate=false", "-o", "yaml", "-f", dir_.file("rendered.yml")},
+                    "", 120s);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  YAML::Node out = YAML::Load(r.out);
+  std::set<std::string> applied, rendered;
+  for (const auto& item : out["kind"] && str(out["kind"]) == "List" ? out["items"] : YAML::Node())
+    applied.insert(str(item["kind"]) + "/" + str(item["metadata"]["name"]));
+  for (const auto& [kind, objects] : by_kind_)
+    for (const auto& [name, doc] : objects) rendered.insert(kind + "/" + name);
+  EXPECT_EQ(applied, rendered) << r.out.substr(0, 2000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, KubernetesManifestTest, ::testing::Values("gamma", "prod"));
 
 }  // namespace
 }  // namespace rs::deploy

@@ -59,7 +59,7 @@ TEST(Config, EveryErrorNamesTheKeyAndTheLineAndAllComeAtOnce) {
         "c.yml:8: rules[0].query: unknown variable '{{canary}}' (known: deployment, stage, strategy)",
         "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, below, delay, for, missing, severity)",
         "c.yml:12: rules: rule name 'error-rate' is used twice",
-        "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: aws-alb, aws-codedeploy, aws-ecs, aws-lambda-alias, exec, file, haproxy, nginx, webhook)"}) {
+        "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: argo-rollout, aws-alb, aws-codedeploy, aws-ecs, aws-lambda-alias, exec, file, gateway-httproute, haproxy, kubernetes-scale, kubernetes-service, nginx, webhook)"}) {
     EXPECT_TRUE(has_error(errors, expected)) << "missing: " << expected << "\ngot:\n" << joined(errors);
   }
 }

@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)
+  python3-scipy   # recomputes the sequential test independently (ctest -L statistics)
 )
 # Real servers the tests and the demo start on 127.0.0.1.
 RUNTIME_PACKAGES=(

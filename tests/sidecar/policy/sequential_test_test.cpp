@@ -299,6 +299,7 @@ INSTANTIATE_TEST_SUITE_P(Healthy, FalseRollbacks,
                          ::testing::Values(FalseRollbackCase{"Alpha5pc10rps", 0.05, 10, 0.01, 2000},
                                            FalseRollbackCase{"Alpha1pc10rps", 0.01, 10, 0.01, 2000},
                                            FalseRollbackCase{"Alpha5pc1rps", 0.05, 1, 0.01, 2000},
+                                           FalseRollbackCase{"Alpha1pc1rps", 0.01, 1, 0.01, 2000},
                                            FalseRollbackCase{"Alpha5pc100rps", 0.05, 100, 0.01, 500},
                                            FalseRollbackCase{"Alpha5pcBetterCanary", 0.05, 10, 0.005, 500}),
                          [](const ::testing::TestParamInfo<FalseRollbackCase>& row) { return row.param.name; });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace rs::sidecar {
@@ -17,6 +18,14 @@ const char* comparison_name(Comparison c);
 const char* missing_name(Missing m);
 const char* action_name(RuleAction a);
 
+// `breaches: "M of N"`: the rule fires when at least `m` of its last `n` datapoints breached
+// (CloudWatch's datapoints-to-alarm). 1 <= m <= n <= 100; parse_breaches() in breach_window.h.
+struct BreachesSpec {
+  int m = 1;
+  int n = 1;
+  bool operator==(const BreachesSpec& o) const { return m == o.m && n == o.n; }
+};
+
 // One rule as it applies to this deployment's stage, query already templated.
 struct RuleConfig {
   std::string name;
@@ -24,6 +33,8 @@ struct RuleConfig {
   Comparison comparison = Comparison::kAbove;
   double threshold = 0;
   Duration for_duration{0};
+  // When set, `M of N` replaces `for` (for_duration is then ignored): see RuleTracker.
+  std::optional<BreachesSpec> breaches;
   Duration delay{0};
   Missing missing = Missing::kHold;
   std::string severity = "sev2";

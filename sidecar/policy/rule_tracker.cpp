@@ -10,6 +10,7 @@ const char* rule_state_name(RuleState s) {
     case RuleState::kPending: return "pending";
     case RuleState::kFiring: return "firing";
     case RuleState::kNoData: return "nodata";
+    case RuleState::kInsufficient: return "insufficient";
   }
   return "?";
 }
@@ -19,6 +20,23 @@ Observation Observation::of_value(double v) {
   Observation o;
   o.kind = Kind::kValue;
   o.value = v;
+  return o;
+}
+
+Observation Observation::judged(double v, bool breach, nlohmann::json evidence) {
+  Observation o;  // a judged NaN (e.g. an undefined ratio) still carries the judge's verdict
+  o.kind = Kind::kValue;
+  o.value = v;
+  o.judged_breach = breach;
+  o.evidence = std::move(evidence);
+  return o;
+}
+
+Observation Observation::insufficient(std::string why, nlohmann::json evidence) {
+  Observation o;
+  o.kind = Kind::kInsufficient;
+  o.error_message = std::move(why);
+  o.evidence = std::move(evidence);
   return o;
 }
 
@@ -63,30 +81,66 @@ void RuleTracker::breach(WallTime now) {
   status_.actionable = status_.firing_since && now - *status_.firing_since >= rule_.delay;
 }
 
+void RuleTracker::datapoint(bool breached, WallTime now) {
+  window_.add(breached);
+  status_.breaching = breached;
+  status_.window_breached = window_.breached();
+  status_.window_datapoints = window_.datapoints();
+  if (window_.breached() == 0) {
+    status_.state = RuleState::kOk;
+    status_.pending_since.reset();
+    status_.firing_since.reset();
+    return;
+  }
+  if (!status_.pending_since) status_.pending_since = now;
+  if (window_.firing()) {
+    if (!status_.firing_since) status_.firing_since = now;
+    status_.state = RuleState::kFiring;
+    status_.actionable = now - *status_.firing_since >= rule_.delay;
+  } else {
+    status_.firing_since.reset();
+    status_.state = RuleState::kPending;
+  }
+}
+
 const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now) {
   status_.last_evaluated = now;
   status_.actionable = false;
   status_.breaching = false;
+  status_.evidence = obs.evidence;
+  const bool windowed = rule_.breaches.has_value();
   switch (obs.kind) {
     case Observation::Kind::kValue: {
       status_.value = obs.value;
       status_.last_problem.clear();
-      bool breached = rule_.comparison == Comparison::kAbove ? obs.value > rule_.threshold : obs.value < rule_.threshold;
-      if (breached) breach(now);
+      bool breached = obs.judged_breach ? *obs.judged_breach
+                      : rule_.comparison == Comparison::kAbove ? obs.value > rule_.threshold
+                                                                : obs.value < rule_.threshold;
+      if (windowed) datapoint(breached, now);
+      else if (breached) breach(now);
       else reset();
       break;
     }
     case Observation::Kind::kNoData:
       status_.value.reset();
       status_.last_problem = obs.error_message.empty() ? "query returned no data" : obs.error_message;
-      if (rule_.missing == Missing::kBreach) breach(now);
+      if (windowed && rule_.missing != Missing::kHold) datapoint(rule_.missing == Missing::kBreach, now);
+      else if (windowed) status_.state = RuleState::kNoData;
+      else if (rule_.missing == Missing::kBreach) breach(now);
       else if (rule_.missing == Missing::kOk) reset();
       else hold(now);  // progress kept, the `for` clock stopped
       break;
     case Observation::Kind::kError:
       status_.value.reset();
       status_.last_problem = obs.error_reason + ": " + obs.error_message;
-      hold(now);
+      if (windowed) status_.state = RuleState::kNoData;
+      else hold(now);
+      break;
+    case Observation::Kind::kInsufficient:
+      status_.value.reset();
+      status_.last_problem = obs.error_message.empty() ? "too few samples to judge" : obs.error_message;
+      if (!windowed) hold(now);
+      status_.state = RuleState::kInsufficient;
       break;
   }
   return status_;

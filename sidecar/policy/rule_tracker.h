@@ -5,25 +5,37 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/clock.h"
+#include "sidecar/policy/breach_window.h"
 #include "sidecar/policy/rule.h"
 
 namespace rs::sidecar {
 
-enum class RuleState { kOk, kPending, kFiring, kNoData };
-const char* rule_state_name(RuleState s);  // "ok" | "pending" | "firing" | "nodata"
+enum class RuleState { kOk, kPending, kFiring, kNoData, kInsufficient };
+// "ok" | "pending" | "firing" | "nodata" | "insufficient"
+const char* rule_state_name(RuleState s);
 
 // What one evaluation saw for a rule.
 struct Observation {
-  enum class Kind { kValue, kNoData, kError };
+  // kInsufficient: too few samples to judge (min_samples, a sequential test still gathering
+  // events); never a breach, never healthy: held like no data with `missing: hold`.
+  enum class Kind { kValue, kNoData, kError, kInsufficient };
   Kind kind = Kind::kNoData;
   double value = 0;            // kValue: a finite or infinite number (NaN is kNoData)
+  // kValue: when set, a judge (baseline, sequential test; see judges.h) already decided whether
+  // this value breaches, and the rule's threshold is not consulted.
+  std::optional<bool> judged_breach;
   std::string error_reason;    // kError: promql::ErrorReason name ("timeout", "parse", ...)
-  std::string error_message;   // kError / kNoData: what happened, for status and logs
+  std::string error_message;   // kError / kNoData / kInsufficient: what happened, for status and logs
+  nlohmann::json evidence;     // the judge's evidence (null for plain values)
 
   static Observation of_value(double v);
+  static Observation judged(double v, bool breach, nlohmann::json evidence);
   static Observation no_data(std::string why);
   static Observation error(std::string reason, std::string message);
+  static Observation insufficient(std::string why, nlohmann::json evidence = nullptr);
 };
 
 struct RuleStatus {
@@ -35,6 +47,9 @@ struct RuleStatus {
   std::optional<WallTime> pending_since;  // first breach of the current episode
   std::optional<WallTime> firing_since;   // when `for` was satisfied
   std::optional<WallTime> last_evaluated;
+  nlohmann::json evidence;            // last observation's judge evidence (null for plain values)
+  int window_breached = 0;            // with `breaches`: breached datapoints in the window
+  int window_datapoints = 0;          // with `breaches`: datapoints in the window
 };
 
 // Contract (DESIGN §5):
@@ -47,9 +62,21 @@ struct RuleStatus {
 //   `for`, so a breach right after a long outage does not fire at once;
 // - actionable when firing, `delay` has elapsed since firing, and this evaluation breached
 //   (the delay's re-check).
+// - insufficient (Observation::insufficient) holds like a query error, shown as `insufficient`.
+// With `breaches: "M of N"` set (rule.breaches), `for` is not used (BreachWindow has the datapoint
+// rules):
+// - each value, and no data with `missing: breach | ok`, is a datapoint (breached or not);
+//   errors, insufficient and no data with `missing: hold` are not datapoints and change nothing
+//   but the shown state (nodata / insufficient);
+// - firing while at least M of the last N datapoints breached (firing_since: when it got there);
+//   pending while at least one but fewer than M breached (pending_since: the first breach since
+//   the window last held no breach); ok when none did;
+// - actionable when firing now and `delay` has elapsed since firing_since (the re-check is
+//   "still M of N", not "this datapoint breached").
 class RuleTracker {
  public:
-  explicit RuleTracker(const RuleConfig& rule) : rule_(rule) {}
+  explicit RuleTracker(const RuleConfig& rule)
+      : rule_(rule), window_(rule.breaches.value_or(BreachesSpec{})) {}
   const RuleStatus& observe(const Observation& obs, WallTime now);
   const RuleStatus& status() const { return status_; }
   const RuleConfig& rule() const { return rule_; }
@@ -58,11 +85,13 @@ class RuleTracker {
   void breach(WallTime now);
   void reset();
   void hold(WallTime now);
+  void datapoint(bool breached, WallTime now);  // `breaches` mode
 
   std::optional<WallTime> hold_started_;  // a pending rule is being held since
   std::chrono::nanoseconds held_{0};      // total held time in this episode before firing
 
   RuleConfig rule_;
+  BreachWindow window_;  // used only with rule_.breaches
   RuleStatus status_;
 };
 

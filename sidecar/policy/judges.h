@@ -1,0 +1,71 @@
+// Per-evaluation judges: a value against a threshold, the canary against the stable version
+// (`baseline`), and the `min_samples` guard. Pure functions: the values come in, a Judgement with
+// its evidence comes out; Judgement::to_observation() feeds RuleTracker (which applies `for` or
+// `breaches`, `missing` and `delay`).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sidecar/policy/rule.h"
+#include "sidecar/policy/rule_tracker.h"
+
+namespace rs::sidecar {
+
+// `min_samples: {query, at_least}`: the rule is judged only when `query` (e.g. the canary's
+// request count over the rule's window) is at least `at_least`.
+struct MinSamplesSpec {
+  std::string query;  // templated
+  double at_least = 0;
+};
+
+// `baseline: {query, max_ratio, min_difference}`: `query` is the stable version's value of the
+// same metric at the same evaluation time.
+struct BaselineSpec {
+  std::string query;  // templated
+  double max_ratio = 1.0;       // >= 1
+  double min_difference = 0.0;  // >= 0, in the metric's unit
+};
+
+struct Judgement {
+  enum class Kind { kOk, kBreach, kNoData, kInsufficient, kError };
+  Kind kind = Kind::kNoData;
+  std::optional<double> value;  // the canary's value when there was one
+  std::string reason;           // one line for humans: why this verdict
+  std::string error_reason;     // kError: the failing query's reason ("timeout", "bad_value", ...)
+  nlohmann::json evidence;      // object: the inputs and the numbers compared
+
+  // kOk/kBreach -> judged value; kNoData -> no data (the rule's `missing` applies);
+  // kInsufficient -> insufficient; kError -> error (held, never healthy, never a breach).
+  Observation to_observation() const;
+};
+const char* judgement_name(Judgement::Kind k);  // "ok" | "breach" | "nodata" | "insufficient" | "error"
+
+// The plain threshold rule. Value -> breach/ok; no data -> kNoData; error -> kError.
+Judgement judge_threshold(const Observation& value, Comparison comparison, double threshold);
+
+// The min_samples guard on its own: kOk when `samples` >= at_least. An empty or NaN result counts
+// as zero samples (no traffic: Prometheus returns nothing) -> kInsufficient; a query error ->
+// kError (sufficiency unknown, so the rule holds).
+Judgement judge_min_samples(const Observation& samples, const MinSamplesSpec& spec);
+
+// Canary against baseline. For `above` (higher is worse) the canary breaches only when BOTH
+//   canary > baseline * max_ratio   and   canary - baseline > min_difference;
+// for `below` (lower is worse) only when BOTH
+//   canary * max_ratio < baseline   and   baseline - canary > min_difference.
+// `threshold`, when given, must also be crossed (an absolute floor under the comparison).
+// Canary or baseline no data -> kNoData (the rule's `missing` applies); either query error ->
+// kError; a negative canary or baseline value -> kError "bad_value" (ratios need values >= 0).
+// Evidence: canary, baseline, ratio (canary/baseline, null when baseline is 0), difference,
+// max_ratio, min_difference, and which conditions held.
+Judgement judge_baseline(const Observation& canary, const Observation& baseline, Comparison comparison,
+                         const BaselineSpec& spec, std::optional<double> threshold = std::nullopt);
+
+// A rule's verdict with its guard: a guard error -> kError; a guard kInsufficient ->
+// kInsufficient (never a breach, whatever `main` says); otherwise `main`, with the guard's
+// evidence added under "min_samples".
+Judgement apply_min_samples(const Judgement& guard, Judgement main);
+
+}  // namespace rs::sidecar

@@ -18,6 +18,7 @@
 
 #include "promql/duration.h"
 #include "promql/http_transport.h"
+#include "sidecar/common/json_text.h"
 #include "sidecar/api.h"
 #include "sidecar/engine.h"
 #include "sidecar/http_server.h"
@@ -258,7 +259,7 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   promql::HttpRequest request;
   request.method = command == "rollback" ? "POST" : command == "freeze" ? "PUT" : "DELETE";
   request.url = "http://" + vm["address"].as<std::string>() + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
-  request.body = body.dump();
+  request.body = common::dump_json(body);
   request.timeout = std::chrono::seconds(10);
   request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
   auto response = promql::make_curl_transport()->perform(request);

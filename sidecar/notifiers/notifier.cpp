@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "sidecar/common/secret_file.h"
+#include "sidecar/common/utf8.h"
 #include "sidecar/notifiers/alertmanager.h"
 #include "sidecar/notifiers/slack.h"
 #include "sidecar/notifiers/webhook.h"
@@ -168,7 +169,7 @@ SendResult send_http(promql::HttpTransport& transport, promql::HttpRequest reque
     std::string body = response.body;
     common::redact(&body, token);
     common::redact(&body, secret);
-    body.resize(std::min<std::size_t>(body.size(), 200));
+    body = common::valid_utf8(common::cut_utf8_prefix(body, 200));
     for (auto& c : body) {
       if (c == '\n' || c == '\r') c = ' ';
     }

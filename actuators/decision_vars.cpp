@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace rs::actuators {
 
 std::map<std::string, std::string> decision_variables(const DecisionContext& c, int canary_weight) {
@@ -15,7 +17,7 @@ std::map<std::string, std::string> decision_variables(const DecisionContext& c, 
   for (const auto& [k, v] : vars) j[k] = v;
   j["canary_weight"] = canary_weight;
   j["stable_weight"] = 100 - canary_weight;
-  vars["decision_json"] = j.dump();
+  vars["decision_json"] = common::dump_json(j);
   return vars;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 
 namespace rs {
 
@@ -38,9 +39,30 @@ class SystemClock : public Clock {
 
 // Seconds since the epoch, for JSON and metrics.
 double to_unix_seconds(WallTime t);
-// RFC 3339 in UTC with milliseconds, e.g. "2026-11-22T21:10:29.123Z".
+
+// The instants this program reads and writes as RFC 3339: [1970-01-01T00:00:00.000Z,
+// 2200-12-31T23:59:59.999Z]. Anything outside is a placeholder (Go's zero time 0001-01-01, which
+// Alertmanager and other Go senders emit for "unset") or garbage, never a real event time of a
+// deployment; and the bounds sit well inside what WallTime (int64 nanoseconds: 1677..2262) holds,
+// so no arithmetic on a parsed time can overflow.
+WallTime min_rfc3339_time();
+WallTime max_rfc3339_time();
+
+// RFC 3339 in UTC with milliseconds, e.g. "2026-11-22T21:10:29.123Z". Times outside
+// [min_rfc3339_time(), max_rfc3339_time()] are clamped to the nearest bound, so the result
+// always parses again with parse_rfc3339 (state files stay loadable).
 std::string to_rfc3339(WallTime t);
-// Inverse of to_rfc3339 (UTC "Z" only; milliseconds optional). False when `text` is not one.
+
+enum class Rfc3339Result {
+  kOk,
+  kMalformed,   // not RFC 3339 text
+  kOutOfRange,  // well-formed, but outside [min_rfc3339_time(), max_rfc3339_time()]
+};
+// Parses RFC 3339: "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t'/'z' also accepted; any
+// number of fraction digits, e.g. Alertmanager's nanoseconds; milliseconds kept, the rest
+// truncated). *out is set only on kOk.
+Rfc3339Result parse_rfc3339_checked(const std::string& text, WallTime* out);
+// parse_rfc3339_checked(...) == kOk. Accepts everything to_rfc3339 writes.
 bool parse_rfc3339(const std::string& text, WallTime* out);
 
 }  // namespace rs

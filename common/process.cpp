@@ -14,6 +14,8 @@
 #include <cstring>
 #include <optional>
 
+#include "common/utf8.h"
+
 extern char** environ;
 
 namespace rs {
@@ -23,7 +25,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// Keeps the first and last max/2 bytes of a stream; counts what falls in between.
+// Keeps the first and last max/2 bytes of a stream; counts what falls in between. Both cuts
+// fall on UTF-8 character boundaries (a character they would split is counted as dropped).
 class Capture {
  public:
   explicit Capture(size_t max) : head_cap_(max - max / 2), tail_cap_(max / 2) {}
@@ -34,6 +37,7 @@ class Capture {
     p += h;
     n -= h;
     if (n == 0) return;
+    if (tail_.empty() && dropped_ == 0) after_head_ = *p;  // tells finish() whether the head split a character
     tail_.append(p, n);
     if (tail_.size() > 2 * tail_cap_ + 4096) trim_tail();  // amortised: trim in batches
   }
@@ -42,19 +46,22 @@ class Capture {
     trim_tail();
     *truncated = dropped_ > 0;
     if (dropped_ == 0) return head_ + tail_;
-    return head_ + "\n[... " + std::to_string(dropped_) + " bytes truncated ...]\n" + tail_;
+    std::string head = common::cut_utf8_prefix(head_ + after_head_, head_.size());
+    const size_t dropped = dropped_ + head_.size() - head.size();
+    return head + "\n[... " + std::to_string(dropped) + " bytes truncated ...]\n" + tail_;
   }
 
  private:
   void trim_tail() {
     if (tail_.size() <= tail_cap_) return;
-    size_t drop = tail_.size() - tail_cap_;
-    dropped_ += drop;
-    tail_.erase(0, drop);
+    std::string kept = common::cut_utf8_suffix(tail_, tail_cap_);
+    dropped_ += tail_.size() - kept.size();
+    tail_ = std::move(kept);
   }
 
   size_t head_cap_, tail_cap_;
   std::string head_, tail_;
+  char after_head_ = 0;  // the first byte after the head, once there is one
   size_t dropped_ = 0;
 };
 
@@ -269,11 +276,11 @@ std::shared_ptr<ProcessRunner> posix_process_runner() {
 std::string failure_summary(const ProcessResult& r) {
   auto one_line = [](std::string text) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    if (text.size() > 512) text = "..." + text.substr(text.size() - 512);
+    if (text.size() > 512) text = "..." + common::cut_utf8_suffix(text, 512);
     for (auto& c : text) {
       if (c == '\n' || c == '\r') c = ' ';
     }
-    return text;
+    return common::valid_utf8(text);  // goes into actuator details, hence into JSON
   };
   std::string how;
   switch (r.status) {

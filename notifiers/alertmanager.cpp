@@ -1,15 +1,26 @@
 #include "notifiers/alertmanager.h"
 
-#include <regex>
-
+#include <cstddef>
 
 namespace rs::notifiers {
 
 namespace {
 
+// Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]* (a loop: std::regex recurses per character and
+// overflows the stack on long input).
 bool valid_label_name(const std::string& name) {
-  static const std::regex re("[a-zA-Z_][a-zA-Z0-9_]*");
-  return std::regex_match(name, re);
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// At most this much of a user's value is quoted back in an error message.
+std::string clipped(const std::string& s, std::size_t max = 80) {
+  return s.size() <= max ? s : s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
 }
 
 std::string base_url(std::string url) {
@@ -35,7 +46,7 @@ class AlertmanagerNotifier : public Notifier {
     request.method = "POST";
     request.url = url_ + "/api/v2/alerts";
     request.headers = {{"Content-Type", "application/json"}};
-    request.body = alertmanager_alerts(n, labels_).dump();
+    request.body = alertmanager_alerts(n, labels_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.timeout = std::min(timeout, timeout_);
     return send_http(*transport_, std::move(request), describe(), token_file_);
   }
@@ -115,7 +126,7 @@ std::unique_ptr<Notifier> make_alertmanager_notifier(common::PluginSettings& set
     settings.error("url", "must start with http:// or https:// (got '" + url + "')");
   auto labels = settings.string_map("labels");
   for (const auto& [name, value] : labels) {
-    if (!valid_label_name(name)) settings.error("labels", "'" + name + "' is not a valid label name");
+    if (!valid_label_name(name)) settings.error("labels", "'" + clipped(name) + "' is not a valid label name");
   }
   std::string token_file = settings.string("bearer_token_file", "");
   auto timeout = settings.duration("timeout", std::chrono::milliseconds(5000));

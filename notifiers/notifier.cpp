@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/secret_file.h"
+#include "common/utf8.h"
 #include "notifiers/alertmanager.h"
 #include "notifiers/slack.h"
 #include "notifiers/webhook.h"
@@ -168,7 +169,7 @@ SendResult send_http(rs::HttpTransport& transport, rs::HttpRequest request, cons
     std::string body = response.body;
     common::redact(&body, token);
     common::redact(&body, secret);
-    body.resize(std::min<std::size_t>(body.size(), 200));
+    body = common::valid_utf8(common::cut_utf8_prefix(body, 200));
     for (auto& c : body) {
       if (c == '\n' || c == '\r') c = ' ';
     }

@@ -1,5 +1,6 @@
 #include "notifiers/slack.h"
 
+#include "common/json_text.h"
 #include "common/secret_file.h"
 
 namespace rs::notifiers {
@@ -29,7 +30,7 @@ class SlackNotifier : public Notifier {
     request.method = "POST";
     request.url = url;
     request.headers = {{"Content-Type", "application/json"}};
-    request.body = slack_message(n, channel_, username_).dump();
+    request.body = common::dump_json(slack_message(n, channel_, username_));
     request.timeout = std::min(timeout, timeout_);
     return send_http(*transport_, std::move(request), describe(), "", url);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/json_text.h"
 
 namespace rs::notifiers {
 
@@ -27,7 +28,7 @@ class WebhookNotifier : public Notifier {
     request.url = url_;
     request.headers = {{"Content-Type", "application/json"}};
     for (const auto& h : headers_) request.headers.push_back(h);
-    request.body = n.to_json().dump();
+    request.body = common::dump_json(n.to_json());
     request.timeout = std::min(timeout, timeout_);
     return send_http(*transport_, std::move(request), describe(), token_file_);
   }

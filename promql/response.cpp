@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace rs::promql {
 namespace {
 
@@ -17,14 +19,14 @@ const char* json_type_name(const json& j) { return j.type_name(); }
 
 // A short, single-line rendering of a (possibly huge) JSON value for error messages.
 std::string describe(const json& j) {
-  std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > kSnippetChars) text = text.substr(0, kSnippetChars) + "...";
+  std::string text = common::dump_json(j);
+  if (text.size() > kSnippetChars) text = common::cut_utf8_prefix(text, kSnippetChars) + "...";
   return text;
 }
 
 // First bytes of a raw body with control characters blanked, for kHttp messages.
 std::string snippet(std::string_view body) {
-  std::string out(body.substr(0, kSnippetChars));
+  std::string out = common::valid_utf8(common::cut_utf8_prefix(body, kSnippetChars));
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   }

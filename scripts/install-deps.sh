@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
-  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)
@@ -23,6 +23,7 @@ BUILD_PACKAGES=(
 # Real servers the tests and the demo start on 127.0.0.1.
 RUNTIME_PACKAGES=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter haproxy nginx curl ca-certificates
+  libre2-9   # the sidecar's regex library (alerts.match)
 )
 
 packages=("${RUNTIME_PACKAGES[@]}")

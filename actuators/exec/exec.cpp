@@ -12,6 +12,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/utf8.h"
+
 namespace rs::actuators {
 
 namespace {
@@ -25,10 +27,12 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// The end of a stream on one line, for failure details (logs get the whole capture).
+// The end of a stream on one line, for failure details (logs get the whole capture). Cut on a
+// character boundary and made valid UTF-8: the detail goes into JSON records.
 std::string tail_line(const std::string& text, size_t max = 512) {
   std::string t = trim(text);
-  if (t.size() > max) t = "..." + t.substr(t.size() - max);
+  if (t.size() > max) t = "..." + common::cut_utf8_suffix(t, max);
+  t = common::valid_utf8(t);
   std::string out;
   for (char c : t) {
     if (c == '\n') {

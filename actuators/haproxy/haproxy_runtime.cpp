@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/utf8.h"
+
 namespace rs::actuators::haproxy {
 
 namespace {
@@ -428,8 +430,8 @@ std::string quote_reply(const std::string& reply) {
       out += c;
     }
   }
-  if (out.size() > 200) out = out.substr(0, 200) + "...";
-  return out;
+  if (out.size() > 200) out = common::cut_utf8_prefix(out, 200) + "...";
+  return common::valid_utf8(out);  // router replies end up in actuator details (JSON)
 }
 
 }  // namespace rs::actuators::haproxy

@@ -9,6 +9,7 @@
 #include "actuators/decision_vars.h"
 #include "common/secret_file.h"
 #include "common/template.h"
+#include "common/utf8.h"
 
 namespace rs::actuators {
 
@@ -66,7 +67,7 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
         // Redact before cutting, so a token straddling the cut leaves no prefix behind.
         std::string snippet = response.body;
         common::redact(&snippet, token);
-        snippet.resize(std::min<std::size_t>(snippet.size(), 200));
+        snippet = common::valid_utf8(common::cut_utf8_prefix(snippet, 200));
         std::replace(snippet.begin(), snippet.end(), '\n', ' ');
         last = "HTTP " + std::to_string(response.status) + (snippet.empty() ? "" : ": " + snippet);
         retryable = response.status == 408 || response.status == 429 || response.status >= 500;

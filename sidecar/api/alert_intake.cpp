@@ -1,6 +1,9 @@
 #include "sidecar/api/alert_intake.h"
 
-#include <regex>
+#include <atomic>
+
+#include <re2/re2.h>
+#include <spdlog/spdlog.h>
 
 namespace rs::sidecar {
 namespace {
@@ -19,6 +22,23 @@ bool read_string_map(const nlohmann::json& j, const std::string& where, std::map
     (*out)[k] = v.get<std::string>();
   }
   return true;
+}
+
+// At most this much of an untrusted value goes into an error message or a log line.
+std::string clip(const std::string& s, std::size_t max = 64) {
+  return s.size() <= max ? s : s.substr(0, max) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
+// Once at info (so an operator learns that a sender leaves startsAt unset), then at debug:
+// Alertmanager re-sends every group_interval and must not flood the log.
+void log_unknown_start(const std::string& where, const std::string& starts_at) {
+  static std::atomic<bool> logged{false};
+  const bool first = !logged.exchange(true);
+  spdlog::log(first ? spdlog::level::info : spdlog::level::debug,
+              "alert {}: startsAt '{}' is outside {}..{} (Go's zero time means unset); the alert counts, its "
+              "detection time is not measured{}",
+              where, clip(starts_at), to_rfc3339(min_rfc3339_time()), to_rfc3339(max_rfc3339_time()),
+              first ? " (logged once; later ones at debug)" : "");
 }
 
 }  // namespace
@@ -90,11 +110,19 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
     }
     WallTime started;
     if (!alert.starts_at.empty()) {
-      if (!parse_rfc3339(alert.starts_at, &started)) {
-        *error = where + ".startsAt '" + alert.starts_at + "' is not an RFC 3339 time";
-        return false;
+      switch (parse_rfc3339_checked(alert.starts_at, &started)) {
+        case Rfc3339Result::kOk:
+          alert.started = started;
+          break;
+        case Rfc3339Result::kOutOfRange:
+          // Go's zero time (0001-01-01T00:00:00Z) and the like mean "unset": the alert still
+          // counts, only the detection time cannot be measured from it.
+          log_unknown_start(where, alert.starts_at);
+          break;
+        case Rfc3339Result::kMalformed:
+          *error = where + ".startsAt '" + clip(alert.starts_at) + "' is not an RFC 3339 time";
+          return false;
       }
-      alert.started = started;
     }
     alerts->push_back(std::move(alert));
   }
@@ -105,9 +133,17 @@ bool alert_matches(const ReceivedAlert& alert, const AlertsConfig& config) {
   if (!config.enabled) return false;
   for (const auto& [label, pattern] : config.match) {
     auto it = alert.labels.find(label);
-    const std::string value = it == alert.labels.end() ? "" : it->second;
-    // Patterns were validated when the config was loaded.
-    if (!std::regex_match(value, std::regex(pattern))) return false;
+    static const std::string kMissing;
+    const std::string& value = it == alert.labels.end() ? kMissing : it->second;
+    // RE2: linear time, bounded memory, no recursion, whatever the label value's length.
+    auto compiled = config.compiled.find(label);
+    if (compiled == config.compiled.end() || !compiled->second) {
+      // Not compiled by the config loader (an AlertsConfig built by hand): compile here.
+      auto re = compile_alert_matcher(pattern, nullptr);
+      if (!re || !re2::RE2::FullMatch(value, *re)) return false;
+      continue;
+    }
+    if (!re2::RE2::FullMatch(value, *compiled->second)) return false;
   }
   return true;
 }

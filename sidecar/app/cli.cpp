@@ -18,6 +18,7 @@
 
 #include "common/duration.h"
 #include "common/http/http_transport.h"
+#include "common/json_text.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/prometheus_rules.h"
@@ -189,7 +190,7 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   rs::HttpRequest request;
   request.method = command == "rollback" ? "POST" : command == "freeze" ? "PUT" : "DELETE";
   request.url = "http://" + vm["address"].as<std::string>() + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
-  request.body = body.dump();
+  request.body = common::dump_json(body);
   request.timeout = std::chrono::seconds(10);
   request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
   auto response = rs::make_curl_transport()->perform(request);

@@ -1,12 +1,12 @@
 #include "sidecar/config/config.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -29,9 +29,57 @@ std::string ConfigError::to_string(const std::string& file) const {
   return out + message;
 }
 
+std::shared_ptr<const re2::RE2> compile_alert_matcher(const std::string& pattern, std::string* error) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the reason goes into the config error instead of stderr
+  auto re = std::make_shared<const re2::RE2>(pattern, options);
+  if (!re->ok()) {
+    if (error) *error = re->error();
+    return nullptr;
+  }
+  return re;
+}
+
 namespace {
 
 using Errors = std::vector<ConfigError>;
+
+// At most this much of a user's value is quoted back in an error message.
+std::string quote_clipped(const std::string& s, std::size_t max = 80) {
+  if (s.size() <= max) return "'" + s + "'";
+  return "'" + s.substr(0, max) + "...' (" + std::to_string(s.size()) + " characters)";
+}
+
+bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+// rules[].name: letters, digits and _ . : - (a Prometheus label value and a log token).
+bool is_rule_name(const std::string& name) {
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_ascii_digit(c) || c == '_' ||
+                    c == '.' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return !name.empty();
+}
+
+// `listen`: host:port, the host without ':' or whitespace (at most 253 characters: a DNS name's
+// limit), the port 0..65535.
+bool is_listen_address(const std::string& listen) {
+  const auto colon = listen.find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 253) return false;
+  for (std::size_t i = 0; i < colon; ++i) {
+    const char c = listen[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') return false;
+  }
+  const std::size_t digits = listen.size() - colon - 1;
+  if (digits < 1 || digits > 5) return false;
+  long port = 0;
+  for (std::size_t i = colon + 1; i < listen.size(); ++i) {
+    if (!is_ascii_digit(listen[i])) return false;
+    port = port * 10 + (listen[i] - '0');
+  }
+  return port <= 65535;
+}
 
 const char* node_kind(const YAML::Node& n) {
   switch (n.Type()) {
@@ -339,9 +387,11 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const std::map<std::str
   RuleConfig rule;
   rule.line = r.line();
   rule.name = r.string("name");
-  static const std::regex kName("^[A-Za-z0-9_.:-]+$");
-  if (!rule.name.empty() && !std::regex_match(rule.name, kName)) {
-    r.error("name", "'" + rule.name + "' may only contain letters, digits and _ . : -");
+  if (rule.name.size() > kMaxRuleNameLength) {
+    r.error("name", quote_clipped(rule.name) + " is longer than " + std::to_string(kMaxRuleNameLength) +
+                        " characters");
+  } else if (!rule.name.empty() && !is_rule_name(rule.name)) {
+    r.error("name", quote_clipped(rule.name) + " may only contain letters, digits and _ . : -");
   }
   std::string query_template = r.string("query");
   RuleFields base = read_rule_fields(r);
@@ -513,8 +563,9 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   if (!top.has("prometheus")) top.error("prometheus", "is required (at least prometheus.url)");
   load_prometheus(top.child("prometheus"), cfg.prometheus);
   cfg.listen = top.string("listen", "127.0.0.1:9107");
-  static const std::regex kListen("^[^:\\s]+:[0-9]{1,5}$");
-  if (!std::regex_match(cfg.listen, kListen)) top.error("listen", "'" + cfg.listen + "' must be host:port");
+  if (!is_listen_address(cfg.listen)) {
+    top.error("listen", quote_clipped(cfg.listen) + " must be host:port (host at most 253 characters, port 0..65535)");
+  }
   cfg.evaluation_interval = top.duration("evaluation_interval", Duration{5000});
   if (cfg.evaluation_interval < Duration{100}) top.error("evaluation_interval", "must be at least 100ms");
 
@@ -642,13 +693,13 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
         alerts.error("match", label + ": " + why);
         continue;
       }
-      try {
-        std::regex check(*rendered);
-      } catch (const std::regex_error& e) {
-        alerts.error("match", label + ": '" + *rendered + "' is not a valid regex (" + e.what() + ")");
+      auto compiled = compile_alert_matcher(*rendered, &why);
+      if (!compiled) {
+        alerts.error("match", label + ": " + quote_clipped(*rendered) + " is not a valid RE2 regex (" + why + ")");
         continue;
       }
       cfg.alerts.match[label] = *rendered;
+      cfg.alerts.compiled[label] = std::move(compiled);
     }
     cfg.alerts.enabled = true;
     alerts.finish();

@@ -14,6 +14,10 @@
 #include "promql/client.h"
 #include "sidecar/policy/rule.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace rs::sidecar {
 
 struct DeploymentConfig {
@@ -68,9 +72,19 @@ struct ApiConfig {
 // Alertmanager alerts (POST /api/v1/alerts) that roll the deployment back.
 struct AlertsConfig {
   bool enabled = false;
-  // label -> regex (templated, fully anchored); every label must match. A missing label is "".
+  // label -> regex (templated; RE2 syntax, fully anchored like Alertmanager's `=~` matchers);
+  // every label must match. A missing label is "".
   std::map<std::string, std::string> match;
+  // label -> `match[label]` compiled once by the loader (compile_alert_matcher).
+  std::map<std::string, std::shared_ptr<const re2::RE2>> compiled;
 };
+
+// Compiles an alerts.match pattern (RE2 syntax; matched against the whole value). Null, with the
+// reason in *error (if given), when it is not a valid RE2 regex.
+std::shared_ptr<const re2::RE2> compile_alert_matcher(const std::string& pattern, std::string* error);
+
+// Longest accepted rules[].name: it is a metric label value and appears in log lines, alerts and reports.
+constexpr std::size_t kMaxRuleNameLength = 200;
 
 // Progressive canary promotion: while every rule stays ok for step_duration, the canary's
 // traffic share moves to the next step (percent); the last step is 100.

@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "common/duration.h"
+#include "common/json_text.h"
+#include "common/utf8.h"
 
 namespace rs::sidecar {
 namespace {
@@ -34,6 +36,22 @@ std::string also_firing_text(const Decision& d) {
   std::string text;
   for (const auto& rule : d.also_firing) text += (text.empty() ? "; also firing: " : ", ") + rule;
   return text;
+}
+
+// Runs one recording step (an observer, the state file, a status snapshot). Recording must never
+// stop a rollback: a throw is logged at error and counted, and the caller goes on.
+template <typename Step>
+bool record_safely(SelfMetrics& metrics, const char* what, std::uint64_t decision_id, Step&& step) noexcept {
+  try {
+    step();
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("{} failed (decision #{}): {}; carrying on", what, decision_id, e.what());
+  } catch (...) {
+    spdlog::error("{} failed (decision #{}): unknown exception; carrying on", what, decision_id);
+  }
+  metrics.count_audit_write_error();
+  return false;
 }
 
 }  // namespace
@@ -273,12 +291,16 @@ void Engine::evaluate_once() {
   } catch (const std::exception& e) {
     // Nothing here should throw; if something does, the sidecar keeps evaluating.
     spdlog::error("evaluation failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("evaluation failed: unknown exception");
   }
 }
 
 void Engine::take_decision(Decision decision) {
   const MonoTime decided_mono = clock_.mono();
-  for (auto* o : observers_) o->on_decision(decision);
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the decision", decision.id, [&] { o->on_decision(decision); });
+  }
   if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
   if (decision.kind == "rollback") {
     spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
@@ -337,6 +359,9 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
     report.actuators.push_back({"after switch: stable version health", after.ok ? "ok" : "failure", after.detail, 1});
     if (!after.ok) spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision.id, after.detail);
   }
+  // Actuator details quote process output and HTTP bodies: make them valid UTF-8 before they
+  // enter the records (state file, audit log, status).
+  for (auto& a : report.actuators) a.detail = common::valid_utf8(a.detail);
   decision.result = report.result;
   decision.actuators = report.actuators;
   decision.completed_at = clock_.wall();
@@ -383,11 +408,16 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
       decision.verification_detail = verification_.detail();
     }
     machine_.finish_rollback(decision);
-    snapshot = status_locked();
+    if (!record_safely(metrics_, "status snapshot for the records", decision.id, [&] { snapshot = status_locked(); })) {
+      snapshot = {{"state", deployment_state_name(machine_.state())}, {"rules", nlohmann::json::array()}};
+    }
   }
   persist();
   publish_state();
-  for (auto* o : observers_) o->on_rollback_finished(decision, snapshot);
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the finished rollback", decision.id,
+                  [&] { o->on_rollback_finished(decision, snapshot); });
+  }
 }
 
 // Called with mu_ held, once per evaluation while a verification is pending.
@@ -453,7 +483,16 @@ RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
   publish_state();
   std::lock_guard<std::mutex> lock(background_mu_);
   if (background_.joinable()) background_.join();  // the previous one is over: the machine let this one in
-  background_ = std::thread([this, d = std::move(*decision)]() mutable { take_decision(std::move(d)); });
+  background_ = std::thread([this, d = std::move(*decision)]() mutable {
+    const std::uint64_t id = d.id;
+    try {  // an exception escaping a thread would std::terminate the sidecar mid-rollback
+      take_decision(std::move(d));
+    } catch (const std::exception& e) {
+      spdlog::critical("rollback #{} failed with an internal error: {}", id, e.what());
+    } catch (...) {
+      spdlog::critical("rollback #{} failed with an internal error (unknown exception)", id);
+    }
+  });
   return result;
 }
 
@@ -531,7 +570,9 @@ void Engine::set_freeze(const std::string& reason, const std::string& actor) {
                actor, reason);
   metrics_.set_freeze(true);
   persist();
-  for (auto* o : observers_) o->on_freeze(true, reason, actor);
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the freeze", 0, [&] { o->on_freeze(true, reason, actor); });
+  }
 }
 
 bool Engine::clear_freeze(const std::string& actor) {
@@ -543,7 +584,9 @@ bool Engine::clear_freeze(const std::string& actor) {
   spdlog::warn("deployment {} unfrozen by {}", config_.deployment.name, actor);
   metrics_.set_freeze(false);
   persist();
-  for (auto* o : observers_) o->on_freeze(false, "", actor);
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the unfreeze", 0, [&] { o->on_freeze(false, "", actor); });
+  }
   return true;
 }
 
@@ -592,6 +635,8 @@ void Engine::shutdown() {
 
 Engine::~Engine() { shutdown(); }
 
+// Never throws: a state file that cannot be written is logged (and, if it threw, counted); the
+// rollback goes on.
 void Engine::persist() {
   PersistedState state;
   {
@@ -602,8 +647,10 @@ void Engine::persist() {
     state.freeze = freeze_;
     if (config_.promotion.enabled) state.promotion = promotion_;
   }
-  std::string error;
-  if (!store_.save(state, &error)) spdlog::error("{}", error);
+  record_safely(metrics_, "writing the state file", state.last_decision ? state.last_decision->id : 0, [&] {
+    std::string error;
+    if (!store_.save(state, &error)) spdlog::error("{}", error);
+  });
 }
 
 void Engine::publish_state() {
@@ -611,8 +658,14 @@ void Engine::publish_state() {
 }
 
 nlohmann::json Engine::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return status_locked();
+  nlohmann::json status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status = status_locked();
+  }
+  // Rule problems and decision details quote outside text; whoever dumps this must not throw.
+  common::make_valid_utf8(&status);
+  return status;
 }
 
 nlohmann::json Engine::status_locked() const {

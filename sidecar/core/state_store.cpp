@@ -86,7 +86,7 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
                                                                      {"weight", state.promotion->weight},
                                                                      {"state", state.promotion->state}}
                                                     : nlohmann::json(nullptr)}};
-  const std::string data = j.dump(2) + "\n";
+  const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string why;
   if (!common::write_file_atomically(path_, data, 0640, &why)) {
     *error = "state file " + why;

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 
 namespace rs::sidecar {
 
@@ -165,7 +166,7 @@ void NotificationDispatcher::persist_locked() {
   }
   nlohmann::json doc = {{"version", kOutboxVersion}, {"queued_ids", queued_ids_}, {"pending", pending}};
   std::string error;
-  if (!common::write_file_atomically(outbox_path_, doc.dump() + "\n", 0640, &error)) {
+  if (!common::write_file_atomically(outbox_path_, common::dump_json(doc) + "\n", 0640, &error)) {
     // Delivery goes on from memory; only crash safety of these messages is lost.
     spdlog::error("notification outbox: {}", error);
   }

@@ -40,6 +40,10 @@ void RecordKeeper::run() {
       work();
     } catch (const std::exception& e) {
       spdlog::error("writing the record failed: {}", e.what());
+      metrics_.count_audit_write_error();
+    } catch (...) {  // an exception leaving this thread would end the sidecar
+      spdlog::error("writing the record failed: unknown exception");
+      metrics_.count_audit_write_error();
     }
     lock.lock();
   }

@@ -266,5 +266,58 @@ TEST(Config, AnUnreadableFileIsAnErrorNamingIt) {
   EXPECT_EQ(r.errors[0].to_string("/nonexistent/sidecar.yml"), "/nonexistent/sidecar.yml: cannot read the config file");
 }
 
+// Huge values (a 200k-character rule name or listen address) are config errors naming the limit,
+// never a crash (std::regex recursed per character and overflowed the stack), and the error
+// quotes only the start of the value.
+TEST(Config, HugeNameAndListenAreErrorsNotACrash) {
+  const std::string huge(200000, 'a');
+  const std::string yaml = with_rule("{name: " + huge + ", query: x, above: 1}") + "listen: " + huge + ":9107\n";
+  const auto errors = errors_of(yaml);
+  EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].name: 'aaaa")) << joined(errors).substr(0, 2000);
+  EXPECT_TRUE(has_error(errors, "is longer than 200 characters")) << joined(errors).substr(0, 2000);
+  EXPECT_TRUE(has_error(errors, "c.yml:6: listen: 'aaaa")) << joined(errors).substr(0, 2000);
+  for (const auto& e : errors) EXPECT_LT(e.size(), 1000u) << "the error quotes only the start: " << e.substr(0, 300);
+
+  // Also a huge listen without a colon, and a huge port.
+  EXPECT_TRUE(has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: " + huge + "\n"),
+                        "c.yml:6: listen:"));
+  EXPECT_TRUE(has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: 'h:" + std::string(200000, '9') + "'\n"),
+                        "c.yml:6: listen:"));
+}
+
+TEST(Config, RuleNamesAndListenAddressesKeepTheirRules) {
+  const std::string at_limit(200, 'n');
+  EXPECT_TRUE(errors_of(with_rule("{name: '" + at_limit + "', query: x, above: 1}")).empty());
+  EXPECT_TRUE(has_error(errors_of(with_rule("{name: '" + at_limit + "n', query: x, above: 1}")),
+                        "c.yml:4: rules[0].name: '" + std::string(80, 'n') + "...' (201 characters) is longer than 200 characters"));
+  EXPECT_TRUE(errors_of(with_rule("{name: 'job:errors_5m.rate-ok_1', query: x, above: 1}")).empty());
+  for (const char* bad : {"'error rate'", "'errors/5m'", "'é'", "'a{b}'"}) {
+    EXPECT_TRUE(has_error(errors_of(with_rule(std::string("{name: ") + bad + ", query: x, above: 1}")),
+                          "may only contain letters, digits and _ . : -"))
+        << bad;
+  }
+  for (const char* good : {"127.0.0.1:9107", "0.0.0.0:0", "localhost:65535", "sidecar.example:80"}) {
+    EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: '" + good + "'\n").empty()) << good;
+  }
+  for (const char* bad : {"9107", ":9107", "host:", "host:123456", "host:65536", "[::1]:9107", "a b:80", "host:8o",
+                          "host:80:80", "host: 80"}) {
+    EXPECT_TRUE(has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: '" + bad + "'\n"),
+                          "c.yml:6: listen: '" + std::string(bad) + "' must be host:port"))
+        << bad;
+  }
+}
+
+// alerts.match is RE2: an invalid pattern (or std::regex-only syntax such as a backreference) is an
+// error naming the key and its line.
+TEST(Config, AnInvalidAlertsMatchPatternIsAnErrorNamingTheKey) {
+  const std::string base = with_rule("{name: e, query: x, above: 1}") + "api: {bearer_token_file: /run/token}\n";
+  EXPECT_TRUE(errors_of(base + "alerts: {match: {severity: 'sev1|sev2', service: '{{v}}.*'}}\n").empty());
+  for (const char* bad : {"'sev(1'", "'(a)\\1'", "'(?=x)'", "'a{1001}'"}) {
+    const auto errors = errors_of(base + "alerts:\n  match: {severity: " + bad + "}\n");
+    EXPECT_TRUE(has_error(errors, "c.yml:8: alerts.match: severity: ")) << bad << "\n" << joined(errors);
+    EXPECT_TRUE(has_error(errors, "is not a valid RE2 regex")) << bad << "\n" << joined(errors);
+  }
+}
+
 }  // namespace
 }  // namespace rs::sidecar

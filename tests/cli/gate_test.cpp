@@ -290,10 +290,11 @@ TEST_F(GateTest, PrometheusDownCannotJudge) {
 }
 
 TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
-  GateRun bad = gate({"--config", write_config(config("v2") + "  - name: typo\n    query: up\n    abov: 1\n"),
-                      "--bake", "2s"});
+  std::string text = config("v2");
+  text.replace(text.find("    for: 2s\n"), 11, "    for: 2 seconds\n");
+  GateRun bad = gate({"--config", write_config(text), "--bake", "2s"});
   EXPECT_EQ(bad.exit_code, 3) << bad.output;
-  EXPECT_NE(bad.output.find("rules[2].abov"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("rules[0].for"), std::string::npos) << "file:line and the key\n" << bad.output;
   EXPECT_NE(bad.output.find("nothing was judged"), std::string::npos) << bad.output;
 
   GateRun missing = gate({"--config", dir_.file("nope.yml"), "--bake", "2s"});

@@ -112,9 +112,10 @@ bool has_data(const std::string& state) { return state != "nodata" && state != "
 
 // Evidence: value against threshold and since when.
 std::string evidence_line(const nlohmann::json& rule) {
-  std::string since = text_of(rule, "firing_since");
-  if (since.empty()) since = text_of(rule, "pending_since");
-  std::string out = "value " + value_text(rule) + " " + text_of(rule, "comparison") + " " + threshold_text(rule);
+  // Since the first breach of the episode (what the verdict line and the decision call first_breach).
+  std::string since = text_of(rule, "pending_since");
+  if (since.empty()) since = text_of(rule, "firing_since");
+  std::string out = "value " + value_text(rule) + " (" + text_of(rule, "comparison") + " " + threshold_text(rule) + ")";
   if (!since.empty()) out += " since " + since;
   return out;
 }

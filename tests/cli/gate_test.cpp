@@ -229,7 +229,7 @@ TEST_F(GateTest, ErrorFaultFailsWithinForAndRollsTheRouterBack) {
   const std::string cases = junit_cases(junit);
   EXPECT_EQ(cases.find("PARSE ERROR"), std::string::npos) << cases;
   EXPECT_NE(cases.find("error-rate failure error-rate fired: value 0."), std::string::npos) << cases;
-  EXPECT_NE(cases.find("above 0.05 since 20"), std::string::npos) << "evidence: value, threshold, since when\n" << cases;
+  EXPECT_NE(cases.find("(above 0.05) since 20"), std::string::npos) << "evidence: value, threshold, since when\n" << cases;
   EXPECT_NE(cases.find("code=~\"5..\""), std::string::npos) << "the query, quotes unescaped by the parser\n" << cases;
   EXPECT_NE(cases.find("latency-p95 passed"), std::string::npos) << cases;
 

@@ -20,6 +20,7 @@
 #include "common/http/http_transport.h"
 #include "common/json_text.h"
 #include "sidecar/core/engine.h"
+#include "sidecar/app/gate.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/prometheus_rules.h"
 #include "sidecar/app/sidecar.h"
@@ -37,6 +38,10 @@ constexpr const char* kUsage =
     "  rollback-sidecar check --config FILE [--online]\n"
     "                                           validate FILE; --online also runs every query once\n"
     "                                           and probes every actuator (exit 0 valid, 1 invalid)\n"
+    "  rollback-sidecar gate --config FILE --bake D [--junit F] [--json F] [--no-rollback]\n"
+    "                                           judge a deployment as a pipeline step: exit 0 pass,\n"
+    "                                           1 fail (rolled back), 2 inconclusive, 3 could not judge\n"
+    "                                           (rollback-sidecar gate --help)\n"
     "  rollback-sidecar rules --config FILE     print the rules as a Prometheus rule file\n"
     "  rollback-sidecar rollback --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
     "  rollback-sidecar freeze   --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
@@ -209,6 +214,8 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // gate parses its own options: its usage errors must exit 3 (2 means "inconclusive" there).
+  if (argc > 1 && std::string(argv[1]) == "gate") return run_gate(argc, argv);
   po::options_description options(kUsage);
   options.add_options()("help,h", "show this help")("version", "print the version")(
       "config,c", po::value<std::string>(), "config file (YAML)")("online", "check: also query Prometheus and probe actuators")(
@@ -245,7 +252,7 @@ int run_cli(int argc, char** argv) {
   if (command == "rollback" || command == "freeze" || command == "unfreeze") return run_remote(command, vm);
   if (command != "run" && command != "check" && command != "rules") {
     std::cerr << "rollback-sidecar: unknown command '" << command
-              << "' (run, check, rules, rollback, freeze, unfreeze)\n";
+              << "' (run, check, rules, gate, rollback, freeze, unfreeze)\n";
     return 2;
   }
   if (!vm.count("config")) {

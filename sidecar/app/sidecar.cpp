@@ -88,10 +88,7 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
   p.api->install(p.server);
   p.scheduler = std::make_unique<Scheduler>(
       p.clock, p.config.evaluation_interval,
-      [&p] {
-        p.last_tick = p.clock.mono().time_since_epoch().count();
-        p.engine.evaluate_once();
-      },
+      [this] { evaluate_once(); },
       [&p](std::uint64_t skipped) {
         p.metrics.count_evaluation_overruns(static_cast<double>(skipped));
         spdlog::warn("evaluation took longer than evaluation_interval {}; skipped {} tick(s)",
@@ -104,7 +101,13 @@ Sidecar::~Sidecar() {
   finish();
 }
 
-bool Sidecar::start(std::string* error) {
+void Sidecar::evaluate_once() {
+  Parts& p = *parts_;
+  p.last_tick = p.clock.mono().time_since_epoch().count();
+  p.engine.evaluate_once();
+}
+
+bool Sidecar::start(std::string* error, const StartOptions& options) {
   Parts& p = *parts_;
   if (!p.engine.restore(error)) return false;
   if (!p.records.start(error)) return false;
@@ -114,7 +117,7 @@ bool Sidecar::start(std::string* error) {
   p.notifications->recover(p.engine.last_decision());
   p.engine.add_observer(p.notifications.get());
   p.started = true;
-  if (!p.server.start(p.config.listen, error)) {
+  if (options.serve_http && !p.server.start(p.config.listen, error)) {
     finish();
     return false;
   }
@@ -122,7 +125,8 @@ bool Sidecar::start(std::string* error) {
   spdlog::info("rollback-sidecar {} watching deployment {} (stage {}, strategy {}{}): {} rule(s) every {} against {}; "
                "serving on {}",
                RS_VERSION, c.deployment.name, c.deployment.stage, c.deployment.strategy, c.dry_run ? ", DRY RUN" : "",
-               c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url, c.listen);
+               c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url,
+               options.serve_http ? c.listen : std::string("nothing (no HTTP listener)"));
   return true;
 }
 

@@ -27,8 +27,18 @@ class Sidecar {
   Sidecar(const Sidecar&) = delete;
   Sidecar& operator=(const Sidecar&) = delete;
 
-  bool start(std::string* error);
+  // serve_http false: `listen` is not bound (no API, no /metrics). The `gate` command builds
+  // the sidecar this way so it never takes the port of a sidecar running beside it, yet gets
+  // the same wiring (state file, audit log, incident reports, notifications) for its rollback.
+  struct StartOptions {
+    bool serve_http = true;
+  };
+  bool start(std::string* error) { return start(error, StartOptions{}); }
+  bool start(std::string* error, const StartOptions& options);
   void run();
+  // One evaluation now, on the calling thread, exactly as a scheduler tick (for a caller that
+  // owns the schedule, as the gate does); never together with run().
+  void evaluate_once();
   void stop();
 
   Engine& engine();

@@ -1,0 +1,736 @@
+// `rollback-sidecar gate`: one deployment judged for a bake time (see gate.h for the contract).
+//
+// How it is built: through the composition root (Sidecar::create), started with
+// serve_http = false. The gate therefore runs the very engine, state file, audit log, incident
+// reports and notifications a running sidecar would (a rollback it carries out is recorded and
+// announced the same way), but binds no port: a sidecar for the same deployment may be running
+// beside it, and a pipeline step must never collide with it. The gate owns the schedule instead of
+// the Scheduler, calling Sidecar::evaluate_once() itself, because it must look at the result of
+// every evaluation (print it, stop at the first decision, stop at the deadline). It reads the
+// engine only through its public view (status() JSON, state(), last_decision()).
+#include "sidecar/app/gate.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "common/duration.h"
+#include "common/json_text.h"
+#include "common/utf8.h"
+#include "promql/response.h"
+#include "sidecar/app/logging.h"
+#include "sidecar/app/sidecar.h"
+#include "sidecar/app/version.h"
+
+namespace po = boost::program_options;
+
+namespace rs::sidecar {
+namespace {
+
+enum Verdict { kPass = 0, kFail = 1, kInconclusive = 2, kCannotJudge = 3 };
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case kPass: return "pass";
+    case kFail: return "fail";
+    case kInconclusive: return "inconclusive";
+    case kCannotJudge: return "error";
+  }
+  return "error";
+}
+
+const char* verdict_title(Verdict v) {
+  switch (v) {
+    case kPass: return "PASS";
+    case kFail: return "FAIL";
+    case kInconclusive: return "INCONCLUSIVE";
+    case kCannotJudge: return "ERROR (could not judge)";
+  }
+  return "ERROR";
+}
+
+constexpr const char* kUsage =
+    "Usage: rollback-sidecar gate --config FILE --bake DURATION [--junit FILE] [--json FILE] [--no-rollback]\n\n"
+    "Judges the deployment in FILE for DURATION as a pipeline step, with the config's rules,\n"
+    "evaluation_interval and actuators. Exit codes:\n"
+    "  0 pass          no rule fired by the deadline and the rules had data\n"
+    "  1 fail          a rule fired; rolled back through the actuators (not with --no-rollback)\n"
+    "  2 inconclusive  not enough data by the deadline\n"
+    "  3 could not judge: usage or config error, every query failed throughout, SIGINT/SIGTERM\n"
+    "With GITHUB_STEP_SUMMARY set, a Markdown summary is appended to that file.\n\n"
+    "Options";
+
+// ---- what the engine's status says about one rule ----------------------------------------
+
+bool is_query_error(const std::string& problem) {
+  using promql::ErrorReason;
+  for (ErrorReason r : {ErrorReason::kTimeout, ErrorReason::kConnect, ErrorReason::kHttp, ErrorReason::kPrometheus,
+                        ErrorReason::kParse, ErrorReason::kOversize, ErrorReason::kUnsupported, ErrorReason::kAuth,
+                        ErrorReason::kTransport}) {
+    if (problem.rfind(std::string(promql::error_reason_name(r)) + ": ", 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string text_of(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "0.0312", "+Inf", or "-" without a value.
+std::string value_text(const nlohmann::json& rule) {
+  auto it = rule.find("value");
+  if (it == rule.end() || it->is_null()) return "-";
+  if (it->is_number()) return format_value(it->get<double>());
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string threshold_text(const nlohmann::json& rule) {
+  auto it = rule.find("threshold");
+  return it != rule.end() && it->is_number() ? format_value(it->get<double>()) : "?";
+}
+
+bool has_data(const std::string& state) { return state != "nodata" && state != "insufficient"; }
+
+// Evidence: value against threshold and since when.
+std::string evidence_line(const nlohmann::json& rule) {
+  // Since the first breach of the episode (what the verdict line and the decision call first_breach).
+  std::string since = text_of(rule, "pending_since");
+  if (since.empty()) since = text_of(rule, "firing_since");
+  std::string out = "value " + value_text(rule) + " (" + text_of(rule, "comparison") + " " + threshold_text(rule) + ")";
+  if (!since.empty()) out += " since " + since;
+  return out;
+}
+
+// ---- the run -------------------------------------------------------------------------------
+
+struct RuleTally {
+  int with_data = 0;     // evaluations in which the rule had a value (or no data counted as ok/breach)
+  int query_errors = 0;  // evaluations in which its query failed
+};
+
+struct Outcome {
+  Verdict verdict = kCannotJudge;
+  std::string reason;
+  nlohmann::json status;             // the engine's status after the last evaluation
+  std::optional<Decision> decision;  // a decision taken during this run
+  std::vector<RuleTally> tallies;
+  int evaluations = 0;
+  int evaluations_with_data = 0;  // evaluations in which at least one rule had data
+  int needed = 1;                 // evaluations the longest `for` (or `breaches` window) needs
+  double elapsed_seconds = 0;
+  WallTime started_at;
+};
+
+// One rule's result in the reports: passed | failed | skipped | error, and why.
+struct RuleResult {
+  std::string result;
+  std::string message;
+};
+
+std::vector<RuleResult> rule_results(const Outcome& o, const Config& config) {
+  std::vector<RuleResult> out;
+  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+  for (std::size_t i = 0; i < config.rules.size(); ++i) {
+    const nlohmann::json rule = i < rules.size() ? rules[i] : nlohmann::json::object();
+    const std::string state = text_of(rule, "state");
+    const int with_data = i < o.tallies.size() ? o.tallies[i].with_data : 0;
+    RuleResult r;
+    if (o.verdict == kCannotJudge) {
+      r = {"error", o.reason};
+    } else if (o.verdict == kFail && ((o.decision && o.decision->rule == config.rules[i].name) || state == "firing")) {
+      r = {"failed", config.rules[i].name + " fired: " + evidence_line(rule)};
+    } else if (with_data == 0) {
+      const std::string problem = text_of(rule, "problem");
+      r = {"skipped", "no data during the bake" + (problem.empty() ? "" : ": " + problem)};
+    } else if (o.verdict == kInconclusive) {
+      r = {"skipped", o.reason};
+    } else {
+      r = {"passed", evidence_line(rule) + " (" + state + ")"};
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string decision_evidence(const Decision& d) {
+  std::ostringstream s;
+  s << "decision #" << d.id << " " << d.kind << " (trigger " << d.trigger << ")\n"
+    << "rule: " << d.rule << " (severity " << d.severity << ")\n"
+    << "query: " << d.query << "\n"
+    << "value: " << (d.value ? format_value(*d.value) : "-") << " " << d.comparison << " threshold "
+    << format_value(d.threshold) << "\n"
+    << "for: " << common::format_duration(d.for_duration) << ", delay " << common::format_duration(d.delay) << "\n";
+  if (d.first_breach) s << "first breach: " << to_rfc3339(*d.first_breach) << "\n";
+  if (d.firing_since) s << "firing since: " << to_rfc3339(*d.firing_since) << "\n";
+  s << "decided at: " << to_rfc3339(d.decided_at) << "\n";
+  if (!d.result.empty()) s << "rollback result: " << d.result << "\n";
+  for (const auto& a : d.actuators) s << "actuator " << a.actuator << ": " << a.result << " " << a.detail << "\n";
+  if (!d.reason.empty()) s << "reason: " << d.reason << "\n";
+  return s.str();
+}
+
+// ---- reports -------------------------------------------------------------------------------
+
+// Text for XML 1.0 content and attributes: valid UTF-8, markup escaped, and the control
+// characters XML cannot carry at all (not even as references) replaced.
+std::string xml_escape(const std::string& raw) {
+  const std::string text = common::valid_utf8(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\r': out += "&#13;"; break;
+      case '\t': out += "&#9;"; break;
+      default: out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Element text keeps its newlines readable.
+std::string xml_text(const std::string& raw) {
+  std::string out = xml_escape(raw), plain;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out.compare(i, 5, "&#10;") == 0) {
+      plain += '\n';
+      i += 4;
+    } else {
+      plain += out[i];
+    }
+  }
+  return plain;
+}
+
+std::string junit_xml(const Outcome& o, const Config& config, const std::vector<RuleResult>& results) {
+  int failures = 0, errors = 0, skipped = 0;
+  for (const auto& r : results) {
+    failures += r.result == "failed";
+    errors += r.result == "error";
+    skipped += r.result == "skipped";
+  }
+  // A failure that no rule carries (a deployment already latched rolled back) gets its own case.
+  const bool deployment_case = o.verdict == kFail && failures == 0;
+  const int tests = static_cast<int>(results.size()) + (deployment_case ? 1 : 0);
+  if (deployment_case) ++failures;
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", o.elapsed_seconds);
+  const std::string suite = "gate " + config.deployment.name + " (" + config.deployment.stage + ")";
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    << "<testsuites name=\"rollback-sidecar gate\" tests=\"" << tests << "\" failures=\"" << failures
+    << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n"
+    << "  <testsuite name=\"" << xml_escape(suite) << "\" tests=\"" << tests << "\" failures=\"" << failures
+    << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\" timestamp=\""
+    << to_rfc3339(o.started_at) << "\">\n"
+    << "    <properties>\n"
+    << "      <property name=\"verdict\" value=\"" << verdict_name(o.verdict) << "\"/>\n"
+    << "      <property name=\"exit_code\" value=\"" << static_cast<int>(o.verdict) << "\"/>\n"
+    << "      <property name=\"deployment\" value=\"" << xml_escape(config.deployment.name) << "\"/>\n"
+    << "      <property name=\"stage\" value=\"" << xml_escape(config.deployment.stage) << "\"/>\n"
+    << "      <property name=\"evaluations\" value=\"" << o.evaluations << "\"/>\n"
+    << "      <property name=\"dry_run\" value=\"" << (config.dry_run ? "true" : "false") << "\"/>\n"
+    << "    </properties>\n";
+  const std::string classname = "rollback-sidecar.gate." + config.deployment.name;
+  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    const RuleConfig& rule = config.rules[i];
+    x << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\"" << xml_escape(rule.name) << "\" time=\""
+      << seconds << "\">\n";
+    if (r.result == "failed") {
+      std::string body = "query: " + rule.query + "\n";
+      if (i < rules.size()) body += evidence_line(rules[i]) + "\n";
+      if (o.decision && o.decision->rule == rule.name) body += decision_evidence(*o.decision);
+      x << "      <failure type=\"rule-fired\" message=\"" << xml_escape(r.message) << "\">" << xml_text(body)
+        << "</failure>\n";
+    } else if (r.result == "error") {
+      x << "      <error type=\"could-not-judge\" message=\"" << xml_escape(r.message) << "\"/>\n";
+    } else if (r.result == "skipped") {
+      x << "      <skipped message=\"" << xml_escape(r.message) << "\"/>\n";
+    } else {
+      x << "      <system-out>" << xml_text(r.message) << "</system-out>\n";
+    }
+    x << "    </testcase>\n";
+  }
+  if (deployment_case) {
+    x << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\"deployment\" time=\"" << seconds << "\">\n"
+      << "      <failure type=\"rolled-back\" message=\"" << xml_escape(o.reason) << "\">"
+      << xml_text(o.decision ? decision_evidence(*o.decision) : o.reason) << "</failure>\n"
+      << "    </testcase>\n";
+  }
+  x << "    <system-out>" << xml_text("gate: " + std::string(verdict_title(o.verdict)) + ": " + o.reason)
+    << "</system-out>\n"
+    << "  </testsuite>\n"
+    << "</testsuites>\n";
+  return x.str();
+}
+
+nlohmann::json json_report(const Outcome& o, const Config& config, const std::vector<RuleResult>& results,
+                           Duration bake) {
+  nlohmann::json rules = nlohmann::json::array();
+  const nlohmann::json status_rules = o.status.value("rules", nlohmann::json::array());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const nlohmann::json s = i < status_rules.size() ? status_rules[i] : nlohmann::json::object();
+    rules.push_back({{"name", config.rules[i].name},
+                     {"result", results[i].result},
+                     {"message", results[i].message},
+                     {"state", s.value("state", nlohmann::json(nullptr))},
+                     {"value", s.value("value", nlohmann::json(nullptr))},
+                     {"threshold", s.value("threshold", nlohmann::json(nullptr))},
+                     {"comparison", s.value("comparison", nlohmann::json(nullptr))},
+                     {"for", s.value("for", nlohmann::json(nullptr))},
+                     {"pending_since", s.value("pending_since", nlohmann::json(nullptr))},
+                     {"firing_since", s.value("firing_since", nlohmann::json(nullptr))},
+                     {"problem", s.value("problem", nlohmann::json(nullptr))},
+                     {"evaluations_with_data", i < o.tallies.size() ? o.tallies[i].with_data : 0},
+                     {"query_errors", i < o.tallies.size() ? o.tallies[i].query_errors : 0}});
+  }
+  nlohmann::json j = {{"verdict", verdict_name(o.verdict)},
+                      {"exit_code", static_cast<int>(o.verdict)},
+                      {"reason", o.reason},
+                      {"deployment", {{"name", config.deployment.name}, {"stage", config.deployment.stage}}},
+                      {"bake", common::format_duration(bake)},
+                      {"dry_run", config.dry_run},
+                      {"started_at", to_rfc3339(o.started_at)},
+                      {"elapsed_seconds", o.elapsed_seconds},
+                      {"evaluations", o.evaluations},
+                      {"evaluations_with_data", o.evaluations_with_data},
+                      {"evaluations_needed", o.needed},
+                      {"state", o.status.value("state", nlohmann::json(nullptr))},
+                      {"rules", rules}};
+  if (o.decision) j["decision"] = to_json(*o.decision);
+  return j;
+}
+
+std::string markdown_cell(const std::string& raw) {
+  std::string out;
+  for (char c : common::valid_utf8(raw)) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string markdown_summary(const Outcome& o, const Config& config, const std::vector<RuleResult>& results) {
+  static const char* icon[] = {"✅", "❌", "⚠️", "⛔"};
+  std::ostringstream m;
+  m << "### " << icon[o.verdict] << " rollback-sidecar gate: " << verdict_title(o.verdict) << " — "
+    << markdown_cell(config.deployment.name) << " (" << markdown_cell(config.deployment.stage) << ")\n\n"
+    << markdown_cell(o.reason) << "\n\n"
+    << "| rule | result | state | value | threshold | since |\n"
+    << "|---|---|---|---|---|---|\n";
+  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const nlohmann::json s = i < rules.size() ? rules[i] : nlohmann::json::object();
+    std::string since = text_of(s, "firing_since");
+    if (since.empty()) since = text_of(s, "pending_since");
+    m << "| " << markdown_cell(config.rules[i].name) << " | " << results[i].result << " | "
+      << markdown_cell(text_of(s, "state")) << " | " << markdown_cell(value_text(s)) << " | "
+      << markdown_cell(text_of(s, "comparison") + " " + threshold_text(s)) << " | "
+      << (since.empty() ? "" : markdown_cell(since)) << " |\n";
+  }
+  if (o.decision) {
+    m << "\nDecision #" << o.decision->id << ": " << markdown_cell(o.decision->kind)
+      << (o.decision->result.empty() ? "" : " (" + markdown_cell(o.decision->result) + ")") << " — "
+      << markdown_cell(o.decision->reason) << "\n";
+  }
+  m << "\n";
+  return m.str();
+}
+
+// ---- the live line -------------------------------------------------------------------------
+
+std::string compact_duration(Duration d) {
+  if (d < Duration::zero()) d = Duration::zero();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  char buf[32];
+  if (ms < 60000) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>((ms + 999) / 1000));
+  else std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
+                     static_cast<long long>((ms % 60000 + 999) / 1000));
+  return buf;
+}
+
+std::string rule_summary(const nlohmann::json& rule, const RuleConfig& config, WallTime now) {
+  const std::string state = text_of(rule, "state");
+  std::string out = config.name + " " + value_text(rule) + " (" + text_of(rule, "comparison") + " " +
+                    threshold_text(rule) + ") " + state;
+  WallTime since;
+  const std::string pending = text_of(rule, "pending_since");
+  if (state == "pending" && !pending.empty() && parse_rfc3339(pending, &since) && !config.breaches) {
+    out += " " + compact_duration(std::chrono::duration_cast<Duration>(now - since)) + "/" +
+           compact_duration(config.for_duration);
+  }
+  return out;
+}
+
+int terminal_width() {
+  winsize w{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 20) return w.ws_col;
+  return 160;
+}
+
+// ---- signals -------------------------------------------------------------------------------
+
+// SIGINT/SIGTERM are taken by one thread with sigwait; it only raises a flag and wakes the
+// gate's own wait. The env clock is deliberately NOT interrupted: a rollback in flight sleeps
+// on it between retries, and must finish rather than be cut short.
+class Interruption {
+ public:
+  Interruption() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    thread_ = std::thread([this] {
+      int sig = 0;
+      sigwait(&signals_, &sig);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      signal_ = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      cv_.notify_all();
+    });
+  }
+  ~Interruption() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait (still blocked here)
+    thread_.join();
+  }
+  // Waits until `t`; false when a signal came first (or had come).
+  bool wait_until(std::chrono::steady_clock::time_point t) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_until(lock, t, [this] { return !signal_.empty(); });
+  }
+  std::string signal() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return signal_;
+  }
+
+ private:
+  sigset_t signals_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string signal_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// ---- judging -------------------------------------------------------------------------------
+
+struct GateOptions {
+  Duration bake{0};
+  std::string junit, json;
+  bool no_rollback = false;
+};
+
+class Gate {
+ public:
+  Gate(LoadedConfig& loaded, Env& env, const GateOptions& options, Interruption& interruption)
+      : loaded_(loaded), config_(loaded.config), env_(env), options_(options), interruption_(interruption) {}
+
+  Outcome run() {
+    Outcome o;
+    o.started_at = env_.clock->wall();
+    o.tallies.resize(config_.rules.size());
+    const Duration interval = config_.evaluation_interval;
+    Duration longest_window{0}, longest_delay{0};
+    for (const auto& r : config_.rules) {
+      const Duration window = r.breaches ? interval * (r.breaches->n - 1) : r.for_duration;
+      longest_window = std::max(longest_window, window);
+      longest_delay = std::max(longest_delay, r.delay);
+      const int n = r.breaches ? r.breaches->n
+                               : static_cast<int>((r.for_duration.count() + interval.count() - 1) / interval.count()) + 1;
+      o.needed = std::max(o.needed, n);
+    }
+
+    std::unique_ptr<Sidecar> sidecar = Sidecar::create(loaded_, env_);
+    std::string error;
+    if (!sidecar->start(&error, Sidecar::StartOptions{/*serve_http=*/false})) {
+      o.reason = "could not start: " + error;
+      return o;
+    }
+    Engine& engine = sidecar->engine();
+    const std::optional<Decision> before = engine.last_decision();
+    const auto is_new = [&](const std::optional<Decision>& d) { return d && (!before || d->id != before->id); };
+
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + options_.bake;
+    // A rule still pending (or firing, its `delay` running) at the deadline is followed to its end.
+    const auto grace_end = deadline + longest_window + longest_delay + 2 * interval;
+    auto next = start;
+    bool all_errors_throughout = true;
+    std::string last_error;
+    for (;;) {
+      sidecar->evaluate_once();
+      ++o.evaluations;
+      o.status = engine.status();
+      const auto now = std::chrono::steady_clock::now();
+      const WallTime wall_now = env_.clock->wall();
+      const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+      bool any_data = false, all_error = !rules.empty(), unresolved = false;
+      std::string line;
+      for (std::size_t i = 0; i < rules.size() && i < config_.rules.size(); ++i) {
+        const std::string state = text_of(rules[i], "state");
+        const std::string problem = text_of(rules[i], "problem");
+        if (has_data(state)) {
+          ++o.tallies[i].with_data;
+          any_data = true;
+        }
+        if (!has_data(state) && is_query_error(problem)) {
+          ++o.tallies[i].query_errors;
+          last_error = config_.rules[i].name + ": " + problem;
+        } else {
+          all_error = false;
+        }
+        unresolved |= state == "pending" || state == "firing";
+        line += (line.empty() ? "" : " | ") + rule_summary(rules[i], config_.rules[i], wall_now);
+      }
+      if (any_data) ++o.evaluations_with_data;
+      all_errors_throughout &= all_error;
+      const auto left = std::chrono::duration_cast<Duration>(deadline - now);
+      std::string head = "gate " + config_.deployment.name + " #" + std::to_string(o.evaluations) + " " +
+                         (left > Duration::zero() ? compact_duration(left) + " left" : "deadline passed") + ": ";
+      print_live(tty, head + line);
+
+      const std::optional<Decision> decision = engine.last_decision();
+      const DeploymentState state = engine.state();
+      if (is_new(decision) || is_latched(state) || state == DeploymentState::kRollingBack) {
+        if (is_new(decision)) o.decision = decision;
+        else if (decision) o.decision = decision;  // the latch's decision, from the state file
+        o.verdict = kFail;
+        o.reason = fail_reason(o, state, is_new(decision));
+        break;
+      }
+      if (!interruption_.signal().empty()) break;
+      next += interval;
+      const auto after = std::chrono::steady_clock::now();
+      while (next < after) next += interval;  // an evaluation overran: skip ticks, stay on the grid
+      if (next > deadline && !(unresolved && next <= grace_end)) break;
+      if (!interruption_.wait_until(next)) break;
+    }
+    o.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (tty) std::cout << "\n";
+    std::cout.flush();
+    const std::string signal = interruption_.signal();
+    if (o.verdict == kFail) {
+      // A signal during the last evaluation: its rollback finished; the verdict says so.
+    } else if (!signal.empty()) {
+      o.verdict = kCannotJudge;
+      o.reason = "interrupted by " + signal + " after " + compact_duration(std::chrono::duration_cast<Duration>(
+                                                             std::chrono::duration<double>(o.elapsed_seconds))) +
+                 " (" + std::to_string(o.evaluations) + " evaluation(s)); nothing was changed";
+    } else if (all_errors_throughout) {
+      o.verdict = kCannotJudge;
+      o.reason = "Prometheus could not be queried at any of " + std::to_string(o.evaluations) +
+                 " evaluation(s) (" + config_.prometheus.url + "): " + last_error;
+    } else {
+      judge_data(o);
+    }
+    return o;  // the Sidecar's teardown (records, notifications) runs here
+  }
+
+ private:
+  void print_live(bool tty, std::string line) {
+    if (tty) {
+      const std::size_t width = static_cast<std::size_t>(terminal_width()) - 1;
+      if (line.size() > width) line = common::cut_utf8_prefix(line, width - 3) + "...";
+      std::cout << "\r\033[K" << line << std::flush;
+    } else {
+      std::cout << line << std::endl;
+    }
+  }
+
+  std::string fail_reason(const Outcome& o, DeploymentState state, bool new_decision) {
+    if (!new_decision) {
+      return "deployment " + config_.deployment.name + " is " + deployment_state_name(state) +
+             " (latched in the state file " + config_.state_file +
+             "); it stays rolled back until a new deployment is configured";
+    }
+    const Decision& d = *o.decision;
+    std::string out = "rule " + d.rule + " fired: value " + (d.value ? format_value(*d.value) : "-") + " " +
+                      d.comparison + " " + format_value(d.threshold);
+    if (d.first_breach) out += " since " + to_rfc3339(*d.first_breach);
+    if (d.kind == "hold") out += "; dry run (--no-rollback or dry_run): nothing was changed";
+    else if (d.kind == "notify") out += "; the rule only notifies: nothing was rolled back";
+    else if (d.result == "failure") out += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
+    else out += "; rolled back (" + (d.result.empty() ? std::string("running") : d.result) + ")";
+    return out;
+  }
+
+  void judge_data(Outcome& o) {
+    const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+    bool last_has_data = false;
+    for (const auto& r : rules) last_has_data |= has_data(text_of(r, "state"));
+    if (!last_has_data) {
+      o.verdict = kInconclusive;
+      std::string problems;
+      for (std::size_t i = 0; i < rules.size() && i < config_.rules.size(); ++i) {
+        problems += (problems.empty() ? "" : "; ") + config_.rules[i].name + " " + text_of(rules[i], "state");
+        const std::string p = text_of(rules[i], "problem");
+        if (!p.empty()) problems += " (" + p + ")";
+      }
+      o.reason = "no rule had data at the deadline: " + problems;
+    } else if (o.evaluations_with_data < o.needed) {
+      o.verdict = kInconclusive;
+      o.reason = std::to_string(o.evaluations_with_data) + " evaluation(s) with data in " +
+                 common::format_duration(options_.bake) + "; the longest `for` needs " + std::to_string(o.needed) +
+                 " at evaluation_interval " + common::format_duration(config_.evaluation_interval) +
+                 " (bake longer, or send traffic)";
+    } else {
+      o.verdict = kPass;
+      int judged = 0;
+      for (const auto& t : o.tallies) judged += t.with_data > 0;
+      o.reason = "no rule fired in " + common::format_duration(options_.bake) + "; " + std::to_string(judged) +
+                 " of " + std::to_string(config_.rules.size()) + " rule(s) had data, " +
+                 std::to_string(o.evaluations_with_data) + " of " + std::to_string(o.evaluations) +
+                 " evaluation(s) with data (" + std::to_string(o.needed) + " needed)";
+    }
+  }
+
+  LoadedConfig& loaded_;
+  Config& config_;
+  Env& env_;
+  const GateOptions& options_;
+  Interruption& interruption_;
+};
+
+bool write_text(const std::string& path, const std::string& text, bool append, std::string* error) {
+  std::ofstream out(path, append ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
+  if (out) out << text;
+  if (out) out.flush();
+  if (!out) *error = "cannot write " + path + ": " + std::strerror(errno);
+  return static_cast<bool>(out);
+}
+
+int cannot_judge(const std::string& message) {
+  std::cerr << "rollback-sidecar gate: " << message << "\n";
+  std::cout << "gate: " << verdict_title(kCannotJudge) << ": " << message << "\n";
+  return kCannotJudge;
+}
+
+}  // namespace
+
+int run_gate(int argc, char** argv) {
+  po::options_description options(kUsage);
+  options.add_options()("help,h", "show this help")("config,c", po::value<std::string>(), "config file (YAML)")(
+      "bake", po::value<std::string>(), "how long to judge, e.g. 10m (Prometheus duration)")(
+      "junit", po::value<std::string>(), "write a JUnit XML report (one testcase per rule)")(
+      "json", po::value<std::string>(), "write a JSON report {verdict, exit_code, rules, decision}")(
+      "no-rollback", "judge in dry run: a failing deployment is reported, nothing is changed")(
+      "start", po::value<std::string>(), "not available yet (needs the backtest engine)")(
+      "end", po::value<std::string>(), "not available yet (needs the backtest engine)")(
+      "log-level", po::value<std::string>()->default_value("warn"), "trace|debug|info|warn|error")(
+      "log-format", po::value<std::string>()->default_value("text"), "text|json");
+  po::variables_map vm;
+  try {
+    // argv[1] is "gate"; parsing from there makes it the program name, so nothing positional is left.
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return cannot_judge(std::string(e.what()) + " (see rollback-sidecar gate --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << options << "\n";
+    return 0;
+  }
+  if (vm.count("start") || vm.count("end")) {
+    return cannot_judge(
+        "--start/--end would judge a past window from Prometheus history, which needs the backtest engine "
+        "(`rollback-sidecar backtest`, not built yet); judge the deployment live with --bake DURATION");
+  }
+  if (!vm.count("config")) return cannot_judge("--config FILE is required");
+  if (!vm.count("bake")) return cannot_judge("--bake DURATION is required (e.g. --bake 10m)");
+  GateOptions gate_options;
+  std::string error;
+  auto bake = common::parse_duration(vm["bake"].as<std::string>(), &error);
+  if (!bake || *bake <= Duration::zero()) {
+    return cannot_judge("--bake " + vm["bake"].as<std::string>() + ": " +
+                        (error.empty() ? "must be longer than 0s" : error));
+  }
+  gate_options.bake = *bake;
+  gate_options.no_rollback = vm.count("no-rollback") > 0;
+  if (vm.count("junit")) gate_options.junit = vm["junit"].as<std::string>();
+  if (vm.count("json")) gate_options.json = vm["json"].as<std::string>();
+  if (!configure_logging(vm["log-level"].as<std::string>(), vm["log-format"].as<std::string>(), &error)) {
+    return cannot_judge(error);
+  }
+  // The report files are opened before judging: a gate that cannot report must not roll back.
+  for (const std::string* path : {&gate_options.junit, &gate_options.json}) {
+    if (!path->empty() && !write_text(*path, "", false, &error)) return cannot_judge(error);
+  }
+
+  Interruption interruption;  // before any thread exists, so every thread inherits the mask
+  SystemEnv env;
+  const std::string config_path = vm["config"].as<std::string>();
+  notifiers::Environment notifier_env;
+  notifier_env.make_transport = env.make_http;
+  LoadResult result = load_config_file(config_path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
+                                       notifier_env, env);
+  for (const auto& e : result.errors) std::cerr << e.to_string(config_path) << "\n";
+  if (!result.loaded) {
+    return cannot_judge(config_path + ": " + std::to_string(result.errors.size()) +
+                        " config error(s) (listed above); nothing was judged");
+  }
+  LoadedConfig& loaded = *result.loaded;
+  if (loaded.config.rules.empty()) return cannot_judge(config_path + ": no rules to judge");
+  if (gate_options.no_rollback) loaded.config.dry_run = true;
+  // The pipeline moves the canary between gates; a gate never promotes on its own.
+  loaded.config.promotion.enabled = false;
+
+  const Config& c = loaded.config;
+  std::cout << "gate: judging deployment " << c.deployment.name << " (stage " << c.deployment.stage << ") for "
+            << common::format_duration(gate_options.bake) << ": " << c.rules.size() << " rule(s) every "
+            << common::format_duration(c.evaluation_interval) << " against " << c.prometheus.url
+            << (c.dry_run ? "; dry run, nothing will be changed" : "; a firing rule rolls back") << std::endl;
+
+  Gate gate(loaded, env, gate_options, interruption);
+  const Outcome outcome = gate.run();
+  const auto results = rule_results(outcome, c);
+  std::cout << "gate: " << verdict_title(outcome.verdict) << ": " << outcome.reason << std::endl;
+
+  bool reports_ok = true;
+  if (!gate_options.junit.empty())
+    reports_ok &= write_text(gate_options.junit, junit_xml(outcome, c, results), false, &error);
+  if (!reports_ok) std::cerr << "rollback-sidecar gate: " << error << "\n";
+  if (!gate_options.json.empty() &&
+      !write_text(gate_options.json, common::dump_json(json_report(outcome, c, results, gate_options.bake), 2) + "\n",
+                  false, &error)) {
+    std::cerr << "rollback-sidecar gate: " << error << "\n";
+  }
+  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
+    if (!write_text(summary, markdown_summary(outcome, c, results), true, &error))
+      std::cerr << "rollback-sidecar gate: " << error << "\n";
+  }
+  return outcome.verdict;
+}
+
+}  // namespace rs::sidecar

@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
-  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)

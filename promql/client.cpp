@@ -62,10 +62,15 @@ ErrorReason reason_for(TransportError error) {
 struct Client::Credentials {
   std::string bearer_token;
   std::optional<std::pair<std::string, std::string>> basic_auth;
+  std::optional<aws::Credentials> aws;
 };
 
 Client::Client(ClientOptions options, std::shared_ptr<HttpTransport> transport)
-    : options_(std::move(options)), transport_(std::move(transport)) {}
+    : options_(std::move(options)), transport_(std::move(transport)) {
+  if (options_.sigv4 && !options_.sigv4->credentials) {
+    options_.sigv4->credentials = aws::default_credentials_provider(options_.sigv4->profile, options_.sigv4->region);
+  }
+}
 
 std::optional<QueryError> Client::load_credentials(Credentials* credentials) const {
   std::string error;
@@ -80,6 +85,13 @@ std::optional<QueryError> Client::load_credentials(Credentials* credentials) con
       return QueryError{ErrorReason::kAuth, error, 0, ""};
     }
     credentials->basic_auth = std::make_pair(options_.basic_auth_username, password);
+  }
+  if (options_.sigv4) {
+    aws::Credentials c;
+    if (!options_.sigv4->credentials->get(&c, &error)) {
+      return QueryError{ErrorReason::kAuth, "AWS credentials for SigV4: " + error, 0, ""};
+    }
+    credentials->aws = std::move(c);
   }
   return std::nullopt;
 }
@@ -103,6 +115,12 @@ HttpRequest Client::build_request(const std::string& query, std::optional<double
   if (!credentials.bearer_token.empty()) {
     request.headers.emplace_back("Authorization", "Bearer " + credentials.bearer_token);
   }
+  if (options_.sigv4 && credentials.aws) {
+    const aws::Credentials& c = *credentials.aws;
+    request.sigv4 = HttpRequest::SigV4{"aws:amz:" + options_.sigv4->region + ":" + options_.sigv4->service,
+                                       c.access_key_id, c.secret_access_key};
+    if (!c.session_token.empty()) request.headers.emplace_back("X-Amz-Security-Token", c.session_token);
+  }
   return request;
 }
 
@@ -116,6 +134,7 @@ QueryOutcome Client::to_outcome(const HttpResponse& response, const Credentials&
   if (auto* error = std::get_if<QueryError>(&outcome)) {
     common::redact(&error->message, credentials.bearer_token);
     if (credentials.basic_auth) common::redact(&error->message, credentials.basic_auth->second);
+    if (credentials.aws) aws::redact(&error->message, *credentials.aws);
   }
   return outcome;
 }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/aws/credentials.h"
 #include "common/http/http_transport.h"
 #include "promql/response.h"
 
@@ -26,6 +27,16 @@ struct ClientOptions {
   std::string basic_auth_password_file;  // optional: empty password when unset
   TlsOptions tls;
   std::size_t max_body_bytes = 4 * 1024 * 1024;
+  // AWS SigV4 (Amazon Managed Service for Prometheus: service "aps"): every query is signed by
+  // the transport (HttpRequest::sigv4) with credentials from `credentials`, by default the
+  // standard chain (common/aws) for `profile` and `region`. Not with bearer or basic auth.
+  struct SigV4 {
+    std::string region;
+    std::string service = "aps";
+    std::string profile;
+    std::shared_ptr<aws::CredentialsProvider> credentials;  // null: the standard chain
+  };
+  std::optional<SigV4> sigv4;
 };
 
 // Contract: query_all() sends every query at once as a form POST to /api/v1/query

@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
-  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)
@@ -31,6 +31,11 @@ if [[ "${1:-}" != "--runtime" ]]; then
   packages+=("${BUILD_PACKAGES[@]}")
 fi
 
+# The AWS CDK example's npm packages (docker/aws-cdk/, ctest -L aws), cached under build-dev/.
+install_node_deps() {
+  if [[ "${1:-}" != "--runtime" ]]; then "$(dirname "$0")/install-node-deps.sh"; fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -38,6 +43,7 @@ for p in "${packages[@]}"; do
   fi
 done
 if ((${#missing[@]} == 0)); then
+  install_node_deps "${1:-}"
   exit 0
 fi
 
@@ -57,3 +63,4 @@ for service in prometheus prometheus-alertmanager prometheus-blackbox-exporter p
     "${SUDO[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi
 done
+install_node_deps "${1:-}"

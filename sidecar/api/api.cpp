@@ -54,7 +54,18 @@ nlohmann::json request_result_json(const RollbackRequestResult& r) {
 }  // namespace
 
 Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::function<bool(std::string*)> alive)
-    : config_(config), engine_(engine), metrics_(metrics), alive_(std::move(alive)), auth_(config.api.bearer_token_file) {}
+    : config_(config),
+      engine_(engine),
+      metrics_(metrics),
+      alive_(std::move(alive)),
+      auth_(config.api.bearer_token_file),
+      cloudwatch_(config.cloudwatch, config.api.bearer_token_file,
+                  {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
+                   [this](const std::string& result) { metrics_.count_cloudwatch(result); }, nullptr, nullptr}) {
+  if (config.cloudwatch.enabled && config.cloudwatch.sns_topics.empty()) {
+    spdlog::warn("cloudwatch: SNS messages from any topic are accepted when correctly signed; list yours in cloudwatch.sns_topics");
+  }
+}
 
 std::optional<HttpReply> Api::authorize(const HttpCall& call) const {
   std::string why;
@@ -89,6 +100,7 @@ void Api::install(HttpServer& server) {
   server.handle("GET", "/api/v1/status", [this](const HttpCall&) { return HttpReply::json(200, engine_.status()); });
   server.handle("GET", "/api/v1/incidents/latest", [this](const HttpCall&) { return latest_incident(); });
   server.handle("POST", "/api/v1/alerts", [this](const HttpCall& c) { return post_alerts(c); });
+  server.handle("POST", "/api/v1/cloudwatch", [this](const HttpCall& c) { return cloudwatch_.handle(c); });
   server.handle("POST", "/api/v1/rollback", [this](const HttpCall& c) { return post_rollback(c); });
   server.handle("PUT", "/api/v1/freeze", [this](const HttpCall& c) { return put_freeze(c); });
   server.handle("DELETE", "/api/v1/freeze", [this](const HttpCall& c) { return delete_freeze(c); });

@@ -6,6 +6,7 @@
 
 #include "sidecar/api/alert_intake.h"
 #include "sidecar/api/api_auth.h"
+#include "sidecar/api/cloudwatch_intake.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/api/http_server.h"
 #include "sidecar/core/self_metrics.h"
@@ -16,6 +17,7 @@ namespace rs::sidecar {
 //   open:         GET / (status page), /metrics, /healthz, /readyz, /api/v1/status, /api/v1/incidents/latest
 //   bearer token: POST /api/v1/alerts (Alertmanager webhook v4), POST /api/v1/rollback,
 //                 PUT /api/v1/freeze, DELETE /api/v1/freeze
+//   bearer token, API key or SNS signature: POST /api/v1/cloudwatch (cloudwatch_intake.h)
 // Bad bodies get 400 naming the field; auth failures 401 (no token) / 403 (wrong token, or the
 // API is off because no token file is configured); every request is counted by endpoint and code.
 class Api {
@@ -38,6 +40,7 @@ class Api {
   std::function<bool(std::string*)> alive_;
   BearerAuth auth_;
   AlertDeduplicator seen_alerts_;
+  CloudWatchIntake cloudwatch_;
 };
 
 }  // namespace rs::sidecar

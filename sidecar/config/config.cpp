@@ -12,6 +12,7 @@
 
 #include "common/duration.h"
 #include "common/template.h"
+#include "sidecar/config/load_cloudwatch.h"
 
 namespace rs::sidecar {
 
@@ -330,6 +331,7 @@ void load_prometheus(MapReader r, promql::ClientOptions& out) {
   if (!out.bearer_token_file.empty() && !out.basic_auth_username.empty()) {
     r.error("bearer_token_file", "use either bearer_token_file or basic_auth, not both");
   }
+  if (r.has("sigv4")) { MapReader s = r.child("sigv4"); load_prometheus_sigv4(r, s, out); s.finish(); }
   long long max_bytes = r.integer("max_response_bytes", 4LL * 1024 * 1024);
   if (max_bytes < 1024) r.error("max_response_bytes", "must be at least 1024");
   out.max_body_bytes = static_cast<size_t>(std::max(max_bytes, 1024LL));
@@ -709,6 +711,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   } else {
     top.raw("alerts");
   }
+  if (top.has("cloudwatch")) { MapReader cw = top.child("cloudwatch"); load_cloudwatch(cw, vars, cfg.cloudwatch); cw.finish(); }
   if (top.has("promotion")) {
     MapReader pr = top.child("promotion");
     PromotionConfig& p = cfg.promotion;

@@ -12,6 +12,7 @@
 #include "actuators/actuator.h"
 #include "notifiers/notifier.h"
 #include "promql/client.h"
+#include "sidecar/config/cloudwatch_config.h"
 #include "sidecar/policy/rule.h"
 
 namespace re2 {
@@ -130,6 +131,7 @@ struct Config {
   bool dry_run = false;
   ApiConfig api;
   AlertsConfig alerts;
+  CloudWatchConfig cloudwatch;
   PromotionConfig promotion;
   CleanupConfig cleanup;
   std::string audit_log;      // "" = no audit log

@@ -58,6 +58,8 @@ struct SelfMetrics::Impl {
       prometheus::BuildCounter().Name("rollback_sidecar_api_requests_total").Help("HTTP API requests, by endpoint and status code.").Register(*registry);
   prometheus::Family<prometheus::Counter>& alerts =
       prometheus::BuildCounter().Name("rollback_sidecar_alerts_received_total").Help("Alertmanager alerts received, by result (matched, ignored, resolved, duplicate, rejected).").Register(*registry);
+  prometheus::Family<prometheus::Counter>& cloudwatch =
+      prometheus::BuildCounter().Name("rollback_sidecar_cloudwatch_messages_total").Help("CloudWatch alarm messages (EventBridge events, SNS messages) received, by result.").Register(*registry);
   prometheus::Family<prometheus::Counter>& notifications =
       prometheus::BuildCounter().Name("rollback_sidecar_notifications_total").Help("Notification attempts, by notifier and result.").Register(*registry);
   prometheus::Family<prometheus::Counter>& audit_errors =
@@ -83,6 +85,11 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   impl_->freeze.Add({}).Set(0);
   impl_->audit_errors.Add({});
   for (const char* result : {"matched", "ignored", "resolved", "duplicate", "rejected"}) impl_->alerts.Add({{"result", result}});
+  for (const char* result : {"matched", "duplicate", "ignored", "not_alarm", "subscription_confirmed", "subscription_logged",
+                             "unsubscribed", "rejected_auth", "rejected_malformed", "rejected_signature", "rejected_topic",
+                             "rejected_stale", "error"}) {
+    impl_->cloudwatch.Add({{"result", result}});
+  }
   impl_->last_evaluation.Add({}).Set(0);
   impl_->overruns.Add({});
   for (const auto& rule : rules) {
@@ -195,6 +202,7 @@ void SelfMetrics::count_api_request(const std::string& endpoint, int code) {
 }
 
 void SelfMetrics::count_alert(const std::string& result) { impl_->alerts.Add({{"result", result}}).Increment(); }
+void SelfMetrics::count_cloudwatch(const std::string& result) { impl_->cloudwatch.Add({{"result", result}}).Increment(); }
 
 void SelfMetrics::count_notification(const std::string& notifier, const std::string& result) {
   impl_->notifications.Add({{"notifier", notifier}, {"result", result}}).Increment();

@@ -58,6 +58,10 @@ class SelfMetrics {
   // Alertmanager alerts received, by what became of them: matched, ignored (labels do not
   // match), resolved, duplicate (already acted on), rejected (bad payload).
   void count_alert(const std::string& result);
+  // CloudWatch alarm messages (POST /api/v1/cloudwatch), by result: matched, duplicate, ignored,
+  // not_alarm, subscription_confirmed, subscription_logged, unsubscribed, rejected_auth,
+  // rejected_malformed, rejected_signature, rejected_topic, rejected_stale, error.
+  void count_cloudwatch(const std::string& result);
   void count_notification(const std::string& notifier, const std::string& result);
   void count_audit_write_error();
 

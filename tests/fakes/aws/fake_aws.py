@@ -17,7 +17,10 @@ Strict, in AWS's own terms:
   the Query protocol); JSON 1.1 needs the right Content-Type and X-Amz-Target;
 - replies are the output shapes (JSON, or XML serialised from botocore's output shape).
 
-Services: lambda (GetAlias, UpdateAlias), elbv2 (DescribeListeners, ModifyListener, DescribeRules,
+Services: aps (Amazon Managed Service for Prometheus query API: GET/POST
+/workspaces/WS/api/v1/query, signed for service "aps"; answers a Prometheus JSON vector with
+config aps_value, default "42"; an unknown workspace (config aps_workspaces, default
+["ws-fake"]) is ResourceNotFoundException 404), lambda (GetAlias, UpdateAlias), elbv2 (DescribeListeners, ModifyListener, DescribeRules,
 ModifyRule), codedeploy (ListDeployments, GetDeployment, StopDeployment), ecs (DescribeServices,
 UpdateService), sts (AssumeRoleWithWebIdentity, unsigned), ECS container credentials
 (GET /_ecs/creds), EC2 IMDSv2 (/latest/...).
@@ -49,8 +52,24 @@ from xml.sax.saxutils import escape
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 from botocore.validate import ParamValidator
+
+
+
+class ExactSigV4Auth(SigV4Auth):
+    """AWS checks exactly the headers a client lists in SignedHeaders; botocore's signer leaves
+    user-agent (and expect, x-amzn-trace-id) out of what it signs itself, so a client that signs
+    its User-Agent (libcurl signs every header it sends) would be refused by the stock signer."""
+
+    def headers_to_sign(self, request):
+        header_map = HTTPHeaders()
+        for name, value in request.headers.items():
+            if name.lower() not in header_map:
+                header_map[name.lower()] = value
+        return header_map
+
 
 SESSION = botocore.session.get_session()
 MODELS = {name: SESSION.get_service_model(name) for name in ("lambda", "elbv2", "codedeploy", "ecs", "sts")}
@@ -250,6 +269,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.imds(path)
         except Exception as e:  # a bug in the fake: say so loudly
             return self.send(500, json.dumps({"fake_error": repr(e)}))
+        if re.match(r"^/workspaces/[^/]+/api/v1/query$", path):
+            return self.aps(path)
         protocol = ("json" if self.headers.get("X-Amz-Target") else
                     "rest-json" if path.startswith("/2015-03-31/") else "query")
         service, op_name, params = None, "?", None
@@ -365,8 +386,39 @@ class Handler(BaseHTTPRequestHandler):
             raise AwsError("InvalidAction", "The action %s is not valid for this web service." % action)
         raise AwsError("UnknownOperationException", "No AWS API at %s %s" % (self.command, path), 404)
 
+    # -- Amazon Managed Service for Prometheus (data plane: the Prometheus query API)
+    def aps(self, path):
+        try:
+            akid = self.verify_signature("rest-json", None, signing_name="aps")
+            workspace = path.split("/")[2]
+            with LOCK:
+                workspaces = CONFIG.get("aps_workspaces", ["ws-fake"])
+                value = str(CONFIG.get("aps_value", "42"))
+            if workspace not in workspaces:
+                raise AwsError("ResourceNotFoundException", "Workspace %s not found" % workspace, 404)
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            if self.command == "POST":
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                if ctype != "application/x-www-form-urlencoded":
+                    raise AwsError("ValidationException", "Content-Type must be application/x-www-form-urlencoded")
+                params.update(urllib.parse.parse_qsl(self.body.decode()))
+            if not params.get("query"):
+                raise AwsError("ValidationException", "query is required")
+            with LOCK:
+                CALLS.append({"operation": "QueryMetrics", "status": 200, "code": "", "key": akid,
+                              "query": params["query"]})
+            t = float(params.get("time") or now().timestamp())
+            body = {"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"workspace": workspace}, "value": [t, value]}]}}
+            self.send(200, json.dumps(body))
+        except AwsError as e:
+            with LOCK:
+                CALLS.append({"operation": "QueryMetrics", "status": e.status, "code": e.code,
+                              "key": getattr(self, "akid", "")})
+            self.send_error_for("rest-json", e)
+
     # -- SigV4, recomputed with botocore
-    def verify_signature(self, protocol, service):
+    def verify_signature(self, protocol, service, signing_name=None):
         q = protocol == "query"
         auth = self.headers.get("Authorization") or ""
         if not auth:
@@ -393,7 +445,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise AwsError("ExpiredToken" if q else "ExpiredTokenException",
                                "The security token included in the request is expired", 403 if q else 400)
         bad_sig = "SignatureDoesNotMatch" if q else "InvalidSignatureException"
-        signing_name = MODELS[service].signing_name
+        signing_name = signing_name or MODELS[service].signing_name
         if region != REGION:
             raise AwsError(bad_sig, "Credential should be scoped to a valid region. ", 403)
         if svc != signing_name:
@@ -422,7 +474,7 @@ class Handler(BaseHTTPRequestHandler):
         request = AWSRequest(method=self.command, url="http://%s%s" % (headers["host"], self.path),
                              data=self.body, headers=headers)
         request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(akid, key["secret"], key["token"] or None), signing_name, region)
+        signer = ExactSigV4Auth(Credentials(akid, key["secret"], key["token"] or None), signing_name, region)
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
         if signer.signed_headers(signer.headers_to_sign(request)) != signed or not hmac.compare_digest(expected, signature):

@@ -31,9 +31,12 @@ if [[ "${1:-}" != "--runtime" ]]; then
   packages+=("${BUILD_PACKAGES[@]}")
 fi
 
-# The AWS CDK example's npm packages (docker/aws-cdk/, ctest -L aws), cached under build-dev/.
+# The AWS CDK example's npm packages (docker/aws-cdk/, ctest -L aws), cached in the test build
+# dir (BUILD_DIR, as scripts/test.sh uses it), where the test looks for them.
 install_node_deps() {
-  if [[ "${1:-}" != "--runtime" ]]; then "$(dirname "$0")/install-node-deps.sh"; fi
+  if [[ "${1:-}" != "--runtime" ]]; then
+    "$(dirname "$0")/install-node-deps.sh" "$(cd "$(dirname "$0")/.." && pwd)/${BUILD_DIR:-build-test}/node-deps"
+  fi
 }
 
 missing=()

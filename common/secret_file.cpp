@@ -1,25 +1,20 @@
 #include "common/secret_file.h"
 
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "common/read_file.h"
 
 namespace rs::common {
 
 bool read_secret_file(const std::string& path, const char* what, std::string* secret, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot read ") + what + " file " + path + ": " + std::strerror(errno);
+  std::string why;
+  auto content = read_regular_file(path, kMaxSecretFileBytes, &why);
+  if (!content) {
+    // why = "<path>: <problem>", never the content.
+    *error = std::string("cannot read ") + what + " file " + why;
     return false;
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    *error = std::string("cannot read ") + what + " file " + path;
-    return false;
-  }
-  std::string text = content.str();
+  std::string text = std::move(*content);
   while (!text.empty() && std::strchr(" \t\r\n\f\v", text.back()) != nullptr) text.pop_back();
   if (text.empty()) {
     *error = std::string(what) + " file " + path + " is empty";

@@ -17,9 +17,39 @@ constexpr std::size_t kSnippetChars = 200;
 
 const char* json_type_name(const json& j) { return j.type_name(); }
 
-// A short, single-line rendering of a (possibly huge) JSON value for error messages.
+// Appends a rendering of j to *out, stopping once *out passes kSnippetChars and below a small
+// depth: the value is untrusted, and a plain dump() of 100 000 nested arrays recurses 100 000
+// times (a stack overflow) only to be cut to 200 characters.
+void render(const json& j, int depth, std::string* out) {
+  if (out->size() > kSnippetChars) return;
+  if (j.is_array() || j.is_object()) {
+    if (depth >= 4) {
+      *out += j.is_array() ? "[...]" : "{...}";
+      return;
+    }
+    *out += j.is_array() ? '[' : '{';
+    bool first = true;
+    for (auto it = j.begin(); it != j.end() && out->size() <= kSnippetChars; ++it) {
+      if (!first) *out += ',';
+      first = false;
+      if (j.is_object()) *out += common::dump_json(json(it.key())) + ":";
+      render(it.value(), depth + 1, out);
+    }
+    *out += j.is_array() ? ']' : '}';
+    return;
+  }
+  // Scalars: a string is cut before it is quoted (a 1 MB label value is not copied whole).
+  if (j.is_string() && j.get_ref<const std::string&>().size() > kSnippetChars) {
+    *out += common::dump_json(json(common::cut_utf8_prefix(j.get_ref<const std::string&>(), kSnippetChars)));
+    return;
+  }
+  *out += common::dump_json(j);
+}
+
+// A short, single-line rendering of a (possibly huge or deep) JSON value for error messages.
 std::string describe(const json& j) {
-  std::string text = common::dump_json(j);
+  std::string text;
+  render(j, 0, &text);
   if (text.size() > kSnippetChars) text = common::cut_utf8_prefix(text, kSnippetChars) + "...";
   return text;
 }
@@ -117,31 +147,61 @@ std::optional<QueryError> parse_scalar(const json& result, QueryData* data) {
   return std::nullopt;
 }
 
-std::optional<QueryError> parse_warnings(const json& root, QueryData* data) {
-  if (!root.contains("warnings") || root["warnings"].is_null()) return std::nullopt;
-  const json& warnings = root["warnings"];
-  if (!warnings.is_array()) return parse_error("warnings: expected an array, got " + std::string(json_type_name(warnings)));
-  for (std::size_t i = 0; i < warnings.size(); ++i) {
-    if (!warnings[i].is_string()) {
-      return parse_error("warnings[" + std::to_string(i) + "]: expected a string, got " + describe(warnings[i]));
+// {"status":"error","errorType":"...","error":"..."} → kPrometheus, or nullopt if not that shape.
+// Any object whose status is "error" is Prometheus's error, whatever else it carries: errorType or
+// error may be missing (pint's "API error without message"), and a "data" member next to them
+// (Prometheus's own respondError can send one) is ignored, never read as a result. With neither
+// errorType nor error as a string it is a parse error.
+std::optional<QueryError> prometheus_error(long http_status, const json& root) {
+  if (!root.is_object()) return std::nullopt;
+  auto status = root.find("status");
+  if (status == root.end() || *status != "error") return std::nullopt;
+  auto error_type = root.find("errorType");
+  auto error = root.find("error");
+  const bool has_type = error_type != root.end() && error_type->is_string();
+  const bool has_error = error != root.end() && error->is_string();
+  if (!has_type && !has_error) {
+    // Nothing says what went wrong or who sent it: not recognisably Prometheus's error.
+    return QueryError{ErrorReason::kParse, "status: \"error\" without errorType or error (strings)", http_status, ""};
+  }
+  QueryError out;
+  out.reason = ErrorReason::kPrometheus;
+  out.http_status = http_status;
+  if (has_type) out.error_type = error_type->get<std::string>();
+  if (has_error) {
+    out.message = error->get<std::string>();
+  } else {
+    out.message = error == root.end() || error->is_null() ? "(no error message)"
+                                                          : "(error is not a string: " + describe(*error) + ")";
+  }
+  if (error_type != root.end() && !error_type->is_string() && !error_type->is_null()) {
+    out.message += " (errorType is not a string: " + describe(*error_type) + ")";
+  }
+  return out;
+}
+
+// "infos" (Prometheus 3 info annotations), like "warnings": null or an array of strings.
+std::optional<QueryError> parse_string_list(const json& root, const char* key, std::vector<std::string>* out) {
+  auto it = root.find(key);
+  if (it == root.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) return parse_error(std::string(key) + ": expected an array, got " + json_type_name(*it));
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const json& item = (*it)[i];
+    if (!item.is_string()) {
+      return parse_error(std::string(key) + "[" + std::to_string(i) + "]: expected a string, got " + describe(item));
     }
-    data->warnings.push_back(warnings[i].get<std::string>());
+    out->push_back(item.get<std::string>());
   }
   return std::nullopt;
 }
 
-// {"status":"error","errorType":"...","error":"..."} → kPrometheus, or nullopt if not that shape.
-std::optional<QueryError> prometheus_error(long http_status, const json& root) {
-  if (!root.is_object() || root.value("status", json()) != "error") return std::nullopt;
-  const json error_type = root.value("errorType", json());
-  const json error = root.value("error", json());
-  if (!error_type.is_string() || !error.is_string()) return std::nullopt;
-  QueryError out;
-  out.reason = ErrorReason::kPrometheus;
-  out.http_status = http_status;
-  out.error_type = error_type.get<std::string>();
-  out.message = error.get<std::string>();
-  return out;
+// VictoriaMetrics' top-level "isPartial": absent, null or a boolean.
+std::optional<QueryError> parse_partial(const json& root, bool* partial) {
+  auto it = root.find("isPartial");
+  if (it == root.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) return parse_error("isPartial: expected a boolean, got " + describe(*it));
+  *partial = it->get<bool>();
+  return std::nullopt;
 }
 
 QueryOutcome parse_success(const json& root) {
@@ -168,7 +228,9 @@ QueryOutcome parse_success(const json& root) {
   } else {
     return parse_error("data.resultType: unknown result type " + describe(type));
   }
-  if (!error) error = parse_warnings(root, &out);
+  if (!error) error = parse_string_list(root, "warnings", &out.warnings);
+  if (!error) error = parse_string_list(root, "infos", &out.infos);
+  if (!error) error = parse_partial(root, &out.partial);
   if (error) return *error;
   return out;
 }
@@ -209,6 +271,39 @@ const char* error_reason_name(ErrorReason r) {
     case ErrorReason::kTransport: return "transport";
   }
   return "unknown";
+}
+
+std::string error_type_label(const QueryError& error) {
+  if (error.error_type.empty()) return "";
+  for (const char* known : {"timeout", "canceled", "execution", "bad_data", "internal", "unavailable", "not_found",
+                            "not_acceptable"}) {
+    if (error.error_type == known) return known;
+  }
+  return "other";
+}
+
+bool is_transient(const QueryError& error) {
+  switch (error.reason) {
+    case ErrorReason::kTimeout:
+    case ErrorReason::kConnect:
+    case ErrorReason::kTransport:
+    case ErrorReason::kAuth:  // a token file being rotated
+      return true;
+    case ErrorReason::kHttp:
+      return error.http_status == 429 || error.http_status >= 500 || error.http_status == 0;
+    case ErrorReason::kPrometheus: {
+      const std::string& t = error.error_type;
+      if (t == "bad_data" || t == "not_found" || t == "not_acceptable") return false;
+      if (t == "timeout" || t == "canceled" || t == "unavailable" || t == "internal") return true;
+      if (t == "execution") return error.http_status >= 500;  // 422: the query is too expensive, always
+      return error.http_status == 429 || error.http_status >= 500;
+    }
+    case ErrorReason::kParse:
+    case ErrorReason::kOversize:
+    case ErrorReason::kUnsupported:
+      return false;
+  }
+  return false;
 }
 
 QueryOutcome parse_query_response(long http_status, std::string_view body) {

@@ -21,6 +21,11 @@ struct QueryData {
   ResultType type = ResultType::kVector;
   std::vector<Sample> samples;        // scalar: exactly one sample with no labels
   std::vector<std::string> warnings;  // Prometheus "warnings", verbatim
+  std::vector<std::string> infos;     // Prometheus "infos" (PromQL info annotations), verbatim
+  // VictoriaMetrics cluster's top-level "isPartial": true: some storage nodes did not answer, so
+  // the samples may be missing series. A partial answer must not be mistaken for a complete one
+  // (a missing series can hide a breach of an `above` rule and fake one of a `below` rule).
+  bool partial = false;
 };
 
 // Why a query produced no usable data. The reason strings are the `reason` label values of
@@ -41,9 +46,21 @@ const char* error_reason_name(ErrorReason r);
 struct QueryError {
   ErrorReason reason = ErrorReason::kParse;
   std::string message;     // human-readable, names what was wrong
-  long http_status = 0;    // when known
-  std::string error_type;  // Prometheus errorType, when reason == kPrometheus
+  long http_status = 0;    // when known (also for kPrometheus: 400, 422, 499, 500, 503, or 200)
+  std::string error_type;  // Prometheus errorType verbatim, when reason == kPrometheus ("" if absent)
 };
+
+// A bounded label value for a Prometheus errorType: one of Prometheus's own values ("timeout",
+// "canceled", "execution", "bad_data", "internal", "unavailable", "not_found", "not_acceptable")
+// verbatim, "other" for anything else (Cortex's "server_error", vmalert's "type:"), "" when absent.
+// Safe as a metric label: at most these ten values, whatever a server sends.
+std::string error_type_label(const QueryError& error);
+
+// Whether asking again later may succeed: transport failures, timeouts, HTTP 429/5xx, and
+// Prometheus errors of type timeout/canceled/unavailable/internal/execution(503) and the like.
+// A bad_data or not_found error (the query itself is wrong) and parse/unsupported errors (the
+// answer will keep its shape) are not transient, whatever HTTP status carried them.
+bool is_transient(const QueryError& error);
 
 using QueryOutcome = std::variant<QueryData, QueryError>;
 

@@ -16,3 +16,11 @@ cmake --build "$BUILD_DIR" -j "$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 -j 2 "$@"
+
+# Fuzz smoke: every libFuzzer target (fuzz/) for a few seconds on its seed corpus, with ASan +
+# UBSan (clang; installed by scripts/install-deps.sh). Skipped when ctest arguments select a
+# subset, or with RS_FUZZ_SMOKE=0; RS_FUZZ_SMOKE=<seconds> sets the time per target (default 15:
+# 8 targets, about 2 minutes once build-fuzz is built).
+if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-15}" != "0" ]]; then
+  scripts/fuzz.sh "${RS_FUZZ_SMOKE:-15}"
+fi

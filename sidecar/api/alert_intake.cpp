@@ -1,5 +1,6 @@
 #include "sidecar/api/alert_intake.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <re2/re2.h>
@@ -29,6 +30,18 @@ std::string clip(const std::string& s, std::size_t max = 64) {
   return s.size() <= max ? s : s.substr(0, max) + "... (" + std::to_string(s.size()) + " bytes)";
 }
 
+// An untrusted value for an error message: scalars as JSON (cut, invalid UTF-8 replaced),
+// containers by their type only (a dump of deeply nested arrays would recurse without bound).
+std::string shown(const nlohmann::json& j) {
+  if (j.is_array()) return "an array";
+  if (j.is_object()) return "an object";
+  if (j.is_string()) {
+    return "the string " + nlohmann::json(clip(j.get<std::string>())).dump(-1, ' ', false,
+                                                                          nlohmann::json::error_handler_t::replace);
+  }
+  return std::string(j.type_name()) + " " + clip(j.dump());
+}
+
 // Once at info (so an operator learns that a sender leaves startsAt unset), then at debug:
 // Alertmanager re-sends every group_interval and must not flood the log.
 void log_unknown_start(const std::string& where, const std::string& starts_at) {
@@ -56,7 +69,8 @@ nlohmann::json ReceivedAlert::evidence() const {
           {"startsAt", starts_at},  {"generatorURL", generator_url}, {"fingerprint", fingerprint}};
 }
 
-bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAlert>* alerts, std::string* error) {
+bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAlert>* alerts, std::string* error,
+                                WebhookInfo* info) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     *error = "body is not JSON";
@@ -66,16 +80,52 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
     *error = "body must be a JSON object (Alertmanager webhook payload)";
     return false;
   }
-  if (!j.contains("version") || j["version"] != "4") {
-    *error = "version must be \"4\" (Alertmanager webhook payload version 4)";
+  // Every Alertmanager since 0.9 sends "4"; other senders differ in what the fields mean (Grafana's
+  // version "1", pre-0.9 "3" with a numeric groupKey, hand-made bodies with 0 or none), so they
+  // are refused by name rather than read as if they were version 4.
+  auto version = j.find("version");
+  if (version == j.end()) {
+    *error = "version is missing (need \"4\": an Alertmanager webhook payload version 4)";
     return false;
   }
-  if (!j.contains("alerts") || !j["alerts"].is_array()) {
-    *error = "alerts must be an array";
+  if (*version != "4") {
+    *error = "version must be \"4\" (Alertmanager webhook payload version 4), got " + shown(*version) +
+             (*version == "1" ? " (Grafana-managed alerting's webhook; route it through an Alertmanager)" : "");
+    return false;
+  }
+  WebhookInfo parsed_info;
+  for (const auto& [field, target] : {std::pair<const char*, std::string*>{"receiver", &parsed_info.receiver},
+                                      {"status", &parsed_info.status},
+                                      {"groupKey", &parsed_info.group_key}}) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      *error = std::string(field) + " must be a string, got " + shown(*it);
+      return false;
+    }
+    *target = it->get<std::string>();
+  }
+  if (!parsed_info.status.empty() && parsed_info.status != "firing" && parsed_info.status != "resolved") {
+    *error = "status must be \"firing\" or \"resolved\", got \"" + clip(parsed_info.status) + "\"";
+    return false;
+  }
+  if (auto truncated = j.find("truncatedAlerts"); truncated != j.end() && !truncated->is_null()) {
+    if (!truncated->is_number_unsigned() && !(truncated->is_number_integer() && truncated->get<long long>() >= 0)) {
+      *error = "truncatedAlerts must be a non-negative integer, got " + shown(*truncated);
+      return false;
+    }
+    // is_number_unsigned above 2^63 cannot be a real count; cap instead of wrapping negative.
+    const auto count = truncated->is_number_unsigned() ? truncated->get<unsigned long long>()
+                                                       : static_cast<unsigned long long>(truncated->get<long long>());
+    parsed_info.truncated_alerts = static_cast<long long>(std::min<unsigned long long>(count, 1ULL << 62));
+  }
+  auto list_it = j.find("alerts");
+  if (list_it == j.end() || !list_it->is_array()) {
+    *error = list_it == j.end() ? "alerts is missing" : std::string("alerts must be an array, got ") + list_it->type_name();
     return false;
   }
   alerts->clear();
-  const auto& list = j["alerts"];
+  const auto& list = *list_it;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const std::string where = "alerts[" + std::to_string(i) + "]";
     const auto& a = list[i];
@@ -86,7 +136,9 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
     ReceivedAlert alert;
     if (!a.contains("status") || !a["status"].is_string() ||
         (a["status"] != "firing" && a["status"] != "resolved")) {
-      *error = where + ".status must be \"firing\" or \"resolved\"";
+      *error = where + ".status must be \"firing\" or \"resolved\", got " +
+               (a.contains("status") ? shown(a["status"])
+                                     : std::string("nothing (the alert has no status)"));
       return false;
     }
     alert.status = a["status"].get<std::string>();
@@ -126,6 +178,11 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
     }
     alerts->push_back(std::move(alert));
   }
+  if (parsed_info.truncated_alerts > 0) {
+    spdlog::warn("Alertmanager webhook from receiver '{}': {} alert(s) truncated (max_alerts); only {} received",
+                 clip(parsed_info.receiver), parsed_info.truncated_alerts, alerts->size());
+  }
+  if (info) *info = std::move(parsed_info);
   return true;
 }
 

@@ -28,9 +28,22 @@ struct ReceivedAlert {
   nlohmann::json evidence() const;
 };
 
-// Parses an Alertmanager webhook body. Returns false and names the offending field in *error
-// ("alerts[2].labels.severity must be a string") for anything that is not a version 4 payload.
-bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAlert>* alerts, std::string* error);
+// What the payload says about itself, beside its alerts.
+struct WebhookInfo {
+  std::string receiver;   // "" when absent
+  std::string status;     // group status "firing" | "resolved"; "" when absent
+  std::string group_key;  // "" when absent
+  // Alerts Alertmanager left out (max_alerts in the receiver's webhook_config): the list is
+  // incomplete. The alerts that are there are parsed as usual; the caller logs and counts.
+  long long truncated_alerts = 0;
+};
+
+// Parses an Alertmanager webhook body. Returns false and names the offending field and what it
+// holds in *error ("alerts[2].labels.severity must be a string", "version must be \"4\" ...,
+// got \"3\"") for anything that is not a version 4 payload. docs/input-formats.md lists the
+// variants other senders produce and which are refused.
+bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAlert>* alerts, std::string* error,
+                                WebhookInfo* info = nullptr);
 
 // Every `match` label's regex must fully match the alert's label value (missing label = "").
 bool alert_matches(const ReceivedAlert& alert, const AlertsConfig& config);

@@ -1,14 +1,9 @@
 #include "sidecar/core/state_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
 #include "common/atomic_file.h"
+#include "common/read_file.h"
 
 namespace rs::sidecar {
 namespace {
@@ -20,15 +15,15 @@ constexpr int kFormatVersion = 1;
 bool StateStore::load(std::optional<PersistedState>* out, std::string* error) const {
   out->reset();
   if (path_.empty()) return true;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return true;
-    *error = "state file " + path_ + ": cannot read: " + std::strerror(errno);
+  std::string why;
+  bool missing = false;
+  auto text = common::read_regular_file(path_, common::kMaxStateFileBytes, &why, &missing);
+  if (!text) {
+    if (missing) return true;
+    *error = "state file " + path_ + ": cannot read: " + why.substr(std::min(why.size(), path_.size() + 2));
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   auto fail = [&](const std::string& what) {
     *error = "state file " + path_ + ": " + what + " (fix or remove the file; it holds the latched rollback state)";
     return false;

@@ -7,6 +7,7 @@
 
 #include "common/atomic_file.h"
 #include "common/json_text.h"
+#include "common/read_file.h"
 
 namespace rs::sidecar {
 
@@ -103,10 +104,11 @@ void NotificationDispatcher::start() {
 void NotificationDispatcher::load() {
   if (outbox_path_.empty()) return;
   std::string error;
-  bool exists = true;
-  auto text = common::read_file(outbox_path_, &error, &exists);
+  bool missing = false;
+  // Capped: an outbox that is not a regular file, or is absurdly large, is reported, not read.
+  auto text = common::read_regular_file(outbox_path_, common::kMaxOutboxFileBytes, &error, &missing);
   if (!text) {
-    if (exists) spdlog::error("notification outbox {}: {}; starting with an empty outbox", outbox_path_, error);
+    if (!missing) spdlog::error("notification outbox {}: {}; starting with an empty outbox", outbox_path_, error);
     return;
   }
   auto corrupt = [&](const std::string& why) {

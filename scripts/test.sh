@@ -18,9 +18,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 -j 2 "$@"
 
 # Fuzz smoke: every libFuzzer target (fuzz/) for a few seconds on its seed corpus, with ASan +
-# UBSan (clang; installed by scripts/install-deps.sh). Skipped when ctest arguments select a
-# subset, or with RS_FUZZ_SMOKE=0; RS_FUZZ_SMOKE=<seconds> sets the time per target (default 15:
-# 8 targets, about 2 minutes once build-fuzz is built).
-if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-15}" != "0" ]]; then
-  scripts/fuzz.sh "${RS_FUZZ_SMOKE:-15}"
+# UBSan (clang; installed by scripts/install-deps.sh). Opt-in for now (RS_FUZZ_SMOKE=<seconds per
+# target>): only the promql_response target has been built and run so far, so it is not yet part
+# of every run. Skipped when ctest arguments select a subset.
+if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-0}" != "0" ]]; then
+  scripts/fuzz.sh "${RS_FUZZ_SMOKE}"
 fi

@@ -282,6 +282,7 @@ void Engine::evaluate_once() {
       }
     }
     if (verification_changed_.exchange(false)) persist();
+    record_verdict();
     spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
     for (auto& decision : decisions) take_decision(std::move(decision));
@@ -418,6 +419,12 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
     record_safely(metrics_, "recording the finished rollback", decision.id,
                   [&] { o->on_rollback_finished(decision, snapshot); });
   }
+  if (decision.verification == "failed") {  // stable unhealthy right after the switch: final at once
+    for (auto* o : observers_) {
+      record_safely(metrics_, "recording the verification verdict", decision.id,
+                    [&] { o->on_verification_finished(decision, *decision.completed_at); });
+    }
+  }
 }
 
 // Called with mu_ held, once per evaluation while a verification is pending.
@@ -449,6 +456,20 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
   if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
   else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
   verification_changed_ = true;
+  verdict_to_record_.emplace(std::move(d), now);
+}
+
+void Engine::record_verdict() {
+  std::optional<std::pair<Decision, WallTime>> verdict;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    verdict.swap(verdict_to_record_);
+  }
+  if (!verdict) return;
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the verification verdict", verdict->first.id,
+                  [&] { o->on_verification_finished(verdict->first, verdict->second); });
+  }
 }
 
 RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {

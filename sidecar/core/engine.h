@@ -35,6 +35,9 @@ class DecisionObserver {
   virtual void on_decision(const Decision& decision) = 0;
   // A rollback finished (result success | noop | failure); `status` is Engine::status() then.
   virtual void on_rollback_finished(const Decision& decision, const nlohmann::json& status) = 0;
+  // The rollback's verification reached its verdict at `at` (decision.verification is
+  // "verified" | "failed"); at most once per rollback, after on_rollback_finished.
+  virtual void on_verification_finished(const Decision& decision, WallTime at) = 0;
   // Freeze set (frozen) or lifted.
   virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
 };
@@ -100,6 +103,7 @@ class Engine {
   void publish_state();
   nlohmann::json status_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
+  void record_verdict();
   void advance_promotion(WallTime now);
   void run_cleanup_if_due();
   WallTime evaluation_time();
@@ -132,6 +136,7 @@ class Engine {
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
   RollbackVerification verification_;                // rollback.verify
   std::atomic<bool> verification_changed_{false};
+  std::optional<std::pair<Decision, WallTime>> verdict_to_record_;  // told to observers outside mu_
   std::atomic<bool> ready_{false};
   std::vector<DecisionObserver*> observers_;
   std::thread background_;  // an alert's or a person's rollback

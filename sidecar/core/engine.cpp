@@ -65,6 +65,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       store_(store),
       executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
+      promotion_(config.promotion.steps, config.promotion.step_duration),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
       verification_(config.rollback.verify) {
@@ -87,7 +88,10 @@ bool Engine::restore(std::string* error) {
   if (!store_.load(&saved, error)) return false;
   restore_from(saved);
   publish_state();
-  if (config_.promotion.enabled) metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+  if (config_.promotion.enabled) {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.set_promotion(std::max(promotion_.progress().weight, 0), promotion_.progress().step + 1);
+  }
   metrics_.set_freeze(saved && saved->freeze);
   return true;
 }
@@ -96,10 +100,10 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string identity = config_.deployment.identity();
   if (saved && saved->identity == identity && saved->promotion) {
-    promotion_ = *saved->promotion;
-    if (promotion_.state == "promoting" || promotion_.state == "paused") {
-      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", promotion_.step + 1,
-                   promotion_.weight);
+    promotion_.restore(*saved->promotion);
+    const PromotionProgress& p = promotion_.progress();
+    if (p.state == PromotionState::kPromoting || p.state == PromotionState::kPaused) {
+      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", p.step + 1, p.weight);
     }
   }
   if (saved && saved->freeze) {
@@ -521,63 +525,45 @@ void Engine::advance_promotion(WallTime now) {
   const PromotionConfig& cfg = config_.promotion;
   if (!cfg.enabled) return;
   std::lock_guard<std::mutex> actuating(actuation_mu_);
-  int target = -1;
+  std::optional<PromotionStep> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string before = promotion_.state;
+    const PromotionState before = promotion_.state();
     const DeploymentState state = machine_.state();
-    bool all_ok = std::all_of(trackers_.begin(), trackers_.end(),
-                              [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
-    if (is_latched(state) || state == DeploymentState::kRollingBack) {
-      promotion_.state = "stopped";
-    } else if (promotion_.state == "complete" || promotion_.state == "failed") {
-      return;
-    } else if (config_.dry_run) {
-      promotion_.state = "dry_run";
-    } else if (freeze_) {
-      promotion_.state = "frozen";  // a freeze stops promotion, never a rollback
-      promotion_window_start_.reset();
-    } else if (!all_ok) {
-      promotion_.state = "paused";  // pending, firing or no data: no evidence the canary is fine
-      promotion_window_start_.reset();
-    } else {
-      promotion_.state = "promoting";
-      if (!promotion_window_start_) promotion_window_start_ = now;
-      const int next = promotion_.step + 1;
-      const bool window_done = now - *promotion_window_start_ >= cfg.step_duration;
-      if (next < static_cast<int>(cfg.steps.size()) && (promotion_.step < 0 || window_done)) target = next;
+    PromotionInputs in;
+    in.rollback = is_latched(state) || state == DeploymentState::kRollingBack;
+    in.dry_run = config_.dry_run;
+    in.frozen = freeze_.has_value();
+    in.all_rules_ok = std::all_of(trackers_.begin(), trackers_.end(),
+                                  [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
+    in.now = now;
+    due = promotion_.step(in);
+    const PromotionProgress& p = promotion_.progress();
+    if (p.state != before) {
+      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", promotion_state_name(before),
+                   promotion_state_name(p.state), p.step + 1, cfg.steps.size(), std::max(p.weight, 0));
     }
-    if (promotion_.state != before) {
-      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", before, promotion_.state, promotion_.step + 1,
-                   cfg.steps.size(), std::max(promotion_.weight, 0));
-    }
-    if (target < 0) return;
+    if (!due) return;
   }
-  const int percent = cfg.steps[static_cast<std::size_t>(target)];
   actuators::DecisionContext context;
   context.deployment = config_.deployment.name;
   context.stage = config_.deployment.stage;
   context.strategy = config_.deployment.strategy;
   context.trigger = "promotion";
-  context.reason = "promotion step " + std::to_string(target + 1) + ": canary to " + std::to_string(percent) + "%";
-  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", target + 1, cfg.steps.size(), percent);
-  ExecutionReport report = executor_.set_canary_weight(percent, context);
+  context.reason = "promotion step " + std::to_string(due->index + 1) + ": canary to " + std::to_string(due->percent) + "%";
+  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", due->index + 1, cfg.steps.size(), due->percent);
+  ExecutionReport report = executor_.set_canary_weight(due->percent, context);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (report.result == "failure") {
-      promotion_.state = report.interrupted ? promotion_.state : "failed";
-      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", target + 1,
+    const bool ok = report.result != "failure";
+    promotion_.applied(*due, ok, report.interrupted, now);
+    if (!ok) {
+      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", due->index + 1,
                     report.actuators.empty() ? "no actuator" : report.actuators.back().detail);
-    } else {
-      promotion_.step = target;
-      promotion_.weight = percent;
-      promotion_window_start_ = now;
-      if (target + 1 == static_cast<int>(cfg.steps.size())) {
-        promotion_.state = "complete";
-        spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, percent);
-      }
+    } else if (promotion_.state() == PromotionState::kComplete) {
+      spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, due->percent);
     }
-    metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+    metrics_.set_promotion(std::max(promotion_.progress().weight, 0), promotion_.progress().step + 1);
   }
   persist();
 }
@@ -666,7 +652,7 @@ void Engine::persist() {
     state.state = machine_.state();
     state.last_decision = machine_.last_decision();
     state.freeze = freeze_;
-    if (config_.promotion.enabled) state.promotion = promotion_;
+    if (config_.promotion.enabled) state.promotion = promotion_.progress();
   }
   record_safely(metrics_, "writing the state file", state.last_decision ? state.last_decision->id : 0, [&] {
     std::string error;
@@ -728,11 +714,12 @@ nlohmann::json Engine::status_locked() const {
                             ? nlohmann::json(nullptr)
                             : nlohmann::json{{"steps", config_.promotion.steps},
                                              {"step_duration", common::format_duration(config_.promotion.step_duration)},
-                                             {"step", promotion_.step + 1},
-                                             {"canary_weight", promotion_.weight < 0 ? nlohmann::json(nullptr)
-                                                                                      : nlohmann::json(promotion_.weight)},
-                                             {"state", promotion_.state},
-                                             {"window_start", time_or_null(promotion_window_start_)}}},
+                                             {"step", promotion_.progress().step + 1},
+                                             {"canary_weight", promotion_.progress().weight < 0
+                                                                   ? nlohmann::json(nullptr)
+                                                                   : nlohmann::json(promotion_.progress().weight)},
+                                             {"state", promotion_state_name(promotion_.state())},
+                                             {"window_start", time_or_null(promotion_.window_start())}}},
           {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
                                               {"since", to_rfc3339(freeze_->since)}}
                              : nlohmann::json{{"frozen", false}}},

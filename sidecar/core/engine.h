@@ -17,6 +17,7 @@
 #include "common/env/env.h"
 #include "sidecar/config/config.h"
 #include "sidecar/policy/decision.h"
+#include "sidecar/policy/promotion_machine.h"
 #include "sidecar/rollback/rollback_checks.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/policy/rule_tracker.h"
@@ -118,6 +119,7 @@ class Engine {
   mutable std::mutex mu_;  // guards everything below that status() reads
   std::vector<RuleTracker> trackers_;
   DecisionMachine machine_;
+  PromotionMachine promotion_;
   std::optional<WallTime> last_evaluation_;
   std::optional<WallTime> grid_origin_;  // wall time of the evaluation the schedule grid starts at
   std::uint64_t evaluations_ = 0;
@@ -125,8 +127,6 @@ class Engine {
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
   std::optional<Freeze> freeze_;
-  PromotionProgress promotion_;
-  std::optional<WallTime> promotion_window_start_;  // all rules ok since (and the step set) since
   // Held while actuators run (rollback or promotion step), so a promotion step can never land
   // after a rollback and undo it.
   std::mutex actuation_mu_;

@@ -9,6 +9,7 @@
 #include "common/duration.h"
 #include "common/json_text.h"
 #include "common/utf8.h"
+#include "sidecar/policy/worst_series.h"
 
 namespace rs::sidecar {
 namespace {
@@ -30,6 +31,13 @@ actuators::DecisionContext context_of(const Config& config, const Decision& d) {
   c.threshold = format_value(d.threshold);
   c.reason = d.reason;
   return c;
+}
+
+std::vector<double> sample_values(const promql::QueryData& data) {
+  std::vector<double> values;
+  values.reserve(data.samples.size());
+  for (const auto& sample : data.samples) values.push_back(sample.value);
+  return values;
 }
 
 std::string also_firing_text(const Decision& d) {
@@ -171,17 +179,9 @@ Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcom
     if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns: {}", rule.name, warnings);
     last_warnings_[index] = warnings;
   }
-  // Several series: judge the worst one, so one bad instance is not averaged away.
-  bool any = false;
-  double worst = rule.comparison == Comparison::kAbove ? -std::numeric_limits<double>::infinity()
-                                                       : std::numeric_limits<double>::infinity();
-  for (const auto& sample : data.samples) {
-    if (std::isnan(sample.value)) continue;
-    worst = rule.comparison == Comparison::kAbove ? std::max(worst, sample.value) : std::min(worst, sample.value);
-    any = true;
-  }
-  if (!any) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
-  return Observation::of_value(worst);
+  const std::optional<double> worst = worst_series(sample_values(data), rule.comparison);
+  if (!worst) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
+  return Observation::of_value(*worst);
 }
 
 void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
@@ -438,14 +438,9 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     problem = std::string(promql::error_reason_name(error->reason)) + ": " + error->message;
   } else {
+    // The condition must hold, so its worst series is the one furthest the other way.
     const auto& data = std::get<promql::QueryData>(outcome);
-    const QueryCondition& c = config_.rollback.verify.condition;
-    for (const auto& sample : data.samples) {  // the worst series decides
-      if (std::isnan(sample.value)) continue;
-      if (!value || (c.comparison == Comparison::kAbove ? sample.value < *value : sample.value > *value)) {
-        value = sample.value;
-      }
-    }
+    value = worst_series(sample_values(data), opposite(config_.rollback.verify.condition.comparison));
     if (!value) problem = "query returned no data";
   }
   auto verdict = verification_.observe(value, problem, now);

@@ -212,6 +212,9 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
       spdlog::warn("rule {}: {} -> nodata: {} (missing: {})", rule.name, rule_state_name(before), s.last_problem,
                    missing_name(rule.missing));
       break;
+    case RuleState::kInsufficient:  // too few samples to judge: held, never a breach
+      spdlog::info("rule {}: {} -> insufficient: {}", rule.name, rule_state_name(before), s.last_problem);
+      break;
   }
 }
 

@@ -83,7 +83,7 @@ nlohmann::json alertmanager_alerts(const Notification& n, const std::map<std::st
     put(labels, "stage", n.stage);
     put(labels, "trigger", n.trigger);
     put(labels, "rule", n.rule);
-    put(labels, "severity", message == "RollbackFailed" ? "critical" : "warning");
+    put(labels, "severity", message == "RollbackFailed" || message == "RollbackUnverified" ? "critical" : "warning");
     put(labels, "source", "rollback-sidecar");
     for (const auto& [k, v] : extra_labels) put(labels, k, v);
     return labels;

@@ -17,6 +17,7 @@ std::string headline(const std::string& message) {
   if (message == "RollbackStarted") return "Rollback started";
   if (message == "RollbackSucceeded") return "Rollback succeeded";
   if (message == "RollbackFailed") return "ROLLBACK FAILED";
+  if (message == "RollbackUnverified") return "ROLLBACK NOT VERIFIED";
   if (message == "RollbackDryRun") return "Would roll back (dry run)";
   if (message == "RuleNotify") return "Rule firing";
   return message;

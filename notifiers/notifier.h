@@ -25,8 +25,9 @@ struct Notification {
   // "<deployment identity>/<decision id>/<decided at>/<message>": the same for every retry and
   // after a restart, so receivers can drop duplicates (delivery is at-least-once).
   std::string id;
-  // RollbackStarted | RollbackSucceeded | RollbackFailed | RollbackDryRun (dry run: would roll
-  // back) | RuleNotify (a rule with action: notify fired).
+  // RollbackStarted | RollbackSucceeded | RollbackFailed | RollbackUnverified (rolled back, but
+  // rollback.verify failed) | RollbackDryRun (dry run: would roll back) | RuleNotify (a rule with
+  // action: notify fired).
   std::string message;
   std::string deployment, stage, strategy;
   std::uint64_t decision_id = 0;

@@ -21,7 +21,7 @@ const std::string& status_page_html() {
   .pending { background: #fff1c2; color: #7a5800; }
   .firing, .rolling_back, .rollback_failed { background: #ffd6d6; color: #8a1010; }
   .rolled_back { background: #dbe7ff; color: #1c3f94; }
-  .nodata { background: #e4e4e4; color: #444; }
+  .nodata, .insufficient { background: #e4e4e4; color: #444; }
   #freeze { display: none; background: #fff1c2; border: 1px solid #e0c060; padding: 8px 12px; margin-bottom: 12px; }
   table { border-collapse: collapse; width: 100%; background: #fff; margin-bottom: 16px; }
   th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e3e6eb; vertical-align: top; }

@@ -9,6 +9,7 @@
 #include "common/duration.h"
 #include "common/json_text.h"
 #include "common/utf8.h"
+#include "sidecar/policy/worst_series.h"
 
 namespace rs::sidecar {
 namespace {
@@ -30,6 +31,13 @@ actuators::DecisionContext context_of(const Config& config, const Decision& d) {
   c.threshold = format_value(d.threshold);
   c.reason = d.reason;
   return c;
+}
+
+std::vector<double> sample_values(const promql::QueryData& data) {
+  std::vector<double> values;
+  values.reserve(data.samples.size());
+  for (const auto& sample : data.samples) values.push_back(sample.value);
+  return values;
 }
 
 std::string also_firing_text(const Decision& d) {
@@ -65,6 +73,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       store_(store),
       executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
+      promotion_(config.promotion.steps, config.promotion.step_duration),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
       verification_(config.rollback.verify) {
@@ -87,7 +96,10 @@ bool Engine::restore(std::string* error) {
   if (!store_.load(&saved, error)) return false;
   restore_from(saved);
   publish_state();
-  if (config_.promotion.enabled) metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+  if (config_.promotion.enabled) {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.set_promotion(std::max(promotion_.progress().weight, 0), promotion_.progress().step + 1);
+  }
   metrics_.set_freeze(saved && saved->freeze);
   return true;
 }
@@ -96,10 +108,10 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string identity = config_.deployment.identity();
   if (saved && saved->identity == identity && saved->promotion) {
-    promotion_ = *saved->promotion;
-    if (promotion_.state == "promoting" || promotion_.state == "paused") {
-      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", promotion_.step + 1,
-                   promotion_.weight);
+    promotion_.restore(*saved->promotion);
+    const PromotionProgress& p = promotion_.progress();
+    if (p.state == PromotionState::kPromoting || p.state == PromotionState::kPaused) {
+      spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", p.step + 1, p.weight);
     }
   }
   if (saved && saved->freeze) {
@@ -167,17 +179,9 @@ Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcom
     if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns: {}", rule.name, warnings);
     last_warnings_[index] = warnings;
   }
-  // Several series: judge the worst one, so one bad instance is not averaged away.
-  bool any = false;
-  double worst = rule.comparison == Comparison::kAbove ? -std::numeric_limits<double>::infinity()
-                                                       : std::numeric_limits<double>::infinity();
-  for (const auto& sample : data.samples) {
-    if (std::isnan(sample.value)) continue;
-    worst = rule.comparison == Comparison::kAbove ? std::max(worst, sample.value) : std::min(worst, sample.value);
-    any = true;
-  }
-  if (!any) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
-  return Observation::of_value(worst);
+  const std::optional<double> worst = worst_series(sample_values(data), rule.comparison);
+  if (!worst) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
+  return Observation::of_value(*worst);
 }
 
 void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
@@ -207,6 +211,9 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
     case RuleState::kNoData:
       spdlog::warn("rule {}: {} -> nodata: {} (missing: {})", rule.name, rule_state_name(before), s.last_problem,
                    missing_name(rule.missing));
+      break;
+    case RuleState::kInsufficient:  // too few samples to judge: held, never a breach
+      spdlog::info("rule {}: {} -> insufficient: {}", rule.name, rule_state_name(before), s.last_problem);
       break;
   }
 }
@@ -282,6 +289,7 @@ void Engine::evaluate_once() {
       }
     }
     if (verification_changed_.exchange(false)) persist();
+    record_verdict();
     spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
     for (auto& decision : decisions) take_decision(std::move(decision));
@@ -418,6 +426,12 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
     record_safely(metrics_, "recording the finished rollback", decision.id,
                   [&] { o->on_rollback_finished(decision, snapshot); });
   }
+  if (decision.verification == "failed") {  // stable unhealthy right after the switch: final at once
+    for (auto* o : observers_) {
+      record_safely(metrics_, "recording the verification verdict", decision.id,
+                    [&] { o->on_verification_finished(decision, *decision.completed_at); });
+    }
+  }
 }
 
 // Called with mu_ held, once per evaluation while a verification is pending.
@@ -427,14 +441,9 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     problem = std::string(promql::error_reason_name(error->reason)) + ": " + error->message;
   } else {
+    // The condition must hold, so its worst series is the one furthest the other way.
     const auto& data = std::get<promql::QueryData>(outcome);
-    const QueryCondition& c = config_.rollback.verify.condition;
-    for (const auto& sample : data.samples) {  // the worst series decides
-      if (std::isnan(sample.value)) continue;
-      if (!value || (c.comparison == Comparison::kAbove ? sample.value < *value : sample.value > *value)) {
-        value = sample.value;
-      }
-    }
+    value = worst_series(sample_values(data), opposite(config_.rollback.verify.condition.comparison));
     if (!value) problem = "query returned no data";
   }
   auto verdict = verification_.observe(value, problem, now);
@@ -449,6 +458,20 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
   if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
   else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
   verification_changed_ = true;
+  verdict_to_record_.emplace(std::move(d), now);
+}
+
+void Engine::record_verdict() {
+  std::optional<std::pair<Decision, WallTime>> verdict;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    verdict.swap(verdict_to_record_);
+  }
+  if (!verdict) return;
+  for (auto* o : observers_) {
+    record_safely(metrics_, "recording the verification verdict", verdict->first.id,
+                  [&] { o->on_verification_finished(verdict->first, verdict->second); });
+  }
 }
 
 RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
@@ -500,63 +523,45 @@ void Engine::advance_promotion(WallTime now) {
   const PromotionConfig& cfg = config_.promotion;
   if (!cfg.enabled) return;
   std::lock_guard<std::mutex> actuating(actuation_mu_);
-  int target = -1;
+  std::optional<PromotionStep> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const std::string before = promotion_.state;
+    const PromotionState before = promotion_.state();
     const DeploymentState state = machine_.state();
-    bool all_ok = std::all_of(trackers_.begin(), trackers_.end(),
-                              [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
-    if (is_latched(state) || state == DeploymentState::kRollingBack) {
-      promotion_.state = "stopped";
-    } else if (promotion_.state == "complete" || promotion_.state == "failed") {
-      return;
-    } else if (config_.dry_run) {
-      promotion_.state = "dry_run";
-    } else if (freeze_) {
-      promotion_.state = "frozen";  // a freeze stops promotion, never a rollback
-      promotion_window_start_.reset();
-    } else if (!all_ok) {
-      promotion_.state = "paused";  // pending, firing or no data: no evidence the canary is fine
-      promotion_window_start_.reset();
-    } else {
-      promotion_.state = "promoting";
-      if (!promotion_window_start_) promotion_window_start_ = now;
-      const int next = promotion_.step + 1;
-      const bool window_done = now - *promotion_window_start_ >= cfg.step_duration;
-      if (next < static_cast<int>(cfg.steps.size()) && (promotion_.step < 0 || window_done)) target = next;
+    PromotionInputs in;
+    in.rollback = is_latched(state) || state == DeploymentState::kRollingBack;
+    in.dry_run = config_.dry_run;
+    in.frozen = freeze_.has_value();
+    in.all_rules_ok = std::all_of(trackers_.begin(), trackers_.end(),
+                                  [](const RuleTracker& t) { return t.status().state == RuleState::kOk; });
+    in.now = now;
+    due = promotion_.step(in);
+    const PromotionProgress& p = promotion_.progress();
+    if (p.state != before) {
+      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", promotion_state_name(before),
+                   promotion_state_name(p.state), p.step + 1, cfg.steps.size(), std::max(p.weight, 0));
     }
-    if (promotion_.state != before) {
-      spdlog::info("promotion: {} -> {} (step {}/{}, canary {}%)", before, promotion_.state, promotion_.step + 1,
-                   cfg.steps.size(), std::max(promotion_.weight, 0));
-    }
-    if (target < 0) return;
+    if (!due) return;
   }
-  const int percent = cfg.steps[static_cast<std::size_t>(target)];
   actuators::DecisionContext context;
   context.deployment = config_.deployment.name;
   context.stage = config_.deployment.stage;
   context.strategy = config_.deployment.strategy;
   context.trigger = "promotion";
-  context.reason = "promotion step " + std::to_string(target + 1) + ": canary to " + std::to_string(percent) + "%";
-  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", target + 1, cfg.steps.size(), percent);
-  ExecutionReport report = executor_.set_canary_weight(percent, context);
+  context.reason = "promotion step " + std::to_string(due->index + 1) + ": canary to " + std::to_string(due->percent) + "%";
+  spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", due->index + 1, cfg.steps.size(), due->percent);
+  ExecutionReport report = executor_.set_canary_weight(due->percent, context);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (report.result == "failure") {
-      promotion_.state = report.interrupted ? promotion_.state : "failed";
-      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", target + 1,
+    const bool ok = report.result != "failure";
+    promotion_.applied(*due, ok, report.interrupted, now);
+    if (!ok) {
+      spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", due->index + 1,
                     report.actuators.empty() ? "no actuator" : report.actuators.back().detail);
-    } else {
-      promotion_.step = target;
-      promotion_.weight = percent;
-      promotion_window_start_ = now;
-      if (target + 1 == static_cast<int>(cfg.steps.size())) {
-        promotion_.state = "complete";
-        spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, percent);
-      }
+    } else if (promotion_.state() == PromotionState::kComplete) {
+      spdlog::warn("promotion complete: deployment {} canary at {}%", config_.deployment.name, due->percent);
     }
-    metrics_.set_promotion(std::max(promotion_.weight, 0), promotion_.step + 1);
+    metrics_.set_promotion(std::max(promotion_.progress().weight, 0), promotion_.progress().step + 1);
   }
   persist();
 }
@@ -645,7 +650,7 @@ void Engine::persist() {
     state.state = machine_.state();
     state.last_decision = machine_.last_decision();
     state.freeze = freeze_;
-    if (config_.promotion.enabled) state.promotion = promotion_;
+    if (config_.promotion.enabled) state.promotion = promotion_.progress();
   }
   record_safely(metrics_, "writing the state file", state.last_decision ? state.last_decision->id : 0, [&] {
     std::string error;
@@ -707,11 +712,12 @@ nlohmann::json Engine::status_locked() const {
                             ? nlohmann::json(nullptr)
                             : nlohmann::json{{"steps", config_.promotion.steps},
                                              {"step_duration", common::format_duration(config_.promotion.step_duration)},
-                                             {"step", promotion_.step + 1},
-                                             {"canary_weight", promotion_.weight < 0 ? nlohmann::json(nullptr)
-                                                                                      : nlohmann::json(promotion_.weight)},
-                                             {"state", promotion_.state},
-                                             {"window_start", time_or_null(promotion_window_start_)}}},
+                                             {"step", promotion_.progress().step + 1},
+                                             {"canary_weight", promotion_.progress().weight < 0
+                                                                   ? nlohmann::json(nullptr)
+                                                                   : nlohmann::json(promotion_.progress().weight)},
+                                             {"state", promotion_state_name(promotion_.state())},
+                                             {"window_start", time_or_null(promotion_.window_start())}}},
           {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
                                               {"since", to_rfc3339(freeze_->since)}}
                              : nlohmann::json{{"frozen", false}}},

@@ -17,6 +17,7 @@
 #include "common/env/env.h"
 #include "sidecar/config/config.h"
 #include "sidecar/policy/decision.h"
+#include "sidecar/policy/promotion_machine.h"
 #include "sidecar/rollback/rollback_checks.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/policy/rule_tracker.h"
@@ -35,6 +36,9 @@ class DecisionObserver {
   virtual void on_decision(const Decision& decision) = 0;
   // A rollback finished (result success | noop | failure); `status` is Engine::status() then.
   virtual void on_rollback_finished(const Decision& decision, const nlohmann::json& status) = 0;
+  // The rollback's verification reached its verdict at `at` (decision.verification is
+  // "verified" | "failed"); at most once per rollback, after on_rollback_finished.
+  virtual void on_verification_finished(const Decision& decision, WallTime at) = 0;
   // Freeze set (frozen) or lifted.
   virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
 };
@@ -100,6 +104,7 @@ class Engine {
   void publish_state();
   nlohmann::json status_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
+  void record_verdict();
   void advance_promotion(WallTime now);
   void run_cleanup_if_due();
   WallTime evaluation_time();
@@ -114,6 +119,7 @@ class Engine {
   mutable std::mutex mu_;  // guards everything below that status() reads
   std::vector<RuleTracker> trackers_;
   DecisionMachine machine_;
+  PromotionMachine promotion_;
   std::optional<WallTime> last_evaluation_;
   std::optional<WallTime> grid_origin_;  // wall time of the evaluation the schedule grid starts at
   std::uint64_t evaluations_ = 0;
@@ -121,8 +127,6 @@ class Engine {
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
   std::optional<Freeze> freeze_;
-  PromotionProgress promotion_;
-  std::optional<WallTime> promotion_window_start_;  // all rules ok since (and the step set) since
   // Held while actuators run (rollback or promotion step), so a promotion step can never land
   // after a rollback and undo it.
   std::mutex actuation_mu_;
@@ -132,6 +136,7 @@ class Engine {
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
   RollbackVerification verification_;                // rollback.verify
   std::atomic<bool> verification_changed_{false};
+  std::optional<std::pair<Decision, WallTime>> verdict_to_record_;  // told to observers outside mu_
   std::atomic<bool> ready_{false};
   std::vector<DecisionObserver*> observers_;
   std::thread background_;  // an alert's or a person's rollback

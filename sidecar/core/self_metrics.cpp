@@ -13,7 +13,7 @@
 
 namespace rs::sidecar {
 namespace {
-constexpr const char* kRuleStates[] = {"ok", "pending", "firing", "nodata"};
+constexpr const char* kRuleStates[] = {"ok", "pending", "firing", "nodata", "insufficient"};
 }  // namespace
 
 struct SelfMetrics::Impl {
@@ -23,7 +23,7 @@ struct SelfMetrics::Impl {
   prometheus::Family<prometheus::Gauge>& rule_threshold =
       prometheus::BuildGauge().Name("rollback_sidecar_rule_threshold").Help("Threshold a rule compares against, after stage overrides.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& rule_state =
-      prometheus::BuildGauge().Name("rollback_sidecar_rule_state").Help("1 for the rule's current state (ok, pending, firing, nodata), 0 for the others.").Register(*registry);
+      prometheus::BuildGauge().Name("rollback_sidecar_rule_state").Help("1 for the rule's current state (ok, pending, firing, nodata, insufficient), 0 for the others.").Register(*registry);
   prometheus::Family<prometheus::Counter>& decisions =
       prometheus::BuildCounter().Name("rollback_sidecar_decisions_total").Help("Decisions taken, by decision (rollback, notify, hold, noop), rule and severity.").Register(*registry);
   prometheus::Family<prometheus::Counter>& rollbacks =

@@ -58,7 +58,9 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
         !p["weight"].is_number_integer() || !p.contains("state") || !p["state"].is_string()) {
       return fail("promotion is malformed (needs step, weight, state)");
     }
-    state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), p["state"].get<std::string>()};
+    auto promotion_state = parse_promotion_state(p["state"].get<std::string>());
+    if (!promotion_state) return fail("unknown promotion state \"" + p["state"].get<std::string>() + "\"");
+    state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), *promotion_state};
   }
   if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
     return fail("state rolling_back without the decision being executed");
@@ -79,7 +81,7 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
                                               : nlohmann::json(nullptr)},
                       {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
                                                                      {"weight", state.promotion->weight},
-                                                                     {"state", state.promotion->state}}
+                                                                     {"state", promotion_state_name(state.promotion->state)}}
                                                     : nlohmann::json(nullptr)}};
   const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string why;

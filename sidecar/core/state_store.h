@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sidecar/policy/decision.h"
+#include "sidecar/policy/promotion_machine.h"
 
 namespace rs::sidecar {
 
@@ -16,12 +17,6 @@ struct Freeze {
 };
 
 // How far a progressive promotion got (step index into promotion.steps, its weight).
-struct PromotionProgress {
-  int step = -1;    // -1: not started
-  int weight = -1;  // canary percent last set and verified
-  std::string state = "waiting";  // waiting | promoting | paused | frozen | complete | failed | stopped | dry_run
-};
-
 struct PersistedState {
   std::string identity;  // DeploymentConfig::identity() the state belongs to
   DeploymentState state = DeploymentState::kHealthy;

@@ -29,6 +29,15 @@ std::string finished_message(const Decision& d) {
   return d.result == "failure" ? "RollbackFailed" : "RollbackSucceeded";
 }
 
+constexpr const char* kUnverified = "RollbackUnverified";
+
+// Until a notifier's `messages` can name RollbackUnverified, whoever wants RollbackFailed gets it:
+// traffic is on a stable version that is not healthy, which pages like a failed rollback.
+bool wants(const std::vector<std::string>& wanted, const std::string& message) {
+  auto has = [&](const std::string& m) { return std::find(wanted.begin(), wanted.end(), m) != wanted.end(); };
+  return has(message) || (message == kUnverified && has("RollbackFailed"));
+}
+
 std::vector<std::pair<std::string, std::string>> timeline_of(const Decision& d) {
   std::vector<std::pair<std::string, std::string>> t;
   if (d.first_breach) t.emplace_back(to_rfc3339(*d.first_breach), "first breach" + (d.rule.empty() ? "" : " of " + d.rule));
@@ -183,8 +192,7 @@ void NotificationDispatcher::enqueue(const Decision& decision, const std::string
     queued_ids_.push_back(n.id);
     if (queued_ids_.size() > kRememberedIds) queued_ids_.pop_front();
     for (std::size_t i = 0; i < targets_.size(); ++i) {
-      const auto& wanted = targets_[i].spec.messages;
-      if (std::find(wanted.begin(), wanted.end(), message) == wanted.end()) continue;
+      if (!wants(targets_[i].spec.messages, message)) continue;
       Entry e;
       e.key = n.id + "|" + targets_[i].notifier->describe();
       e.target = i;
@@ -207,6 +215,10 @@ void NotificationDispatcher::on_rollback_finished(const Decision& decision, cons
   enqueue(decision, finished_message(decision), status.value("state", decision.result == "failure" ? "rollback_failed" : "rolled_back"));
 }
 
+void NotificationDispatcher::on_verification_finished(const Decision& decision, WallTime) {
+  if (decision.verification == "failed") enqueue(decision, kUnverified, "rolled_back");
+}
+
 void NotificationDispatcher::recover(const std::optional<Decision>& last) {
   if (!last) return;
   // Only what the decision's own record proves happened; an unfinished rollback gets its
@@ -216,6 +228,7 @@ void NotificationDispatcher::recover(const std::optional<Decision>& last) {
     if (!last->result.empty()) {
       enqueue(*last, finished_message(*last), last->result == "failure" ? "rollback_failed" : "rolled_back");
     }
+    if (last->verification == "failed") enqueue(*last, kUnverified, "rolled_back");
   } else if (last->kind == "hold" || last->kind == "notify") {
     enqueue(*last, message_for(*last), "firing");
   }

@@ -23,8 +23,9 @@
 namespace rs::sidecar {
 
 // The messages a decision yields: RollbackStarted when a rollback is decided, RollbackSucceeded
-// or RollbackFailed when it ends (success/noop, failure), RollbackDryRun for a dry run's
-// "would roll back", RuleNotify for a rule with action: notify.
+// or RollbackFailed when it ends (success/noop, failure), RollbackUnverified when its
+// verification fails afterwards, RollbackDryRun for a dry run's "would roll back", RuleNotify for
+// a rule with action: notify.
 notifiers::Notification make_notification(const Config& config, const Decision& decision, const std::string& message,
                                           const std::string& state);
 
@@ -67,6 +68,8 @@ class NotificationDispatcher : public DecisionObserver {
 
   void on_decision(const Decision& decision) override;
   void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
+  // A failed verification sends RollbackUnverified; a verified one sends nothing.
+  void on_verification_finished(const Decision& decision, WallTime at) override;
   void on_freeze(bool, const std::string&, const std::string&) override {}
 
   // <state_file>.notifications, or "" without a state file.

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sidecar/records/incident_report.h"
 
 namespace rs::sidecar {
 
@@ -99,11 +98,31 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann
                                 {"actuators", to_json(decision)["actuators"]},
                                 {"incident_report", report.empty() ? nlohmann::json(nullptr) : nlohmann::json(report)}};
     audit_.record("rollback_completed", completed);
-    if (!decision.verification.empty()) {
+    if (decision.verification == "pending") {  // the verdict comes with on_verification_finished
       audit_.record("verification", {{"decision_id", decision.id},
                                      {"result", decision.verification},
                                      {"detail", decision.verification_detail}});
     }
+  });
+}
+
+void RecordKeeper::on_verification_finished(const Decision& decision, WallTime at) {
+  enqueue([this, decision, at] {
+    audit_.record("verification", {{"decision_id", decision.id},
+                                   {"result", decision.verification},
+                                   {"detail", decision.verification_detail}});
+    if (config_.incidents_dir.empty()) return;
+    IncidentFacts facts;
+    if (last_incident_ && last_incident_->decision.id == decision.id) {
+      facts = *last_incident_;
+    } else {  // e.g. verified after a restart: the rules at decision time are gone
+      facts.deployment = config_.deployment;
+      facts.timeline = decision_timeline(decision);
+    }
+    facts.decision = decision;
+    facts.timeline.push_back({at, "verification " + decision.verification + ": " + decision.verification_detail});
+    std::string path;
+    write_facts(facts, &path);
   });
 }
 
@@ -128,6 +147,12 @@ void RecordKeeper::write_incident(const Decision& decision, const nlohmann::json
     facts.rules.push_back(snapshot);
   }
   facts.timeline = decision_timeline(decision);
+  write_facts(facts, path);
+}
+
+void RecordKeeper::write_facts(const IncidentFacts& facts, std::string* path) {
+  const Decision& decision = facts.decision;
+  last_incident_ = facts;
   std::string error;
   if (write_incident_report(config_.incidents_dir, facts, path, &error)) {
     spdlog::info("incident report for rollback #{} written to {}", decision.id, *path);

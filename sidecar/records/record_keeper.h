@@ -6,10 +6,12 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "sidecar/records/audit_log.h"
+#include "sidecar/records/incident_report.h"
 #include "sidecar/config/config.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/core/self_metrics.h"
@@ -18,7 +20,8 @@ namespace rs::sidecar {
 
 // Contract: the DecisionObserver calls only queue work and return at once. The worker writes
 // audit records (decision, actuator_call, verification, rollback_completed, freeze/unfreeze,
-// startup/shutdown) and, after every finished rollback, the incident report; write failures
+// startup/shutdown) and, after every finished rollback and every verification verdict, the
+// incident report; write failures
 // are logged and counted (rollback_sidecar_audit_write_errors_total), never thrown. stop()
 // drains what is queued, then ends the worker. Records queued but not yet written when the
 // process is killed (-9) are lost; the state file still holds the decision, and a rollback that
@@ -38,16 +41,21 @@ class RecordKeeper : public DecisionObserver {
 
   void on_decision(const Decision& decision) override;
   void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
+  void on_verification_finished(const Decision& decision, WallTime at) override;
   void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override;
 
  private:
   void enqueue(std::function<void()> work);
   void run();
   void write_incident(const Decision& decision, const nlohmann::json& status, std::string* path);
+  void write_facts(const IncidentFacts& facts, std::string* path);
 
   const Config& config_;
   SelfMetrics& metrics_;
   AuditLog audit_;
+  // The last incident's facts (worker thread only), so a later verdict rewrites the report with
+  // the rules as they stood at decision time.
+  std::optional<IncidentFacts> last_incident_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;

@@ -84,6 +84,7 @@ class StrictObserver : public DecisionObserver {
     check(to_json(d));
     check(status);
   }
+  void on_verification_finished(const Decision& d, WallTime) override { check(to_json(d)); }
   void on_freeze(bool, const std::string&, const std::string&) override { check(nullptr); }
   int decisions = 0;
   int finished = 0;
@@ -105,6 +106,7 @@ class CountingObserver : public DecisionObserver {
     last_state = status.value("state", "");
     last_result = d.result;
   }
+  void on_verification_finished(const Decision&, WallTime) override {}
   void on_freeze(bool, const std::string&, const std::string&) override { ++freezes; }
   int decisions = 0, finished = 0, freezes = 0;
   std::string last_state, last_result;

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sys/wait.h>
 
 #include "tests/fakes/env.h"
@@ -18,6 +19,8 @@
 #include "common/http/http_transport.h"
 #include "sidecar/config/config.h"
 #include "sidecar/core/engine.h"
+#include "sidecar/records/notification_dispatcher.h"
+#include "sidecar/records/record_keeper.h"
 #include "tests/e2e/e2e_support.h"  // metric_sum, or_zero
 #include "tests/support/harness.h"
 
@@ -149,6 +152,7 @@ struct Options {
   std::string canary = "v2";
   bool dry_run = false;
   std::string state_file;  // "" = no persistence
+  std::string extra_yaml;  // appended top-level keys
 };
 
 std::string config_yaml(const Options& o) {
@@ -164,7 +168,7 @@ std::string config_yaml(const Options& o) {
       "actuators: [{type: exec, command: [/bin/true]}]\n";
   if (o.dry_run) yaml += "dry_run: true\n";
   if (!o.state_file.empty()) yaml += "state_file: '" + o.state_file + "'\n";
-  return yaml;
+  return yaml + o.extra_yaml;
 }
 
 // A config, and an engine over it with the scripted collaborators. Several may share one
@@ -655,6 +659,98 @@ TEST_F(EngineTest, TheExpositionAfterErrorsAndARollbackIsPromtoolClean) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(dir.file("promtool.log"));
   EXPECT_EQ(testing::read_file(dir.file("promtool.log")), "") << "promtool prints lint findings";
 }
+
+namespace verification {
+
+// Remembers the message names it was sent.
+class RecordingNotifier : public notifiers::Notifier {
+ public:
+  std::string type() const override { return "webhook"; }
+  std::string describe() const override { return "recording notifier"; }
+  notifiers::SendResult send(const notifiers::Notification& n, std::chrono::milliseconds) override {
+    std::lock_guard<std::mutex> lock(mu);
+    sent.push_back(n.message);
+    return notifiers::SendResult::success("HTTP 200");
+  }
+  std::mutex mu;
+  std::vector<std::string> sent;
+};
+
+struct VerdictCase {
+  const char* stable_errors;  // what rollback.verify's query answers after the rollback
+  const char* verdict;
+};
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(text.substr(start, end - start));
+  }
+  return lines;
+}
+
+class EngineVerification : public EngineTest, public ::testing::WithParamInterface<VerdictCase> {};
+
+// The verdict of rollback.verify reaches every record docs/audit-and-incidents.md promises: a
+// `verification` audit record, RollbackUnverified for a failed one, and the incident report.
+TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheIncidentReport) {
+  testing::TempDir dir;
+  Options options;
+  options.extra_yaml = "rollback: {verify: {query: stable_errors, below: 0.01, for: 2s, timeout: 4s}}\n"
+                       "audit_log: '" + dir.file("audit.jsonl") + "'\n"
+                       "incidents_dir: '" + dir.file("incidents") + "'\n";
+  Sidecar& s = start(options);
+  ASSERT_TRUE(s.engine);
+  RecordKeeper keeper(s.loaded.config, *s.metrics);
+  std::string error;
+  ASSERT_TRUE(keeper.start(&error)) << error;
+  RecordingNotifier notifier;
+  NotifierSpec spec;
+  spec.type = "webhook";
+  spec.messages = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackDryRun", "RuleNotify"};
+  SystemClock notifier_clock;
+  NotificationDispatcher dispatcher(s.loaded.config, {{&notifier, spec}}, *s.metrics, notifier_clock, "",
+                                    [](const nlohmann::json&) {});
+  dispatcher.start();
+  s.engine->add_observer(&keeper);
+  s.engine->add_observer(&dispatcher);
+
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  prometheus_->value("stable_errors", GetParam().stable_errors);
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(state(), "rolled_back");
+  for (int i = 0; i < 6; ++i) tick();
+  ASSERT_EQ(engine().last_decision()->verification, GetParam().verdict);
+
+  ASSERT_TRUE(testing::wait_until([&] { return dispatcher.pending() == 0; }, 10s));
+  dispatcher.stop();
+  keeper.stop();
+
+  std::vector<std::string> verdicts;
+  for (const auto& line : split_lines(testing::read_file(dir.file("audit.jsonl")))) {
+    const auto record = nlohmann::json::parse(line);
+    if (record["event"] == "verification") verdicts.push_back(record["result"]);
+  }
+  EXPECT_EQ(verdicts, (std::vector<std::string>{"pending", GetParam().verdict}));
+
+  const bool failed = std::string(GetParam().verdict) == "failed";
+  std::vector<std::string> expected = {"RollbackStarted", "RollbackSucceeded"};
+  if (failed) expected.push_back("RollbackUnverified");
+  EXPECT_EQ(notifier.sent, expected);
+
+  const std::string report = testing::read_file(dir.file("incidents") + "/latest.md");
+  EXPECT_NE(report.find(std::string("| Verification | ") + GetParam().verdict), std::string::npos) << report;
+  EXPECT_NE(report.find(std::string("verification ") + GetParam().verdict + ": "), std::string::npos)
+      << "the timeline shows the verdict\n" << report;
+}
+
+INSTANTIATE_TEST_SUITE_P(Verdicts, EngineVerification,
+                         ::testing::Values(VerdictCase{"0.5", "failed"}, VerdictCase{"0.001", "verified"}),
+                         [](const auto& p) { return std::string(p.param.verdict); });
+
+}  // namespace verification
 
 }  // namespace
 }  // namespace rs::sidecar

@@ -82,5 +82,14 @@ TEST(SelfMetrics, PromtoolCheckMetricsIsClean) {
   EXPECT_EQ(testing::read_file(dir.file("promtool.log")), "") << "promtool prints lint findings";
 }
 
+TEST(SelfMetrics, InsufficientIsARuleStateOfItsOwn) {
+  SelfMetrics m("1.2.3", {"error-rate"}, deployment_state_names());
+  m.declare_rule("error-rate", "sev1");
+  m.set_rule("error-rate", std::nan(""), 0.05, "insufficient");
+  const std::string text = m.serialize();
+  EXPECT_NE(text.find(R"(rollback_sidecar_rule_state{rule="error-rate",state="insufficient"} 1)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(rollback_sidecar_rule_state{rule="error-rate",state="nodata"} 0)"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace rs::sidecar

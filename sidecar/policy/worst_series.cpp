@@ -1,0 +1,16 @@
+#include "sidecar/policy/worst_series.h"
+
+#include <cmath>
+
+namespace rs::sidecar {
+
+std::optional<double> worst_series(const std::vector<double>& values, Comparison bad) {
+  std::optional<double> worst;
+  for (double v : values) {
+    if (std::isnan(v)) continue;
+    if (!worst || (bad == Comparison::kAbove ? v > *worst : v < *worst)) worst = v;
+  }
+  return worst;
+}
+
+}  // namespace rs::sidecar

@@ -447,7 +447,8 @@ std::string comma_list(const std::vector<std::string>& items) {
 // A list of actuator entries, each built through the registry (which checks its settings).
 void load_actuator_list(const YAML::Node& list, const std::string& where, MapReader& parent,
                         const actuators::Registry& registry, const actuators::Environment& env, Errors& errors,
-                        std::vector<std::unique_ptr<actuators::Actuator>>* out, std::vector<ActuatorSpec>* specs) {
+                        std::vector<std::unique_ptr<actuators::Actuator>>* out, std::vector<ActuatorSpec>* specs,
+                        std::vector<std::pair<std::size_t, const actuators::Actuator*>>* built = nullptr) {
   if (!list || list.IsNull()) return;
   if (!list.IsSequence()) {
     parent.add(where, line_of(list), "must be a list");
@@ -464,7 +465,10 @@ void load_actuator_list(const YAML::Node& list, const std::string& where, MapRea
     size_t before = errors.size();
     auto actuator = registry.create(type, a, env);
     a.finish();
-    if (actuator && errors.size() == before) out->push_back(std::move(actuator));
+    if (actuator && errors.size() == before) {
+      if (built) built->emplace_back(i, actuator.get());
+      out->push_back(std::move(actuator));
+    }
     if (specs) specs->push_back(ActuatorSpec{type, a.line()});
   }
 }
@@ -644,7 +648,8 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
 
   actuators::Environment env{cfg.deployment.strategy, &world};
   YAML::Node acts = top.raw("actuators");
-  load_actuator_list(acts, "actuators", top, registry, env, errors, &loaded.actuators, &cfg.actuator_specs);
+  std::vector<std::pair<std::size_t, const actuators::Actuator*>> built;  // actuators[index]
+  load_actuator_list(acts, "actuators", top, registry, env, errors, &loaded.actuators, &cfg.actuator_specs, &built);
   if (top.has("cleanup")) {
     MapReader cl = top.child("cleanup");
     cfg.cleanup.delay = cl.duration("delay");
@@ -661,14 +666,6 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   }
   bool rolls_back = std::any_of(cfg.rules.begin(), cfg.rules.end(),
                                 [](const RuleConfig& r) { return r.action == RuleAction::kRollback; });
-  if (cfg.promotion.enabled) {
-    for (const auto& a : loaded.actuators) {
-      if (!a->supports_weights()) {
-        top.error("promotion", "needs actuators that shift traffic by weight; " + a->describe() + " cannot (use haproxy, nginx, file or webhook)");
-      }
-    }
-    if (!acts || acts.IsNull() || acts.size() == 0) top.error("promotion", "needs at least one actuator");
-  }
   if (rolls_back && !cfg.dry_run && (!acts || acts.IsNull() || acts.size() == 0)) {
     top.error("actuators", "rules with action: rollback need at least one actuator (or set dry_run: true)");
   }
@@ -731,6 +728,15 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
     p.step_duration = pr.duration("step_duration", Duration{120000});
     if (p.step_duration < cfg.evaluation_interval) pr.error("step_duration", "must be at least evaluation_interval");
     pr.finish();
+    // Promotion drives every actuator's set_canary_weight() and stops at the first failure, so
+    // each must set weights. (This ran before `promotion.enabled` was set and never fired.)
+    for (const auto& [index, actuator] : built) {
+      if (actuator->supports_weights()) continue;
+      top.error("promotion", "needs actuators that set traffic weights; actuators[" + std::to_string(index) + "].type '" +
+                                 actuator->type() + "' (line " + std::to_string(line_of(acts[index])) +
+                                 ") cannot (types that can: " + comma_list(registry.weight_types()) + ")");
+    }
+    if (!acts || acts.IsNull() || acts.size() == 0) top.error("promotion", "needs at least one actuator");
   } else {
     top.raw("promotion");
   }

@@ -319,5 +319,32 @@ TEST(Config, AnInvalidAlertsMatchPatternIsAnErrorNamingTheKey) {
   }
 }
 
+// Defect 2: promotion moves traffic through every actuator's set_canary_weight(); an actuator
+// that cannot set weights (exec) failed the first promotion step at run time while `check`
+// passed. `check` names both keys and lists the types that can, as the registry declares them.
+TEST(Config, PromotionNeedsActuatorsThatSetWeights) {
+  const std::string exec_only = with_rule("{name: e, query: x, above: 1}") +   // actuators: line 5
+                                "promotion: {steps: [10, 100], step_duration: 1m}\n";  // line 6
+  const auto errors = errors_of(exec_only);
+  EXPECT_TRUE(has_error(errors, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[0].type "
+                                "'exec' (line 5) cannot (types that can: "))
+      << joined(errors);
+  for (const char* type : {"haproxy", "nginx", "file", "webhook", "gateway-httproute", "aws-alb", "aws-lambda-alias"}) {
+    EXPECT_TRUE(has_error(errors, type)) << type << "\n" << joined(errors);
+  }
+  // Mixed: the run would still fail at the exec actuator, so it is named too.
+  const auto mixed = errors_of(with_rule("{name: e, query: x, above: 1}", "prod",
+                                         "[{type: file, path: /tmp/w, content: 'w {{canary_weight}}'}, "
+                                         "{type: exec, command: [/bin/true]}]") +
+                               "promotion: {steps: [10, 100]}\n");
+  EXPECT_TRUE(has_error(mixed, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[1].type 'exec'"))
+      << joined(mixed);
+  // Weight-capable actuators pass.
+  EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1}", "prod",
+                                  "[{type: file, path: /tmp/w, content: 'w {{canary_weight}}'}]") +
+                        "promotion: {steps: [10, 100]}\n")
+                  .empty());
+}
+
 }  // namespace
 }  // namespace rs::sidecar

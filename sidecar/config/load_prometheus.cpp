@@ -1,0 +1,50 @@
+// prometheus: where the queries go and how they authenticate.
+#include <algorithm>
+
+#include "sidecar/config/loaders.h"
+
+namespace rs::sidecar::config_internal {
+
+void load_prometheus(LoadContext& c) {
+  if (!c.top.has("prometheus")) c.top.error("prometheus", "is required (at least prometheus.url)");
+  MapReader r = c.top.child("prometheus");
+  promql::ClientOptions& out = c.config.prometheus;
+  out.url = r.string("url");
+  if (!out.url.empty() && out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
+    r.error("url", "'" + out.url + "' must start with http:// or https://");
+  }
+  while (!out.url.empty() && out.url.back() == '/') out.url.pop_back();
+  out.timeout = r.duration("timeout", std::chrono::milliseconds{2000});
+  if (out.timeout.count() <= 0) r.error("timeout", "must be greater than 0");
+  for (const auto& [k, v] : r.string_map("headers")) {
+    if (k == "Authorization" || k == "authorization") {
+      r.error("headers", "set Authorization through bearer_token_file or basic_auth, so the secret stays in a file");
+    }
+    out.headers.emplace_back(k, v);
+  }
+  out.bearer_token_file = r.string("bearer_token_file", "");
+  if (r.has("basic_auth")) {
+    MapReader b = r.child("basic_auth");
+    out.basic_auth_username = b.string("username");
+    out.basic_auth_password_file = b.string("password_file");
+    b.finish({{"password", "put the password in a file and use password_file, so it never sits in the config"}});
+  }
+  if (r.has("tls")) {
+    MapReader t = r.child("tls");
+    out.tls.ca_file = t.string("ca_file", "");
+    out.tls.cert_file = t.string("cert_file", "");
+    out.tls.key_file = t.string("key_file", "");
+    out.tls.insecure_skip_verify = t.boolean("insecure_skip_verify", false);
+    if (out.tls.cert_file.empty() != out.tls.key_file.empty()) t.error("cert_file", "cert_file and key_file go together");
+    t.finish();
+  }
+  if (!out.bearer_token_file.empty() && !out.basic_auth_username.empty()) {
+    r.error("bearer_token_file", "use either bearer_token_file or basic_auth, not both");
+  }
+  long long max_bytes = r.integer("max_response_bytes", 4LL * 1024 * 1024);
+  if (max_bytes < 1024) r.error("max_response_bytes", "must be at least 1024");
+  out.max_body_bytes = static_cast<size_t>(std::max(max_bytes, 1024LL));
+  r.finish({{"bearer_token", "put the token in a file and use bearer_token_file"}});
+}
+
+}  // namespace rs::sidecar::config_internal

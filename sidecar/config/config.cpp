@@ -62,8 +62,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   LoadContext context{top, loaded, loaded.config, result.errors, {}, 0, {}, registry, notifier_registry,
                       notifier_env, world};
   for (Loader load : kLoaders) load(context);
-  Errors warnings;
-  validate(context, warnings);
+  validate(context, result.warnings);
   top.finish();  // every top-level key no loader read
 
   if (result.errors.empty()) result.loaded = std::move(loaded);

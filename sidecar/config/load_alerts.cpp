@@ -12,7 +12,13 @@ void load_alerts(LoadContext& c) {
   AlertsConfig& out = c.config.alerts;
   MapReader alerts = c.top.child("alerts");
   if (!alerts.has("match")) alerts.error("match", "is required: the labels an alert must have to roll back");
-  for (const auto& [label, pattern] : alerts.string_map("match")) {
+  const auto match = alerts.string_map("match");
+  const YAML::Node written = alerts.raw("match");
+  if (written && (written.IsNull() || (written.IsMap() && written.size() == 0))) {
+    alerts.error("match", "is empty, which would match every alert (also kube-prometheus's always-firing "
+                          "Watchdog) and roll back at once; list at least one label, e.g. {service: '{{deployment}}'}");
+  }
+  for (const auto& [label, pattern] : match) {
     std::string why;
     auto rendered = common::render_template(pattern, c.vars, &why);
     if (!rendered) {

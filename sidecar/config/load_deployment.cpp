@@ -17,6 +17,18 @@ void load_deployment(LoadContext& c) {
   for (const char* reserved : {"deployment", "stage", "strategy"}) {
     if (out.vars.count(reserved)) r.error("vars", std::string("'") + reserved + "' is set from deployment itself; pick another name");
   }
+  // Values are templated into PromQL string literals ({service="{{service}}"}): a quote, a
+  // backslash, a newline or a brace would end the literal or the matcher and change the query.
+  auto check_value = [&](const std::string& key, const std::string& name, const std::string& value) {
+    const auto bad = value.find_first_of("\"\\\n{}");
+    if (bad == std::string::npos) return;
+    const std::string what = value[bad] == '\n' ? "a newline" : "'" + std::string(1, value[bad]) + "'";
+    r.error(key, "{{" + name + "}} " + quote_clipped(value) + " contains " + what +
+                     ", which would change the PromQL it is templated into; use a plain value");
+  };
+  check_value("name", "deployment", out.name);
+  check_value("stage", "stage", out.stage);
+  for (const auto& [name, value] : out.vars) check_value("vars", name, value);
   r.finish();
 
   c.vars = out.vars;

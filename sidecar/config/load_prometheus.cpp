@@ -4,6 +4,28 @@
 #include "sidecar/config/loaders.h"
 
 namespace rs::sidecar::config_internal {
+namespace {
+
+// The userinfo of a URL ("user:pass" in http://user:pass@host/), or "" when there is none.
+std::string userinfo_of(const std::string& url) {
+  const auto scheme = url.find("://");
+  const std::size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const std::size_t end = url.find_first_of("/?#", start);
+  const std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  const auto at = authority.rfind('@');
+  return at == std::string::npos ? "" : authority.substr(0, at);
+}
+
+// The URL with its userinfo's password replaced by "***", for messages.
+std::string redacted(const std::string& url) {
+  const std::string userinfo = userinfo_of(url);
+  const auto colon = userinfo.find(':');
+  if (colon == std::string::npos) return url;
+  const auto at = url.find(userinfo) + userinfo.size();
+  return url.substr(0, url.find(userinfo)) + userinfo.substr(0, colon) + ":***" + url.substr(at);
+}
+
+}  // namespace
 
 void load_prometheus(LoadContext& c) {
   if (!c.top.has("prometheus")) c.top.error("prometheus", "is required (at least prometheus.url)");
@@ -11,7 +33,14 @@ void load_prometheus(LoadContext& c) {
   promql::ClientOptions& out = c.config.prometheus;
   out.url = r.string("url");
   if (!out.url.empty() && out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
-    r.error("url", "'" + out.url + "' must start with http:// or https://");
+    r.error("url", "'" + redacted(out.url) + "' must start with http:// or https://");
+  }
+  // A password in the URL sits in the config (and in every log line quoting the URL): refused,
+  // and never repeated in the message.
+  if (userinfo_of(out.url).find(':') != std::string::npos) {
+    r.error("url", "has a password in it (user:***@); put the password in a file: "
+                   "basic_auth: {username: ..., password_file: /run/secrets/...}");
+    out.url = redacted(out.url);
   }
   while (!out.url.empty() && out.url.back() == '/') out.url.pop_back();
   out.timeout = r.duration("timeout", std::chrono::milliseconds{2000});

@@ -110,6 +110,10 @@ void load_rules(LoadContext& c) {
     c.top.error("rules", "must be a non-empty list of rules");
     return;
   }
+  if (rules.size() > kMaxRules) {
+    c.top.error("rules", std::to_string(rules.size()) + " rules; at most " + std::to_string(kMaxRules) +
+                             " are allowed (each is a query every evaluation_interval): split the config");
+  }
   for (size_t i = 0; i < rules.size(); ++i) {
     load_rule(MapReader(rules[i], "rules[" + std::to_string(i) + "]", line_of(rules[i]), c.errors),
               c.config.deployment, c.vars, c.config.rules);

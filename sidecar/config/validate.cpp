@@ -1,5 +1,10 @@
 // The checks that span sections, after every loader ran.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "sidecar/config/loaders.h"
 
@@ -36,13 +41,64 @@ void check_alerts_need_the_api_token(LoadContext& c) {
   }
 }
 
+// A `{{name}}` still in a string after templating (a variable's value that itself looks like a
+// template) would reach Prometheus or the matcher verbatim.
+void check_templated(LoadContext& c, const std::string& path, int line, const std::string& text) {
+  const auto open = text.find("{{");
+  if (open == std::string::npos) return;
+  const auto close = text.find("}}", open);
+  const std::string var = text.substr(open, close == std::string::npos ? std::string::npos : close + 2 - open);
+  c.errors.push_back(ConfigError{path, line, "unresolved " + quote_clipped(var) +
+                                                 " after templating: a variable's value must not contain a template"});
+}
+
+void check_templating_is_complete(LoadContext& c) {
+  for (std::size_t i = 0; i < c.config.rules.size(); ++i) {
+    const RuleConfig& r = c.config.rules[i];
+    check_templated(c, "rules[" + std::to_string(i) + "].query", r.line, r.query);
+  }
+  const RollbackConfig& rb = c.config.rollback;
+  const int rollback_line = c.top.line("rollback");
+  check_templated(c, "rollback.preflight.http", rollback_line, rb.preflight.http_url);
+  if (rb.preflight.query) check_templated(c, "rollback.preflight.query", rollback_line, rb.preflight.query->query);
+  if (rb.verify.enabled) check_templated(c, "rollback.verify.query", rollback_line, rb.verify.condition.query);
+  for (const auto& [label, pattern] : c.config.alerts.match) {
+    check_templated(c, "alerts.match." + label, c.top.line("alerts"), pattern);
+  }
+}
+
+// The API token guards alerts, manual rollback and freeze: a file anyone can write lets anyone
+// roll back. One that does not exist (yet: a secret mounted later) is only a warning; the
+// mutating endpoints refuse every request until it does.
+void check_api_token_file(LoadContext& c, Errors& warnings) {
+  const std::string& file = c.config.api.bearer_token_file;
+  if (file.empty()) return;
+  const int line = c.top.line("api");
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    const std::string why = std::strerror(errno);
+    warnings.push_back(ConfigError{"api.bearer_token_file", line,
+                                   "'" + file + "' cannot be read (" + why +
+                                       "): alerts, manual rollback and freeze are refused until it can"});
+    return;
+  }
+  if ((st.st_mode & S_IWOTH) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    c.errors.push_back(ConfigError{"api.bearer_token_file", line,
+                                   "'" + file + "' is world-writable (mode " + mode +
+                                       "): anyone on the host could set the token and roll back; chmod o-w it"});
+  }
+}
+
 }  // namespace
 
 void validate(LoadContext& c, Errors& warnings) {
-  (void)warnings;
   check_promotion_actuators(c);
   check_actuators_for_rollback_rules(c);
   check_alerts_need_the_api_token(c);
+  check_templating_is_complete(c);
+  check_api_token_file(c, warnings);
 }
 
 }  // namespace rs::sidecar::config_internal

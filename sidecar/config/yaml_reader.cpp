@@ -146,6 +146,11 @@ std::chrono::milliseconds MapReader::duration(const std::string& key,
     error(key, "'" + *text + "' is not a duration (" + why + "); use Prometheus format like 500ms, 30s, 5m, 1h30m");
     return fallback.value_or(std::chrono::milliseconds{0});
   }
+  if (*d > kMaxDuration) {
+    error(key, quote_clipped(*text) + " is longer than the limit of " + common::format_duration(kMaxDuration) +
+                   " (365 days)");
+    return fallback.value_or(std::chrono::milliseconds{0});
+  }
   return *d;
 }
 
@@ -215,13 +220,22 @@ std::string MapReader::known_keys_suffix() const {
 }
 
 std::optional<YAML::Node> read_document(const std::string& text, Errors& errors) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     errors.push_back(ConfigError{"", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg});
     return std::nullopt;
   }
+  // A plain load reads only the first document: the settings after a second `---` (often a
+  // second config pasted below) would be silently ignored.
+  if (documents.size() > 1) {
+    errors.push_back(ConfigError{"", line_of(documents[1]),
+                                 "the config must be one YAML document, found " + std::to_string(documents.size()) +
+                                     " (a second '---' starts one here); merge them or remove the '---'"});
+    return std::nullopt;
+  }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
   if (!root.IsMap()) {
     errors.push_back(ConfigError{"", 1, std::string("the config must be a YAML map, found ") + node_kind(root)});
     return std::nullopt;

@@ -21,6 +21,10 @@ namespace rs::sidecar::config_internal {
 using Errors = std::vector<ConfigError>;
 using Vars = std::map<std::string, std::string>;
 
+// The longest duration any key accepts: larger values overflow the clocks' arithmetic and are
+// never what was meant (`evaluation_interval: 99999999999h`).
+constexpr Duration kMaxDuration{365LL * 24 * 3600 * 1000};  // 1y
+
 // At most `max` characters of a user's value, quoted, for an error message.
 std::string quote_clipped(const std::string& s, std::size_t max = 80);
 // "a, b, c"
@@ -52,7 +56,7 @@ class MapReader : public common::PluginSettings {
   std::vector<std::string> string_list(const std::string& key,
                                        std::optional<std::vector<std::string>> fallback = std::nullopt) override;
   std::map<std::string, std::string> string_map(const std::string& key) override;
-  // Prometheus format.
+  // Prometheus format, at most kMaxDuration.
   std::chrono::milliseconds duration(const std::string& key,
                                      std::optional<std::chrono::milliseconds> fallback = std::nullopt) override;
   std::optional<double> number(const std::string& key);  // finite, or nullopt (error when not a number)
@@ -86,8 +90,8 @@ class MapReader : public common::PluginSettings {
   std::set<std::string> seen_;
 };
 
-// Parses `text` as a YAML document whose top level is a map. On failure returns
-// nullopt and records the error (syntax error with its line, not a map).
+// Parses `text` as exactly one YAML document whose top level is a map. On failure returns
+// nullopt and records the error (syntax error with its line, a second document, not a map).
 std::optional<YAML::Node> read_document(const std::string& text, Errors& errors);
 
 }  // namespace rs::sidecar::config_internal

@@ -122,6 +122,23 @@ TEST(Cli, CheckRejectsPromotionWithoutWeightActuators) {
   EXPECT_NE(r.output.find("config is invalid"), std::string::npos) << r.output;
 }
 
+// check prints warnings (the config is still valid): an API token file that does not exist yet.
+TEST(Cli, CheckWarnsAboutAMissingApiTokenFile) {
+  TempDir dir;
+  const std::string path = dir.file("token.yml");
+  write_file(path,
+             "prometheus: {url: 'http://127.0.0.1:9090'}\n"
+             "deployment: {name: a, stage: prod, strategy: canary}\n"
+             "dry_run: true\n"
+             "rules: [{name: errors, query: up, above: 0.5}]\n"
+             "api: {bearer_token_file: " + dir.file("missing-token") + "}\n");  // line 5
+  RunResult r = run({"check", "--config", path}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + path + ":5: api.bearer_token_file: '" + dir.file("missing-token") + "' cannot be read"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, CheckOnlineRunsQueriesAndFailsOnPrometheusErrors) {
   TempDir dir;
   FakeHttpServer prometheus;

@@ -93,8 +93,27 @@ using Factory = common::PluginRegistry<Actuator, Environment>::Factory;
 class Registry : public common::PluginRegistry<Actuator, Environment> {
  public:
   Registry() : PluginRegistry("actuator") {}
+
+  // Declares that actuators of `type` can shift traffic by weight (supports_weights() true), so
+  // config errors can name them (promotion needs them). `condition` says when it depends on the
+  // entry's keys, e.g. "with canary". Declaring a type that is not registered throws
+  // std::logic_error (a programming error, at startup).
+  void declare_weights(const std::string& type, const std::string& condition = "") {
+    if (!contains(type)) throw std::logic_error("actuator registry: declare_weights for unknown type \"" + type + "\"");
+    weights_[type] = condition;
+  }
+  bool declares_weights(const std::string& type) const { return weights_.count(type) != 0; }
+  // The declared types, sorted, each with its condition: "aws-lambda-alias (with canary)".
+  std::vector<std::string> weight_types() const {
+    std::vector<std::string> out;
+    for (const auto& [type, condition] : weights_) out.push_back(condition.empty() ? type : type + " (" + condition + ")");
+    return out;
+  }
   // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec, aws-*).
   static const Registry& builtin();
+
+ private:
+  std::map<std::string, std::string> weights_;  // type -> condition
 };
 
 }  // namespace rs::actuators

@@ -55,6 +55,7 @@ std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env) {
   LoadResult result = load_config_file(path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
                                        notifier_env, env);
   for (const auto& e : result.errors) std::cerr << e.to_string(path) << "\n";
+  for (const auto& w : result.warnings) std::cerr << "warning: " << w.to_string(path) << "\n";
   if (!result.loaded) {
     std::cerr << path << ": " << result.errors.size() << " error(s); config is invalid\n";
     return std::nullopt;

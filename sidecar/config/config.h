@@ -86,6 +86,8 @@ std::shared_ptr<const re2::RE2> compile_alert_matcher(const std::string& pattern
 
 // Longest accepted rules[].name: it is a metric label value and appears in log lines, alerts and reports.
 constexpr std::size_t kMaxRuleNameLength = 200;
+// Most rules one config may have: every rule is a query per evaluation.
+constexpr std::size_t kMaxRules = 500;
 
 // Progressive canary promotion: while every rule stays ok for step_duration, the canary's
 // traffic share moves to the next step (percent); the last step is 100.
@@ -155,6 +157,9 @@ struct LoadedConfig {
 struct LoadResult {
   std::optional<LoadedConfig> loaded;  // set only when errors is empty
   std::vector<ConfigError> errors;
+  // Suspicious but valid (the config loads): `check` prints them, e.g. a token file that does not
+  // exist yet.
+  std::vector<ConfigError> warnings;
 };
 
 // Loads and validates a config. Every problem is collected (not just the first); unknown keys

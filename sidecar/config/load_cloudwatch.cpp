@@ -1,4 +1,5 @@
 #include "sidecar/config/load_cloudwatch.h"
+#include "sidecar/config/loaders.h"
 
 #include <re2/re2.h>
 
@@ -76,3 +77,14 @@ void load_prometheus_sigv4(common::PluginSettings& prometheus, common::PluginSet
 }
 
 }  // namespace rs::sidecar
+
+namespace rs::sidecar::config_internal {
+
+void load_cloudwatch_key(LoadContext& c) {
+  if (!c.top.has("cloudwatch")) return;
+  MapReader cw = c.top.child("cloudwatch");
+  load_cloudwatch(cw, c.vars, c.config.cloudwatch);
+  cw.finish();
+}
+
+}  // namespace rs::sidecar::config_internal

@@ -31,7 +31,7 @@ std::string finished_message(const Decision& d) {
 
 constexpr const char* kUnverified = "RollbackUnverified";
 
-// Until a notifier's `messages` can name RollbackUnverified, whoever wants RollbackFailed gets it:
+// Whoever wants RollbackFailed also gets RollbackUnverified (a notifier may name it alone too):
 // traffic is on a stable version that is not healthy, which pages like a failed rollback.
 bool wants(const std::vector<std::string>& wanted, const std::string& message) {
   auto has = [&](const std::string& m) { return std::find(wanted.begin(), wanted.end(), m) != wanted.end(); };

@@ -54,5 +54,19 @@ TEST(Registry, DuplicateAddThrowsAndKnownTypesAreSorted) {
   EXPECT_EQ(r.known_types().size(), 3u);
 }
 
+// The types that can set weights are declared at registration, and agree with the instances.
+TEST(Registry, DeclaresTheTypesThatSetWeights) {
+  const Registry& r = Registry::builtin();
+  EXPECT_EQ(r.weight_types(), (std::vector<std::string>{"aws-alb", "aws-lambda-alias (with canary)", "file",
+                                                         "gateway-httproute", "haproxy", "nginx", "webhook"}));
+  MapSettings haproxy({{"address", "unix:/run/haproxy/admin.sock"}, {"backend", "app"}, {"canary", "canary"},
+                       {"stable", "stable"}});
+  EXPECT_EQ(r.create("haproxy", haproxy, Environment{"canary"})->supports_weights(), r.declares_weights("haproxy"));
+  MapSettings exec({{"command", MapSettings::List{"/bin/true"}}});
+  EXPECT_EQ(r.create("exec", exec, Environment{"canary"})->supports_weights(), r.declares_weights("exec"));
+  Registry empty;
+  EXPECT_THROW(empty.declare_weights("haproxy"), std::logic_error);
+}
+
 }  // namespace
 }  // namespace rs::actuators

@@ -101,6 +101,44 @@ TEST(Cli, CheckReportsEveryErrorWithFileAndLine) {
   EXPECT_NE(r.output.find("config is invalid"), std::string::npos) << r.output;
 }
 
+// Defect 2 through the real binary: promotion with only an exec actuator passed `check` and
+// failed on the first promotion step at run time.
+TEST(Cli, CheckRejectsPromotionWithoutWeightActuators) {
+  TempDir dir;
+  const std::string path = dir.file("promotion.yml");
+  write_file(path,
+             "prometheus: {url: 'http://127.0.0.1:9090'}\n"
+             "deployment: {name: a, stage: prod, strategy: canary}\n"
+             "rules: [{name: errors, query: up, above: 0.5}]\n"
+             "actuators:\n"
+             "  - {type: exec, command: [/bin/true]}\n"                 // line 5
+             "promotion: {steps: [10, 50, 100], step_duration: 1m}\n");  // line 6
+  RunResult r = run({"check", "--config", path}, dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(path + ":6: promotion: needs actuators that set traffic weights; actuators[0].type 'exec'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("haproxy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("config is invalid"), std::string::npos) << r.output;
+}
+
+// check prints warnings (the config is still valid): an API token file that does not exist yet.
+TEST(Cli, CheckWarnsAboutAMissingApiTokenFile) {
+  TempDir dir;
+  const std::string path = dir.file("token.yml");
+  write_file(path,
+             "prometheus: {url: 'http://127.0.0.1:9090'}\n"
+             "deployment: {name: a, stage: prod, strategy: canary}\n"
+             "dry_run: true\n"
+             "rules: [{name: errors, query: up, above: 0.5}]\n"
+             "api: {bearer_token_file: " + dir.file("missing-token") + "}\n");  // line 5
+  RunResult r = run({"check", "--config", path}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + path + ":5: api.bearer_token_file: '" + dir.file("missing-token") + "' cannot be read"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, CheckOnlineRunsQueriesAndFailsOnPrometheusErrors) {
   TempDir dir;
   FakeHttpServer prometheus;

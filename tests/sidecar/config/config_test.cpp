@@ -2,6 +2,9 @@
 // config has the documented defaults and stage overrides applied.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "sidecar/config/config.h"
@@ -263,7 +266,16 @@ TEST(Config, AnUnreadableFileIsAnErrorNamingIt) {
   LoadResult r = load_config_file("/nonexistent/sidecar.yml", actuators::Registry::builtin());
   EXPECT_FALSE(r.loaded);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].to_string("/nonexistent/sidecar.yml"), "/nonexistent/sidecar.yml: cannot read the config file");
+  EXPECT_EQ(r.errors[0].to_string("/nonexistent/sidecar.yml"),
+            "/nonexistent/sidecar.yml: cannot read the config file: /nonexistent/sidecar.yml: No such file or directory");
+}
+
+// `check --config /dev/zero` used to read until bad_alloc: only regular files, and capped.
+TEST(Config, ADeviceOrFifoIsRefusedNotReadForever) {
+  LoadResult r = load_config_file("/dev/zero", actuators::Registry::builtin());
+  EXPECT_FALSE(r.loaded);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].message.find("not a regular file"), std::string::npos) << r.errors[0].message;
 }
 
 // Huge values (a 200k-character rule name or listen address) are config errors naming the limit,
@@ -317,6 +329,139 @@ TEST(Config, AnInvalidAlertsMatchPatternIsAnErrorNamingTheKey) {
     EXPECT_TRUE(has_error(errors, "c.yml:8: alerts.match: severity: ")) << bad << "\n" << joined(errors);
     EXPECT_TRUE(has_error(errors, "is not a valid RE2 regex")) << bad << "\n" << joined(errors);
   }
+}
+
+// Defect 2: promotion moves traffic through every actuator's set_canary_weight(); an actuator
+// that cannot set weights (exec) failed the first promotion step at run time while `check`
+// passed. `check` names both keys and lists the types that can, as the registry declares them.
+TEST(Config, PromotionNeedsActuatorsThatSetWeights) {
+  const std::string exec_only = with_rule("{name: e, query: x, above: 1}") +   // actuators: line 5
+                                "promotion: {steps: [10, 100], step_duration: 1m}\n";  // line 6
+  const auto errors = errors_of(exec_only);
+  EXPECT_TRUE(has_error(errors, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[0].type "
+                                "'exec' (line 5) cannot (types that can: "))
+      << joined(errors);
+  for (const char* type : {"haproxy", "nginx", "file", "webhook", "gateway-httproute", "aws-alb", "aws-lambda-alias"}) {
+    EXPECT_TRUE(has_error(errors, type)) << type << "\n" << joined(errors);
+  }
+  // Mixed: the run would still fail at the exec actuator, so it is named too.
+  const auto mixed = errors_of(with_rule("{name: e, query: x, above: 1}", "prod",
+                                         "[{type: file, path: /tmp/w, content: 'w {{canary_weight}}'}, "
+                                         "{type: exec, command: [/bin/true]}]") +
+                               "promotion: {steps: [10, 100]}\n");
+  EXPECT_TRUE(has_error(mixed, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[1].type 'exec'"))
+      << joined(mixed);
+  // Weight-capable actuators pass.
+  EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1}", "prod",
+                                  "[{type: file, path: /tmp/w, content: 'w {{canary_weight}}'}]") +
+                        "promotion: {steps: [10, 100]}\n")
+                  .empty());
+}
+
+// Hardened: `alerts: {match: {}}` matched every alert, kube-prometheus's always-firing Watchdog
+// included, and rolled back at once.
+TEST(Config, AnEmptyAlertsMatchIsRefused) {
+  const std::string base = with_rule("{name: e, query: x, above: 1}") + "api: {bearer_token_file: /run/token}\n";
+  for (const char* alerts : {"alerts: {match: {}}\n", "alerts: {match: }\n"}) {
+    const auto errors = errors_of(base + alerts);
+    EXPECT_TRUE(has_error(errors, "c.yml:7: alerts.match: is empty, which would match every alert")) << alerts << joined(errors);
+  }
+}
+
+// Hardened: a password in prometheus.url sits in the config; refused, and never printed.
+TEST(Config, APasswordInThePrometheusUrlIsRefusedAndNotPrinted) {
+  for (const char* url : {"http://user:s3cret@prom:9090", "https://user:s3cret@prom:9090/api?x=1", "ftp://user:s3cret@prom"}) {
+    const auto errors = errors_of("prometheus:\n  url: '" + std::string(url) + "'\n"
+                                  "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                                  "rules: [{name: e, query: x, above: 1}]\n"
+                                  "dry_run: true\n");
+    EXPECT_TRUE(has_error(errors, "c.yml:2: prometheus.url: has a password in it (user:***@)")) << url << joined(errors);
+    EXPECT_EQ(joined(errors).find("s3cret"), std::string::npos) << joined(errors);
+  }
+  // A user name alone (no password) is not a secret.
+  EXPECT_TRUE(errors_of("prometheus: {url: 'http://user@prom:9090'}\n"
+                        "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                        "rules: [{name: e, query: x, above: 1}]\ndry_run: true\n")
+                  .empty());
+}
+
+TEST(Config, AbsurdDurationsHitAClearLimit) {
+  const auto errors = errors_of(with_rule("{name: e, query: x, above: 1, for: 400d}") + "evaluation_interval: 99999999999h\n");
+  EXPECT_TRUE(has_error(errors, "c.yml:6: evaluation_interval: '99999999999h' is longer than the limit of 1y (365 days)"))
+      << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].for: '400d' is longer than the limit of 1y")) << joined(errors);
+  EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1, for: 1y}")).empty());
+}
+
+TEST(Config, ASecondYamlDocumentIsAnError) {
+  const auto errors = errors_of(with_rule("{name: e, query: x, above: 1}") + "---\ndry_run: true\n");
+  EXPECT_TRUE(has_error(errors, "c.yml:7: the config must be one YAML document, found 2")) << joined(errors);
+  EXPECT_TRUE(errors_of("---\n" + with_rule("{name: e, query: x, above: 1}")).empty());  // one leading marker is fine
+}
+
+// Hardened: vars are templated into PromQL string literals; a value that ends the literal or the
+// matcher would change the query. A value that is itself a template stays unresolved.
+TEST(Config, VarValuesCannotInjectPromQLAndTemplatesMustResolve) {
+  const auto deployment = [](const std::string& value) {
+    return "prometheus: {url: 'http://prom:9090'}\n"                                    // 1
+           "deployment:\n"                                                              // 2
+           "  name: checkout\n"                                                         // 3
+           "  stage: prod\n"                                                            // 4
+           "  strategy: canary\n"                                                       // 5
+           "  vars: {canary: " + value + "}\n"                                          // 6
+           "rules: [{name: e, query: 'x{v=\"{{canary}}\"}', above: 1}]\n"               // 7
+           "dry_run: true\n";
+  };
+  for (const auto& [value, what] : std::vector<std::pair<std::string, std::string>>{
+           {"'v2\"} or vector(1) or x{a=\"'", "'\"'"}, {"'v\\2'", "'\\'"}, {"\"v2\\nx\"", "a newline"},
+           {"'v}'", "'}'"}, {"'{v'", "'{'"}}) {
+    const auto errors = errors_of(deployment(value));
+    EXPECT_TRUE(has_error(errors, "c.yml:6: deployment.vars: {{canary}} ")) << value << "\n" << joined(errors);
+    EXPECT_TRUE(has_error(errors, "contains " + what + ", which would change the PromQL")) << value << "\n" << joined(errors);
+  }
+  const auto errors = errors_of(deployment("'{{stage}}'"));
+  EXPECT_TRUE(has_error(errors, "c.yml:7: rules[0].query: unresolved '{{stage}}' after templating")) << joined(errors);
+}
+
+TEST(Config, MoreThan500RulesIsAnErrorStatingTheLimit) {
+  const auto rules = [](int n) {
+    std::string yaml = "prometheus: {url: 'http://prom:9090'}\n"
+                       "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                       "dry_run: true\n"
+                       "rules:\n";
+    for (int i = 0; i < n; ++i) yaml += "  - {name: r" + std::to_string(i) + ", query: x, above: 1}\n";
+    return yaml;
+  };
+  EXPECT_TRUE(errors_of(rules(500)).empty());
+  EXPECT_TRUE(has_error(errors_of(rules(501)), "c.yml:4: rules: 501 rules; at most 500 are allowed"));
+}
+
+// Hardened: the API token guards alerts and manual rollback. A token file that does not exist yet
+// is a warning (the config loads); one anyone can write is an error.
+TEST(Config, TheApiTokenFileIsCheckedMissingWarnsWorldWritableFails) {
+  const std::string base = with_rule("{name: e, query: x, above: 1}");
+  LoadResult missing = load_config_text(base + "api: {bearer_token_file: /nonexistent/token}\n", "c.yml",
+                                        actuators::Registry::builtin());
+  ASSERT_TRUE(missing.loaded);
+  ASSERT_EQ(missing.warnings.size(), 1u);
+  EXPECT_NE(missing.warnings[0].to_string("c.yml").find("c.yml:6: api.bearer_token_file: '/nonexistent/token' cannot be read"),
+            std::string::npos)
+      << missing.warnings[0].to_string("c.yml");
+
+  char path[] = "/tmp/config_test_tokenXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_EQ(chmod(path, 0600), 0);
+  LoadResult private_file = load_config_text(base + "api: {bearer_token_file: " + path + "}\n", "c.yml",
+                                             actuators::Registry::builtin());
+  EXPECT_TRUE(private_file.loaded);
+  EXPECT_TRUE(private_file.warnings.empty());
+  ASSERT_EQ(chmod(path, 0666), 0);
+  const auto errors = errors_of(base + "api: {bearer_token_file: " + path + "}\n");
+  EXPECT_TRUE(has_error(errors, "c.yml:6: api.bearer_token_file: '" + std::string(path) + "' is world-writable (mode 0666)"))
+      << joined(errors);
+  unlink(path);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ PREFIX=/usr/local
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
-  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev
 )
 
 # The shared libraries the binaries link (readelf NEEDED), by Debian 12 package (dpkg -S).
@@ -35,7 +35,7 @@ BUILD_PACKAGES=(
 # curl: the HEALTHCHECK's client; it only adds the curl binary, libcurl4 is needed anyway.
 SIDECAR_RUNTIME_PACKAGES=(
   libcurl4 libyaml-cpp0.7 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libcpp-httplib0.11
-  libboost-program-options1.74.0 libtinyxml2-9 libre2-9 ca-certificates curl
+  libboost-program-options1.74.0 libtinyxml2-9 libre2-9 libssl3 ca-certificates curl
 )
 WORKLOAD_RUNTIME_PACKAGES=(
   libprometheus-cpp-core1.0 libcpp-httplib0.11 curl

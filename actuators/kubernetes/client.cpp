@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -327,7 +328,8 @@ std::optional<std::string> base64_decode(const std::string& text) {
     return -1;
   };
   std::string out;
-  int bits = 0, buffer = 0, padding = 0;
+  int bits = 0, padding = 0;
+  std::uint32_t buffer = 0;  // unsigned and masked: only the last 24 bits matter (UBSan: int overflowed)
   for (char ch : text) {
     if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') continue;
     if (ch == '=') {
@@ -337,7 +339,7 @@ std::optional<std::string> base64_decode(const std::string& text) {
     if (padding) return std::nullopt;  // data after padding
     int v = value(ch);
     if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | v;
+    buffer = ((buffer << 6) | static_cast<std::uint32_t>(v)) & 0xFFFFFFu;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;

@@ -19,7 +19,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <cstdlib>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -338,14 +337,7 @@ TEST_F(WorkloadTest, MemoryGrowthRaisesResidentMemoryAndResetFreesIt) {
 }
 
 TEST_F(WorkloadTest, MemoryGrowthStopsAtTheMemoryLimit) {
-  // Under ASan the allocator's quarantine keeps freed scrape buffers resident, so RSS creeps past
-  // the cap on its own; the cap under test is the workload's, so its process gets a small one.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  const std::string saved = asan ? asan : "";
-  setenv("ASAN_OPTIONS", (saved + (saved.empty() ? "" : ":") + "quarantine_size_mb=1").c_str(), 1);
   start({"--memory-limit-bytes", "48Mi"});
-  if (asan) setenv("ASAN_OPTIONS", saved.c_str(), 1);
-  else unsetenv("ASAN_OPTIONS");
   EXPECT_EQ(server_.metric("workload_memory_limit_bytes"), 48 * kMiB);
   ASSERT_EQ(server_.post("/admin/fault", "memory_growth_mb_per_s=200").status, 200);
   double rss = 0;
@@ -356,10 +348,16 @@ TEST_F(WorkloadTest, MemoryGrowthStopsAtTheMemoryLimit) {
       },
       20s, 100ms);
   ASSERT_TRUE(reached) << "RSS " << rss << " never approached the 48 MiB limit";
-  // Keep observing for a while: it must stay capped (a little slack for allocator noise).
-  for (int i = 0; i < 10; ++i) {
+  // At 200 MiB/s an uncapped grower is past 100 MiB within half a second. The cap is the
+  // grower's: it adds only while RSS is under the limit, so what it holds never exceeds the limit.
+  // RSS itself gets a wide margin, because the allocator (ASan's quarantine above all) keeps freed
+  // scrape buffers resident on its own, and the grower may top up when that memory is returned.
+  for (int i = 0; i < 15; ++i) {
+    const double held = server_.metric("workload_grown_memory_bytes");
+    EXPECT_GT(held, 0) << "observation " << i;
+    EXPECT_LE(held, 48 * kMiB) << "observation " << i;
     rss = server_.metric("process_resident_memory_bytes");
-    EXPECT_LE(rss, 52 * kMiB) << "observation " << i;
+    EXPECT_LE(rss, 64 * kMiB) << "observation " << i;
     std::this_thread::sleep_for(100ms);
   }
 }

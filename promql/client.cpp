@@ -7,29 +7,12 @@
 #include <sstream>
 
 #include "common/duration.h"
+#include "common/http/url.h"
 #include "common/secret_file.h"
 
 namespace rs::promql {
 namespace {
 
-// application/x-www-form-urlencoded value: unreserved characters kept, the rest %XX.
-std::string form_encode(const std::string& text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    }
-  }
-  return out;
-}
 
 // Unix seconds with millisecond precision, locale-independent ("1700000000.123").
 std::string format_time(double seconds) {
@@ -105,9 +88,9 @@ HttpRequest Client::build_request(const std::string& query, std::optional<double
   request.max_body_bytes = options_.max_body_bytes;
   request.tls = options_.tls;
   request.basic_auth = credentials.basic_auth;
-  request.body = "query=" + form_encode(query);
-  if (at) request.body += "&time=" + form_encode(format_time(*at));
-  request.body += "&timeout=" + form_encode(common::format_duration(options_.timeout));
+  request.body = "query=" + percent_encode(query);
+  if (at) request.body += "&time=" + percent_encode(format_time(*at));
+  request.body += "&timeout=" + percent_encode(common::format_duration(options_.timeout));
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   request.headers.emplace_back("Accept", "application/json");
   request.headers.emplace_back("User-Agent", "rollback-sidecar");

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/json_text.h"
+
 namespace rs::actuators {
 namespace {
 
@@ -48,7 +50,7 @@ class CodeDeployActuator final : public Actuator {
     std::vector<std::string> done;
     for (const auto& d : to_stop) {
       json body = {{"deploymentId", d.id}, {"autoRollbackEnabled", true}};
-      auto r = client_->json_call(std::string(kPrefix) + "StopDeployment", body.dump(), deadline);
+      auto r = client_->json_call(std::string(kPrefix) + "StopDeployment", common::dump_json(body), deadline);
       if (!r.ok && r.code != "DeploymentAlreadyCompletedException") return aws::failed(what, "StopDeployment " + d.id, r);
       // Verify: the stopped deployment names its rollback deployment.
       DeploymentInfo after;
@@ -92,7 +94,7 @@ class CodeDeployActuator final : public Actuator {
                    {"deploymentGroupName", group_},
                    {"includeOnlyStatuses", {"Created", "Queued", "InProgress", "Ready"}}};
       if (!token.empty()) body["nextToken"] = token;
-      auto r = client_->json_call(std::string(kPrefix) + "ListDeployments", body.dump(), deadline);
+      auto r = client_->json_call(std::string(kPrefix) + "ListDeployments", common::dump_json(body), deadline);
       if (!r.ok) {
         *error = aws::failed(describe(), "ListDeployments", r);
         return false;
@@ -112,7 +114,7 @@ class CodeDeployActuator final : public Actuator {
   }
 
   bool get(const std::string& id, DeploymentInfo* info, ActResult* error, Clock::time_point deadline) {
-    auto r = client_->json_call(std::string(kPrefix) + "GetDeployment", json({{"deploymentId", id}}).dump(), deadline);
+    auto r = client_->json_call(std::string(kPrefix) + "GetDeployment", common::dump_json(json({{"deploymentId", id}})), deadline);
     if (!r.ok) {
       *error = aws::failed(describe(), "GetDeployment " + id, r);
       return false;

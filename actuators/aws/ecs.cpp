@@ -5,6 +5,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/json_text.h"
+
 namespace rs::actuators {
 namespace {
 
@@ -100,7 +102,7 @@ class EcsActuator final : public Actuator {
                                   false);
     }
     json body = {{"cluster", cluster_}, {"service", service_}, {"taskDefinition", target}};
-    auto r = client_->json_call(std::string(kPrefix) + "UpdateService", body.dump(), deadline);
+    auto r = client_->json_call(std::string(kPrefix) + "UpdateService", common::dump_json(body), deadline);
     if (!r.ok) return aws::failed(what, "UpdateService", r);
     ServiceState after;
     if (!read(&after, &error, deadline)) return error;
@@ -128,7 +130,7 @@ class EcsActuator final : public Actuator {
  private:
   bool read(ServiceState* s, ActResult* error, Clock::time_point deadline) {
     json body = {{"cluster", cluster_}, {"services", {service_}}};
-    auto r = client_->json_call(std::string(kPrefix) + "DescribeServices", body.dump(), deadline);
+    auto r = client_->json_call(std::string(kPrefix) + "DescribeServices", common::dump_json(body), deadline);
     if (!r.ok) {
       *error = aws::failed(describe(), "DescribeServices", r);
       return false;

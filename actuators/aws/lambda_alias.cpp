@@ -6,6 +6,9 @@
 #include <map>
 #include <sstream>
 
+#include "common/json_text.h"
+#include "common/http/url.h"
+
 namespace rs::actuators {
 namespace {
 
@@ -87,7 +90,7 @@ class LambdaAliasActuator final : public Actuator {
 
  private:
   std::string path() const {
-    return "/2015-03-31/functions/" + rs::aws::uri_encode(function_) + "/aliases/" + rs::aws::uri_encode(alias_);
+    return "/2015-03-31/functions/" + rs::percent_encode(function_) + "/aliases/" + rs::percent_encode(alias_);
   }
 
   bool read(AliasState* s, ActResult* error, Clock::time_point deadline) {
@@ -143,7 +146,7 @@ class LambdaAliasActuator final : public Actuator {
       json body = {{"FunctionVersion", d.version.empty() ? before.version : d.version},
                    {"RoutingConfig", {{"AdditionalVersionWeights", weights}}}};
       if (!before.revision.empty()) body["RevisionId"] = before.revision;
-      auto r = client_->rest_call("PUT", path(), body.dump(), deadline);
+      auto r = client_->rest_call("PUT", path(), common::dump_json(body), deadline);
       if (!r.ok && r.code == "PreconditionFailedException") {
         raced = true;  // someone changed the alias since we read it: read again and re-check
         continue;

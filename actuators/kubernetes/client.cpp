@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json_text.h"
 #include "common/secret_file.h"
 
 namespace rs::actuators::kubernetes {
@@ -253,7 +254,7 @@ Reply Client::get(const std::string& path, Deadline deadline) { return send("GET
 
 Reply Client::patch(const std::string& path, const std::string& content_type, const nlohmann::json& body,
                     Deadline deadline) {
-  return send("PATCH", path, content_type, body.dump(), deadline);
+  return send("PATCH", path, content_type, common::dump_json(body), deadline);
 }
 
 Reply Client::send(const std::string& method, const std::string& path, const std::string& content_type,
@@ -301,21 +302,6 @@ Reply Client::send(const std::string& method, const std::string& path, const std
     break;
   }
   return reply;
-}
-
-std::string query_escape(const std::string& value) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : value) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
 }
 
 std::optional<std::string> base64_decode(const std::string& text) {

@@ -88,9 +88,6 @@ class Client {
   off_t token_size_ = -1;
 };
 
-// Percent-encodes a query value ("app=checkout,track=stable").
-std::string query_escape(const std::string& value);
-
 // Standard base64 (kubeconfig *-data fields); nullopt when malformed.
 std::optional<std::string> base64_decode(const std::string& text);
 

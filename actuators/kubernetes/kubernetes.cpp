@@ -8,6 +8,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/json_text.h"
+#include "common/http/url.h"
+
 namespace rs::actuators {
 
 namespace {
@@ -212,8 +215,8 @@ class ServiceActuator final : public KubernetesActuator {
     std::string pod_selector;
     for (const auto& [k, v] : selector.items()) pod_selector += (pod_selector.empty() ? "" : ",") + k + "=" + text(v);
     const std::string slices = "/apis/discovery.k8s.io/v1/namespaces/" + ns() +
-                               "/endpointslices?labelSelector=" + kubernetes::query_escape("kubernetes.io/service-name=" + name());
-    const std::string pods = "/api/v1/namespaces/" + ns() + "/pods?labelSelector=" + kubernetes::query_escape(pod_selector);
+                               "/endpointslices?labelSelector=" + rs::percent_encode("kubernetes.io/service-name=" + name());
+    const std::string pods = "/api/v1/namespaces/" + ns() + "/pods?labelSelector=" + rs::percent_encode(pod_selector);
     std::string note;
     bool done = poll_until(deadline, [&] {
       Reply s = c->get(slices, deadline);
@@ -243,7 +246,7 @@ class ServiceActuator final : public KubernetesActuator {
           ++endpoints;
           const json& ref = at(ep, "targetRef");
           if (text(at(ref, "kind")) == "Pod" && stable_pods.count(text(at(ref, "name")))) continue;
-          others.push_back(text(at(ref, "name")).empty() ? at(ep, "addresses").dump() : text(at(ref, "name")));
+          others.push_back(text(at(ref, "name")).empty() ? common::dump_json(at(ep, "addresses")) : text(at(ref, "name")));
         }
       }
       if (others.empty()) {

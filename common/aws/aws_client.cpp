@@ -6,30 +6,17 @@
 #include <algorithm>
 #include <thread>
 
+#include "common/http/url.h"
+
 namespace rs::aws {
 
 using Clock = std::chrono::steady_clock;
-
-std::string uri_encode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;
   for (const auto& [k, v] : params) {
     if (!out.empty()) out += '&';
-    out += uri_encode(k) + "=" + uri_encode(v);
+    out += percent_encode(k) + "=" + percent_encode(v);
   }
   return out;
 }

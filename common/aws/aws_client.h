@@ -68,8 +68,6 @@ class AwsClient {
   std::mutex mu_;  // the transport is used from one thread at a time
 };
 
-// RFC 3986 percent-encoding of everything but unreserved characters (A-Z a-z 0-9 - _ . ~).
-std::string uri_encode(const std::string& text);
 // "a=1&b=x%20y" from pairs.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& params);
 // True for the error codes AWS services use for throttling.

@@ -1,6 +1,7 @@
 // Kubernetes API answers as the actuators' client receives them (a canned transport, no
 // network): JSON or not, Status bodies quoted by describe(); and kubeconfig files.
 #include "actuators/kubernetes/client.h"
+#include "common/http/url.h"
 #include "fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -20,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)reply.retryable();
   }
   (void)k::base64_decode(input);
-  (void)k::query_escape(input);
+  (void)rs::percent_encode(input);
   // The same bytes as a kubeconfig.
   const std::string& path = rs::fuzz::scratch_path("kubeconfig");
   rs::fuzz::write_scratch(path, data, size);

@@ -11,6 +11,7 @@
 
 #include "actuators/kubernetes/client.h"
 #include "actuators/kubernetes/kubernetes.h"
+#include "common/http/url.h"
 #include "tests/actuators/test_settings.h"
 #include "tests/fakes/kubernetes/fake_apiserver.h"
 
@@ -539,7 +540,7 @@ TEST(KubernetesClient, Base64AndQueryEscaping) {
   EXPECT_EQ(kubernetes::base64_decode("aGVsbG8="), "hello");
   EXPECT_EQ(kubernetes::base64_decode("aGVs\nbG8h"), "hello!");
   EXPECT_FALSE(kubernetes::base64_decode("a$b="));
-  EXPECT_EQ(kubernetes::query_escape("kubernetes.io/service-name=a,b"), "kubernetes.io%2Fservice-name%3Da%2Cb");
+  EXPECT_EQ(rs::percent_encode("kubernetes.io/service-name=a,b"), "kubernetes.io%2Fservice-name%3Da%2Cb");
 }
 
 }  // namespace

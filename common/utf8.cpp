@@ -108,4 +108,9 @@ std::string cut_utf8_suffix(std::string_view text, std::size_t max_bytes) {
   return std::string(text.substr(start));
 }
 
+std::string clip_for_message(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return valid_utf8(text);
+  return valid_utf8(cut_utf8_prefix(text, max_bytes)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
 }  // namespace rs::common

@@ -27,4 +27,8 @@ std::string valid_utf8(std::string_view text);
 std::string cut_utf8_prefix(std::string_view text, std::size_t max_bytes);
 std::string cut_utf8_suffix(std::string_view text, std::size_t max_bytes);
 
+// An untrusted value for an error message or a log line: valid UTF-8, at most max_bytes of it,
+// and when cut, "... (N bytes)" after it so a reader knows it was.
+std::string clip_for_message(std::string_view text, std::size_t max_bytes);
+
 }  // namespace rs::common

@@ -6,6 +6,9 @@
 #include <re2/re2.h>
 #include <spdlog/spdlog.h>
 
+#include "common/json_text.h"
+#include "common/utf8.h"
+
 namespace rs::sidecar {
 namespace {
 
@@ -26,9 +29,7 @@ bool read_string_map(const nlohmann::json& j, const std::string& where, std::map
 }
 
 // At most this much of an untrusted value goes into an error message or a log line.
-std::string clip(const std::string& s, std::size_t max = 64) {
-  return s.size() <= max ? s : s.substr(0, max) + "... (" + std::to_string(s.size()) + " bytes)";
-}
+std::string clip(const std::string& s) { return common::clip_for_message(s, 64); }
 
 // An untrusted value for an error message: scalars as JSON (cut, invalid UTF-8 replaced),
 // containers by their type only (a dump of deeply nested arrays would recurse without bound).
@@ -36,10 +37,9 @@ std::string shown(const nlohmann::json& j) {
   if (j.is_array()) return "an array";
   if (j.is_object()) return "an object";
   if (j.is_string()) {
-    return "the string " + nlohmann::json(clip(j.get<std::string>())).dump(-1, ' ', false,
-                                                                          nlohmann::json::error_handler_t::replace);
+    return "the string " + common::dump_json(nlohmann::json(clip(j.get<std::string>())));
   }
-  return std::string(j.type_name()) + " " + clip(j.dump());
+  return std::string(j.type_name()) + " " + clip(common::dump_json(j));
 }
 
 // Once at info (so an operator learns that a sender leaves startsAt unset), then at debug:

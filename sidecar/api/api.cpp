@@ -1,5 +1,6 @@
 #include "sidecar/api/api.h"
 
+#include "common/read_file.h"
 #include "sidecar/api/status_page.h"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,8 @@
 
 namespace rs::sidecar {
 namespace {
+
+constexpr std::size_t kMaxIncidentReportBytes = 16 * 1024 * 1024;  // reports are a few KiB; the cap only guards the read
 
 // Reads {"reason": "...", "actor": "..."}: both non-empty strings unless optional.
 bool read_reason_actor(const std::string& body, bool reason_required, std::string* reason, std::string* actor,
@@ -185,11 +188,11 @@ HttpReply Api::delete_freeze(const HttpCall& call) {
 
 HttpReply Api::latest_incident() const {
   if (config_.incidents_dir.empty()) return HttpReply::error(404, "incident reports are off: set incidents_dir");
-  std::ifstream in(config_.incidents_dir + "/latest.md", std::ios::binary);
-  if (!in) return HttpReply::error(404, "no incident report yet");
-  std::ostringstream text;
-  text << in.rdbuf();
-  HttpReply r = HttpReply::text(200, text.str());
+  std::string why;
+  bool missing = false;
+  auto text = common::read_regular_file(config_.incidents_dir + "/latest.md", kMaxIncidentReportBytes, &why, &missing);
+  if (!text) return missing ? HttpReply::error(404, "no incident report yet") : HttpReply::error(500, why);
+  HttpReply r = HttpReply::text(200, std::move(*text));
   r.content_type = "text/markdown; charset=utf-8";
   return r;
 }

@@ -1,9 +1,8 @@
 #include "sidecar/api/api_auth.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <algorithm>
+
+#include "common/secret_file.h"
 
 namespace rs::sidecar {
 
@@ -23,19 +22,9 @@ BearerAuth::Verdict BearerAuth::check(const std::string& authorization, std::str
     *why = "the mutating API is off: set api.bearer_token_file to enable it";
     return Verdict::kDisabled;
   }
-  std::ifstream in(token_file_, std::ios::binary);
-  if (!in) {
-    *why = "API token file " + token_file_ + " cannot be read: " + std::strerror(errno);
-    return Verdict::kUnavailable;
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string token = content.str();
-  while (!token.empty() && std::strchr(" \t\r\n", token.back()) != nullptr) token.pop_back();
-  if (token.empty()) {
-    *why = "API token file " + token_file_ + " is empty";
-    return Verdict::kUnavailable;
-  }
+  // Read per request, so a rotated token takes effect at once; capped, regular files only.
+  std::string token;
+  if (!common::read_secret_file(token_file_, "API token", &token, why)) return Verdict::kUnavailable;
   static const std::string kScheme = "Bearer ";
   if (authorization.empty()) {
     *why = "missing Authorization: Bearer <token>";

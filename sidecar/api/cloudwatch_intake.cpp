@@ -11,7 +11,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/read_file.h"
 #include "common/secret_file.h"
+#include "common/utf8.h"
 
 namespace rs::sidecar {
 namespace {
@@ -19,9 +21,9 @@ namespace {
 constexpr const char* kAlarmStateChange = "CloudWatch Alarm State Change";
 
 // At most this much of an untrusted value goes into an error message or a log line.
-std::string clip(const std::string& s, std::size_t max = 80) {
-  return s.size() <= max ? s : s.substr(0, max) + "... (" + std::to_string(s.size()) + " bytes)";
-}
+std::string clip(const std::string& s, std::size_t max = 80) { return common::clip_for_message(s, max); }
+
+constexpr std::size_t kMaxCertificateBytes = 64 * 1024;  // a PEM certificate is a few KiB
 
 // `j[key]` when it is a string, else "" (and *present false).
 std::string str(const nlohmann::json& j, const char* key, bool* present = nullptr) {
@@ -393,15 +395,14 @@ std::shared_ptr<CloudWatchIntake::PublicKey> CloudWatchIntake::signing_key(const
   }
   std::string pem;
   if (!config_.sns_certificate_file.empty()) {
-    std::ifstream in(config_.sns_certificate_file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    pem = text.str();
-    if (!in || pem.empty()) {
+    std::string why;
+    auto text = common::read_regular_file(config_.sns_certificate_file, kMaxCertificateBytes, &why);
+    if (!text || text->empty()) {
       *status = 503;
-      *error = "cloudwatch.sns_certificate_file " + config_.sns_certificate_file + " cannot be read";
+      *error = "cloudwatch.sns_certificate_file cannot be read: " + (text ? config_.sns_certificate_file + " is empty" : why);
       return nullptr;
     }
+    pem = std::move(*text);
   } else {
     HttpResponse r = fetch(url);
     if (r.error != TransportError::kNone || r.status != 200) {

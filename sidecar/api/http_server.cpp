@@ -14,6 +14,7 @@
 // Request bodies need Content-Length: `Transfer-Encoding: chunked` (or any transfer coding) gets
 // 411. Our clients (Alertmanager, curl, scripts) all send Content-Length, and refusing chunked
 // keeps the framing simple and rules out Content-Length/Transfer-Encoding smuggling games.
+#include "common/json_text.h"
 #include "sidecar/api/http_server.h"
 
 #include <fcntl.h>
@@ -46,7 +47,7 @@ namespace rs::sidecar {
 HttpReply HttpReply::json(int status, const nlohmann::json& body) {
   HttpReply r;
   r.status = status;
-  r.body = body.dump(2) + "\n";
+  r.body = common::dump_json(body, 2) + "\n";
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/secret_file.h"
 #include "common/duration.h"
 #include "common/http/http_transport.h"
 #include "common/json_text.h"
@@ -180,16 +181,9 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
     actor = std::string(user ? user : "unknown") + "@" + host;
   }
   std::string token, error;
-  {
-    std::ifstream in(vm["token-file"].as<std::string>(), std::ios::binary);
-    if (!in) {
-      std::cerr << "rollback-sidecar: cannot read token file " << vm["token-file"].as<std::string>() << "\n";
-      return 1;
-    }
-    std::ostringstream content;
-    content << in.rdbuf();
-    token = content.str();
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (!common::read_secret_file(vm["token-file"].as<std::string>(), "token", &token, &error)) {
+    std::cerr << "rollback-sidecar: " << error << "\n";
+    return 1;
   }
   nlohmann::json body = {{"actor", actor}};
   if (vm.count("reason")) body["reason"] = vm["reason"].as<std::string>();

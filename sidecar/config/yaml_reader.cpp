@@ -5,12 +5,13 @@
 
 #include "common/duration.h"
 #include "common/template.h"
+#include "common/utf8.h"
 
 namespace rs::sidecar::config_internal {
 
 std::string quote_clipped(const std::string& s, std::size_t max) {
   if (s.size() <= max) return "'" + s + "'";
-  return "'" + s.substr(0, max) + "...' (" + std::to_string(s.size()) + " characters)";
+  return "'" + common::cut_utf8_prefix(s, max) + "...' (" + std::to_string(s.size()) + " characters)";
 }
 
 std::string comma_list(const std::vector<std::string>& items) {

@@ -11,14 +11,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_text.h"
+
 namespace rs::sidecar {
 namespace {
 
-constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 constexpr std::size_t kChunk = 4096;
 constexpr off_t kMaxLastLine = 16 * 1024 * 1024;  // longer "last lines" are not read for seq
 
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, kReplaceInvalidUtf8); }
 
 std::string directory_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -245,16 +245,16 @@ bool AuditLog::append_locked(const std::string& event, const nlohmann::json& fie
   try {
     const WallTime now = clock_ ? clock_->wall() : std::chrono::system_clock::now();
     const std::uint64_t seq = next_seq_;
-    std::string line = "{\"ts\":" + dump(to_rfc3339(now)) + ",\"seq\":" + std::to_string(seq) +
-                       ",\"event\":" + dump(event);
+    std::string line = "{\"ts\":" + common::dump_json(to_rfc3339(now)) + ",\"seq\":" + std::to_string(seq) +
+                       ",\"event\":" + common::dump_json(event);
     if (fields.is_object()) {
       for (const auto& item : fields.items()) {
         const std::string& key = item.key();
         if (key == "ts" || key == "seq" || key == "event") continue;
-        line += "," + dump(key) + ":" + dump(item.value());
+        line += "," + common::dump_json(key) + ":" + common::dump_json(item.value());
       }
     } else if (!fields.is_null()) {
-      line += ",\"data\":" + dump(fields);
+      line += ",\"data\":" + common::dump_json(fields);
     }
     line += "}\n";
 

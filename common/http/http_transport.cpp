@@ -7,6 +7,8 @@
 #include <chrono>
 #include <mutex>
 
+#include "common/secret_file.h"
+
 namespace rs {
 namespace {
 
@@ -26,13 +28,6 @@ std::string redact_userinfo(const std::string& url) {
   auto at = url.rfind('@', path_start == std::string::npos ? std::string::npos : path_start);
   if (at == std::string::npos || at < host_start) return url;
   return url.substr(0, host_start) + url.substr(at + 1);
-}
-
-void erase_all(std::string* text, const std::string& secret) {
-  if (secret.empty()) return;
-  for (auto pos = text->find(secret); pos != std::string::npos; pos = text->find(secret, pos)) {
-    text->replace(pos, secret.size(), "<redacted>");
-  }
 }
 
 TransportError classify(CURLcode code, bool oversize) {
@@ -191,8 +186,8 @@ std::string describe_failure(const Transfer& t, CURLcode code, TransportError er
     what = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
   }
   std::string message = request.method + " " + redact_userinfo(request.url) + ": " + what;
-  if (request.basic_auth) erase_all(&message, request.basic_auth->second);
-  if (request.sigv4) erase_all(&message, request.sigv4->secret_key);
+  if (request.basic_auth) common::redact(&message, request.basic_auth->second);
+  if (request.sigv4) common::redact(&message, request.sigv4->secret_key);
   return message;
 }
 

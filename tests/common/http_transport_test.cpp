@@ -264,6 +264,17 @@ TEST(CurlTransport, BasicAuthPasswordNeverInErrors) {
   EXPECT_EQ(response.error_message.find("p4ssw0rd-xyz"), std::string::npos) << response.error_message;
 }
 
+// A password that occurs inside "<redacted>" itself ("e") must not make the redaction loop
+// replace its own mark forever.
+TEST(CurlTransport, APasswordInsideTheRedactionMarkStillEnds) {
+  auto transport = make_curl_transport();
+  HttpRequest request = get("http://127.0.0.1:" + std::to_string(rs::testing::free_port()) + "/");
+  request.basic_auth = std::make_pair("alice", "e");
+  auto response = transport->perform(request);
+  EXPECT_EQ(response.error, TransportError::kConnect);
+  EXPECT_LT(response.error_message.size(), 1000u) << response.error_message;
+}
+
 TEST(CurlTransport, ErrorNames) {
   EXPECT_STREQ(transport_error_name(TransportError::kNone), "none");
   EXPECT_STREQ(transport_error_name(TransportError::kTimeout), "timeout");

@@ -39,6 +39,10 @@ void load_notifiers(LoadContext& c) {
       if (std::find(all.begin(), all.end(), m) == all.end())
         n.error("messages", "unknown message '" + m + "' (known: " + comma_list(all) + ")");
     }
+    // Whoever wants RollbackFailed also gets RollbackUnverified: traffic is on a stable version
+    // that is not healthy, which pages like a failed rollback.
+    auto has = [&](const char* m) { return std::find(spec.messages.begin(), spec.messages.end(), m) != spec.messages.end(); };
+    if (has("RollbackFailed") && !has("RollbackUnverified")) spec.messages.push_back("RollbackUnverified");
     spec.give_up_after = n.duration("give_up_after", Duration{3600000});
     if (spec.give_up_after.count() <= 0) n.error("give_up_after", "must be greater than 0");
     size_t before = c.errors.size();

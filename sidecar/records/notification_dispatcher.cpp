@@ -31,11 +31,8 @@ std::string finished_message(const Decision& d) {
 
 constexpr const char* kUnverified = "RollbackUnverified";
 
-// Whoever wants RollbackFailed also gets RollbackUnverified (a notifier may name it alone too):
-// traffic is on a stable version that is not healthy, which pages like a failed rollback.
 bool wants(const std::vector<std::string>& wanted, const std::string& message) {
-  auto has = [&](const std::string& m) { return std::find(wanted.begin(), wanted.end(), m) != wanted.end(); };
-  return has(message) || (message == kUnverified && has("RollbackFailed"));
+  return std::find(wanted.begin(), wanted.end(), message) != wanted.end();
 }
 
 std::vector<std::pair<std::string, std::string>> timeline_of(const Decision& d) {

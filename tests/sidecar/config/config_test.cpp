@@ -80,6 +80,24 @@ TEST(Config, NotYamlOrNotAMapIsAnErrorNotACrash) {
   EXPECT_FALSE(errors_of("").empty());
 }
 
+// A failed verification pages like a failed rollback: naming RollbackFailed brings RollbackUnverified.
+TEST(Config, RollbackFailedBringsRollbackUnverified) {
+  LoadResult r = load_config_text(
+      "prometheus: {url: 'http://prom:9090'}\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+      "rules: [{name: e, query: 'x', above: 1}]\n"
+      "actuators: [{type: exec, command: [/bin/true]}]\n"
+      "notifiers:\n"
+      "  - {type: webhook, url: 'http://hooks/a', messages: [RollbackFailed]}\n"
+      "  - {type: webhook, url: 'http://hooks/b', messages: [RollbackStarted]}\n",
+      "c.yml", actuators::Registry::builtin());
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  ASSERT_EQ(r.loaded->config.notifier_specs.size(), 2u);
+  EXPECT_EQ(r.loaded->config.notifier_specs[0].messages,
+            (std::vector<std::string>{"RollbackFailed", "RollbackUnverified"}));
+  EXPECT_EQ(r.loaded->config.notifier_specs[1].messages, (std::vector<std::string>{"RollbackStarted"}));
+}
+
 TEST(Config, DefaultsVarsAndTheStageOverrideApply) {
   LoadResult r = load_config_text(
       "prometheus: {url: 'http://prom:9090'}\n"

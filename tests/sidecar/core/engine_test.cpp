@@ -708,7 +708,8 @@ TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheInciden
   RecordingNotifier notifier;
   NotifierSpec spec;
   spec.type = "webhook";
-  spec.messages = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackDryRun", "RuleNotify"};
+  spec.messages = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackUnverified", "RollbackDryRun",
+                   "RuleNotify"};
   SystemClock notifier_clock;
   NotificationDispatcher dispatcher(s.loaded.config, {{&notifier, spec}}, *s.metrics, notifier_clock, "",
                                     [](const nlohmann::json&) {});

@@ -269,8 +269,20 @@ const char* error_reason_name(ErrorReason r) {
     case ErrorReason::kUnsupported: return "unsupported";
     case ErrorReason::kAuth: return "auth";
     case ErrorReason::kTransport: return "transport";
+    case ErrorReason::kPartial: return "partial";
   }
   return "unknown";
+}
+
+QueryOutcome refuse_partial(QueryOutcome outcome) {
+  const auto* data = std::get_if<QueryData>(&outcome);
+  if (!data || !data->partial) return outcome;
+  QueryError error;
+  error.reason = ErrorReason::kPartial;
+  error.http_status = 200;
+  error.message = "partial answer (isPartial: true: some storage nodes did not answer; " +
+                  std::to_string(data->samples.size()) + " series came back), not judged";
+  return error;
 }
 
 std::string error_type_label(const QueryError& error) {
@@ -287,7 +299,8 @@ bool is_transient(const QueryError& error) {
     case ErrorReason::kTimeout:
     case ErrorReason::kConnect:
     case ErrorReason::kTransport:
-    case ErrorReason::kAuth:  // a token file being rotated
+    case ErrorReason::kAuth:     // a token file being rotated
+    case ErrorReason::kPartial:  // storage nodes come back
       return true;
     case ErrorReason::kHttp:
       return error.http_status == 429 || error.http_status >= 500 || error.http_status == 0;

@@ -40,6 +40,7 @@ enum class ErrorReason {
   kUnsupported, // "unsupported": matrix or string result where a vector/scalar is needed
   kAuth,        // "auth": credentials could not be read (e.g. token file missing)
   kTransport,   // "transport": any other transport failure
+  kPartial,     // "partial": a partial answer (isPartial: true), refused by refuse_partial()
 };
 const char* error_reason_name(ErrorReason r);
 
@@ -63,6 +64,12 @@ std::string error_type_label(const QueryError& error);
 bool is_transient(const QueryError& error);
 
 using QueryOutcome = std::variant<QueryData, QueryError>;
+
+// A partial answer (VictoriaMetrics' isPartial: true) is not judged: a missing series can hide a
+// breach of an `above` rule or fake one of a `below` rule, and a ratio can move either way. It
+// becomes a transient kPartial error (counted, logged, never a datapoint); anything else is
+// returned unchanged.
+QueryOutcome refuse_partial(QueryOutcome outcome);
 
 // Parses a response body. http_status is used to classify non-2xx responses: Prometheus
 // answers 400/422/503 with a JSON error body, which is surfaced as kPrometheus with its

@@ -108,7 +108,7 @@ bool check_online(LoadedConfig& loaded, Env& env) {
       std::cout << "query " << r.name << ": no data (counts as missing: " << missing_name(r.missing) << ")\n";
     }
     for (const auto& s : data.samples) {
-      bool breach = r.comparison == Comparison::kAbove ? s.value > r.threshold : s.value < r.threshold;
+      bool breach = breaches(r.comparison, s.value, r.threshold);
       std::string labels;
       for (const auto& [k, v] : s.labels) labels += (labels.empty() ? "" : ",") + k + "=\"" + v + "\"";
       std::cout << "query " << r.name << ": " << format_value(s.value) << (labels.empty() ? "" : " {" + labels + "}")

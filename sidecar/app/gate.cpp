@@ -35,7 +35,6 @@
 #include "common/duration.h"
 #include "common/json_text.h"
 #include "common/utf8.h"
-#include "promql/response.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/sidecar.h"
 #include "sidecar/app/version.h"
@@ -79,16 +78,6 @@ constexpr const char* kUsage =
     "Options";
 
 // ---- what the engine's status says about one rule ----------------------------------------
-
-bool is_query_error(const std::string& problem) {
-  using promql::ErrorReason;
-  for (ErrorReason r : {ErrorReason::kTimeout, ErrorReason::kConnect, ErrorReason::kHttp, ErrorReason::kPrometheus,
-                        ErrorReason::kParse, ErrorReason::kOversize, ErrorReason::kUnsupported, ErrorReason::kAuth,
-                        ErrorReason::kTransport}) {
-    if (problem.rfind(std::string(promql::error_reason_name(r)) + ": ", 0) == 0) return true;
-  }
-  return false;
-}
 
 std::string text_of(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -505,7 +494,7 @@ class Gate {
           ++o.tallies[i].with_data;
           any_data = true;
         }
-        if (!has_data(state) && is_query_error(problem)) {
+        if (!has_data(state) && !text_of(rules[i], "error_reason").empty()) {
           ++o.tallies[i].query_errors;
           last_error = config_.rules[i].name + ": " + problem;
         } else {
@@ -524,8 +513,7 @@ class Gate {
       const std::optional<Decision> decision = engine.last_decision();
       const DeploymentState state = engine.state();
       if (is_new(decision) || is_latched(state) || state == DeploymentState::kRollingBack) {
-        if (is_new(decision)) o.decision = decision;
-        else if (decision) o.decision = decision;  // the latch's decision, from the state file
+        o.decision = decision;  // new, or the latch's (from the state file)
         o.verdict = kFail;
         o.reason = fail_reason(o, state, is_new(decision));
         break;

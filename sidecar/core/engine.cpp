@@ -258,8 +258,10 @@ void Engine::evaluate_once() {
     const WallTime now = evaluation_time();
     std::vector<double> elapsed;
     std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
+    for (auto& outcome : outcomes) outcome = promql::refuse_partial(std::move(outcome));
 
     std::vector<Decision> decisions;
+    const bool debug = spdlog::should_log(spdlog::level::debug);
     std::string summary;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -273,9 +275,11 @@ void Engine::evaluate_once() {
         metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
                           rule_state_name(status.state));
         log_rule_transition(tracker, before);
-        summary += " " + rule.name + "=" + (status.value ? format_value(*status.value) : "nodata") + "(" +
-                   comparison_name(rule.comparison) + " " + format_value(rule.threshold) + "," +
-                   rule_state_name(status.state) + ")";
+        if (debug) {  // a string per rule per tick is not free at a 1 s interval; only when it is read
+          summary += " " + rule.name + "=" + (status.value ? format_value(*status.value) : "nodata") + "(" +
+                     comparison_name(rule.comparison) + " " + format_value(rule.threshold) + "," +
+                     rule_state_name(status.state) + ")";
+        }
         trackers.push_back(&tracker);
       }
       if (verifying) observe_verification(outcomes.back(), now);
@@ -290,7 +294,7 @@ void Engine::evaluate_once() {
     }
     if (verification_changed_.exchange(false)) persist();
     record_verdict();
-    spdlog::debug("evaluation:{}", summary);
+    if (debug) spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
     for (auto& decision : decisions) take_decision(std::move(decision));
     advance_promotion(now);
@@ -694,6 +698,7 @@ nlohmann::json Engine::status_locked() const {
                      {"value", value},
                      {"breaching", s.breaching},
                      {"problem", s.last_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_problem)},
+                     {"error_reason", s.error_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.error_reason)},
                      {"pending_since", time_or_null(s.pending_since)},
                      {"firing_since", time_or_null(s.firing_since)},
                      {"last_evaluated", time_or_null(s.last_evaluated)}});

@@ -115,7 +115,7 @@ void SelfMetrics::declare_rule(const std::string& rule, const std::string& sever
     impl_->decisions.Add({{"decision", decision}, {"rule", rule}, {"severity", severity}});
   }
   for (const char* reason : {"timeout", "connect", "http", "prometheus", "parse", "oversize", "unsupported", "auth",
-                             "transport"}) {
+                             "transport", "partial"}) {
     impl_->query_errors.Add({{"rule", rule}, {"reason", reason}});
   }
 }

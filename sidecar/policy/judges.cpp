@@ -72,7 +72,7 @@ Observation Judgement::to_observation() const {
 Judgement judge_threshold(const Observation& value, Comparison comparison, double threshold) {
   if (value.kind == Observation::Kind::kInsufficient) return make(Judgement::Kind::kInsufficient, value.error_message);
   if (value.kind != Observation::Kind::kValue) return from_problem(value, "value");
-  const bool breach = comparison == Comparison::kAbove ? value.value > threshold : value.value < threshold;
+  const bool breach = breaches(comparison, value.value, threshold);
   Judgement j = make(breach ? Judgement::Kind::kBreach : Judgement::Kind::kOk,
                      format_value(value.value) + (breach ? " is " : " is not ") + comparison_name(comparison) + " " +
                          format_value(threshold),

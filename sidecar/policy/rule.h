@@ -15,6 +15,10 @@ enum class Missing { kHold, kBreach, kOk };      // what an empty/NaN result cou
 enum class RuleAction { kRollback, kNotify };
 
 const char* comparison_name(Comparison c);
+// Whether `value` is on the bad side of `threshold` (strictly: equal is not a breach; NaN never is).
+inline bool breaches(Comparison c, double value, double threshold) {
+  return c == Comparison::kAbove ? value > threshold : value < threshold;
+}
 const char* missing_name(Missing m);
 const char* action_name(RuleAction a);
 
@@ -48,9 +52,7 @@ struct QueryCondition {
   std::string query;  // templated
   Comparison comparison = Comparison::kAbove;
   double threshold = 0;
-  bool holds(double value) const {
-    return comparison == Comparison::kAbove ? value > threshold : value < threshold;
-  }
+  bool holds(double value) const { return breaches(comparison, value, threshold); }
 };
 
 }  // namespace rs::sidecar

@@ -108,14 +108,13 @@ const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now) {
   status_.actionable = false;
   status_.breaching = false;
   status_.evidence = obs.evidence;
+  status_.error_reason = obs.kind == Observation::Kind::kError ? obs.error_reason : std::string();
   const bool windowed = rule_.breaches.has_value();
   switch (obs.kind) {
     case Observation::Kind::kValue: {
       status_.value = obs.value;
       status_.last_problem.clear();
-      bool breached = obs.judged_breach ? *obs.judged_breach
-                      : rule_.comparison == Comparison::kAbove ? obs.value > rule_.threshold
-                                                                : obs.value < rule_.threshold;
+      const bool breached = obs.judged_breach ? *obs.judged_breach : breaches(rule_.comparison, obs.value, rule_.threshold);
       if (windowed) datapoint(breached, now);
       else if (breached) breach(now);
       else reset();

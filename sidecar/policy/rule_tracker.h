@@ -44,6 +44,7 @@ struct RuleStatus {
   bool actionable = false;            // firing and `delay` elapsed, breaching now: act
   std::optional<double> value;        // last observed value (none for nodata/error)
   std::string last_problem;           // last no-data/error message, "" when the last one had data
+  std::string error_reason;           // the last observation's query-error reason, "" unless it was one
   std::optional<WallTime> pending_since;  // first breach of the current episode
   std::optional<WallTime> firing_since;   // when `for` was satisfied
   std::optional<WallTime> last_evaluated;

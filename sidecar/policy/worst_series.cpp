@@ -8,7 +8,7 @@ std::optional<double> worst_series(const std::vector<double>& values, Comparison
   std::optional<double> worst;
   for (double v : values) {
     if (std::isnan(v)) continue;
-    if (!worst || (bad == Comparison::kAbove ? v > *worst : v < *worst)) worst = v;
+    if (!worst || breaches(bad, v, *worst)) worst = v;
   }
   return worst;
 }

@@ -30,7 +30,7 @@ CheckResult StableHealthCheck::run_http() {
 
 CheckResult StableHealthCheck::run_query() {
   const QueryCondition& c = *config_.query;
-  auto outcome = client_.query(c.query);
+  auto outcome = promql::refuse_partial(client_.query(c.query));  // a missing series must not pass
   const std::string what = "stable query " + c.query;
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     return {false, what + ": " + promql::error_reason_name(error->reason) + ": " + error->message};

@@ -363,6 +363,9 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
       {"connect", transport_error(rs::TransportError::kConnect, "connection refused"), "connect"},
       {"matrix result", ok_body(R"({"status":"success","data":{"resultType":"matrix","result":[]}})"),
        "unsupported"},
+      {"partial answer", ok_body(R"({"status":"success","isPartial":true,"data":{"resultType":"vector","result":[)"
+                                 R"({"metric":{},"value":[1,"0.9"]}]}})"),
+       "partial"},
   };
   for (const auto& bad : answers) {
     prometheus_->answer("errors", bad.response);
@@ -371,6 +374,7 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
     EXPECT_EQ(rule["state"], "nodata") << bad.name;
     EXPECT_TRUE(rule["value"].is_null()) << bad.name;
     EXPECT_FALSE(rule["problem"].is_null()) << bad.name << ": the status says what went wrong";
+    EXPECT_EQ(rule["error_reason"], bad.reason) << bad.name;
     EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", bad.reason}}), 1)
         << bad.name << "\n" << sidecar_->metrics->serialize();
     EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "nodata"}}), 1)
@@ -380,6 +384,9 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
   EXPECT_TRUE(actuator_.calls.empty());
   EXPECT_EQ(state(), "healthy");
   EXPECT_TRUE(engine().status()["last_decision"].is_null());
+  prometheus_->value("errors", "0.01");
+  tick();
+  EXPECT_TRUE(sidecar_->rule_status("errors")["error_reason"].is_null()) << "a value clears the reason";
 }
 
 // DESIGN §5: a query error never counts as healthy; docs/rules-and-decisions.md: "`nodata` rules
@@ -397,6 +404,28 @@ TEST_F(EngineTest, AQueryErrorWhilePendingKeepsTheDeploymentPendingNotHealthy) {
     EXPECT_EQ(state(), "pending") << "an error is never evidence of health";
   }
   EXPECT_TRUE(actuator_.calls.empty()) << "and never evidence of a breach";
+}
+
+// VictoriaMetrics' isPartial: a storage node did not answer, so a series may be missing. For a
+// `below` rule that would fake a breach (throughput sums to less than it is); it must not count.
+TEST_F(EngineTest, APartialAnswerIsNeverABreachOfABelowRule) {
+  Options o;
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("errors", "0.01");
+  prometheus_->answer("throughput", ok_body(R"({"status":"success","isPartial":true,"data":{"resultType":"vector",)"
+                                            R"("result":[{"metric":{},"value":[1,"1"]}]}})"));
+  for (int i = 0; i < 5; ++i) tick();
+  const nlohmann::json rule = sidecar_->rule_status("throughput");
+  EXPECT_EQ(rule["state"], "nodata") << rule.dump();
+  EXPECT_NE(rule["problem"].get<std::string>().find("isPartial"), std::string::npos) << rule.dump();
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "throughput"}, {"reason", "partial"}}), 5);
+  EXPECT_EQ(state(), "healthy");
+  EXPECT_TRUE(actuator_.calls.empty());
+  // The same value, complete, is a breach (no `for`: it fires and rolls back at once).
+  prometheus_->value("throughput", "1");
+  tick();
+  EXPECT_EQ(sidecar_->rule_status("throughput")["state"], "firing");
+  EXPECT_EQ(actuator_.calls.size(), 1u);
 }
 
 struct MissingCase {

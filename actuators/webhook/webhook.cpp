@@ -74,7 +74,12 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
       }
       common::redact(&last, token);
       if (!retryable) return ActResult::failure(what + ": " + last + " (not retried: the request itself was refused)", false);
-      if (attempt > options_.retries) return ActResult::failure(what + ": " + last + " after " + std::to_string(attempt) + " attempts", true);
+      // `retries` is the one bound on requests: the executor must not retry on top of it.
+      if (attempt > options_.retries) {
+        return ActResult::failure(what + ": " + last + " after " + std::to_string(attempt) + " attempts (retries: " +
+                                      std::to_string(options_.retries) + ")",
+                                  false);
+      }
       spdlog::warn("{}: attempt {} failed ({}); retrying in {}ms", what, attempt, last, backoff.count());
       if (Clock::now() + backoff >= deadline) return ActResult::failure(what + ": " + last + "; no time left to retry", true);
       std::this_thread::sleep_for(backoff);

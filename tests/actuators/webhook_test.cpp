@@ -112,12 +112,12 @@ TEST(WebhookActuator, ATimeoutFailsCleanlyWithinTheDeadline) {
   const auto start = Clock::now();
   auto result = actuator->rollback(kContext, start + 2s);
   EXPECT_FALSE(result.ok);
-  EXPECT_TRUE(result.retryable);
+  EXPECT_FALSE(result.retryable) << "retries are spent; the executor must not add its own";
   EXPECT_LT(Clock::now() - start, 2500ms) << "bounded by the deadline";
   EXPECT_NE(result.detail.find("after 2 attempts"), std::string::npos) << result.detail;
 }
 
-TEST(WebhookActuator, NothingListeningIsARetryableFailureAndTheTokenNeverShows) {
+TEST(WebhookActuator, NothingListeningFailsAfterItsRetriesAndTheTokenNeverShows) {
   TempDir dir;
   write_file(dir.file("token"), "very-secret-token\n");
   MapSettings settings({{"url", "http://127.0.0.1:" + std::to_string(free_port()) + "/x"},
@@ -126,7 +126,8 @@ TEST(WebhookActuator, NothingListeningIsARetryableFailureAndTheTokenNeverShows) 
   auto actuator = build(settings);
   auto result = actuator->rollback(kContext, Clock::now() + 5s);
   EXPECT_FALSE(result.ok);
-  EXPECT_TRUE(result.retryable);
+  EXPECT_FALSE(result.retryable) << "retries: 0 means one request in all";
+  EXPECT_NE(result.detail.find("after 1 attempts (retries: 0)"), std::string::npos) << result.detail;
   EXPECT_EQ(result.detail.find("very-secret-token"), std::string::npos) << result.detail;
 }
 

@@ -299,12 +299,13 @@ class ScaleActuator final : public KubernetesActuator {
     Client* c = client(&failure);
     if (!c) return failure;
     std::vector<std::string> did;
+    std::string already;  // this call's own: rollback() may run again and from several threads
     // Stable capacity first, so the canary's traffic has somewhere to go.
     if (stable_replicas_) {
-      if (auto f = ensure(c, name(), *stable_replicas_, true, deadline, &did)) return *f;
+      if (auto f = ensure(c, name(), *stable_replicas_, true, deadline, &did, &already)) return *f;
     }
-    if (auto f = ensure(c, canary_, 0, false, deadline, &did)) return *f;
-    if (did.empty()) return ActResult::noop(describe() + ": already scaled (" + summary_ + ")");
+    if (auto f = ensure(c, canary_, 0, false, deadline, &did, &already)) return *f;
+    if (did.empty()) return ActResult::noop(describe() + ": already scaled (" + already + ")");
     std::string state;
     bool ready = poll_until(deadline, [&] {
       state.clear();
@@ -340,16 +341,17 @@ class ScaleActuator final : public KubernetesActuator {
   std::string deployment_path(const std::string& d) const { return api_path("/apis/apps/v1", "deployments", d); }
 
   // Sets Deployment `d` to `want` replicas (at least `want` when `at_least`) through the scale
-  // subresource; appends what changed to *did. Returns a failure, or nullopt.
+  // subresource; appends what changed to *did, or what was already there to *already. Returns a
+  // failure, or nullopt.
   std::optional<ActResult> ensure(Client* c, const std::string& d, long long want, bool at_least,
-                                  Clock::time_point deadline, std::vector<std::string>* did) {
+                                  Clock::time_point deadline, std::vector<std::string>* did, std::string* already) {
     for (int attempt = 1;; ++attempt) {
       Reply r = c->get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
       const long long current = number(at(r.body["spec"], "replicas"), -1);
       const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
       if (at_least ? current >= want : current == want) {
-        summary_ += (summary_.empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
+        *already += (already->empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
         return std::nullopt;
       }
       json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"replicas", want}}}};
@@ -367,7 +369,6 @@ class ScaleActuator final : public KubernetesActuator {
 
   std::string canary_;
   std::optional<long long> stable_replicas_;
-  std::string summary_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -251,6 +251,20 @@ TEST_F(KubernetesActuatorTest, ScaleTakesTheCanaryToZeroAndTheStableUpThenNoops)
   EXPECT_EQ(fake_->count("PATCH", kCanaryScale), 1);
 }
 
+TEST_F(KubernetesActuatorTest, ScaleNoopDetailIsTheSameOnEveryCall) {
+  auto a = scale({{"stable_replicas", "2"}});
+  EXPECT_CHANGED(roll(*a));
+  const ActResult first = roll(*a);
+  EXPECT_NOOP(first);
+  EXPECT_NE(first.detail.find("already scaled (checkout-v1 2 replicas, checkout-v2 0 replicas)"), std::string::npos)
+      << first.detail;
+  for (int i = 0; i < 5; ++i) {
+    const ActResult again = roll(*a);
+    EXPECT_NOOP(again);
+    EXPECT_EQ(again.detail, first.detail);
+  }
+}
+
 TEST_F(KubernetesActuatorTest, ScaleWaitsForReadyReplicas) {
   fake_->control("/_fake/lag", {{"path", "/apis/apps/v1/namespaces/shop/deployments/checkout-v2"}, {"reads", 3}});
   auto a = scale();

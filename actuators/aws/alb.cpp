@@ -223,7 +223,7 @@ class AlbActuator final : public Actuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Environment&, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string listener = settings.string("listener_arn", "");
   std::string rule = settings.string("rule_arn", "");
   if (listener.empty() == rule.empty()) settings.error(listener.empty() ? "listener_arn" : "rule_arn",
@@ -235,7 +235,7 @@ std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Enviro
   std::string stable = settings.string("stable_target_group");
   std::string canary = settings.string("canary_target_group");
   if (!stable.empty() && stable == canary) settings.error("canary_target_group", "must differ from stable_target_group");
-  auto client = aws::make_client(settings, "elasticloadbalancing", "elasticloadbalancing", seams);
+  auto client = aws::make_client(settings, "elasticloadbalancing", "elasticloadbalancing", env, seams);
   return std::make_unique<AlbActuator>(std::move(client), listener, rule, stable, canary);
 }
 

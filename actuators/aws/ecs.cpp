@@ -174,7 +174,7 @@ class EcsActuator final : public Actuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Environment&, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string cluster = settings.string("cluster");
   std::string service = settings.string("service");
   std::string mode = settings.string("mode", "previous-task-definition");
@@ -183,7 +183,7 @@ std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Enviro
   else if (mode != "previous-task-definition")
     settings.error("mode", "'" + mode + "' is not one of previous-task-definition, stop-deployment");
   std::string stable = settings.string("stable_task_definition", "");
-  auto client = aws::make_client(settings, "ecs", "ecs", seams);
+  auto client = aws::make_client(settings, "ecs", "ecs", env, seams);
   return std::make_unique<EcsActuator>(std::move(client), cluster, service, stable);
 }
 

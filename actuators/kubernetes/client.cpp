@@ -9,14 +9,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/env/env.h"
 #include "common/json_text.h"
 #include "common/secret_file.h"
 
 namespace rs::actuators::kubernetes {
 
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 std::optional<std::string> env_value(const ConnectionSettings& s, const std::string& name) {
   if (s.getenv) return s.getenv(name);
@@ -227,8 +226,10 @@ std::string Reply::describe() const {
   return out;
 }
 
-Client::Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport)
-    : cluster_(std::move(cluster)), transport_(transport ? std::move(transport) : rs::make_curl_transport()) {}
+Client::Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport, Clock* clock)
+    : cluster_(std::move(cluster)),
+      transport_(transport ? std::move(transport) : rs::make_curl_transport()),
+      clock_(clock ? clock : system_env().clock) {}
 
 bool Client::refresh_token(bool force, std::string* error) {
   if (cluster_.token_file.empty()) {
@@ -269,7 +270,7 @@ Reply Client::send(const std::string& method, const std::string& path, const std
       reply.error_message = error;
       return reply;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->mono());
     if (left.count() <= 0) {
       reply = Reply{};
       reply.error = rs::TransportError::kTimeout;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/http/http_transport.h"
 
 namespace rs::actuators::kubernetes {
@@ -64,7 +65,9 @@ struct Reply {
 
 class Client {
  public:
-  Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport);
+  // `clock` (the Env's: deadlines are in its mono() time) must outlive the client; null: the
+  // system clocks. A null transport is curl.
+  Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport, Clock* clock = nullptr);
 
   Reply get(const std::string& path, Deadline deadline);
   // `content_type`: application/merge-patch+json, application/strategic-merge-patch+json or
@@ -82,6 +85,7 @@ class Client {
 
   Cluster cluster_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  Clock* clock_;
   std::mutex mu_;  // the transport is used from one thread at a time; guards the token
   std::string token_;
   struct timespec token_mtime_ {};

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "common/json_text.h"
@@ -16,7 +15,7 @@ namespace rs::actuators {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using Deadline = std::chrono::steady_clock::time_point;
 using kubernetes::Client;
 using kubernetes::Reply;
 using namespace std::chrono_literals;
@@ -44,20 +43,17 @@ long long number(const json& value, long long fallback = 0) {
   return value.is_number_integer() ? value.get<long long>() : fallback;
 }
 
-// Calls `done` every kPollInterval until it returns true or the deadline comes.
-template <typename F>
-bool poll_until(Clock::time_point deadline, F done) {
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() + kPollInterval >= deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-}
-
 struct Common {
   std::string type, ns, name;
   kubernetes::ConnectionSettings connection;
 };
+
+// The test seam's transport, else one from the Env (curl in production).
+std::shared_ptr<rs::HttpTransport> transport_for(const Environment& env, const KubernetesSeams& seams) {
+  if (seams.transport) return seams.transport;
+  if (env.env->make_http) return std::shared_ptr<rs::HttpTransport>(env.env->make_http());
+  return nullptr;
+}
 
 Common read_common(const std::string& type, Settings& s, const KubernetesSeams& seams) {
   Common c;
@@ -94,8 +90,9 @@ Common read_common(const std::string& type, Settings& s, const KubernetesSeams& 
 // e.g. a projected token), describe(), and failures worded alike.
 class KubernetesActuator : public Actuator {
  public:
-  KubernetesActuator(Common common, std::shared_ptr<rs::HttpTransport> transport)
-      : common_(std::move(common)), transport_(std::move(transport)) {}
+  // Deadlines are in `clock`'s mono() time (the executor takes them from the Env's clock).
+  KubernetesActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock)
+      : common_(std::move(common)), transport_(std::move(transport)), clock_(clock) {}
 
   std::string type() const override { return common_.type; }
 
@@ -114,7 +111,7 @@ class KubernetesActuator : public Actuator {
         *failure = ActResult::failure(describe() + ": " + error, true);
         return nullptr;
       }
-      client_ = std::make_unique<Client>(std::move(cluster), transport_);
+      client_ = std::make_unique<Client>(std::move(cluster), transport_, &clock_);
     }
     return client_.get();
   }
@@ -131,7 +128,18 @@ class KubernetesActuator : public Actuator {
                               true);
   }
 
-  static bool time_left(Clock::time_point deadline) { return Clock::now() < deadline; }
+  bool time_left(Deadline deadline) const { return clock_.mono() < deadline; }
+
+  // Calls `done` every kPollInterval until it returns true or the deadline comes (or the clock
+  // is interrupted: the sidecar is stopping). Sleeps on the Env's clock, so tests need not wait.
+  template <typename F>
+  bool poll_until(Deadline deadline, F done) {
+    for (;;) {
+      if (done()) return true;
+      if (clock_.mono() + kPollInterval >= deadline) return false;
+      if (!clock_.sleep_until(clock_.mono() + kPollInterval)) return false;
+    }
+  }
 
   std::string api_path(const std::string& prefix, const std::string& plural, const std::string& object) const {
     return prefix + "/namespaces/" + common_.ns + "/" + plural + "/" + object;
@@ -140,6 +148,7 @@ class KubernetesActuator : public Actuator {
  private:
   Common common_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  Clock& clock_;
   std::mutex mu_;
   std::unique_ptr<Client> client_;
 };
@@ -147,9 +156,9 @@ class KubernetesActuator : public Actuator {
 // ---------------------------------------------------------------------------------------------
 class ServiceActuator final : public KubernetesActuator {
  public:
-  ServiceActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string label, std::string stable,
-                  std::string canary)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+  ServiceActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string label,
+                  std::string stable, std::string canary)
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         label_(std::move(label)),
         stable_(std::move(stable)),
         canary_(std::move(canary)) {}
@@ -158,7 +167,7 @@ class ServiceActuator final : public KubernetesActuator {
     return where() + " (selector " + label_ + "=" + canary_ + " -> " + label_ + "=" + stable_ + ")";
   }
 
-  ActResult probe(Clock::time_point deadline) override {
+  ActResult probe(Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -170,7 +179,7 @@ class ServiceActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(selector[label_]));
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
+  ActResult rollback(const DecisionContext&, Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -203,7 +212,7 @@ class ServiceActuator final : public KubernetesActuator {
  private:
   std::string path() const { return api_path("/api/v1", "services", name()); }
 
-  ActResult verify(Client* c, const std::string& did, Clock::time_point deadline) {
+  ActResult verify(Client* c, const std::string& did, Deadline deadline) {
     Reply back = c->get(path(), deadline);
     if (!back.ok()) return fail("read back Service", back);
     const json selector = at(at(back.body, "spec"), "selector");
@@ -269,9 +278,9 @@ class ServiceActuator final : public KubernetesActuator {
 // ---------------------------------------------------------------------------------------------
 class ScaleActuator final : public KubernetesActuator {
  public:
-  ScaleActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string canary,
+  ScaleActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string canary,
                 std::optional<long long> stable_replicas)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         canary_(std::move(canary)),
         stable_replicas_(stable_replicas) {}
 
@@ -281,7 +290,7 @@ class ScaleActuator final : public KubernetesActuator {
     return d;
   }
 
-  ActResult probe(Clock::time_point deadline) override {
+  ActResult probe(Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -294,7 +303,7 @@ class ScaleActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, " + detail);
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
+  ActResult rollback(const DecisionContext&, Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -344,7 +353,7 @@ class ScaleActuator final : public KubernetesActuator {
   // subresource; appends what changed to *did, or what was already there to *already. Returns a
   // failure, or nullopt.
   std::optional<ActResult> ensure(Client* c, const std::string& d, long long want, bool at_least,
-                                  Clock::time_point deadline, std::vector<std::string>* did, std::string* already) {
+                                  Deadline deadline, std::vector<std::string>* did, std::string* already) {
     for (int attempt = 1;; ++attempt) {
       Reply r = c->get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
@@ -374,9 +383,9 @@ class ScaleActuator final : public KubernetesActuator {
 // ---------------------------------------------------------------------------------------------
 class HttpRouteActuator final : public KubernetesActuator {
  public:
-  HttpRouteActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string stable,
+  HttpRouteActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string stable,
                     std::string canary)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         stable_(std::move(stable)),
         canary_(std::move(canary)) {}
 
@@ -385,7 +394,7 @@ class HttpRouteActuator final : public KubernetesActuator {
   }
   bool supports_weights() const override { return true; }
 
-  ActResult probe(Clock::time_point deadline) override {
+  ActResult probe(Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -397,11 +406,11 @@ class HttpRouteActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, " + plan.seen);
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
+  ActResult rollback(const DecisionContext&, Deadline deadline) override {
     return apply(0, true, deadline);
   }
 
-  ActResult set_canary_weight(int percent, const DecisionContext&, Clock::time_point deadline) override {
+  ActResult set_canary_weight(int percent, const DecisionContext&, Deadline deadline) override {
     if (percent < 0 || percent > 100)
       return ActResult::failure(describe() + ": canary weight " + std::to_string(percent) + " is not in 0-100", false);
     return apply(percent, false, deadline);
@@ -468,7 +477,7 @@ class HttpRouteActuator final : public KubernetesActuator {
     return plan;
   }
 
-  ActResult apply(int canary_weight, bool rollback, Clock::time_point deadline) {
+  ActResult apply(int canary_weight, bool rollback, Deadline deadline) {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -517,7 +526,7 @@ class RolloutActuator final : public KubernetesActuator {
 
   std::string describe() const override { return where(); }
 
-  ActResult probe(Clock::time_point deadline) override {
+  ActResult probe(Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -526,7 +535,7 @@ class RolloutActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, " + state(r.body));
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
+  ActResult rollback(const DecisionContext&, Deadline deadline) override {
     ActResult failure;
     Client* c = client(&failure);
     if (!c) return failure;
@@ -572,18 +581,18 @@ class RolloutActuator final : public KubernetesActuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_kubernetes_service_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_kubernetes_service_actuator(Settings& settings, const Environment& env,
                                                            const KubernetesSeams& seams) {
   Common common = read_common("kubernetes-service", settings, seams);
   std::string label = settings.string("label");
   std::string stable = settings.string("stable");
   std::string canary = settings.string("canary");
   if (!stable.empty() && stable == canary) settings.error("canary", "must differ from stable");
-  return std::make_unique<ServiceActuator>(std::move(common), seams.transport, std::move(label), std::move(stable),
-                                           std::move(canary));
+  return std::make_unique<ServiceActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+                                           std::move(label), std::move(stable), std::move(canary));
 }
 
-std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, const Environment& env,
                                                          const KubernetesSeams& seams) {
   Common common = read_common("kubernetes-scale", settings, seams);
   std::string canary = settings.string("canary_deployment");
@@ -596,22 +605,24 @@ std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, con
     stable_replicas = settings.integer("stable_replicas");
     if (*stable_replicas < 1) settings.error("stable_replicas", "must be at least 1");
   }
-  return std::make_unique<ScaleActuator>(std::move(common), seams.transport, std::move(canary), stable_replicas);
+  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+                                         std::move(canary), stable_replicas);
 }
 
-std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, const Environment& env,
                                                           const KubernetesSeams& seams) {
   Common common = read_common("gateway-httproute", settings, seams);
   std::string stable = settings.string("stable_backend");
   std::string canary = settings.string("canary_backend");
   if (!stable.empty() && stable == canary) settings.error("canary_backend", "must differ from stable_backend");
-  return std::make_unique<HttpRouteActuator>(std::move(common), seams.transport, std::move(stable), std::move(canary));
+  return std::make_unique<HttpRouteActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+                                             std::move(stable), std::move(canary));
 }
 
-std::unique_ptr<Actuator> make_argo_rollout_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_argo_rollout_actuator(Settings& settings, const Environment& env,
                                                      const KubernetesSeams& seams) {
   Common common = read_common("argo-rollout", settings, seams);
-  return std::make_unique<RolloutActuator>(std::move(common), seams.transport);
+  return std::make_unique<RolloutActuator>(std::move(common), transport_for(env, seams), *env.env->clock);
 }
 
 }  // namespace rs::actuators

@@ -13,6 +13,7 @@
 #include "actuators/kubernetes/kubernetes.h"
 #include "common/http/url.h"
 #include "tests/actuators/test_settings.h"
+#include "tests/fakes/env.h"
 #include "tests/fakes/kubernetes/fake_apiserver.h"
 
 namespace rs::actuators {
@@ -271,6 +272,53 @@ TEST_F(KubernetesActuatorTest, ScaleWaitsForReadyReplicas) {
   ActResult r = roll(*a);
   EXPECT_CHANGED(r);
   EXPECT_NE(r.detail.find("checkout-v2 readyReplicas 0"), std::string::npos) << r.detail;
+}
+
+// The factories take the clock and the HTTP transport from the Env (actuators::Environment).
+class KubernetesEnvTest : public KubernetesActuatorTest {
+ protected:
+  void SetUp() override {
+    KubernetesActuatorTest::SetUp();
+    env_.make_http = [this] {
+      ++transports_;
+      return make_curl_transport();
+    };
+  }
+  std::unique_ptr<Actuator> scale_on_env() {
+    auto s = settings({{"name", "checkout-v1"}, {"canary_deployment", "checkout-v2"}});
+    auto a = make_kubernetes_scale_actuator(s, Environment{"canary", &env_});
+    EXPECT_TRUE(s.errors.empty()) << s.all_errors();
+    return a;
+  }
+  const std::string canary_ = "/apis/apps/v1/namespaces/shop/deployments/checkout-v2";
+  fakes::ManualClock clock_;
+  Env env_ = fakes::env_with_clock(clock_);
+  int transports_ = 0;
+};
+
+TEST_F(KubernetesEnvTest, PollsSleepOnTheEnvClockAndUseTheEnvTransport) {
+  fake_->control("/_fake/lag", {{"path", canary_}, {"reads", 3}});
+  // The deadline is in the manual clock's time, which real steady_clock time is far past.
+  ActResult r = scale_on_env()->rollback(DecisionContext{}, clock_.mono() + 10s);
+  EXPECT_CHANGED(r);
+  EXPECT_EQ(transports_, 1);
+  const auto sleeps = clock_.sleeps();
+  EXPECT_FALSE(sleeps.empty());
+  for (auto d : sleeps) EXPECT_EQ(d, 200ms);
+}
+
+TEST_F(KubernetesEnvTest, APollToTheDeadlineDoesNotWaitInRealTime) {
+  fake_->control("/_fake/lag", {{"path", canary_}, {"reads", 1000000}});  // never ready
+  const auto started = std::chrono::steady_clock::now();
+  const MonoTime deadline = clock_.mono() + 10s;
+  ActResult r = scale_on_env()->rollback(DecisionContext{}, deadline);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.retryable);
+  EXPECT_NE(r.detail.find("by the deadline checkout-v2 readyReplicas 2"), std::string::npos) << r.detail;
+  EXPECT_GE(clock_.mono() + 200ms, deadline);
+  EXPECT_GE(clock_.sleeps().size(), 40u);
+  // Sleeping for real would take at least 49 x 200 ms; the requests alone take far less.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 9s);
 }
 
 TEST_F(KubernetesActuatorTest, ScaleLosesARaceAndRecovers) {

@@ -96,7 +96,60 @@ class KubernetesActuator : public Actuator {
 
   std::string type() const override { return common_.type; }
 
+  ActResult probe(Deadline deadline) final {
+    return with_client([&](Client& c) { return probe_with(c, deadline); });
+  }
+  ActResult rollback(const DecisionContext&, Deadline deadline) final {
+    return with_client([&](Client& c) { return rollback_with(c, deadline); });
+  }
+
  protected:
+  // What probe() and rollback() do once the client is there.
+  virtual ActResult probe_with(Client& c, Deadline deadline) = 0;
+  virtual ActResult rollback_with(Client& c, Deadline deadline) = 0;
+
+  // Runs `act` with the client, or returns why there is none.
+  template <typename F>
+  ActResult with_client(F act) {
+    ActResult failure;
+    Client* c = client(&failure);
+    return c ? act(*c) : failure;
+  }
+
+  // The words for one object's read-decide-patch loop: "read Service", "patch selector", and the
+  // object as the log names it after a 409 ("the Service").
+  struct Doing {
+    std::string read, patch, object;
+  };
+
+  // The read-decide-patch loop every writing actuator runs: GET `path`; `decide(read, &patch)`
+  // returns a result to stop there (noop, or a failure), or fills `patch`, which is sent with the
+  // resourceVersion just read as precondition. A 409 (someone changed the object between our
+  // read and our patch) reads again and decides again, never overwrites, up to kMaxConflicts
+  // times. `done(read, patched)` makes the result of an accepted patch (verification).
+  template <typename Decide, typename Done>
+  ActResult patch_with_retry(Client& c, const std::string& path, const std::string& content_type, const Doing& doing,
+                             Deadline deadline, Decide decide, Done done) {
+    for (int attempt = 1;; ++attempt) {
+      Reply r = c.get(path, deadline);
+      if (!r.ok()) return fail(doing.read, r);
+      json patch;
+      if (std::optional<ActResult> stop = decide(r, &patch)) return *stop;
+      const std::string rv = resource_version(r);
+      patch["metadata"]["resourceVersion"] = rv;
+      Reply p = c.patch(path, content_type, patch, deadline);
+      if (p.conflict()) {
+        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races(doing.patch);
+        spdlog::info("{}: {} changed since resourceVersion {} (409); reading it again", describe(), doing.object, rv);
+        continue;
+      }
+      if (!p.ok()) return fail(doing.patch, p);
+      return done(r, p);
+    }
+  }
+
+  static std::string resource_version(const Reply& r) { return text(at(at(r.body, "metadata"), "resourceVersion")); }
+
   const std::string& ns() const { return common_.ns; }
   const std::string& name() const { return common_.name; }
   std::string where() const { return common_.type + " " + common_.ns + "/" + common_.name; }
@@ -167,11 +220,8 @@ class ServiceActuator final : public KubernetesActuator {
     return where() + " (selector " + label_ + "=" + canary_ + " -> " + label_ + "=" + stable_ + ")";
   }
 
-  ActResult probe(Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Service", r);
     const json& selector = at(at(r.body, "spec"), "selector");
     if (!selector.is_object() || !selector.contains(label_))
@@ -179,41 +229,35 @@ class ServiceActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(selector[label_]));
   }
 
-  ActResult rollback(const DecisionContext&, Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(path(), deadline);
-      if (!r.ok()) return fail("read Service", r);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      const json& selector = at(at(r.body, "spec"), "selector");
-      if (!selector.is_object())
-        return ActResult::failure(describe() + ": the Service has no spec.selector (its endpoints are managed by hand)",
-                                  false);
-      const std::string current = text(at(selector, label_.c_str()));
-      if (current == stable_)
-        return ActResult::noop(describe() + ": selector already " + label_ + "=" + stable_ + " (resourceVersion " + rv + ")");
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"selector", {{label_, stable_}}}}}};
-      Reply p = c->patch(path(), "application/strategic-merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("patch selector");
-        spdlog::info("{}: the Service changed since resourceVersion {} (409); reading it again", describe(), rv);
-        continue;
-      }
-      if (!p.ok()) return fail("patch selector", p);
-      const std::string was = current.empty() ? "(unset)" : current;
-      return verify(c, "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " + rv + " -> " +
-                           text(at(p.body["metadata"], "resourceVersion")) + ")",
-                    deadline);
-    }
+  ActResult rollback_with(Client& c, Deadline deadline) override {
+    std::string current;
+    return patch_with_retry(
+        c, path(), "application/strategic-merge-patch+json", {"read Service", "patch selector", "the Service"}, deadline,
+        [&](const Reply& r, json* patch) -> std::optional<ActResult> {
+          const json& selector = at(at(r.body, "spec"), "selector");
+          if (!selector.is_object())
+            return ActResult::failure(
+                describe() + ": the Service has no spec.selector (its endpoints are managed by hand)", false);
+          current = text(at(selector, label_.c_str()));
+          if (current == stable_)
+            return ActResult::noop(describe() + ": selector already " + label_ + "=" + stable_ + " (resourceVersion " +
+                                   resource_version(r) + ")");
+          *patch = {{"spec", {{"selector", {{label_, stable_}}}}}};
+          return std::nullopt;
+        },
+        [&](const Reply& r, const Reply& p) {
+          const std::string was = current.empty() ? "(unset)" : current;
+          return verify(c, "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " +
+                               resource_version(r) + " -> " + resource_version(p) + ")",
+                        deadline);
+        });
   }
 
  private:
   std::string path() const { return api_path("/api/v1", "services", name()); }
 
-  ActResult verify(Client* c, const std::string& did, Deadline deadline) {
-    Reply back = c->get(path(), deadline);
+  ActResult verify(Client& c, const std::string& did, Deadline deadline) {
+    Reply back = c.get(path(), deadline);
     if (!back.ok()) return fail("read back Service", back);
     const json selector = at(at(back.body, "spec"), "selector");
     if (text(at(selector, label_.c_str())) != stable_)
@@ -228,7 +272,7 @@ class ServiceActuator final : public KubernetesActuator {
     const std::string pods = "/api/v1/namespaces/" + ns() + "/pods?labelSelector=" + rs::percent_encode(pod_selector);
     std::string note;
     bool done = poll_until(deadline, [&] {
-      Reply s = c->get(slices, deadline);
+      Reply s = c.get(slices, deadline);
       if (s.status == 403 || s.status == 404) {
         note = "EndpointSlices not checked (" + s.describe() + ")";
         return true;
@@ -237,7 +281,7 @@ class ServiceActuator final : public KubernetesActuator {
         note = "listing EndpointSlices: " + s.describe();
         return false;
       }
-      Reply p = c->get(pods, deadline);
+      Reply p = c.get(pods, deadline);
       if (p.status == 403 || p.status == 404) {
         note = "EndpointSlices not checked against pods (" + p.describe() + ")";
         return true;
@@ -290,23 +334,17 @@ class ScaleActuator final : public KubernetesActuator {
     return d;
   }
 
-  ActResult probe(Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult probe_with(Client& c, Deadline deadline) override {
     std::string detail;
     for (const std::string& d : {canary_, name()}) {
-      Reply r = c->get(scale_path(d), deadline);
+      Reply r = c.get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
       detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(r.body["spec"], "replicas"))) + " replicas";
     }
     return ActResult::noop(describe() + ": reachable, " + detail);
   }
 
-  ActResult rollback(const DecisionContext&, Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult rollback_with(Client& c, Deadline deadline) override {
     std::vector<std::string> did;
     std::string already;  // this call's own: rollback() may run again and from several threads
     // Stable capacity first, so the canary's traffic has somewhere to go.
@@ -318,7 +356,7 @@ class ScaleActuator final : public KubernetesActuator {
     std::string state;
     bool ready = poll_until(deadline, [&] {
       state.clear();
-      Reply cr = c->get(deployment_path(canary_), deadline);
+      Reply cr = c.get(deployment_path(canary_), deadline);
       if (!cr.ok()) {
         state = "reading Deployment " + canary_ + ": " + cr.describe();
         return false;
@@ -328,7 +366,7 @@ class ScaleActuator final : public KubernetesActuator {
       state = canary_ + " readyReplicas " + std::to_string(canary_ready) + " replicas " + std::to_string(canary_replicas);
       bool ok = canary_ready == 0 && canary_replicas == 0;
       if (stable_replicas_) {
-        Reply sr = c->get(deployment_path(name()), deadline);
+        Reply sr = c.get(deployment_path(name()), deadline);
         if (!sr.ok()) {
           state += "; reading Deployment " + name() + ": " + sr.describe();
           return false;
@@ -352,28 +390,29 @@ class ScaleActuator final : public KubernetesActuator {
   // Sets Deployment `d` to `want` replicas (at least `want` when `at_least`) through the scale
   // subresource; appends what changed to *did, or what was already there to *already. Returns a
   // failure, or nullopt.
-  std::optional<ActResult> ensure(Client* c, const std::string& d, long long want, bool at_least,
+  std::optional<ActResult> ensure(Client& c, const std::string& d, long long want, bool at_least,
                                   Deadline deadline, std::vector<std::string>* did, std::string* already) {
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(scale_path(d), deadline);
-      if (!r.ok()) return fail("read scale of Deployment " + d, r);
-      const long long current = number(at(r.body["spec"], "replicas"), -1);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      if (at_least ? current >= want : current == want) {
-        *already += (already->empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
-        return std::nullopt;
-      }
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"replicas", want}}}};
-      Reply p = c->patch(scale_path(d), "application/merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("scale Deployment " + d);
-        spdlog::info("{}: Deployment {} scale changed since resourceVersion {} (409); reading it again", describe(), d, rv);
-        continue;
-      }
-      if (!p.ok()) return fail("scale Deployment " + d + " to " + std::to_string(want), p);
-      did->push_back(d + " " + std::to_string(current) + " -> " + std::to_string(want));
-      return std::nullopt;
-    }
+    long long current = -1;
+    ActResult r = patch_with_retry(
+        c, scale_path(d), "application/merge-patch+json",
+        {"read scale of Deployment " + d, "scale Deployment " + d + " to " + std::to_string(want),
+         "Deployment " + d + " scale"},
+        deadline,
+        [&](const Reply& read, json* patch) -> std::optional<ActResult> {
+          current = number(at(at(read.body, "spec"), "replicas"), -1);
+          if (at_least ? current >= want : current == want) {
+            *already += (already->empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
+            return ActResult::noop("");
+          }
+          *patch = {{"spec", {{"replicas", want}}}};
+          return std::nullopt;
+        },
+        [&](const Reply&, const Reply&) {
+          did->push_back(d + " " + std::to_string(current) + " -> " + std::to_string(want));
+          return ActResult::changed("");
+        });
+    if (!r.ok) return r;
+    return std::nullopt;
   }
 
   std::string canary_;
@@ -394,11 +433,8 @@ class HttpRouteActuator final : public KubernetesActuator {
   }
   bool supports_weights() const override { return true; }
 
-  ActResult probe(Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read HTTPRoute", r);
     json rules = at(at(r.body, "spec"), "rules");
     Plan plan = plan_weights(&rules, 0, true);
@@ -406,14 +442,12 @@ class HttpRouteActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, " + plan.seen);
   }
 
-  ActResult rollback(const DecisionContext&, Deadline deadline) override {
-    return apply(0, true, deadline);
-  }
+  ActResult rollback_with(Client& c, Deadline deadline) override { return apply(c, 0, true, deadline); }
 
   ActResult set_canary_weight(int percent, const DecisionContext&, Deadline deadline) override {
     if (percent < 0 || percent > 100)
       return ActResult::failure(describe() + ": canary weight " + std::to_string(percent) + " is not in 0-100", false);
-    return apply(percent, false, deadline);
+    return with_client([&](Client& c) { return apply(c, percent, false, deadline); });
   }
 
  private:
@@ -477,43 +511,38 @@ class HttpRouteActuator final : public KubernetesActuator {
     return plan;
   }
 
-  ActResult apply(int canary_weight, bool rollback, Deadline deadline) {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult apply(Client& c, int canary_weight, bool rollback, Deadline deadline) {
     const std::string target = "canary " + std::to_string(canary_weight) + "%";
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(path(), deadline);
-      if (!r.ok()) return fail("read HTTPRoute", r);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      json rules = at(at(r.body, "spec"), "rules");
-      Plan plan = plan_weights(&rules, canary_weight, rollback);
-      if (!plan.error.empty()) return ActResult::failure(describe() + ": " + plan.error, false);
-      if (plan.rules == 0) {
-        if (rollback) return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
-        return ActResult::failure(describe() + ": " + plan.seen + ": cannot set a canary weight", false);
-      }
-      if (plan.there) return ActResult::noop(describe() + ": already" + plan.seen + " (" + target + ")");
-      // The rules as read, with only the weights changed: a merge patch replaces the list, and
-      // the resourceVersion precondition makes sure nobody changed it in between.
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"rules", rules}}}};
-      Reply p = c->patch(path(), "application/merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("patch backendRefs weights");
-        spdlog::info("{}: the HTTPRoute changed since resourceVersion {} (409); reading it again", describe(), rv);
-        continue;
-      }
-      if (!p.ok()) return fail("patch backendRefs weights", p);
-      Reply back = c->get(path(), deadline);
-      if (!back.ok()) return fail("read back HTTPRoute", back);
-      json now_rules = at(at(back.body, "spec"), "rules");
-      Plan check = plan_weights(&now_rules, canary_weight, rollback);
-      if (!check.error.empty() || !check.there)
-        return ActResult::failure(describe() + ": patched, but reading it back shows" + check.seen + check.error, true);
-      return ActResult::changed(describe() + ": was" + plan.seen + "; now" + check.seen + " (" + target +
-                                ", resourceVersion " + rv + " -> " + text(at(back.body["metadata"], "resourceVersion")) +
-                                ")");
-    }
+    Plan plan;
+    return patch_with_retry(
+        c, path(), "application/merge-patch+json",
+        {"read HTTPRoute", "patch backendRefs weights", "the HTTPRoute"}, deadline,
+        [&](const Reply& r, json* patch) -> std::optional<ActResult> {
+          json rules = at(at(r.body, "spec"), "rules");
+          plan = plan_weights(&rules, canary_weight, rollback);
+          if (!plan.error.empty()) return ActResult::failure(describe() + ": " + plan.error, false);
+          if (plan.rules == 0) {
+            if (rollback) return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
+            return ActResult::failure(describe() + ": " + plan.seen + ": cannot set a canary weight", false);
+          }
+          if (plan.there) return ActResult::noop(describe() + ": already" + plan.seen + " (" + target + ")");
+          // The rules as read, with only the weights changed: a merge patch replaces the list, and
+          // the resourceVersion precondition makes sure nobody changed it in between.
+          *patch = {{"spec", {{"rules", rules}}}};
+          return std::nullopt;
+        },
+        [&](const Reply& r, const Reply&) {
+          Reply back = c.get(path(), deadline);
+          if (!back.ok()) return fail("read back HTTPRoute", back);
+          json now_rules = at(at(back.body, "spec"), "rules");
+          Plan check = plan_weights(&now_rules, canary_weight, rollback);
+          if (!check.error.empty() || !check.there)
+            return ActResult::failure(describe() + ": patched, but reading it back shows" + check.seen + check.error,
+                                      true);
+          return ActResult::changed(describe() + ": was" + plan.seen + "; now" + check.seen + " (" + target +
+                                    ", resourceVersion " + resource_version(r) + " -> " + resource_version(back) +
+                                    ")");
+        });
   }
 
   std::string stable_, canary_;
@@ -526,20 +555,14 @@ class RolloutActuator final : public KubernetesActuator {
 
   std::string describe() const override { return where(); }
 
-  ActResult probe(Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Rollout", r);
     return ActResult::noop(describe() + ": reachable, " + state(r.body));
   }
 
-  ActResult rollback(const DecisionContext&, Deadline deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult rollback_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Rollout", r);
     const json& status = at(r.body, "status");
     if (at(status, "abort") == true) return ActResult::noop(describe() + ": already aborted (" + state(r.body) + ")");
@@ -548,11 +571,11 @@ class RolloutActuator final : public KubernetesActuator {
       return ActResult::noop(describe() + ": no update in progress, the stable ReplicaSet " + stable + " is current (" +
                              state(r.body) + ")");
     // What `kubectl argo rollouts abort` sends.
-    Reply p = c->patch(path() + "/status", "application/merge-patch+json", {{"status", {{"abort", true}}}}, deadline);
+    Reply p = c.patch(path() + "/status", "application/merge-patch+json", {{"status", {{"abort", true}}}}, deadline);
     if (!p.ok()) return fail("abort (patch status.abort)", p);
     std::string last;
     bool aborted = poll_until(deadline, [&] {
-      Reply back = c->get(path(), deadline);
+      Reply back = c.get(path(), deadline);
       if (!back.ok()) {
         last = "reading it back: " + back.describe();
         return false;

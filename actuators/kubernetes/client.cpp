@@ -12,6 +12,7 @@
 #include "common/env/env.h"
 #include "common/json_text.h"
 #include "common/secret_file.h"
+#include "common/utf8.h"
 
 namespace rs::actuators::kubernetes {
 
@@ -158,6 +159,23 @@ std::string status_text(long code) {
   }
 }
 
+// Turns a 2xx reply whose body is not a JSON object into an error naming the path and what came
+// back (cut, on a character boundary).
+void not_an_object(const std::string& method, const std::string& path, bool parsed, Reply* reply) {
+  std::string got;
+  if (reply->raw.empty()) {
+    got = "an empty body";
+  } else {
+    std::string snippet = common::cut_utf8_prefix(reply->raw, 200);
+    std::replace(snippet.begin(), snippet.end(), '\n', ' ');
+    got = (parsed ? std::string("JSON ") + reply->body.type_name() : std::string("not JSON")) + ": " + snippet;
+  }
+  reply->error = rs::TransportError::kOther;
+  reply->error_message = method + " " + path + ": HTTP " + std::to_string(reply->status) +
+                         " but the body is not a JSON object (" + got + ")";
+  reply->body = nullptr;
+}
+
 }  // namespace
 
 bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error) {
@@ -296,7 +314,11 @@ Reply Client::send(const std::string& method, const std::string& path, const std
     common::redact(&reply.error_message, token_);
     common::redact(&reply.raw, token_);
     reply.body = nlohmann::json::parse(reply.raw, nullptr, false);
-    if (reply.body.is_discarded()) reply.body = nullptr;
+    const bool parsed = !reply.body.is_discarded();
+    if (!parsed) reply.body = nullptr;
+    // Everything the actuators read on a 2xx is an object (a resource, a list, a Status); any other
+    // body (`[]`, `"x"`, `null`, a proxy's HTML page) is not the API server's answer.
+    if (reply.ok() && !reply.body.is_object()) not_an_object(method, path, parsed, &reply);
     // A 401 with a token file: the token may have been rotated under us; read it again once.
     if (reply.error == rs::TransportError::kNone && reply.status == 401 && !cluster_.token_file.empty() && attempt == 1)
       continue;

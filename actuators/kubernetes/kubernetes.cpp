@@ -226,7 +226,7 @@ class ServiceActuator final : public KubernetesActuator {
     const json& selector = at(at(r.body, "spec"), "selector");
     if (!selector.is_object() || !selector.contains(label_))
       return ActResult::failure(describe() + ": the Service's selector has no label " + label_, false);
-    return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(selector[label_]));
+    return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(at(selector, label_.c_str())));
   }
 
   ActResult rollback_with(Client& c, Deadline deadline) override {
@@ -291,7 +291,7 @@ class ServiceActuator final : public KubernetesActuator {
         return false;
       }
       std::set<std::string> stable_pods;
-      for (const auto& pod : at(p.body, "items")) stable_pods.insert(text(at(pod["metadata"], "name")));
+      for (const auto& pod : at(p.body, "items")) stable_pods.insert(text(at(at(pod, "metadata"), "name")));
       std::vector<std::string> others;
       int endpoints = 0;
       for (const auto& slice : at(s.body, "items")) {
@@ -339,7 +339,7 @@ class ScaleActuator final : public KubernetesActuator {
     for (const std::string& d : {canary_, name()}) {
       Reply r = c.get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
-      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(r.body["spec"], "replicas"))) + " replicas";
+      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(at(r.body, "spec"), "replicas"))) + " replicas";
     }
     return ActResult::noop(describe() + ": reachable, " + detail);
   }
@@ -361,8 +361,8 @@ class ScaleActuator final : public KubernetesActuator {
         state = "reading Deployment " + canary_ + ": " + cr.describe();
         return false;
       }
-      const long long canary_ready = number(at(cr.body["status"], "readyReplicas"));
-      const long long canary_replicas = number(at(cr.body["status"], "replicas"));
+      const long long canary_ready = number(at(at(cr.body, "status"), "readyReplicas"));
+      const long long canary_replicas = number(at(at(cr.body, "status"), "replicas"));
       state = canary_ + " readyReplicas " + std::to_string(canary_ready) + " replicas " + std::to_string(canary_replicas);
       bool ok = canary_ready == 0 && canary_replicas == 0;
       if (stable_replicas_) {
@@ -371,7 +371,7 @@ class ScaleActuator final : public KubernetesActuator {
           state += "; reading Deployment " + name() + ": " + sr.describe();
           return false;
         }
-        const long long stable_ready = number(at(sr.body["status"], "readyReplicas"));
+        const long long stable_ready = number(at(at(sr.body, "status"), "readyReplicas"));
         state += ", " + name() + " readyReplicas " + std::to_string(stable_ready);
         ok = ok && stable_ready >= *stable_replicas_;
       }
@@ -475,8 +475,11 @@ class HttpRouteActuator final : public KubernetesActuator {
       return plan;
     }
     for (std::size_t i = 0; i < rules->size(); ++i) {
-      json& refs = (*rules)[i]["backendRefs"];
-      if (!refs.is_array()) continue;
+      // Checked access: operator[] would throw on a rule that is not an object, and add a null
+      // backendRefs (sent back in the patch) to one without them.
+      json& rule = (*rules)[i];
+      if (!rule.is_object() || !rule.contains("backendRefs") || !rule["backendRefs"].is_array()) continue;
+      json& refs = rule["backendRefs"];
       std::vector<json*> canary, stable;
       for (auto& ref : refs) {
         if (is(ref, canary_)) canary.push_back(&ref);

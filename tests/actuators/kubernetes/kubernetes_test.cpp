@@ -598,6 +598,73 @@ TEST(KubernetesActuatorConfig, RejectsIncompleteOrContradictorySettings) {
     EXPECT_NE(scale.all_errors().find(expected), std::string::npos) << expected << "\n" << scale.all_errors();
 }
 
+// Answers every request with one canned 200 and counts the requests.
+class CannedTransport : public HttpTransport {
+ public:
+  explicit CannedTransport(std::string body) : body_(std::move(body)) {}
+  std::vector<HttpResponse> perform_all(const std::vector<HttpRequest>& requests) override {
+    std::vector<HttpResponse> out;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      HttpResponse r;
+      r.status = 200;
+      r.body = body_;
+      out.push_back(r);
+      ++requests_;
+    }
+    return out;
+  }
+  int requests_ = 0;
+
+ private:
+  std::string body_;
+};
+
+TEST(KubernetesClient, A2xxBodyThatIsNotAnObjectIsAClearError) {
+  kubernetes::Cluster cluster;
+  cluster.server = "http://api.invalid";
+  const std::string path = "/api/v1/namespaces/shop/services/checkout";
+  for (auto [body, got] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "(JSON array: [])"},
+           {"\"x\"", "(JSON string: \"x\")"},
+           {"null", "(JSON null: null)"},
+           {"42", "(JSON number: 42)"},
+           {"<html>\nproxy</html>", "(not JSON: <html> proxy</html>)"},
+           {"", "(an empty body)"}}) {
+    kubernetes::Client client(cluster, std::make_shared<CannedTransport>(body));
+    kubernetes::Reply r = client.get(path, Clock::now() + 5s);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_TRUE(r.body.is_null()) << body;
+    EXPECT_EQ(r.describe(), "GET " + path + ": HTTP 200 but the body is not a JSON object " + got);
+  }
+  kubernetes::Client client(cluster, std::make_shared<CannedTransport>(R"({"kind":"Service"})"));
+  EXPECT_TRUE(client.get(path, Clock::now() + 5s).ok());
+}
+
+TEST(KubernetesClient, ActuatorsFailCleanlyOnNonObjectBodies) {
+  rs::testing::TempDir dir;
+  rs::testing::write_file(dir.file("token"), "t0ken\n");
+  for (const char* body : {"[]", "\"x\"", "null", "{\"metadata\": [], \"spec\": \"x\", \"status\": 3}"}) {
+    for (auto* make : {&make_kubernetes_service_actuator, &make_kubernetes_scale_actuator,
+                       &make_gateway_httproute_actuator, &make_argo_rollout_actuator}) {
+      MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"api_server", "http://api.invalid"},
+                     {"token_file", dir.file("token")}, {"label", "l"}, {"stable", "a"}, {"canary", "b"},
+                     {"canary_deployment", "checkout-v2"}, {"stable_backend", "a"}, {"canary_backend", "b"}});
+      KubernetesSeams seams;
+      seams.transport = std::make_shared<CannedTransport>(body);
+      auto a = (*make)(s, {}, seams);
+      ASSERT_TRUE(s.errors.empty()) << s.all_errors();
+      // Never throws; an object with fields of the wrong types reads as absent fields.
+      ActResult r = a->rollback(DecisionContext{}, Clock::now() + 1s);
+      ActResult p = a->probe(Clock::now() + 1s);
+      if (std::string(body)[0] != '{') {
+        EXPECT_FALSE(r.ok) << a->describe() << ": " << r.detail;
+        EXPECT_NE(r.detail.find("but the body is not a JSON object"), std::string::npos) << r.detail;
+        EXPECT_FALSE(p.ok) << p.detail;
+      }
+    }
+  }
+}
+
 TEST(KubernetesClient, Base64AndQueryEscaping) {
   EXPECT_EQ(kubernetes::base64_decode("aGVsbG8="), "hello");
   EXPECT_EQ(kubernetes::base64_decode("aGVs\nbG8h"), "hello!");

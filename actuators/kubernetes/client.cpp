@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "common/env/env.h"
 #include "common/json_text.h"
+#include "common/read_file.h"
 #include "common/secret_file.h"
 #include "common/utf8.h"
 
@@ -23,11 +23,6 @@ std::optional<std::string> env_value(const ConnectionSettings& s, const std::str
   const char* v = std::getenv(name.c_str());
   if (!v) return std::nullopt;
   return std::string(v);
-}
-
-bool readable(const std::string& path) {
-  std::ifstream in(path);
-  return in.good();
 }
 
 std::string dir_of(const std::string& path) {
@@ -54,14 +49,23 @@ YAML::Node named(const YAML::Node& list, const char* field, const std::string& n
   return YAML::Node();
 }
 
-bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error) {
+// *retryable: only a kubeconfig that is not there yet (a volume still being mounted) may come
+// right; what it says, once read, stays wrong until someone edits it.
+bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
   const std::string where = "kubeconfig " + s.kubeconfig;
+  std::string why;
+  bool missing = false;
+  // Capped: a kubeconfig that is /dev/zero or a FIFO is an error, not a hang or bad_alloc.
+  std::optional<std::string> text = common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
+  if (!text) {
+    *error = "cannot read kubeconfig: " + why;
+    *retryable = missing;
+    return false;
+  }
+  *retryable = false;
   YAML::Node root;
   try {
-    root = YAML::LoadFile(s.kubeconfig);
-  } catch (const YAML::BadFile&) {
-    *error = "cannot read " + where;
-    return false;
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     // The parser's message names a line and column, never a value.
     *error = where + " is not valid YAML: " + e.what();
@@ -178,25 +182,16 @@ void not_an_object(const std::string& method, const std::string& path, bool pars
 
 }  // namespace
 
-bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error) {
+bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
+  bool ignored = true;
+  if (!retryable) retryable = &ignored;
+  *retryable = true;
   *c = Cluster{};
   c->request_timeout = s.request_timeout;
-  if (!s.kubeconfig.empty()) {
-    if (!s.api_server.empty()) {
-      *error = "set either kubeconfig or api_server, not both";
-      return false;
-    }
-    return load_kubeconfig(s, c, error);
-  }
-  if (!s.context.empty()) {
-    *error = "context needs kubeconfig";
-    return false;
-  }
+  // Which keys go together (kubeconfig or api_server, context with kubeconfig, api_server's
+  // scheme) is checked once, by the factories (a config error at load).
+  if (!s.kubeconfig.empty()) return load_kubeconfig(s, c, error, retryable);
   if (!s.api_server.empty()) {
-    if (s.api_server.rfind("https://", 0) != 0 && s.api_server.rfind("http://", 0) != 0) {
-      *error = "api_server must start with https:// (got '" + s.api_server + "')";
-      return false;
-    }
     c->server = s.api_server;
     c->token_file = s.token_file;
     c->tls.ca_file = s.ca_file;
@@ -214,8 +209,9 @@ bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error
     c->tls.ca_file = s.ca_file.empty() ? s.service_account_dir + "/ca.crt" : s.ca_file;
     c->source = "in-cluster " + c->server;
   }
-  if (!c->tls.ca_file.empty() && !readable(c->tls.ca_file)) {
-    *error = "cannot read the CA file " + c->tls.ca_file;
+  std::string why;
+  if (!c->tls.ca_file.empty() && !common::read_regular_file(c->tls.ca_file, common::kMaxConfigFileBytes, &why)) {
+    *error = "cannot read the CA file: " + why;
     return false;
   }
   while (!c->server.empty() && c->server.back() == '/') c->server.pop_back();

@@ -46,7 +46,10 @@ struct Cluster {
 };
 
 // Resolves the settings; false with *error (never containing a credential) when incomplete.
-bool resolve_cluster(const ConnectionSettings& settings, Cluster* cluster, std::string* error);
+// *retryable (when given) is false when waiting cannot help: a kubeconfig that is not a readable
+// regular file, is not valid YAML, or lacks the context, cluster or user it names.
+bool resolve_cluster(const ConnectionSettings& settings, Cluster* cluster, std::string* error,
+                     bool* retryable = nullptr);
 
 // One API answer. describe() quotes a Status body's reason and message verbatim.
 struct Reply {

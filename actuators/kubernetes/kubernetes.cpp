@@ -160,8 +160,9 @@ class KubernetesActuator : public Actuator {
     if (!client_) {
       kubernetes::Cluster cluster;
       std::string error;
-      if (!kubernetes::resolve_cluster(common_.connection, &cluster, &error)) {
-        *failure = ActResult::failure(describe() + ": " + error, true);
+      bool retryable = true;
+      if (!kubernetes::resolve_cluster(common_.connection, &cluster, &error, &retryable)) {
+        *failure = ActResult::failure(describe() + ": " + error + (retryable ? "" : " (not retried)"), retryable);
         return nullptr;
       }
       client_ = std::make_unique<Client>(std::move(cluster), transport_, &clock_);

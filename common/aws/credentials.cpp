@@ -5,12 +5,12 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "common/aws/aws_client.h"
+#include "common/read_file.h"
 #include "common/secret_file.h"
 
 namespace rs::aws {
@@ -31,11 +31,14 @@ std::string snippet(std::string text, const std::string& secret = "") {
   return text;
 }
 
-// [section] → key → value of an INI file; false when the file cannot be read.
+// [section] → key → value of an INI file. False with *error when the file cannot be read, and
+// *missing when it does not exist (not configured). Capped: /dev/zero or a FIFO is an error, not
+// a hang or bad_alloc.
 using Ini = std::map<std::string, std::map<std::string, std::string>>;
-bool read_ini(const std::string& path, Ini* out) {
-  std::ifstream in(path);
-  if (!in) return false;
+bool read_ini(const std::string& path, Ini* out, std::string* error, bool* missing) {
+  std::optional<std::string> text = rs::common::read_regular_file(path, rs::common::kMaxConfigFileBytes, error, missing);
+  if (!text) return false;
+  std::istringstream in(*text);
   std::string line, section;
   while (std::getline(in, line)) {
     line = trim(line);
@@ -260,7 +263,13 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_shared_files(Cred
   for (const Candidate& c : {Candidate{creds_file, profile},
                              Candidate{config_file, profile == "default" ? "default" : "profile " + profile}}) {
     Ini ini;
-    if (!read_ini(c.file, &ini)) continue;
+    std::string why;
+    bool missing = false;
+    if (!read_ini(c.file, &ini, &why, &missing)) {
+      if (missing) continue;
+      *error = "shared file: " + why;
+      return Found::kError;
+    }
     auto it = ini.find(c.section);
     if (it == ini.end()) continue;
     const auto& keys = it->second;

@@ -2,6 +2,7 @@
 // are accepted by the fake's SigV4 check through a real actuator call), the chain order holds,
 // temporary credentials are refreshed before they expire, and no secret reaches an error text.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "actuators/aws/lambda_alias.h"
 #include "common/aws/credentials.h"
@@ -86,6 +87,27 @@ TEST_F(AwsCredentials, SharedFilesWithProfile) {
   env["AWS_PROFILE"] = "missing";
   EXPECT_FALSE(chain(env)->get(&creds, &error));
   EXPECT_NE(error.find("profile 'missing' has no keys"), std::string::npos) << error;
+}
+
+TEST_F(AwsCredentials, SharedFileThatIsNotARegularFileIsAClearError) {
+  const std::string fifo = home_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  aws::Credentials creds;
+  for (auto [path, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "shared file: /dev/zero: not a regular file (character device)"},
+           {fifo, "shared file: " + fifo + ": not a regular file (FIFO)"}}) {
+    auto env = no_imds();
+    env["AWS_SHARED_CREDENTIALS_FILE"] = path;
+    std::string error;
+    EXPECT_FALSE(chain(env)->get(&creds, &error));  // neither hangs nor reads until memory runs out
+    EXPECT_EQ(error, expected);
+  }
+  // An absent file is only "not configured": the chain goes on (and here finds nothing).
+  auto env = no_imds();
+  env["AWS_SHARED_CREDENTIALS_FILE"] = home_.file("absent");
+  std::string error;
+  EXPECT_FALSE(chain(env)->get(&creds, &error));
+  EXPECT_NE(error.find("no AWS credentials found"), std::string::npos) << error;
 }
 
 TEST_F(AwsCredentials, WebIdentityThroughStsAndRefreshBeforeExpiry) {

@@ -533,8 +533,37 @@ contexts:
   EXPECT_NOOP(make("shop-cert")->probe(deadline()));
   ActResult missing = roll(*make("nope"));
   EXPECT_FALSE(missing.ok);
+  EXPECT_FALSE(missing.retryable);  // the kubeconfig will not grow the context while we retry
   EXPECT_NE(missing.detail.find("has no context named 'nope'"), std::string::npos) << missing.detail;
   EXPECT_EQ(missing.detail.find(kSecret), std::string::npos);
+}
+
+TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrorsAreNotRetried) {
+  const std::string fifo = dir_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  rs::testing::write_file(dir_.file("bad.yaml"), "clusters: [unclosed\n");
+  struct Case {
+    std::string kubeconfig, expected;
+    bool retryable;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"/dev/zero", "cannot read kubeconfig: /dev/zero: not a regular file (character device)", false},
+           {fifo, "cannot read kubeconfig: " + fifo + ": not a regular file (FIFO)", false},
+           {dir_.file("bad.yaml"), "kubeconfig " + dir_.file("bad.yaml") + " is not valid YAML", false},
+           // Not there yet (a volume being mounted): may come.
+           {dir_.file("absent"), "cannot read kubeconfig: " + dir_.file("absent") + ": No such file or directory",
+            true}}) {
+    MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"kubeconfig", k.kubeconfig}});
+    ActResult r = roll(*make_argo_rollout_actuator(s, {}));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.retryable, k.retryable) << r.detail;
+    EXPECT_NE(r.detail.find(k.expected), std::string::npos) << r.detail;
+  }
+  for (const std::string& ca : {std::string("/dev/zero"), fifo}) {
+    ActResult r = roll(*rollout({{"ca_file", ca}}));
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.detail.find("cannot read the CA file: " + ca + ": not a regular file"), std::string::npos) << r.detail;
+  }
 }
 
 TEST_F(KubernetesActuatorTest, InClusterUsesTheServiceAccountFilesAndEnvironment) {

@@ -234,7 +234,7 @@ std::string Reply::describe() const {
     return out;
   }
   if (const std::string t = status_text(status); !t.empty()) out += " " + t;
-  std::string snippet = raw.substr(0, 200);
+  std::string snippet = common::cut_utf8_prefix(raw, 200);  // never half a character
   std::replace(snippet.begin(), snippet.end(), '\n', ' ');
   if (!snippet.empty()) out += ": " + snippet;
   return out;

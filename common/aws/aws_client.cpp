@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/http/url.h"
+#include "common/utf8.h"
 
 namespace rs::aws {
 
@@ -80,7 +81,7 @@ void parse_error(const rs::HttpResponse& r, std::string* code, std::string* mess
       return;
     }
   }
-  std::string body = r.body.substr(0, 200);
+  std::string body = rs::common::cut_utf8_prefix(r.body, 200);  // never half a character
   std::replace(body.begin(), body.end(), '\n', ' ');
   *message = body;
 }

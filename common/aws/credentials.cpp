@@ -12,6 +12,7 @@
 #include "common/aws/aws_client.h"
 #include "common/read_file.h"
 #include "common/secret_file.h"
+#include "common/utf8.h"
 
 namespace rs::aws {
 namespace {
@@ -25,7 +26,7 @@ std::string trim(const std::string& s) {
 
 std::string snippet(std::string text, const std::string& secret = "") {
   rs::common::redact(&text, secret);
-  if (text.size() > 300) text.resize(300);
+  text = rs::common::cut_utf8_prefix(text, 300);  // never half a character
   for (char& c : text)
     if (c == '\n' || c == '\r') c = ' ';
   return text;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include "actuators/aws/lambda_alias.h"
+#include "common/aws/aws_client.h"
 #include "common/aws/credentials.h"
+#include "common/utf8.h"
 #include "tests/actuators/aws/fake_aws.h"
 #include "tests/actuators/test_settings.h"
 
@@ -108,6 +110,49 @@ TEST_F(AwsCredentials, SharedFileThatIsNotARegularFileIsAClearError) {
   std::string error;
   EXPECT_FALSE(chain(env)->get(&creds, &error));
   EXPECT_NE(error.find("no AWS credentials found"), std::string::npos) << error;
+}
+
+// Answers every request with one canned reply.
+class CannedTransport : public HttpTransport {
+ public:
+  CannedTransport(long status, std::string body) : status_(status), body_(std::move(body)) {}
+  std::vector<HttpResponse> perform_all(const std::vector<HttpRequest>& requests) override {
+    std::vector<HttpResponse> out(requests.size());
+    for (auto& r : out) {
+      r.status = status_;
+      r.body = body_;
+    }
+    return out;
+  }
+
+ private:
+  long status_;
+  std::string body_;
+};
+
+// Bodies quoted in errors are cut on a character boundary: "é" (2 bytes) straddles the cut.
+TEST(AwsErrorText, QuotedBodiesAreCutOnACharacterBoundary) {
+  aws::AwsClientOptions o;
+  o.service = "lambda";
+  o.region = "eu-west-1";
+  o.max_attempts = 1;
+  aws::AwsClient client(o, static_credentials(), std::make_shared<CannedTransport>(502, std::string(199, 'a') + "\xC3\xA9 gateway"));
+  aws::AwsResult r = client.rest_call("GET", "/", "", Clock::now() + 5s);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.message, std::string(199, 'a'));
+  EXPECT_EQ(common::valid_utf8(r.error_text()), r.error_text());
+
+  aws::ChainOptions chain;
+  chain.getenv = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "AWS_CONTAINER_CREDENTIALS_FULL_URI") return std::string("http://127.0.0.1:1/creds");
+    return std::nullopt;
+  };
+  chain.home = "/nonexistent";
+  chain.transport = std::make_shared<CannedTransport>(500, std::string(299, 'b') + "\xC3\xA9 down");
+  aws::Credentials creds;
+  std::string error;
+  EXPECT_FALSE(aws::ChainCredentialsProvider(chain).get(&creds, &error));
+  EXPECT_EQ(error, "container credentials http://127.0.0.1:1/creds: HTTP 500: " + std::string(299, 'b'));
 }
 
 TEST_F(AwsCredentials, WebIdentityThroughStsAndRefreshBeforeExpiry) {

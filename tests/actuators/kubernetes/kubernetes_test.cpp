@@ -694,6 +694,13 @@ TEST(KubernetesClient, ActuatorsFailCleanlyOnNonObjectBodies) {
   }
 }
 
+TEST(KubernetesClient, QuotedBodiesAreCutOnACharacterBoundary) {
+  kubernetes::Reply r;
+  r.status = 502;
+  r.raw = std::string(199, 'a') + "\xC3\xA9 gateway";  // "é" straddles the 200-byte cut
+  EXPECT_EQ(r.describe(), "HTTP 502: " + std::string(199, 'a'));
+}
+
 TEST(KubernetesClient, Base64AndQueryEscaping) {
   EXPECT_EQ(kubernetes::base64_decode("aGVsbG8="), "hello");
   EXPECT_EQ(kubernetes::base64_decode("aGVs\nbG8h"), "hello!");

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/env/env.h"
 #include "common/json_text.h"
 #include "common/read_file.h"
@@ -25,15 +26,11 @@ std::optional<std::string> env_value(const ConnectionSettings& s, const std::str
   return std::string(v);
 }
 
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 // kubeconfig paths are relative to the kubeconfig file.
 std::string relative_to(const std::string& base_file, const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
-  return dir_of(base_file) + "/" + path;
+  const std::string dir = common::directory_of(base_file);
+  return (dir == "/" ? "" : dir) + "/" + path;
 }
 
 std::string scalar(const YAML::Node& node, const char* key) {

@@ -4,12 +4,11 @@
 #include <tinyxml2.h>
 
 #include <cstdlib>
-#include <ctime>
-#include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "common/aws/aws_client.h"
+#include "common/clock.h"
 #include "common/read_file.h"
 #include "common/secret_file.h"
 #include "common/utf8.h"
@@ -68,21 +67,14 @@ void redact(std::string* text, const Credentials& c) {
   rs::common::redact(text, c.session_token);
 }
 
-std::optional<SystemClock::time_point> parse_iso8601(const std::string& text) {
-  std::tm tm{};
-  std::istringstream in(text);
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  // Fractional seconds and "Z" / "+00:00" are accepted; AWS always answers in UTC.
-  std::string rest;
-  std::getline(in, rest);
-  if (!rest.empty() && rest[0] == '.') {
-    auto end = rest.find_first_not_of("0123456789", 1);
-    rest = end == std::string::npos ? "" : rest.substr(end);
-  }
-  if (!rest.empty() && rest != "Z" && rest != "+00:00" && rest != "+0000") return std::nullopt;
-  return SystemClock::from_time_t(timegm(&tm));
+namespace {
+// AWS's Expiration ("2024-05-01T12:00:00Z", also with a fraction) is RFC 3339 in UTC.
+std::optional<SystemClock::time_point> parse_expiration(const std::string& text) {
+  WallTime t;
+  if (!parse_rfc3339(text, &t)) return std::nullopt;
+  return t;
 }
+}  // namespace
 
 ChainCredentialsProvider::ChainCredentialsProvider(ChainOptions options) : options_(std::move(options)) {
   if (!options_.getenv) {
@@ -244,7 +236,7 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_web_identity(Cred
   out->access_key_id = text_of(c->FirstChildElement("AccessKeyId"));
   out->secret_access_key = text_of(c->FirstChildElement("SecretAccessKey"));
   out->session_token = text_of(c->FirstChildElement("SessionToken"));
-  out->expiration = parse_iso8601(text_of(c->FirstChildElement("Expiration")));
+  out->expiration = parse_expiration(text_of(c->FirstChildElement("Expiration")));
   out->source = "web-identity " + *role;
   if (out->access_key_id.empty() || out->secret_access_key.empty() || !out->expiration) {
     *error = what + ": reply lacks AccessKeyId, SecretAccessKey or a valid Expiration";
@@ -311,7 +303,7 @@ bool parse_json_credentials(const std::string& body, Credentials* out, std::stri
   out->access_key_id = str("AccessKeyId");
   out->secret_access_key = str("SecretAccessKey");
   out->session_token = str("Token");
-  out->expiration = parse_iso8601(str("Expiration"));
+  out->expiration = parse_expiration(str("Expiration"));
   if (out->access_key_id.empty() || out->secret_access_key.empty()) {
     *why = "reply lacks AccessKeyId or SecretAccessKey";
     return false;

@@ -538,6 +538,17 @@ contexts:
   EXPECT_EQ(missing.detail.find(kSecret), std::string::npos);
 }
 
+TEST_F(KubernetesActuatorTest, KubeconfigPathsAreRelativeToTheKubeconfig) {
+  rs::testing::write_file(dir_.file("ca.crt"), rs::testing::read_file(fake_->ca_file()));
+  rs::testing::write_file(dir_.file("kubeconfig"), R"(current-context: shop
+clusters: [{name: fake, cluster: {server: ")" + fake_->url() + R"(", certificate-authority: ca.crt}}]
+users: [{name: sidecar, user: {tokenFile: token}}]
+contexts: [{name: shop, context: {cluster: fake, user: sidecar}}]
+)");
+  MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"kubeconfig", dir_.file("kubeconfig")}});
+  EXPECT_CHANGED(roll(*make_argo_rollout_actuator(s, {})));
+}
+
 TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrorsAreNotRetried) {
   const std::string fifo = dir_.file("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);

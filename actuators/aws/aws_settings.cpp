@@ -31,6 +31,4 @@ ActResult failed(const std::string& what, const std::string& operation, const rs
   return ActResult::failure(text, r.retryable);
 }
 
-bool time_left(std::chrono::steady_clock::time_point deadline) { return std::chrono::steady_clock::now() < deadline; }
-
 }  // namespace rs::actuators::aws

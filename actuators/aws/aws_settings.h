@@ -27,7 +27,4 @@ std::shared_ptr<rs::aws::AwsClient> make_client(Settings& settings, const std::s
 // "<what>: <Operation>: <Code> (HTTP n): <message>" as a failure; retryable as AWS's answer says.
 ActResult failed(const std::string& what, const std::string& operation, const rs::aws::AwsResult& r);
 
-// True while there is time left before `deadline`.
-bool time_left(std::chrono::steady_clock::time_point deadline);
-
 }  // namespace rs::actuators::aws

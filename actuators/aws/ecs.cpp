@@ -16,12 +16,11 @@ using nlohmann::json;
 const char* kPrefix = "AmazonEC2ContainerServiceV20141113.";
 
 struct Deployment {
-  std::string id, status, task_definition, rollout_state;
+  std::string id, status, task_definition;
 };
 
 struct ServiceState {
   std::string controller = "ECS";
-  std::string task_definition;
   std::vector<Deployment> deployments;
   const Deployment* primary() const {
     for (const auto& d : deployments)
@@ -156,13 +155,12 @@ class EcsActuator final : public Actuator {
       *error = ActResult::failure(describe() + ": the service is INACTIVE (deleted)", false);
       return false;
     }
-    s->task_definition = str(svc, "taskDefinition");
     if (svc.contains("deploymentController") && svc["deploymentController"].is_object())
       s->controller = str(svc["deploymentController"], "type");
     if (s->controller.empty()) s->controller = "ECS";
     if (svc.contains("deployments") && svc["deployments"].is_array())
       for (const auto& d : svc["deployments"])
-        s->deployments.push_back({str(d, "id"), str(d, "status"), str(d, "taskDefinition"), str(d, "rolloutState")});
+        s->deployments.push_back({str(d, "id"), str(d, "status"), str(d, "taskDefinition")});
     return true;
   }
 

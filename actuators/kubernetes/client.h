@@ -78,8 +78,6 @@ class Client {
   Reply patch(const std::string& path, const std::string& content_type, const nlohmann::json& body,
               Deadline deadline);
 
-  const Cluster& cluster() const { return cluster_; }
-
  private:
   Reply send(const std::string& method, const std::string& path, const std::string& content_type,
              const std::string& body, Deadline deadline);

@@ -20,7 +20,8 @@
 // Every actuator reads first and is a noop when the cluster is already rolled back. A 409
 // (someone else changed the object between our read and our patch) makes it read again and
 // decide again, never overwrite; 403/404/422 fail at once (not retryable) with the API server's
-// Status reason and message; transport errors, 429 and 5xx are retryable by the executor.
+// Status reason and message, as does a kubeconfig that cannot be used as written; transport
+// errors, 429 and 5xx are retryable by the executor.
 #pragma once
 
 #include <memory>

@@ -155,7 +155,8 @@ std::unique_ptr<Actuator> make_aws_codedeploy_actuator(Settings& settings, const
   auto poll = settings.duration("poll_interval", std::chrono::milliseconds(1000));
   if (poll.count() <= 0) settings.error("poll_interval", "must be greater than 0");
   auto client = aws::make_client(settings, "codedeploy", "codedeploy", env, seams);
-  return std::make_unique<CodeDeployActuator>(std::move(client), *env.env->clock, application, group, poll);
+  Clock& clock = env.env->clock ? *env.env->clock : *system_env().clock;  // an Env without a clock: the system's
+  return std::make_unique<CodeDeployActuator>(std::move(client), clock, application, group, poll);
 }
 
 }  // namespace rs::actuators

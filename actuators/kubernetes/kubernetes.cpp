@@ -48,6 +48,9 @@ struct Common {
   kubernetes::ConnectionSettings connection;
 };
 
+// The Env's clock; an Env built without one gets the system clocks.
+Clock& clock_of(const Environment& env) { return env.env->clock ? *env.env->clock : *system_env().clock; }
+
 // The test seam's transport, else one from the Env (curl in production).
 std::shared_ptr<rs::HttpTransport> transport_for(const Environment& env, const KubernetesSeams& seams) {
   if (seams.transport) return seams.transport;
@@ -615,7 +618,7 @@ std::unique_ptr<Actuator> make_kubernetes_service_actuator(Settings& settings, c
   std::string stable = settings.string("stable");
   std::string canary = settings.string("canary");
   if (!stable.empty() && stable == canary) settings.error("canary", "must differ from stable");
-  return std::make_unique<ServiceActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+  return std::make_unique<ServiceActuator>(std::move(common), transport_for(env, seams), clock_of(env),
                                            std::move(label), std::move(stable), std::move(canary));
 }
 
@@ -632,7 +635,7 @@ std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, con
     stable_replicas = settings.integer("stable_replicas");
     if (*stable_replicas < 1) settings.error("stable_replicas", "must be at least 1");
   }
-  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), clock_of(env),
                                          std::move(canary), stable_replicas);
 }
 
@@ -642,14 +645,14 @@ std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, co
   std::string stable = settings.string("stable_backend");
   std::string canary = settings.string("canary_backend");
   if (!stable.empty() && stable == canary) settings.error("canary_backend", "must differ from stable_backend");
-  return std::make_unique<HttpRouteActuator>(std::move(common), transport_for(env, seams), *env.env->clock,
+  return std::make_unique<HttpRouteActuator>(std::move(common), transport_for(env, seams), clock_of(env),
                                              std::move(stable), std::move(canary));
 }
 
 std::unique_ptr<Actuator> make_argo_rollout_actuator(Settings& settings, const Environment& env,
                                                      const KubernetesSeams& seams) {
   Common common = read_common("argo-rollout", settings, seams);
-  return std::make_unique<RolloutActuator>(std::move(common), transport_for(env, seams), *env.env->clock);
+  return std::make_unique<RolloutActuator>(std::move(common), transport_for(env, seams), clock_of(env));
 }
 
 }  // namespace rs::actuators

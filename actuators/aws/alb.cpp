@@ -145,7 +145,7 @@ class AlbActuator final : public Actuator {
     return w.canary == percent && w.stable == 100 - percent;
   }
 
-  void set_weight(tinyxml2::XMLDocument* doc, XMLElement* groups, const std::string& arn, int weight) {
+  void set_weight(XMLElement* groups, const std::string& arn, int weight) {
     for (XMLElement* g : members(groups)) {
       if (text(g->FirstChildElement("TargetGroupArn")) != arn) continue;
       XMLElement* w = g->FirstChildElement("Weight");
@@ -156,11 +156,10 @@ class AlbActuator final : public Actuator {
     XMLElement* m = groups->InsertNewChildElement("member");
     m->InsertNewChildElement("TargetGroupArn")->SetText(arn.c_str());
     m->InsertNewChildElement("Weight")->SetText(weight);
-    (void)doc;
   }
 
   // Rewrites the forward actions naming either group in place: canary `percent`, stable the rest.
-  void rewrite(tinyxml2::XMLDocument* doc, XMLElement* actions, int percent) {
+  void rewrite(XMLElement* actions, int percent) {
     for (XMLElement* a : members(actions)) {
       // DescribeListeners never returns the OIDC client secret; keep the stored one.
       if (XMLElement* oidc = a->FirstChildElement("AuthenticateOidcConfig")) {
@@ -183,8 +182,8 @@ class AlbActuator final : public Actuator {
         XMLElement* m = groups->InsertNewChildElement("member");
         m->InsertNewChildElement("TargetGroupArn")->SetText(single.c_str());
       }
-      set_weight(doc, groups, stable_, 100 - percent);
-      set_weight(doc, groups, canary_, percent);
+      set_weight(groups, stable_, 100 - percent);
+      set_weight(groups, canary_, percent);
       // The action-level TargetGroupArn may only name the one group of a single-group ForwardConfig.
       if (XMLElement* arn = a->FirstChildElement("TargetGroupArn")) a->DeleteChild(arn);
     }
@@ -201,7 +200,7 @@ class AlbActuator final : public Actuator {
     if (!before.names_a_group)
       return ActResult::failure(what + ": no forward action names " + stable_ + " or " + canary_, false);
     if (at(before, percent)) return ActResult::noop(what + ": already " + goal + " (" + show(before) + ")");
-    rewrite(&doc, actions, percent);
+    rewrite(actions, percent);
     const bool rule = !rule_.empty();
     std::vector<std::pair<std::string, std::string>> params = {
         {rule ? "RuleArn" : "ListenerArn", rule ? rule_ : listener_}};
@@ -223,7 +222,7 @@ class AlbActuator final : public Actuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Environment&, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string listener = settings.string("listener_arn", "");
   std::string rule = settings.string("rule_arn", "");
   if (listener.empty() == rule.empty()) settings.error(listener.empty() ? "listener_arn" : "rule_arn",
@@ -235,7 +234,7 @@ std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Enviro
   std::string stable = settings.string("stable_target_group");
   std::string canary = settings.string("canary_target_group");
   if (!stable.empty() && stable == canary) settings.error("canary_target_group", "must differ from stable_target_group");
-  auto client = aws::make_client(settings, "elasticloadbalancing", "elasticloadbalancing", seams);
+  auto client = aws::make_client(settings, "elasticloadbalancing", "elasticloadbalancing", env, seams);
   return std::make_unique<AlbActuator>(std::move(client), listener, rule, stable, canary);
 }
 

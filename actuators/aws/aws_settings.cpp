@@ -3,7 +3,8 @@
 namespace rs::actuators::aws {
 
 std::shared_ptr<rs::aws::AwsClient> make_client(Settings& settings, const std::string& service,
-                                                const std::string& endpoint_host, const AwsSeams& seams) {
+                                                const std::string& endpoint_host, const Environment& env,
+                                                const AwsSeams& seams) {
   rs::aws::AwsClientOptions o;
   o.service = service;
   o.endpoint_host = endpoint_host;
@@ -17,7 +18,10 @@ std::shared_ptr<rs::aws::AwsClient> make_client(Settings& settings, const std::s
   o.timeout = settings.duration("timeout", o.timeout);
   if (o.timeout.count() <= 0) settings.error("timeout", "must be greater than 0");
   auto credentials = seams.credentials ? seams.credentials : rs::aws::default_credentials_provider(profile, o.region);
-  return std::make_shared<rs::aws::AwsClient>(std::move(o), std::move(credentials), seams.transport);
+  std::shared_ptr<rs::HttpTransport> transport = seams.transport;
+  if (!transport && env.env->make_http) transport = env.env->make_http();
+  return std::make_shared<rs::aws::AwsClient>(std::move(o), std::move(credentials), std::move(transport),
+                                              env.env->clock);
 }
 
 ActResult failed(const std::string& what, const std::string& operation, const rs::aws::AwsResult& r) {
@@ -26,7 +30,5 @@ ActResult failed(const std::string& what, const std::string& operation, const rs
   if (!r.retryable) text += " (not retried)";
   return ActResult::failure(text, r.retryable);
 }
-
-bool time_left(std::chrono::steady_clock::time_point deadline) { return std::chrono::steady_clock::now() < deadline; }
 
 }  // namespace rs::actuators::aws

@@ -11,21 +11,20 @@
 
 namespace rs::actuators::aws {
 
-// Seams for tests: credentials and transport (nullptr: the standard chain, libcurl).
+// Seams for tests: credentials and transport (nullptr: the standard chain, the Env's transport).
 struct AwsSeams {
   std::shared_ptr<rs::aws::CredentialsProvider> credentials;
   std::shared_ptr<rs::HttpTransport> transport;
 };
 
 // Reads `region` (required), `endpoint` (optional http(s) URL), `profile` (optional),
-// `timeout` (per request, default 10s) and builds the client for `service`.
+// `timeout` (per request, default 10s) and builds the client for `service`, on env.env's clock
+// and (without a seam transport) its HTTP transport.
 std::shared_ptr<rs::aws::AwsClient> make_client(Settings& settings, const std::string& service,
-                                                const std::string& endpoint_host, const AwsSeams& seams);
+                                                const std::string& endpoint_host, const Environment& env,
+                                                const AwsSeams& seams);
 
 // "<what>: <Operation>: <Code> (HTTP n): <message>" as a failure; retryable as AWS's answer says.
 ActResult failed(const std::string& what, const std::string& operation, const rs::aws::AwsResult& r);
-
-// True while there is time left before `deadline`.
-bool time_left(std::chrono::steady_clock::time_point deadline);
 
 }  // namespace rs::actuators::aws

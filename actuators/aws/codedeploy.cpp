@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <thread>
 #include <vector>
 
 #include "common/json_text.h"
@@ -10,7 +9,7 @@
 namespace rs::actuators {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Deadline = std::chrono::steady_clock::time_point;
 using nlohmann::json;
 
 const char* kPrefix = "CodeDeploy_20141006.";
@@ -21,16 +20,21 @@ struct DeploymentInfo {
 
 class CodeDeployActuator final : public Actuator {
  public:
-  CodeDeployActuator(std::shared_ptr<rs::aws::AwsClient> client, std::string application, std::string group,
-                     std::chrono::milliseconds poll)
-      : client_(std::move(client)), application_(std::move(application)), group_(std::move(group)), poll_(poll) {}
+  // Deadlines are in `clock`'s mono() time; the GetDeployment polls sleep on it.
+  CodeDeployActuator(std::shared_ptr<rs::aws::AwsClient> client, Clock& clock, std::string application,
+                     std::string group, std::chrono::milliseconds poll)
+      : client_(std::move(client)),
+        clock_(clock),
+        application_(std::move(application)),
+        group_(std::move(group)),
+        poll_(poll) {}
 
   std::string type() const override { return "aws-codedeploy"; }
   std::string describe() const override {
     return "aws-codedeploy " + application_ + "/" + group_ + " (" + client_->options().region + ")";
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
+  ActResult rollback(const DecisionContext&, Deadline deadline) override {
     const std::string what = describe();
     std::vector<std::string> ids;
     ActResult error;
@@ -60,11 +64,10 @@ class CodeDeployActuator final : public Actuator {
         if (after.status == "Succeeded")
           return ActResult::failure(what + ": deployment " + d.id + " completed (Succeeded) before it could be stopped; "
                                     "CodeDeploy started no rollback", false);
-        if (Clock::now() + poll_ >= deadline)
+        if (clock_.mono() + poll_ >= deadline || !clock_.sleep_until(clock_.mono() + poll_))
           return ActResult::failure(what + ": deployment " + d.id + " is " + after.status +
                                     " but CodeDeploy has not started a rollback deployment by the deadline" +
                                     (after.rollback_message.empty() ? "" : ": " + after.rollback_message), true);
-        std::this_thread::sleep_for(poll_);
       }
       done.push_back(d.id + " (" + after.status + ") -> rollback deployment " + after.rollback_id +
                      (r.ok ? "" : " (already stopped by someone else)"));
@@ -72,7 +75,7 @@ class CodeDeployActuator final : public Actuator {
     return ActResult::changed(what + ": stopped " + join(done) + " (verified by GetDeployment rollbackInfo)");
   }
 
-  ActResult probe(Clock::time_point deadline) override {
+  ActResult probe(Deadline deadline) override {
     std::vector<std::string> ids;
     ActResult error;
     if (!list_in_progress(&ids, &error, deadline)) return error;
@@ -87,7 +90,7 @@ class CodeDeployActuator final : public Actuator {
   }
   static bool is_rollback(const DeploymentInfo& d) { return d.creator == "autoRollback" || !d.triggering_id.empty(); }
 
-  bool list_in_progress(std::vector<std::string>* ids, ActResult* error, Clock::time_point deadline) {
+  bool list_in_progress(std::vector<std::string>* ids, ActResult* error, Deadline deadline) {
     std::string token;
     for (int page = 0; page < 50; ++page) {
       json body = {{"applicationName", application_},
@@ -113,7 +116,7 @@ class CodeDeployActuator final : public Actuator {
     return true;
   }
 
-  bool get(const std::string& id, DeploymentInfo* info, ActResult* error, Clock::time_point deadline) {
+  bool get(const std::string& id, DeploymentInfo* info, ActResult* error, Deadline deadline) {
     auto r = client_->json_call(std::string(kPrefix) + "GetDeployment", common::dump_json(json({{"deploymentId", id}})), deadline);
     if (!r.ok) {
       *error = aws::failed(describe(), "GetDeployment " + id, r);
@@ -139,19 +142,21 @@ class CodeDeployActuator final : public Actuator {
   }
 
   std::shared_ptr<rs::aws::AwsClient> client_;
+  Clock& clock_;
   std::string application_, group_;
   std::chrono::milliseconds poll_;
 };
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_codedeploy_actuator(Settings& settings, const Environment&, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_codedeploy_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string application = settings.string("application");
   std::string group = settings.string("deployment_group");
   auto poll = settings.duration("poll_interval", std::chrono::milliseconds(1000));
   if (poll.count() <= 0) settings.error("poll_interval", "must be greater than 0");
-  auto client = aws::make_client(settings, "codedeploy", "codedeploy", seams);
-  return std::make_unique<CodeDeployActuator>(std::move(client), application, group, poll);
+  auto client = aws::make_client(settings, "codedeploy", "codedeploy", env, seams);
+  Clock& clock = env.env->clock ? *env.env->clock : *system_env().clock;  // an Env without a clock: the system's
+  return std::make_unique<CodeDeployActuator>(std::move(client), clock, application, group, poll);
 }
 
 }  // namespace rs::actuators

@@ -16,12 +16,11 @@ using nlohmann::json;
 const char* kPrefix = "AmazonEC2ContainerServiceV20141113.";
 
 struct Deployment {
-  std::string id, status, task_definition, rollout_state;
+  std::string id, status, task_definition;
 };
 
 struct ServiceState {
   std::string controller = "ECS";
-  std::string task_definition;
   std::vector<Deployment> deployments;
   const Deployment* primary() const {
     for (const auto& d : deployments)
@@ -156,13 +155,12 @@ class EcsActuator final : public Actuator {
       *error = ActResult::failure(describe() + ": the service is INACTIVE (deleted)", false);
       return false;
     }
-    s->task_definition = str(svc, "taskDefinition");
     if (svc.contains("deploymentController") && svc["deploymentController"].is_object())
       s->controller = str(svc["deploymentController"], "type");
     if (s->controller.empty()) s->controller = "ECS";
     if (svc.contains("deployments") && svc["deployments"].is_array())
       for (const auto& d : svc["deployments"])
-        s->deployments.push_back({str(d, "id"), str(d, "status"), str(d, "taskDefinition"), str(d, "rolloutState")});
+        s->deployments.push_back({str(d, "id"), str(d, "status"), str(d, "taskDefinition")});
     return true;
   }
 
@@ -174,7 +172,7 @@ class EcsActuator final : public Actuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Environment&, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string cluster = settings.string("cluster");
   std::string service = settings.string("service");
   std::string mode = settings.string("mode", "previous-task-definition");
@@ -183,7 +181,7 @@ std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Enviro
   else if (mode != "previous-task-definition")
     settings.error("mode", "'" + mode + "' is not one of previous-task-definition, stop-deployment");
   std::string stable = settings.string("stable_task_definition", "");
-  auto client = aws::make_client(settings, "ecs", "ecs", seams);
+  auto client = aws::make_client(settings, "ecs", "ecs", env, seams);
   return std::make_unique<EcsActuator>(std::move(client), cluster, service, stable);
 }
 

@@ -180,7 +180,7 @@ std::unique_ptr<Actuator> make_aws_lambda_alias_actuator(Settings& settings, con
   if (env.strategy == "blue-green" && stable.empty())
     settings.error("stable_version", "is required with strategy blue-green (the version to switch the alias back to)");
   if (!canary.empty() && canary == stable) settings.error("canary_version", "must differ from stable_version");
-  auto client = aws::make_client(settings, "lambda", "lambda", seams);
+  auto client = aws::make_client(settings, "lambda", "lambda", env, seams);
   return std::make_unique<LambdaAliasActuator>(std::move(client), function, alias, stable, canary);
 }
 

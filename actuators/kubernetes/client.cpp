@@ -6,17 +6,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
+#include "common/env/env.h"
 #include "common/json_text.h"
+#include "common/read_file.h"
 #include "common/secret_file.h"
+#include "common/utf8.h"
 
 namespace rs::actuators::kubernetes {
 
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 std::optional<std::string> env_value(const ConnectionSettings& s, const std::string& name) {
   if (s.getenv) return s.getenv(name);
@@ -25,20 +26,11 @@ std::optional<std::string> env_value(const ConnectionSettings& s, const std::str
   return std::string(v);
 }
 
-bool readable(const std::string& path) {
-  std::ifstream in(path);
-  return in.good();
-}
-
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 // kubeconfig paths are relative to the kubeconfig file.
 std::string relative_to(const std::string& base_file, const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
-  return dir_of(base_file) + "/" + path;
+  const std::string dir = common::directory_of(base_file);
+  return (dir == "/" ? "" : dir) + "/" + path;
 }
 
 std::string scalar(const YAML::Node& node, const char* key) {
@@ -54,14 +46,23 @@ YAML::Node named(const YAML::Node& list, const char* field, const std::string& n
   return YAML::Node();
 }
 
-bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error) {
+// *retryable: only a kubeconfig that is not there yet (a volume still being mounted) may come
+// right; what it says, once read, stays wrong until someone edits it.
+bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
   const std::string where = "kubeconfig " + s.kubeconfig;
+  std::string why;
+  bool missing = false;
+  // Capped: a kubeconfig that is /dev/zero or a FIFO is an error, not a hang or bad_alloc.
+  std::optional<std::string> text = common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
+  if (!text) {
+    *error = "cannot read kubeconfig: " + why;
+    *retryable = missing;
+    return false;
+  }
+  *retryable = false;
   YAML::Node root;
   try {
-    root = YAML::LoadFile(s.kubeconfig);
-  } catch (const YAML::BadFile&) {
-    *error = "cannot read " + where;
-    return false;
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     // The parser's message names a line and column, never a value.
     *error = where + " is not valid YAML: " + e.what();
@@ -159,27 +160,35 @@ std::string status_text(long code) {
   }
 }
 
+// Turns a 2xx reply whose body is not a JSON object into an error naming the path and what came
+// back (cut, on a character boundary).
+void not_an_object(const std::string& method, const std::string& path, bool parsed, Reply* reply) {
+  std::string got;
+  if (reply->raw.empty()) {
+    got = "an empty body";
+  } else {
+    std::string snippet = common::cut_utf8_prefix(reply->raw, 200);
+    std::replace(snippet.begin(), snippet.end(), '\n', ' ');
+    got = (parsed ? std::string("JSON ") + reply->body.type_name() : std::string("not JSON")) + ": " + snippet;
+  }
+  reply->error = rs::TransportError::kOther;
+  reply->error_message = method + " " + path + ": HTTP " + std::to_string(reply->status) +
+                         " but the body is not a JSON object (" + got + ")";
+  reply->body = nullptr;
+}
+
 }  // namespace
 
-bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error) {
+bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
+  bool ignored = true;
+  if (!retryable) retryable = &ignored;
+  *retryable = true;
   *c = Cluster{};
   c->request_timeout = s.request_timeout;
-  if (!s.kubeconfig.empty()) {
-    if (!s.api_server.empty()) {
-      *error = "set either kubeconfig or api_server, not both";
-      return false;
-    }
-    return load_kubeconfig(s, c, error);
-  }
-  if (!s.context.empty()) {
-    *error = "context needs kubeconfig";
-    return false;
-  }
+  // Which keys go together (kubeconfig or api_server, context with kubeconfig, api_server's
+  // scheme) is checked once, by the factories (a config error at load).
+  if (!s.kubeconfig.empty()) return load_kubeconfig(s, c, error, retryable);
   if (!s.api_server.empty()) {
-    if (s.api_server.rfind("https://", 0) != 0 && s.api_server.rfind("http://", 0) != 0) {
-      *error = "api_server must start with https:// (got '" + s.api_server + "')";
-      return false;
-    }
     c->server = s.api_server;
     c->token_file = s.token_file;
     c->tls.ca_file = s.ca_file;
@@ -197,8 +206,9 @@ bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error
     c->tls.ca_file = s.ca_file.empty() ? s.service_account_dir + "/ca.crt" : s.ca_file;
     c->source = "in-cluster " + c->server;
   }
-  if (!c->tls.ca_file.empty() && !readable(c->tls.ca_file)) {
-    *error = "cannot read the CA file " + c->tls.ca_file;
+  std::string why;
+  if (!c->tls.ca_file.empty() && !common::read_regular_file(c->tls.ca_file, common::kMaxConfigFileBytes, &why)) {
+    *error = "cannot read the CA file: " + why;
     return false;
   }
   while (!c->server.empty() && c->server.back() == '/') c->server.pop_back();
@@ -221,14 +231,16 @@ std::string Reply::describe() const {
     return out;
   }
   if (const std::string t = status_text(status); !t.empty()) out += " " + t;
-  std::string snippet = raw.substr(0, 200);
+  std::string snippet = common::cut_utf8_prefix(raw, 200);  // never half a character
   std::replace(snippet.begin(), snippet.end(), '\n', ' ');
   if (!snippet.empty()) out += ": " + snippet;
   return out;
 }
 
-Client::Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport)
-    : cluster_(std::move(cluster)), transport_(transport ? std::move(transport) : rs::make_curl_transport()) {}
+Client::Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport, Clock* clock)
+    : cluster_(std::move(cluster)),
+      transport_(transport ? std::move(transport) : rs::make_curl_transport()),
+      clock_(clock ? clock : system_env().clock) {}
 
 bool Client::refresh_token(bool force, std::string* error) {
   if (cluster_.token_file.empty()) {
@@ -269,7 +281,7 @@ Reply Client::send(const std::string& method, const std::string& path, const std
       reply.error_message = error;
       return reply;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->mono());
     if (left.count() <= 0) {
       reply = Reply{};
       reply.error = rs::TransportError::kTimeout;
@@ -295,7 +307,11 @@ Reply Client::send(const std::string& method, const std::string& path, const std
     common::redact(&reply.error_message, token_);
     common::redact(&reply.raw, token_);
     reply.body = nlohmann::json::parse(reply.raw, nullptr, false);
-    if (reply.body.is_discarded()) reply.body = nullptr;
+    const bool parsed = !reply.body.is_discarded();
+    if (!parsed) reply.body = nullptr;
+    // Everything the actuators read on a 2xx is an object (a resource, a list, a Status); any other
+    // body (`[]`, `"x"`, `null`, a proxy's HTML page) is not the API server's answer.
+    if (reply.ok() && !reply.body.is_object()) not_an_object(method, path, parsed, &reply);
     // A 401 with a token file: the token may have been rotated under us; read it again once.
     if (reply.error == rs::TransportError::kNone && reply.status == 401 && !cluster_.token_file.empty() && attempt == 1)
       continue;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/http/http_transport.h"
 
 namespace rs::actuators::kubernetes {
@@ -45,7 +46,10 @@ struct Cluster {
 };
 
 // Resolves the settings; false with *error (never containing a credential) when incomplete.
-bool resolve_cluster(const ConnectionSettings& settings, Cluster* cluster, std::string* error);
+// *retryable (when given) is false when waiting cannot help: a kubeconfig that is not a readable
+// regular file, is not valid YAML, or lacks the context, cluster or user it names.
+bool resolve_cluster(const ConnectionSettings& settings, Cluster* cluster, std::string* error,
+                     bool* retryable = nullptr);
 
 // One API answer. describe() quotes a Status body's reason and message verbatim.
 struct Reply {
@@ -64,15 +68,15 @@ struct Reply {
 
 class Client {
  public:
-  Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport);
+  // `clock` (the Env's: deadlines are in its mono() time) must outlive the client; null: the
+  // system clocks. A null transport is curl.
+  Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport, Clock* clock = nullptr);
 
   Reply get(const std::string& path, Deadline deadline);
   // `content_type`: application/merge-patch+json, application/strategic-merge-patch+json or
   // application/json-patch+json.
   Reply patch(const std::string& path, const std::string& content_type, const nlohmann::json& body,
               Deadline deadline);
-
-  const Cluster& cluster() const { return cluster_; }
 
  private:
   Reply send(const std::string& method, const std::string& path, const std::string& content_type,
@@ -82,6 +86,7 @@ class Client {
 
   Cluster cluster_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  Clock* clock_;
   std::mutex mu_;  // the transport is used from one thread at a time; guards the token
   std::string token_;
   struct timespec token_mtime_ {};

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "common/json_text.h"
@@ -16,7 +15,7 @@ namespace rs::actuators {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using Deadline = std::chrono::steady_clock::time_point;
 using kubernetes::Client;
 using kubernetes::Reply;
 using namespace std::chrono_literals;
@@ -44,20 +43,20 @@ long long number(const json& value, long long fallback = 0) {
   return value.is_number_integer() ? value.get<long long>() : fallback;
 }
 
-// Calls `done` every kPollInterval until it returns true or the deadline comes.
-template <typename F>
-bool poll_until(Clock::time_point deadline, F done) {
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() + kPollInterval >= deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
-  }
-}
-
 struct Common {
   std::string type, ns, name;
   kubernetes::ConnectionSettings connection;
 };
+
+// The Env's clock; an Env built without one gets the system clocks.
+Clock& clock_of(const Environment& env) { return env.env->clock ? *env.env->clock : *system_env().clock; }
+
+// The test seam's transport, else one from the Env (curl in production).
+std::shared_ptr<rs::HttpTransport> transport_for(const Environment& env, const KubernetesSeams& seams) {
+  if (seams.transport) return seams.transport;
+  if (env.env->make_http) return std::shared_ptr<rs::HttpTransport>(env.env->make_http());
+  return nullptr;
+}
 
 Common read_common(const std::string& type, Settings& s, const KubernetesSeams& seams) {
   Common c;
@@ -94,12 +93,66 @@ Common read_common(const std::string& type, Settings& s, const KubernetesSeams& 
 // e.g. a projected token), describe(), and failures worded alike.
 class KubernetesActuator : public Actuator {
  public:
-  KubernetesActuator(Common common, std::shared_ptr<rs::HttpTransport> transport)
-      : common_(std::move(common)), transport_(std::move(transport)) {}
+  // Deadlines are in `clock`'s mono() time (the executor takes them from the Env's clock).
+  KubernetesActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock)
+      : common_(std::move(common)), transport_(std::move(transport)), clock_(clock) {}
 
   std::string type() const override { return common_.type; }
 
+  ActResult probe(Deadline deadline) final {
+    return with_client([&](Client& c) { return probe_with(c, deadline); });
+  }
+  ActResult rollback(const DecisionContext&, Deadline deadline) final {
+    return with_client([&](Client& c) { return rollback_with(c, deadline); });
+  }
+
  protected:
+  // What probe() and rollback() do once the client is there.
+  virtual ActResult probe_with(Client& c, Deadline deadline) = 0;
+  virtual ActResult rollback_with(Client& c, Deadline deadline) = 0;
+
+  // Runs `act` with the client, or returns why there is none.
+  template <typename F>
+  ActResult with_client(F act) {
+    ActResult failure;
+    Client* c = client(&failure);
+    return c ? act(*c) : failure;
+  }
+
+  // The words for one object's read-decide-patch loop: "read Service", "patch selector", and the
+  // object as the log names it after a 409 ("the Service").
+  struct Doing {
+    std::string read, patch, object;
+  };
+
+  // The read-decide-patch loop every writing actuator runs: GET `path`; `decide(read, &patch)`
+  // returns a result to stop there (noop, or a failure), or fills `patch`, which is sent with the
+  // resourceVersion just read as precondition. A 409 (someone changed the object between our
+  // read and our patch) reads again and decides again, never overwrites, up to kMaxConflicts
+  // times. `done(read, patched)` makes the result of an accepted patch (verification).
+  template <typename Decide, typename Done>
+  ActResult patch_with_retry(Client& c, const std::string& path, const std::string& content_type, const Doing& doing,
+                             Deadline deadline, Decide decide, Done done) {
+    for (int attempt = 1;; ++attempt) {
+      Reply r = c.get(path, deadline);
+      if (!r.ok()) return fail(doing.read, r);
+      json patch;
+      if (std::optional<ActResult> stop = decide(r, &patch)) return *stop;
+      const std::string rv = resource_version(r);
+      patch["metadata"]["resourceVersion"] = rv;
+      Reply p = c.patch(path, content_type, patch, deadline);
+      if (p.conflict()) {
+        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races(doing.patch);
+        spdlog::info("{}: {} changed since resourceVersion {} (409); reading it again", describe(), doing.object, rv);
+        continue;
+      }
+      if (!p.ok()) return fail(doing.patch, p);
+      return done(r, p);
+    }
+  }
+
+  static std::string resource_version(const Reply& r) { return text(at(at(r.body, "metadata"), "resourceVersion")); }
+
   const std::string& ns() const { return common_.ns; }
   const std::string& name() const { return common_.name; }
   std::string where() const { return common_.type + " " + common_.ns + "/" + common_.name; }
@@ -110,11 +163,12 @@ class KubernetesActuator : public Actuator {
     if (!client_) {
       kubernetes::Cluster cluster;
       std::string error;
-      if (!kubernetes::resolve_cluster(common_.connection, &cluster, &error)) {
-        *failure = ActResult::failure(describe() + ": " + error, true);
+      bool retryable = true;
+      if (!kubernetes::resolve_cluster(common_.connection, &cluster, &error, &retryable)) {
+        *failure = ActResult::failure(describe() + ": " + error + (retryable ? "" : " (not retried)"), retryable);
         return nullptr;
       }
-      client_ = std::make_unique<Client>(std::move(cluster), transport_);
+      client_ = std::make_unique<Client>(std::move(cluster), transport_, &clock_);
     }
     return client_.get();
   }
@@ -131,7 +185,18 @@ class KubernetesActuator : public Actuator {
                               true);
   }
 
-  static bool time_left(Clock::time_point deadline) { return Clock::now() < deadline; }
+  bool time_left(Deadline deadline) const { return clock_.mono() < deadline; }
+
+  // Calls `done` every kPollInterval until it returns true or the deadline comes (or the clock
+  // is interrupted: the sidecar is stopping). Sleeps on the Env's clock, so tests need not wait.
+  template <typename F>
+  bool poll_until(Deadline deadline, F done) {
+    for (;;) {
+      if (done()) return true;
+      if (clock_.mono() + kPollInterval >= deadline) return false;
+      if (!clock_.sleep_until(clock_.mono() + kPollInterval)) return false;
+    }
+  }
 
   std::string api_path(const std::string& prefix, const std::string& plural, const std::string& object) const {
     return prefix + "/namespaces/" + common_.ns + "/" + plural + "/" + object;
@@ -140,6 +205,7 @@ class KubernetesActuator : public Actuator {
  private:
   Common common_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  Clock& clock_;
   std::mutex mu_;
   std::unique_ptr<Client> client_;
 };
@@ -147,9 +213,9 @@ class KubernetesActuator : public Actuator {
 // ---------------------------------------------------------------------------------------------
 class ServiceActuator final : public KubernetesActuator {
  public:
-  ServiceActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string label, std::string stable,
-                  std::string canary)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+  ServiceActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string label,
+                  std::string stable, std::string canary)
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         label_(std::move(label)),
         stable_(std::move(stable)),
         canary_(std::move(canary)) {}
@@ -158,53 +224,44 @@ class ServiceActuator final : public KubernetesActuator {
     return where() + " (selector " + label_ + "=" + canary_ + " -> " + label_ + "=" + stable_ + ")";
   }
 
-  ActResult probe(Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Service", r);
     const json& selector = at(at(r.body, "spec"), "selector");
     if (!selector.is_object() || !selector.contains(label_))
       return ActResult::failure(describe() + ": the Service's selector has no label " + label_, false);
-    return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(selector[label_]));
+    return ActResult::noop(describe() + ": reachable, selector " + label_ + "=" + text(at(selector, label_.c_str())));
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(path(), deadline);
-      if (!r.ok()) return fail("read Service", r);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      const json& selector = at(at(r.body, "spec"), "selector");
-      if (!selector.is_object())
-        return ActResult::failure(describe() + ": the Service has no spec.selector (its endpoints are managed by hand)",
-                                  false);
-      const std::string current = text(at(selector, label_.c_str()));
-      if (current == stable_)
-        return ActResult::noop(describe() + ": selector already " + label_ + "=" + stable_ + " (resourceVersion " + rv + ")");
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"selector", {{label_, stable_}}}}}};
-      Reply p = c->patch(path(), "application/strategic-merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("patch selector");
-        spdlog::info("{}: the Service changed since resourceVersion {} (409); reading it again", describe(), rv);
-        continue;
-      }
-      if (!p.ok()) return fail("patch selector", p);
-      const std::string was = current.empty() ? "(unset)" : current;
-      return verify(c, "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " + rv + " -> " +
-                           text(at(p.body["metadata"], "resourceVersion")) + ")",
-                    deadline);
-    }
+  ActResult rollback_with(Client& c, Deadline deadline) override {
+    std::string current;
+    return patch_with_retry(
+        c, path(), "application/strategic-merge-patch+json", {"read Service", "patch selector", "the Service"}, deadline,
+        [&](const Reply& r, json* patch) -> std::optional<ActResult> {
+          const json& selector = at(at(r.body, "spec"), "selector");
+          if (!selector.is_object())
+            return ActResult::failure(
+                describe() + ": the Service has no spec.selector (its endpoints are managed by hand)", false);
+          current = text(at(selector, label_.c_str()));
+          if (current == stable_)
+            return ActResult::noop(describe() + ": selector already " + label_ + "=" + stable_ + " (resourceVersion " +
+                                   resource_version(r) + ")");
+          *patch = {{"spec", {{"selector", {{label_, stable_}}}}}};
+          return std::nullopt;
+        },
+        [&](const Reply& r, const Reply& p) {
+          const std::string was = current.empty() ? "(unset)" : current;
+          return verify(c, "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " +
+                               resource_version(r) + " -> " + resource_version(p) + ")",
+                        deadline);
+        });
   }
 
  private:
   std::string path() const { return api_path("/api/v1", "services", name()); }
 
-  ActResult verify(Client* c, const std::string& did, Clock::time_point deadline) {
-    Reply back = c->get(path(), deadline);
+  ActResult verify(Client& c, const std::string& did, Deadline deadline) {
+    Reply back = c.get(path(), deadline);
     if (!back.ok()) return fail("read back Service", back);
     const json selector = at(at(back.body, "spec"), "selector");
     if (text(at(selector, label_.c_str())) != stable_)
@@ -219,7 +276,7 @@ class ServiceActuator final : public KubernetesActuator {
     const std::string pods = "/api/v1/namespaces/" + ns() + "/pods?labelSelector=" + rs::percent_encode(pod_selector);
     std::string note;
     bool done = poll_until(deadline, [&] {
-      Reply s = c->get(slices, deadline);
+      Reply s = c.get(slices, deadline);
       if (s.status == 403 || s.status == 404) {
         note = "EndpointSlices not checked (" + s.describe() + ")";
         return true;
@@ -228,7 +285,7 @@ class ServiceActuator final : public KubernetesActuator {
         note = "listing EndpointSlices: " + s.describe();
         return false;
       }
-      Reply p = c->get(pods, deadline);
+      Reply p = c.get(pods, deadline);
       if (p.status == 403 || p.status == 404) {
         note = "EndpointSlices not checked against pods (" + p.describe() + ")";
         return true;
@@ -238,7 +295,7 @@ class ServiceActuator final : public KubernetesActuator {
         return false;
       }
       std::set<std::string> stable_pods;
-      for (const auto& pod : at(p.body, "items")) stable_pods.insert(text(at(pod["metadata"], "name")));
+      for (const auto& pod : at(p.body, "items")) stable_pods.insert(text(at(at(pod, "metadata"), "name")));
       std::vector<std::string> others;
       int endpoints = 0;
       for (const auto& slice : at(s.body, "items")) {
@@ -269,9 +326,9 @@ class ServiceActuator final : public KubernetesActuator {
 // ---------------------------------------------------------------------------------------------
 class ScaleActuator final : public KubernetesActuator {
  public:
-  ScaleActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string canary,
+  ScaleActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string canary,
                 std::optional<long long> stable_replicas)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         canary_(std::move(canary)),
         stable_replicas_(stable_replicas) {}
 
@@ -281,49 +338,44 @@ class ScaleActuator final : public KubernetesActuator {
     return d;
   }
 
-  ActResult probe(Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult probe_with(Client& c, Deadline deadline) override {
     std::string detail;
     for (const std::string& d : {canary_, name()}) {
-      Reply r = c->get(scale_path(d), deadline);
+      Reply r = c.get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
-      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(r.body["spec"], "replicas"))) + " replicas";
+      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(at(r.body, "spec"), "replicas"))) + " replicas";
     }
     return ActResult::noop(describe() + ": reachable, " + detail);
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult rollback_with(Client& c, Deadline deadline) override {
     std::vector<std::string> did;
+    std::string already;  // this call's own: rollback() may run again and from several threads
     // Stable capacity first, so the canary's traffic has somewhere to go.
     if (stable_replicas_) {
-      if (auto f = ensure(c, name(), *stable_replicas_, true, deadline, &did)) return *f;
+      if (auto f = ensure(c, name(), *stable_replicas_, true, deadline, &did, &already)) return *f;
     }
-    if (auto f = ensure(c, canary_, 0, false, deadline, &did)) return *f;
-    if (did.empty()) return ActResult::noop(describe() + ": already scaled (" + summary_ + ")");
+    if (auto f = ensure(c, canary_, 0, false, deadline, &did, &already)) return *f;
+    if (did.empty()) return ActResult::noop(describe() + ": already scaled (" + already + ")");
     std::string state;
     bool ready = poll_until(deadline, [&] {
       state.clear();
-      Reply cr = c->get(deployment_path(canary_), deadline);
+      Reply cr = c.get(deployment_path(canary_), deadline);
       if (!cr.ok()) {
         state = "reading Deployment " + canary_ + ": " + cr.describe();
         return false;
       }
-      const long long canary_ready = number(at(cr.body["status"], "readyReplicas"));
-      const long long canary_replicas = number(at(cr.body["status"], "replicas"));
+      const long long canary_ready = number(at(at(cr.body, "status"), "readyReplicas"));
+      const long long canary_replicas = number(at(at(cr.body, "status"), "replicas"));
       state = canary_ + " readyReplicas " + std::to_string(canary_ready) + " replicas " + std::to_string(canary_replicas);
       bool ok = canary_ready == 0 && canary_replicas == 0;
       if (stable_replicas_) {
-        Reply sr = c->get(deployment_path(name()), deadline);
+        Reply sr = c.get(deployment_path(name()), deadline);
         if (!sr.ok()) {
           state += "; reading Deployment " + name() + ": " + sr.describe();
           return false;
         }
-        const long long stable_ready = number(at(sr.body["status"], "readyReplicas"));
+        const long long stable_ready = number(at(at(sr.body, "status"), "readyReplicas"));
         state += ", " + name() + " readyReplicas " + std::to_string(stable_ready);
         ok = ok && stable_ready >= *stable_replicas_;
       }
@@ -340,42 +392,43 @@ class ScaleActuator final : public KubernetesActuator {
   std::string deployment_path(const std::string& d) const { return api_path("/apis/apps/v1", "deployments", d); }
 
   // Sets Deployment `d` to `want` replicas (at least `want` when `at_least`) through the scale
-  // subresource; appends what changed to *did. Returns a failure, or nullopt.
-  std::optional<ActResult> ensure(Client* c, const std::string& d, long long want, bool at_least,
-                                  Clock::time_point deadline, std::vector<std::string>* did) {
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(scale_path(d), deadline);
-      if (!r.ok()) return fail("read scale of Deployment " + d, r);
-      const long long current = number(at(r.body["spec"], "replicas"), -1);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      if (at_least ? current >= want : current == want) {
-        summary_ += (summary_.empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
-        return std::nullopt;
-      }
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"replicas", want}}}};
-      Reply p = c->patch(scale_path(d), "application/merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("scale Deployment " + d);
-        spdlog::info("{}: Deployment {} scale changed since resourceVersion {} (409); reading it again", describe(), d, rv);
-        continue;
-      }
-      if (!p.ok()) return fail("scale Deployment " + d + " to " + std::to_string(want), p);
-      did->push_back(d + " " + std::to_string(current) + " -> " + std::to_string(want));
-      return std::nullopt;
-    }
+  // subresource; appends what changed to *did, or what was already there to *already. Returns a
+  // failure, or nullopt.
+  std::optional<ActResult> ensure(Client& c, const std::string& d, long long want, bool at_least,
+                                  Deadline deadline, std::vector<std::string>* did, std::string* already) {
+    long long current = -1;
+    ActResult r = patch_with_retry(
+        c, scale_path(d), "application/merge-patch+json",
+        {"read scale of Deployment " + d, "scale Deployment " + d + " to " + std::to_string(want),
+         "Deployment " + d + " scale"},
+        deadline,
+        [&](const Reply& read, json* patch) -> std::optional<ActResult> {
+          current = number(at(at(read.body, "spec"), "replicas"), -1);
+          if (at_least ? current >= want : current == want) {
+            *already += (already->empty() ? "" : ", ") + d + " " + std::to_string(current) + " replicas";
+            return ActResult::noop("");
+          }
+          *patch = {{"spec", {{"replicas", want}}}};
+          return std::nullopt;
+        },
+        [&](const Reply&, const Reply&) {
+          did->push_back(d + " " + std::to_string(current) + " -> " + std::to_string(want));
+          return ActResult::changed("");
+        });
+    if (!r.ok) return r;
+    return std::nullopt;
   }
 
   std::string canary_;
   std::optional<long long> stable_replicas_;
-  std::string summary_;
 };
 
 // ---------------------------------------------------------------------------------------------
 class HttpRouteActuator final : public KubernetesActuator {
  public:
-  HttpRouteActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, std::string stable,
+  HttpRouteActuator(Common common, std::shared_ptr<rs::HttpTransport> transport, Clock& clock, std::string stable,
                     std::string canary)
-      : KubernetesActuator(std::move(common), std::move(transport)),
+      : KubernetesActuator(std::move(common), std::move(transport), clock),
         stable_(std::move(stable)),
         canary_(std::move(canary)) {}
 
@@ -384,11 +437,8 @@ class HttpRouteActuator final : public KubernetesActuator {
   }
   bool supports_weights() const override { return true; }
 
-  ActResult probe(Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read HTTPRoute", r);
     json rules = at(at(r.body, "spec"), "rules");
     Plan plan = plan_weights(&rules, 0, true);
@@ -396,14 +446,12 @@ class HttpRouteActuator final : public KubernetesActuator {
     return ActResult::noop(describe() + ": reachable, " + plan.seen);
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
-    return apply(0, true, deadline);
-  }
+  ActResult rollback_with(Client& c, Deadline deadline) override { return apply(c, 0, true, deadline); }
 
-  ActResult set_canary_weight(int percent, const DecisionContext&, Clock::time_point deadline) override {
+  ActResult set_canary_weight(int percent, const DecisionContext&, Deadline deadline) override {
     if (percent < 0 || percent > 100)
       return ActResult::failure(describe() + ": canary weight " + std::to_string(percent) + " is not in 0-100", false);
-    return apply(percent, false, deadline);
+    return with_client([&](Client& c) { return apply(c, percent, false, deadline); });
   }
 
  private:
@@ -431,8 +479,11 @@ class HttpRouteActuator final : public KubernetesActuator {
       return plan;
     }
     for (std::size_t i = 0; i < rules->size(); ++i) {
-      json& refs = (*rules)[i]["backendRefs"];
-      if (!refs.is_array()) continue;
+      // Checked access: operator[] would throw on a rule that is not an object, and add a null
+      // backendRefs (sent back in the patch) to one without them.
+      json& rule = (*rules)[i];
+      if (!rule.is_object() || !rule.contains("backendRefs") || !rule["backendRefs"].is_array()) continue;
+      json& refs = rule["backendRefs"];
       std::vector<json*> canary, stable;
       for (auto& ref : refs) {
         if (is(ref, canary_)) canary.push_back(&ref);
@@ -467,43 +518,38 @@ class HttpRouteActuator final : public KubernetesActuator {
     return plan;
   }
 
-  ActResult apply(int canary_weight, bool rollback, Clock::time_point deadline) {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
+  ActResult apply(Client& c, int canary_weight, bool rollback, Deadline deadline) {
     const std::string target = "canary " + std::to_string(canary_weight) + "%";
-    for (int attempt = 1;; ++attempt) {
-      Reply r = c->get(path(), deadline);
-      if (!r.ok()) return fail("read HTTPRoute", r);
-      const std::string rv = text(at(r.body["metadata"], "resourceVersion"));
-      json rules = at(at(r.body, "spec"), "rules");
-      Plan plan = plan_weights(&rules, canary_weight, rollback);
-      if (!plan.error.empty()) return ActResult::failure(describe() + ": " + plan.error, false);
-      if (plan.rules == 0) {
-        if (rollback) return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
-        return ActResult::failure(describe() + ": " + plan.seen + ": cannot set a canary weight", false);
-      }
-      if (plan.there) return ActResult::noop(describe() + ": already" + plan.seen + " (" + target + ")");
-      // The rules as read, with only the weights changed: a merge patch replaces the list, and
-      // the resourceVersion precondition makes sure nobody changed it in between.
-      json patch = {{"metadata", {{"resourceVersion", rv}}}, {"spec", {{"rules", rules}}}};
-      Reply p = c->patch(path(), "application/merge-patch+json", patch, deadline);
-      if (p.conflict()) {
-        if (attempt >= kMaxConflicts || !time_left(deadline)) return lost_races("patch backendRefs weights");
-        spdlog::info("{}: the HTTPRoute changed since resourceVersion {} (409); reading it again", describe(), rv);
-        continue;
-      }
-      if (!p.ok()) return fail("patch backendRefs weights", p);
-      Reply back = c->get(path(), deadline);
-      if (!back.ok()) return fail("read back HTTPRoute", back);
-      json now_rules = at(at(back.body, "spec"), "rules");
-      Plan check = plan_weights(&now_rules, canary_weight, rollback);
-      if (!check.error.empty() || !check.there)
-        return ActResult::failure(describe() + ": patched, but reading it back shows" + check.seen + check.error, true);
-      return ActResult::changed(describe() + ": was" + plan.seen + "; now" + check.seen + " (" + target +
-                                ", resourceVersion " + rv + " -> " + text(at(back.body["metadata"], "resourceVersion")) +
-                                ")");
-    }
+    Plan plan;
+    return patch_with_retry(
+        c, path(), "application/merge-patch+json",
+        {"read HTTPRoute", "patch backendRefs weights", "the HTTPRoute"}, deadline,
+        [&](const Reply& r, json* patch) -> std::optional<ActResult> {
+          json rules = at(at(r.body, "spec"), "rules");
+          plan = plan_weights(&rules, canary_weight, rollback);
+          if (!plan.error.empty()) return ActResult::failure(describe() + ": " + plan.error, false);
+          if (plan.rules == 0) {
+            if (rollback) return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
+            return ActResult::failure(describe() + ": " + plan.seen + ": cannot set a canary weight", false);
+          }
+          if (plan.there) return ActResult::noop(describe() + ": already" + plan.seen + " (" + target + ")");
+          // The rules as read, with only the weights changed: a merge patch replaces the list, and
+          // the resourceVersion precondition makes sure nobody changed it in between.
+          *patch = {{"spec", {{"rules", rules}}}};
+          return std::nullopt;
+        },
+        [&](const Reply& r, const Reply&) {
+          Reply back = c.get(path(), deadline);
+          if (!back.ok()) return fail("read back HTTPRoute", back);
+          json now_rules = at(at(back.body, "spec"), "rules");
+          Plan check = plan_weights(&now_rules, canary_weight, rollback);
+          if (!check.error.empty() || !check.there)
+            return ActResult::failure(describe() + ": patched, but reading it back shows" + check.seen + check.error,
+                                      true);
+          return ActResult::changed(describe() + ": was" + plan.seen + "; now" + check.seen + " (" + target +
+                                    ", resourceVersion " + resource_version(r) + " -> " + resource_version(back) +
+                                    ")");
+        });
   }
 
   std::string stable_, canary_;
@@ -516,20 +562,14 @@ class RolloutActuator final : public KubernetesActuator {
 
   std::string describe() const override { return where(); }
 
-  ActResult probe(Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult probe_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Rollout", r);
     return ActResult::noop(describe() + ": reachable, " + state(r.body));
   }
 
-  ActResult rollback(const DecisionContext&, Clock::time_point deadline) override {
-    ActResult failure;
-    Client* c = client(&failure);
-    if (!c) return failure;
-    Reply r = c->get(path(), deadline);
+  ActResult rollback_with(Client& c, Deadline deadline) override {
+    Reply r = c.get(path(), deadline);
     if (!r.ok()) return fail("read Rollout", r);
     const json& status = at(r.body, "status");
     if (at(status, "abort") == true) return ActResult::noop(describe() + ": already aborted (" + state(r.body) + ")");
@@ -538,11 +578,11 @@ class RolloutActuator final : public KubernetesActuator {
       return ActResult::noop(describe() + ": no update in progress, the stable ReplicaSet " + stable + " is current (" +
                              state(r.body) + ")");
     // What `kubectl argo rollouts abort` sends.
-    Reply p = c->patch(path() + "/status", "application/merge-patch+json", {{"status", {{"abort", true}}}}, deadline);
+    Reply p = c.patch(path() + "/status", "application/merge-patch+json", {{"status", {{"abort", true}}}}, deadline);
     if (!p.ok()) return fail("abort (patch status.abort)", p);
     std::string last;
     bool aborted = poll_until(deadline, [&] {
-      Reply back = c->get(path(), deadline);
+      Reply back = c.get(path(), deadline);
       if (!back.ok()) {
         last = "reading it back: " + back.describe();
         return false;
@@ -571,18 +611,18 @@ class RolloutActuator final : public KubernetesActuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_kubernetes_service_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_kubernetes_service_actuator(Settings& settings, const Environment& env,
                                                            const KubernetesSeams& seams) {
   Common common = read_common("kubernetes-service", settings, seams);
   std::string label = settings.string("label");
   std::string stable = settings.string("stable");
   std::string canary = settings.string("canary");
   if (!stable.empty() && stable == canary) settings.error("canary", "must differ from stable");
-  return std::make_unique<ServiceActuator>(std::move(common), seams.transport, std::move(label), std::move(stable),
-                                           std::move(canary));
+  return std::make_unique<ServiceActuator>(std::move(common), transport_for(env, seams), clock_of(env),
+                                           std::move(label), std::move(stable), std::move(canary));
 }
 
-std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, const Environment& env,
                                                          const KubernetesSeams& seams) {
   Common common = read_common("kubernetes-scale", settings, seams);
   std::string canary = settings.string("canary_deployment");
@@ -595,22 +635,24 @@ std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, con
     stable_replicas = settings.integer("stable_replicas");
     if (*stable_replicas < 1) settings.error("stable_replicas", "must be at least 1");
   }
-  return std::make_unique<ScaleActuator>(std::move(common), seams.transport, std::move(canary), stable_replicas);
+  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), clock_of(env),
+                                         std::move(canary), stable_replicas);
 }
 
-std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, const Environment& env,
                                                           const KubernetesSeams& seams) {
   Common common = read_common("gateway-httproute", settings, seams);
   std::string stable = settings.string("stable_backend");
   std::string canary = settings.string("canary_backend");
   if (!stable.empty() && stable == canary) settings.error("canary_backend", "must differ from stable_backend");
-  return std::make_unique<HttpRouteActuator>(std::move(common), seams.transport, std::move(stable), std::move(canary));
+  return std::make_unique<HttpRouteActuator>(std::move(common), transport_for(env, seams), clock_of(env),
+                                             std::move(stable), std::move(canary));
 }
 
-std::unique_ptr<Actuator> make_argo_rollout_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_argo_rollout_actuator(Settings& settings, const Environment& env,
                                                      const KubernetesSeams& seams) {
   Common common = read_common("argo-rollout", settings, seams);
-  return std::make_unique<RolloutActuator>(std::move(common), seams.transport);
+  return std::make_unique<RolloutActuator>(std::move(common), transport_for(env, seams), clock_of(env));
 }
 
 }  // namespace rs::actuators

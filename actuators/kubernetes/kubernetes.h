@@ -20,7 +20,8 @@
 // Every actuator reads first and is a noop when the cluster is already rolled back. A 409
 // (someone else changed the object between our read and our patch) makes it read again and
 // decide again, never overwrite; 403/404/422 fail at once (not retryable) with the API server's
-// Status reason and message; transport errors, 429 and 5xx are retryable by the executor.
+// Status reason and message, as does a kubeconfig that cannot be used as written; transport
+// errors, 429 and 5xx are retryable by the executor.
 #pragma once
 
 #include <memory>
@@ -31,9 +32,10 @@
 
 namespace rs::actuators {
 
-// Test seams of the kubernetes factories: the transport and the in-cluster environment.
+// Test seams of the kubernetes factories: the transport and the in-cluster environment. The clock
+// (polls, deadlines) and, without a seam transport, the HTTP transport come from env.env.
 struct KubernetesSeams {
-  std::shared_ptr<rs::HttpTransport> transport;  // null: curl
+  std::shared_ptr<rs::HttpTransport> transport;  // null: env.env->make_http()
   std::string service_account_dir;               // empty: the standard path
   std::function<std::optional<std::string>(const std::string&)> getenv;  // null: the process's
 };

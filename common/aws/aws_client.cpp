@@ -4,13 +4,13 @@
 #include <tinyxml2.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "common/http/url.h"
+#include "common/utf8.h"
 
 namespace rs::aws {
 
-using Clock = std::chrono::steady_clock;
+using Deadline = std::chrono::steady_clock::time_point;
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;
@@ -31,6 +31,12 @@ bool is_throttling_code(const std::string& code) {
 }
 
 namespace {
+
+// For clients built without an Env (tools, tests of the client alone).
+Clock* system_clock() {
+  static rs::SystemClock clock;
+  return &clock;
+}
 
 bool is_expired_token_code(const std::string& code) {
   return code == "ExpiredToken" || code == "ExpiredTokenException" || code == "RequestExpired";
@@ -75,7 +81,7 @@ void parse_error(const rs::HttpResponse& r, std::string* code, std::string* mess
       return;
     }
   }
-  std::string body = r.body.substr(0, 200);
+  std::string body = rs::common::cut_utf8_prefix(r.body, 200);  // never half a character
   std::replace(body.begin(), body.end(), '\n', ' ');
   *message = body;
 }
@@ -91,10 +97,11 @@ std::string AwsResult::error_text() const {
 }
 
 AwsClient::AwsClient(AwsClientOptions options, std::shared_ptr<CredentialsProvider> credentials,
-                     std::shared_ptr<rs::HttpTransport> transport)
+                     std::shared_ptr<rs::HttpTransport> transport, Clock* clock)
     : options_(std::move(options)),
       credentials_(credentials ? std::move(credentials) : default_credentials_provider("", options_.region)),
-      transport_(transport ? std::move(transport) : rs::make_curl_transport()) {
+      transport_(transport ? std::move(transport) : rs::make_curl_transport()),
+      clock_(clock ? clock : system_clock()) {
   if (options_.endpoint_host.empty()) options_.endpoint_host = options_.service;
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/') options_.endpoint.pop_back();
 }
@@ -105,13 +112,13 @@ std::string AwsClient::endpoint() const {
   return "https://" + options_.endpoint_host + "." + options_.region + suffix;
 }
 
-AwsResult AwsClient::json_call(const std::string& target, const std::string& json_body, Clock::time_point deadline) {
+AwsResult AwsClient::json_call(const std::string& target, const std::string& json_body, Deadline deadline) {
   return call("POST", "/", {{"Content-Type", "application/x-amz-json-1.1"}, {"X-Amz-Target", target}},
               json_body.empty() ? "{}" : json_body, deadline);
 }
 
 AwsResult AwsClient::rest_call(const std::string& method, const std::string& path, const std::string& json_body,
-                               Clock::time_point deadline) {
+                               Deadline deadline) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (!json_body.empty()) headers.emplace_back("Content-Type", "application/json");
   return call(method, path, std::move(headers), json_body, deadline);
@@ -119,7 +126,7 @@ AwsResult AwsClient::rest_call(const std::string& method, const std::string& pat
 
 AwsResult AwsClient::query_call(const std::string& action, const std::string& version,
                                 const std::vector<std::pair<std::string, std::string>>& params,
-                                Clock::time_point deadline) {
+                                Deadline deadline) {
   std::vector<std::pair<std::string, std::string>> all = {{"Action", action}, {"Version", version}};
   all.insert(all.end(), params.begin(), params.end());
   return call("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}, form_encode(all),
@@ -128,7 +135,7 @@ AwsResult AwsClient::query_call(const std::string& action, const std::string& ve
 
 AwsResult AwsClient::call(const std::string& method, const std::string& path,
                           std::vector<std::pair<std::string, std::string>> headers, const std::string& body,
-                          Clock::time_point deadline) {
+                          Deadline deadline) {
   std::lock_guard<std::mutex> lock(mu_);
   AwsResult result;
   auto backoff = options_.initial_backoff;
@@ -144,7 +151,7 @@ AwsResult AwsClient::call(const std::string& method, const std::string& path,
       result.retryable = true;  // a metadata endpoint may come back; the executor decides
       return result;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_->mono());
     if (left.count() <= 0) {
       result.code = "DeadlineExceeded";
       result.message = "deadline passed before " + method + " " + endpoint() + path;
@@ -179,8 +186,8 @@ AwsResult AwsClient::call(const std::string& method, const std::string& path,
     }
     redact(&result.message, creds);
     if (!result.retryable || attempt >= options_.max_attempts) return result;
-    if (Clock::now() + backoff >= deadline) return result;
-    std::this_thread::sleep_for(backoff);
+    if (clock_->mono() + backoff >= deadline) return result;
+    if (!clock_->sleep_until(clock_->mono() + backoff)) return result;  // shutting down
     backoff *= 2;
   }
 }

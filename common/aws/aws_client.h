@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/aws/credentials.h"
+#include "common/clock.h"
 #include "common/http/http_transport.h"
 
 namespace rs::aws {
@@ -40,8 +41,10 @@ struct AwsResult {
 
 class AwsClient {
  public:
+  // `clock` (the Env's: deadlines are in its mono() time, backoffs sleep on it) must outlive the
+  // client; null: the system clocks. A null transport is curl.
   AwsClient(AwsClientOptions options, std::shared_ptr<CredentialsProvider> credentials,
-            std::shared_ptr<rs::HttpTransport> transport = nullptr);
+            std::shared_ptr<rs::HttpTransport> transport = nullptr, Clock* clock = nullptr);
 
   const AwsClientOptions& options() const { return options_; }
   std::string endpoint() const;  // the base URL requests go to
@@ -65,6 +68,7 @@ class AwsClient {
   AwsClientOptions options_;
   std::shared_ptr<CredentialsProvider> credentials_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  Clock* clock_;
   std::mutex mu_;  // the transport is used from one thread at a time
 };
 

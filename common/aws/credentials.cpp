@@ -4,14 +4,14 @@
 #include <tinyxml2.h>
 
 #include <cstdlib>
-#include <ctime>
-#include <fstream>
-#include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "common/aws/aws_client.h"
+#include "common/clock.h"
+#include "common/read_file.h"
 #include "common/secret_file.h"
+#include "common/utf8.h"
 
 namespace rs::aws {
 namespace {
@@ -25,17 +25,20 @@ std::string trim(const std::string& s) {
 
 std::string snippet(std::string text, const std::string& secret = "") {
   rs::common::redact(&text, secret);
-  if (text.size() > 300) text.resize(300);
+  text = rs::common::cut_utf8_prefix(text, 300);  // never half a character
   for (char& c : text)
     if (c == '\n' || c == '\r') c = ' ';
   return text;
 }
 
-// [section] → key → value of an INI file; false when the file cannot be read.
+// [section] → key → value of an INI file. False with *error when the file cannot be read, and
+// *missing when it does not exist (not configured). Capped: /dev/zero or a FIFO is an error, not
+// a hang or bad_alloc.
 using Ini = std::map<std::string, std::map<std::string, std::string>>;
-bool read_ini(const std::string& path, Ini* out) {
-  std::ifstream in(path);
-  if (!in) return false;
+bool read_ini(const std::string& path, Ini* out, std::string* error, bool* missing) {
+  std::optional<std::string> text = rs::common::read_regular_file(path, rs::common::kMaxConfigFileBytes, error, missing);
+  if (!text) return false;
+  std::istringstream in(*text);
   std::string line, section;
   while (std::getline(in, line)) {
     line = trim(line);
@@ -64,21 +67,14 @@ void redact(std::string* text, const Credentials& c) {
   rs::common::redact(text, c.session_token);
 }
 
-std::optional<SystemClock::time_point> parse_iso8601(const std::string& text) {
-  std::tm tm{};
-  std::istringstream in(text);
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  // Fractional seconds and "Z" / "+00:00" are accepted; AWS always answers in UTC.
-  std::string rest;
-  std::getline(in, rest);
-  if (!rest.empty() && rest[0] == '.') {
-    auto end = rest.find_first_not_of("0123456789", 1);
-    rest = end == std::string::npos ? "" : rest.substr(end);
-  }
-  if (!rest.empty() && rest != "Z" && rest != "+00:00" && rest != "+0000") return std::nullopt;
-  return SystemClock::from_time_t(timegm(&tm));
+namespace {
+// AWS's Expiration ("2024-05-01T12:00:00Z", also with a fraction) is RFC 3339 in UTC.
+std::optional<SystemClock::time_point> parse_expiration(const std::string& text) {
+  WallTime t;
+  if (!parse_rfc3339(text, &t)) return std::nullopt;
+  return t;
 }
+}  // namespace
 
 ChainCredentialsProvider::ChainCredentialsProvider(ChainOptions options) : options_(std::move(options)) {
   if (!options_.getenv) {
@@ -240,7 +236,7 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_web_identity(Cred
   out->access_key_id = text_of(c->FirstChildElement("AccessKeyId"));
   out->secret_access_key = text_of(c->FirstChildElement("SecretAccessKey"));
   out->session_token = text_of(c->FirstChildElement("SessionToken"));
-  out->expiration = parse_iso8601(text_of(c->FirstChildElement("Expiration")));
+  out->expiration = parse_expiration(text_of(c->FirstChildElement("Expiration")));
   out->source = "web-identity " + *role;
   if (out->access_key_id.empty() || out->secret_access_key.empty() || !out->expiration) {
     *error = what + ": reply lacks AccessKeyId, SecretAccessKey or a valid Expiration";
@@ -260,7 +256,13 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_shared_files(Cred
   for (const Candidate& c : {Candidate{creds_file, profile},
                              Candidate{config_file, profile == "default" ? "default" : "profile " + profile}}) {
     Ini ini;
-    if (!read_ini(c.file, &ini)) continue;
+    std::string why;
+    bool missing = false;
+    if (!read_ini(c.file, &ini, &why, &missing)) {
+      if (missing) continue;
+      *error = "shared file: " + why;
+      return Found::kError;
+    }
     auto it = ini.find(c.section);
     if (it == ini.end()) continue;
     const auto& keys = it->second;
@@ -301,7 +303,7 @@ bool parse_json_credentials(const std::string& body, Credentials* out, std::stri
   out->access_key_id = str("AccessKeyId");
   out->secret_access_key = str("SecretAccessKey");
   out->session_token = str("Token");
-  out->expiration = parse_iso8601(str("Expiration"));
+  out->expiration = parse_expiration(str("Expiration"));
   if (out->access_key_id.empty() || out->secret_access_key.empty()) {
     *why = "reply lacks AccessKeyId or SecretAccessKey";
     return false;

@@ -110,7 +110,4 @@ class ChainCredentialsProvider final : public CredentialsProvider {
 std::shared_ptr<CredentialsProvider> default_credentials_provider(const std::string& profile = "",
                                                                   const std::string& region = "");
 
-// "2024-05-01T12:00:00Z" (also with fractional seconds or +00:00) → time point.
-std::optional<SystemClock::time_point> parse_iso8601(const std::string& text);
-
 }  // namespace rs::aws

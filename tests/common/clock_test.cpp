@@ -56,6 +56,11 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{"2024-01-01T04:30:00-05:30", true, k20240101T10},
         ParseCase{"2024-01-01T10:00:00+00:00", true, k20240101T10},
         ParseCase{"2024-01-01t10:00:00z", true, k20240101T10},
+        // AWS credential Expiration (STS XML, IMDS and container JSON), with and without a fraction.
+        ParseCase{"2024-05-01T12:00:00Z", true, 1714564800000LL},
+        ParseCase{"2024-05-01T12:00:00.000Z", true, 1714564800000LL},
+        ParseCase{"2024-05-01T12:00:00.459123Z", true, 1714564800459LL},
+        ParseCase{"2024-05-01T12:00:00+00:00", true, 1714564800000LL},
         // Leap day; the range's edges.
         ParseCase{"2024-02-29T00:00:00Z", true, 1709164800000LL},
         ParseCase{"1970-01-01T00:00:00.000Z", true, 0},

@@ -3,9 +3,55 @@
 // passes its own transport).
 #pragma once
 
+#include <mutex>
+#include <vector>
+
 #include "common/env/env.h"
 
 namespace rs::fakes {
+
+// Time moves only when something sleeps on it (or advance() is called), at once: a poll or a
+// backoff against it never waits in real time. Sleeps are recorded. Starts an hour after the
+// steady clock's epoch, so a deadline taken from it has passed by the real steady clock: code
+// that still reads std::chrono::steady_clock::now() gives itself away.
+class ManualClock : public Clock {
+ public:
+  WallTime wall() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return WallTime(std::chrono::hours(480000)) + (mono_ - MonoTime());
+  }
+  MonoTime mono() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mono_;
+  }
+  bool sleep_until(MonoTime t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_) return false;
+    if (t > mono_) {
+      sleeps_.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - mono_));
+      mono_ = t;
+    }
+    return true;
+  }
+  void interrupt() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+  }
+  void advance(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mono_ += d;
+  }
+  std::vector<std::chrono::milliseconds> sleeps() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sleeps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  MonoTime mono_ = MonoTime(std::chrono::hours(1));
+  bool interrupted_ = false;
+  std::vector<std::chrono::milliseconds> sleeps_;
+};
 
 // The clock must outlive whatever is built from the returned Env.
 inline Env env_with_clock(Clock& clock) {

@@ -11,6 +11,7 @@
 #include "actuators/aws/lambda_alias.h"
 #include "tests/actuators/aws/fake_aws.h"
 #include "tests/actuators/test_settings.h"
+#include "tests/fakes/env.h"
 
 namespace rs::testing {
 namespace {
@@ -31,11 +32,11 @@ class AwsActuators : public ::testing::Test {
       std::unique_ptr<actuators::Actuator> (*factory)(actuators::Settings&, const actuators::Environment&,
                                                       actuators::aws::AwsSeams),
       std::map<std::string, MapSettings::Value> values, std::shared_ptr<aws::CredentialsProvider> creds = nullptr,
-      std::string strategy = "canary") {
+      std::string strategy = "canary", const Env* env = &system_env()) {
     values["region"] = std::string("eu-west-1");
     values["endpoint"] = fake_->url();
     MapSettings settings(values);
-    auto a = factory(settings, actuators::Environment{strategy}, {creds ? creds : static_credentials(), nullptr});
+    auto a = factory(settings, actuators::Environment{strategy, env}, {creds ? creds : static_credentials(), nullptr});
     EXPECT_TRUE(settings.errors.empty()) << settings.all_errors();
     return a;
   }
@@ -124,6 +125,42 @@ TEST_F(AwsActuators, ThrottlingIsRetried) {
   EXPECT_TRUE(f.retryable);
   EXPECT_NE(f.detail.find("ThrottlingException (HTTP 400): Rate exceeded (after 3 attempts)"), std::string::npos)
       << f.detail;
+}
+
+// The clock and the HTTP transport come from the Env: retries back off and CodeDeploy polls on
+// its clock, so with a manual one nothing waits in real time.
+TEST_F(AwsActuators, BackoffsAndPollsSleepOnTheEnvClock) {
+  fakes::ManualClock clock;
+  Env env = fakes::env_with_clock(clock);
+  int transports = 0;
+  env.make_http = [&transports] {
+    ++transports;
+    return make_curl_transport();
+  };
+  const auto started = Clock::now();
+  fake_->fault("DescribeServices", "ThrottlingException", 10);
+  auto e = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}},
+                 nullptr, "canary", &env);
+  // The deadline is in the manual clock's time, which real steady_clock time is far past.
+  auto f = e->rollback(kContext, clock.mono() + 10s);
+  ASSERT_FALSE(f.ok);
+  EXPECT_NE(f.detail.find("(after 3 attempts)"), std::string::npos) << f.detail;
+  EXPECT_EQ(clock.sleeps(), (std::vector<std::chrono::milliseconds>{200ms, 400ms}));
+  EXPECT_EQ(transports, 1);
+
+  fake_->reset({{"rollback_delay_polls", 3}});
+  auto cd = build(&actuators::make_aws_codedeploy_actuator,
+                  {{"application", std::string("shop")}, {"deployment_group", std::string("prod")},
+                   {"poll_interval", std::string("5s")}},
+                  nullptr, "canary", &env);
+  auto r = cd->rollback(kContext, clock.mono() + 60s);
+  ASSERT_TRUE(r.ok) << r.detail;
+  EXPECT_EQ(r.change, Change::kChanged);
+  auto sleeps = clock.sleeps();
+  ASSERT_GE(sleeps.size(), 5u);  // the two backoffs above, then three 5 s polls per stopped deployment
+  for (std::size_t i = 2; i < sleeps.size(); ++i) EXPECT_EQ(sleeps[i], 5s);
+  EXPECT_EQ(transports, 2);
+  EXPECT_LT(Clock::now() - started, 5s);  // 15 s of polling, on the manual clock
 }
 
 TEST_F(AwsActuators, WrongSecretIsRefusedAndNeverShown) {

@@ -2,9 +2,12 @@
 // are accepted by the fake's SigV4 check through a real actuator call), the chain order holds,
 // temporary credentials are refreshed before they expire, and no secret reaches an error text.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "actuators/aws/lambda_alias.h"
+#include "common/aws/aws_client.h"
 #include "common/aws/credentials.h"
+#include "common/utf8.h"
 #include "tests/actuators/aws/fake_aws.h"
 #include "tests/actuators/test_settings.h"
 
@@ -86,6 +89,70 @@ TEST_F(AwsCredentials, SharedFilesWithProfile) {
   env["AWS_PROFILE"] = "missing";
   EXPECT_FALSE(chain(env)->get(&creds, &error));
   EXPECT_NE(error.find("profile 'missing' has no keys"), std::string::npos) << error;
+}
+
+TEST_F(AwsCredentials, SharedFileThatIsNotARegularFileIsAClearError) {
+  const std::string fifo = home_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  aws::Credentials creds;
+  for (auto [path, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "shared file: /dev/zero: not a regular file (character device)"},
+           {fifo, "shared file: " + fifo + ": not a regular file (FIFO)"}}) {
+    auto env = no_imds();
+    env["AWS_SHARED_CREDENTIALS_FILE"] = path;
+    std::string error;
+    EXPECT_FALSE(chain(env)->get(&creds, &error));  // neither hangs nor reads until memory runs out
+    EXPECT_EQ(error, expected);
+  }
+  // An absent file is only "not configured": the chain goes on (and here finds nothing).
+  auto env = no_imds();
+  env["AWS_SHARED_CREDENTIALS_FILE"] = home_.file("absent");
+  std::string error;
+  EXPECT_FALSE(chain(env)->get(&creds, &error));
+  EXPECT_NE(error.find("no AWS credentials found"), std::string::npos) << error;
+}
+
+// Answers every request with one canned reply.
+class CannedTransport : public HttpTransport {
+ public:
+  CannedTransport(long status, std::string body) : status_(status), body_(std::move(body)) {}
+  std::vector<HttpResponse> perform_all(const std::vector<HttpRequest>& requests) override {
+    std::vector<HttpResponse> out(requests.size());
+    for (auto& r : out) {
+      r.status = status_;
+      r.body = body_;
+    }
+    return out;
+  }
+
+ private:
+  long status_;
+  std::string body_;
+};
+
+// Bodies quoted in errors are cut on a character boundary: "é" (2 bytes) straddles the cut.
+TEST(AwsErrorText, QuotedBodiesAreCutOnACharacterBoundary) {
+  aws::AwsClientOptions o;
+  o.service = "lambda";
+  o.region = "eu-west-1";
+  o.max_attempts = 1;
+  aws::AwsClient client(o, static_credentials(), std::make_shared<CannedTransport>(502, std::string(199, 'a') + "\xC3\xA9 gateway"));
+  aws::AwsResult r = client.rest_call("GET", "/", "", Clock::now() + 5s);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.message, std::string(199, 'a'));
+  EXPECT_EQ(common::valid_utf8(r.error_text()), r.error_text());
+
+  aws::ChainOptions chain;
+  chain.getenv = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "AWS_CONTAINER_CREDENTIALS_FULL_URI") return std::string("http://127.0.0.1:1/creds");
+    return std::nullopt;
+  };
+  chain.home = "/nonexistent";
+  chain.transport = std::make_shared<CannedTransport>(500, std::string(299, 'b') + "\xC3\xA9 down");
+  aws::Credentials creds;
+  std::string error;
+  EXPECT_FALSE(aws::ChainCredentialsProvider(chain).get(&creds, &error));
+  EXPECT_EQ(error, "container credentials http://127.0.0.1:1/creds: HTTP 500: " + std::string(299, 'b'));
 }
 
 TEST_F(AwsCredentials, WebIdentityThroughStsAndRefreshBeforeExpiry) {

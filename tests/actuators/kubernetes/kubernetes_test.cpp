@@ -13,6 +13,7 @@
 #include "actuators/kubernetes/kubernetes.h"
 #include "common/http/url.h"
 #include "tests/actuators/test_settings.h"
+#include "tests/fakes/env.h"
 #include "tests/fakes/kubernetes/fake_apiserver.h"
 
 namespace rs::actuators {
@@ -251,12 +252,73 @@ TEST_F(KubernetesActuatorTest, ScaleTakesTheCanaryToZeroAndTheStableUpThenNoops)
   EXPECT_EQ(fake_->count("PATCH", kCanaryScale), 1);
 }
 
+TEST_F(KubernetesActuatorTest, ScaleNoopDetailIsTheSameOnEveryCall) {
+  auto a = scale({{"stable_replicas", "2"}});
+  EXPECT_CHANGED(roll(*a));
+  const ActResult first = roll(*a);
+  EXPECT_NOOP(first);
+  EXPECT_NE(first.detail.find("already scaled (checkout-v1 2 replicas, checkout-v2 0 replicas)"), std::string::npos)
+      << first.detail;
+  for (int i = 0; i < 5; ++i) {
+    const ActResult again = roll(*a);
+    EXPECT_NOOP(again);
+    EXPECT_EQ(again.detail, first.detail);
+  }
+}
+
 TEST_F(KubernetesActuatorTest, ScaleWaitsForReadyReplicas) {
   fake_->control("/_fake/lag", {{"path", "/apis/apps/v1/namespaces/shop/deployments/checkout-v2"}, {"reads", 3}});
   auto a = scale();
   ActResult r = roll(*a);
   EXPECT_CHANGED(r);
   EXPECT_NE(r.detail.find("checkout-v2 readyReplicas 0"), std::string::npos) << r.detail;
+}
+
+// The factories take the clock and the HTTP transport from the Env (actuators::Environment).
+class KubernetesEnvTest : public KubernetesActuatorTest {
+ protected:
+  void SetUp() override {
+    KubernetesActuatorTest::SetUp();
+    env_.make_http = [this] {
+      ++transports_;
+      return make_curl_transport();
+    };
+  }
+  std::unique_ptr<Actuator> scale_on_env() {
+    auto s = settings({{"name", "checkout-v1"}, {"canary_deployment", "checkout-v2"}});
+    auto a = make_kubernetes_scale_actuator(s, Environment{"canary", &env_});
+    EXPECT_TRUE(s.errors.empty()) << s.all_errors();
+    return a;
+  }
+  const std::string canary_ = "/apis/apps/v1/namespaces/shop/deployments/checkout-v2";
+  fakes::ManualClock clock_;
+  Env env_ = fakes::env_with_clock(clock_);
+  int transports_ = 0;
+};
+
+TEST_F(KubernetesEnvTest, PollsSleepOnTheEnvClockAndUseTheEnvTransport) {
+  fake_->control("/_fake/lag", {{"path", canary_}, {"reads", 3}});
+  // The deadline is in the manual clock's time, which real steady_clock time is far past.
+  ActResult r = scale_on_env()->rollback(DecisionContext{}, clock_.mono() + 10s);
+  EXPECT_CHANGED(r);
+  EXPECT_EQ(transports_, 1);
+  const auto sleeps = clock_.sleeps();
+  EXPECT_FALSE(sleeps.empty());
+  for (auto d : sleeps) EXPECT_EQ(d, 200ms);
+}
+
+TEST_F(KubernetesEnvTest, APollToTheDeadlineDoesNotWaitInRealTime) {
+  fake_->control("/_fake/lag", {{"path", canary_}, {"reads", 1000000}});  // never ready
+  const auto started = std::chrono::steady_clock::now();
+  const MonoTime deadline = clock_.mono() + 10s;
+  ActResult r = scale_on_env()->rollback(DecisionContext{}, deadline);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.retryable);
+  EXPECT_NE(r.detail.find("by the deadline checkout-v2 readyReplicas 2"), std::string::npos) << r.detail;
+  EXPECT_GE(clock_.mono() + 200ms, deadline);
+  EXPECT_GE(clock_.sleeps().size(), 40u);
+  // Sleeping for real would take at least 49 x 200 ms; the requests alone take far less.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 9s);
 }
 
 TEST_F(KubernetesActuatorTest, ScaleLosesARaceAndRecovers) {
@@ -471,8 +533,48 @@ contexts:
   EXPECT_NOOP(make("shop-cert")->probe(deadline()));
   ActResult missing = roll(*make("nope"));
   EXPECT_FALSE(missing.ok);
+  EXPECT_FALSE(missing.retryable);  // the kubeconfig will not grow the context while we retry
   EXPECT_NE(missing.detail.find("has no context named 'nope'"), std::string::npos) << missing.detail;
   EXPECT_EQ(missing.detail.find(kSecret), std::string::npos);
+}
+
+TEST_F(KubernetesActuatorTest, KubeconfigPathsAreRelativeToTheKubeconfig) {
+  rs::testing::write_file(dir_.file("ca.crt"), rs::testing::read_file(fake_->ca_file()));
+  rs::testing::write_file(dir_.file("kubeconfig"), R"(current-context: shop
+clusters: [{name: fake, cluster: {server: ")" + fake_->url() + R"(", certificate-authority: ca.crt}}]
+users: [{name: sidecar, user: {tokenFile: token}}]
+contexts: [{name: shop, context: {cluster: fake, user: sidecar}}]
+)");
+  MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"kubeconfig", dir_.file("kubeconfig")}});
+  EXPECT_CHANGED(roll(*make_argo_rollout_actuator(s, {})));
+}
+
+TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrorsAreNotRetried) {
+  const std::string fifo = dir_.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  rs::testing::write_file(dir_.file("bad.yaml"), "clusters: [unclosed\n");
+  struct Case {
+    std::string kubeconfig, expected;
+    bool retryable;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"/dev/zero", "cannot read kubeconfig: /dev/zero: not a regular file (character device)", false},
+           {fifo, "cannot read kubeconfig: " + fifo + ": not a regular file (FIFO)", false},
+           {dir_.file("bad.yaml"), "kubeconfig " + dir_.file("bad.yaml") + " is not valid YAML", false},
+           // Not there yet (a volume being mounted): may come.
+           {dir_.file("absent"), "cannot read kubeconfig: " + dir_.file("absent") + ": No such file or directory",
+            true}}) {
+    MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"kubeconfig", k.kubeconfig}});
+    ActResult r = roll(*make_argo_rollout_actuator(s, {}));
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.retryable, k.retryable) << r.detail;
+    EXPECT_NE(r.detail.find(k.expected), std::string::npos) << r.detail;
+  }
+  for (const std::string& ca : {std::string("/dev/zero"), fifo}) {
+    ActResult r = roll(*rollout({{"ca_file", ca}}));
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.detail.find("cannot read the CA file: " + ca + ": not a regular file"), std::string::npos) << r.detail;
+  }
 }
 
 TEST_F(KubernetesActuatorTest, InClusterUsesTheServiceAccountFilesAndEnvironment) {
@@ -534,6 +636,80 @@ TEST(KubernetesActuatorConfig, RejectsIncompleteOrContradictorySettings) {
   for (const char* expected : {"canary_deployment: must differ from name", "stable_replicas: must be at least 1",
                                "context: needs kubeconfig"})
     EXPECT_NE(scale.all_errors().find(expected), std::string::npos) << expected << "\n" << scale.all_errors();
+}
+
+// Answers every request with one canned 200 and counts the requests.
+class CannedTransport : public HttpTransport {
+ public:
+  explicit CannedTransport(std::string body) : body_(std::move(body)) {}
+  std::vector<HttpResponse> perform_all(const std::vector<HttpRequest>& requests) override {
+    std::vector<HttpResponse> out;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      HttpResponse r;
+      r.status = 200;
+      r.body = body_;
+      out.push_back(r);
+      ++requests_;
+    }
+    return out;
+  }
+  int requests_ = 0;
+
+ private:
+  std::string body_;
+};
+
+TEST(KubernetesClient, A2xxBodyThatIsNotAnObjectIsAClearError) {
+  kubernetes::Cluster cluster;
+  cluster.server = "http://api.invalid";
+  const std::string path = "/api/v1/namespaces/shop/services/checkout";
+  for (auto [body, got] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "(JSON array: [])"},
+           {"\"x\"", "(JSON string: \"x\")"},
+           {"null", "(JSON null: null)"},
+           {"42", "(JSON number: 42)"},
+           {"<html>\nproxy</html>", "(not JSON: <html> proxy</html>)"},
+           {"", "(an empty body)"}}) {
+    kubernetes::Client client(cluster, std::make_shared<CannedTransport>(body));
+    kubernetes::Reply r = client.get(path, Clock::now() + 5s);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_TRUE(r.body.is_null()) << body;
+    EXPECT_EQ(r.describe(), "GET " + path + ": HTTP 200 but the body is not a JSON object " + got);
+  }
+  kubernetes::Client client(cluster, std::make_shared<CannedTransport>(R"({"kind":"Service"})"));
+  EXPECT_TRUE(client.get(path, Clock::now() + 5s).ok());
+}
+
+TEST(KubernetesClient, ActuatorsFailCleanlyOnNonObjectBodies) {
+  rs::testing::TempDir dir;
+  rs::testing::write_file(dir.file("token"), "t0ken\n");
+  for (const char* body : {"[]", "\"x\"", "null", "{\"metadata\": [], \"spec\": \"x\", \"status\": 3}"}) {
+    for (auto* make : {&make_kubernetes_service_actuator, &make_kubernetes_scale_actuator,
+                       &make_gateway_httproute_actuator, &make_argo_rollout_actuator}) {
+      MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"api_server", "http://api.invalid"},
+                     {"token_file", dir.file("token")}, {"label", "l"}, {"stable", "a"}, {"canary", "b"},
+                     {"canary_deployment", "checkout-v2"}, {"stable_backend", "a"}, {"canary_backend", "b"}});
+      KubernetesSeams seams;
+      seams.transport = std::make_shared<CannedTransport>(body);
+      auto a = (*make)(s, {}, seams);
+      ASSERT_TRUE(s.errors.empty()) << s.all_errors();
+      // Never throws; an object with fields of the wrong types reads as absent fields.
+      ActResult r = a->rollback(DecisionContext{}, Clock::now() + 1s);
+      ActResult p = a->probe(Clock::now() + 1s);
+      if (std::string(body)[0] != '{') {
+        EXPECT_FALSE(r.ok) << a->describe() << ": " << r.detail;
+        EXPECT_NE(r.detail.find("but the body is not a JSON object"), std::string::npos) << r.detail;
+        EXPECT_FALSE(p.ok) << p.detail;
+      }
+    }
+  }
+}
+
+TEST(KubernetesClient, QuotedBodiesAreCutOnACharacterBoundary) {
+  kubernetes::Reply r;
+  r.status = 502;
+  r.raw = std::string(199, 'a') + "\xC3\xA9 gateway";  // "é" straddles the 200-byte cut
+  EXPECT_EQ(r.describe(), "HTTP 502: " + std::string(199, 'a'));
 }
 
 TEST(KubernetesClient, Base64AndQueryEscaping) {

@@ -352,7 +352,10 @@ void Engine::take_decision(Decision decision) {
   for (auto* o : observers_) {
     record_safely(metrics_, "recording the decision", decision.id, [&] { o->on_decision(decision); });
   }
-  if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
+  // Wall times: a clock step between breach and decision must not record a negative detection.
+  if (decision.first_breach) {
+    metrics_.observe_detection(std::max(0.0, seconds_between(*decision.first_breach, decision.decided_at)));
+  }
   if (decision.kind == "rollback") {
     spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
                  decision.reason,

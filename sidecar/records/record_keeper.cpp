@@ -137,10 +137,10 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann
   enqueue([this, decision, status] {
     for (const auto& a : decision.actuators) {
       audit("actuator_call", {{"decision_id", decision.id},
-                                      {"actuator", a.actuator},
-                                      {"attempts", a.attempts},
-                                      {"result", a.result},
-                                      {"detail", a.detail}});
+                              {"actuator", a.actuator},
+                              {"attempts", a.attempts},
+                              {"result", a.result},
+                              {"detail", a.detail}});
     }
     std::string report;
     if (!config_.incidents_dir.empty() && decision.kind != "hold") write_incident(decision, status, &report);
@@ -153,8 +153,8 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann
     audit("rollback_completed", completed);
     if (decision.verification == "pending") {  // the verdict comes with on_verification_finished
       audit("verification", {{"decision_id", decision.id},
-                                     {"result", decision.verification},
-                                     {"detail", decision.verification_detail}});
+                             {"result", decision.verification},
+                             {"detail", decision.verification_detail}});
     }
   });
 }
@@ -162,8 +162,8 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann
 void RecordKeeper::on_verification_finished(const Decision& decision, WallTime at) {
   enqueue([this, decision, at] {
     audit("verification", {{"decision_id", decision.id},
-                                   {"result", decision.verification},
-                                   {"detail", decision.verification_detail}});
+                           {"result", decision.verification},
+                           {"detail", decision.verification_detail}});
     if (config_.incidents_dir.empty()) return;
     IncidentFacts facts;
     if (last_incident_ && last_incident_->decision.id == decision.id) {

@@ -158,9 +158,10 @@ TEST_F(HardeningTest, AFullDiskHoldsTheLatchFailsReadinessAndIsWrittenWhenSpaceR
       << sidecar_->log();
   ASSERT_TRUE(wait_until([&] { return http_get(base_ + "/readyz").status == 200; }, 10s))
       << http_get(base_ + "/readyz").body << "\n" << sidecar_->log();
-  EXPECT_NE(read_file(disk.file("audit.jsonl")).find("\"rollback_completed\""), std::string::npos)
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(disk.file("audit.jsonl")).find("\"rollback_completed\"") != std::string::npos; }, 5s))
       << "audit records held during the full disk are written when it has space again";
-  EXPECT_NE(read_file(disk.file("incidents/latest.md")), "");
+  EXPECT_TRUE(wait_until([&] { return !read_file(disk.file("incidents/latest.md")).empty(); }, 5s));
   EXPECT_NE(sidecar_->log().find("state file written again"), std::string::npos) << sidecar_->log();
 
   // A restart neither repeats nor forgets the rollback.

@@ -64,7 +64,11 @@ Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::functi
       auth_(config.api.bearer_token_file),
       cloudwatch_(config.cloudwatch, config.api.bearer_token_file,
                   {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
-                   [this](const std::string& result) { metrics_.count_cloudwatch(result); }, nullptr, nullptr}) {
+                   [this](const std::string& result) { metrics_.count_cloudwatch(result); }, nullptr, nullptr,
+                   [this](const std::string& key, std::optional<WallTime> started) {
+                     return engine_.admit_alert("cloudwatch " + key, started);
+                   },
+                   [this] { return engine_.deployment_since(); }}) {
   if (config.cloudwatch.enabled && config.cloudwatch.sns_topics.empty()) {
     spdlog::warn("cloudwatch: SNS messages from any topic are accepted when correctly signed; list yours in cloudwatch.sns_topics");
   }
@@ -97,8 +101,11 @@ void Api::install(HttpServer& server) {
     return alive_(&why) ? HttpReply::text(200, "ok\n") : HttpReply::text(503, "unhealthy: " + why + "\n");
   });
   server.handle("GET", "/readyz", [this](const HttpCall&) {
-    return engine_.ready() ? HttpReply::text(200, "ready\n")
-                           : HttpReply::text(503, "not ready: no evaluation has completed yet\n");
+    if (!engine_.ready()) return HttpReply::text(503, "not ready: no evaluation has completed yet\n");
+    // A sidecar that cannot write its state would forget (or repeat) a rollback on restart.
+    const std::string failing = engine_.persist_health().failing();
+    if (!failing.empty()) return HttpReply::text(503, "not ready: cannot persist: " + failing + "\n");
+    return HttpReply::text(200, "ready\n");
   });
   server.handle("GET", "/api/v1/status", [this](const HttpCall&) { return HttpReply::json(200, engine_.status()); });
   server.handle("GET", "/api/v1/incidents/latest", [this](const HttpCall&) { return latest_incident(); });
@@ -130,8 +137,14 @@ HttpReply Api::post_alerts(const HttpCall& call) {
       result = "resolved";  // a resolved alert never rolls back
     } else if (!alert_matches(alert, config_.alerts)) {
       result = "ignored";
-    } else if (!seen_alerts_.first_time(alert.key())) {
-      result = "duplicate";
+    } else if (const AlertAdmission admission = engine_.admit_alert(alert.key(), alert.started);
+               admission != AlertAdmission::kNew) {
+      result = admission == AlertAdmission::kStale ? "ignored_stale" : "duplicate";
+      if (admission == AlertAdmission::kStale) {
+        const auto since = engine_.deployment_since();
+        spdlog::info("alert {} started at {}, before deployment {} began at {}: about an earlier deployment; ignored",
+                     name, alert.starts_at, config_.deployment.name, since ? to_rfc3339(*since) : "?");
+      }
     } else {
       result = "matched";
       if (!decision) {

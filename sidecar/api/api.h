@@ -39,7 +39,6 @@ class Api {
   SelfMetrics& metrics_;
   std::function<bool(std::string*)> alive_;
   BearerAuth auth_;
-  AlertDeduplicator seen_alerts_;
   CloudWatchIntake cloudwatch_;
 };
 

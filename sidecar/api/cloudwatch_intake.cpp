@@ -336,6 +336,11 @@ bool CloudWatchIntake::matches(const AlarmStateChange& c) const {
   return true;
 }
 
+AlertAdmission CloudWatchIntake::admit(const std::string& key, std::optional<WallTime> started) {
+  if (hooks_.admit) return hooks_.admit(key, started);
+  return seen_.first_time(key) ? AlertAdmission::kNew : AlertAdmission::kDuplicate;
+}
+
 HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
   if (c.state != "ALARM" && c.state != "OK" && c.state != "INSUFFICIENT_DATA") {
     return reject(400, "rejected_malformed", "the alarm's state '" + clip(c.state) + "' is not ALARM, OK or INSUFFICIENT_DATA");
@@ -346,8 +351,14 @@ HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
     result = "not_alarm";  // OK and INSUFFICIENT_DATA never roll back
   } else if (!matches(c)) {
     result = "ignored";
-  } else if (!seen_.first_time(c.key())) {
-    result = "duplicate";
+  } else if (const AlertAdmission admission = admit(c.key(), parse_time(c.timestamp));
+             admission != AlertAdmission::kNew) {
+    result = admission == AlertAdmission::kStale ? "ignored_stale" : "duplicate";
+    if (admission == AlertAdmission::kStale) {
+      const auto since = hooks_.deployment_since ? hooks_.deployment_since() : std::nullopt;
+      spdlog::info("CloudWatch alarm {} in ALARM since {}, before this deployment began at {}: about an earlier "
+                   "deployment; ignored", clip(c.name, 160), c.timestamp, since ? to_rfc3339(*since) : "?");
+    }
   } else {
     result = "matched";
     RollbackRequest request;

@@ -67,6 +67,10 @@ class CloudWatchIntake {
     std::function<void(const std::string& result)> count;  // metrics; may be empty
     std::function<WallTime()> now;                          // default: system clock
     std::shared_ptr<HttpTransport> transport;               // default: curl (made on first use)
+    // De-duplication and staleness (Engine::admit_alert, kept in the state file); default: an
+    // in-memory de-duplicator, nothing stale.
+    std::function<AlertAdmission(const std::string& key, std::optional<WallTime> started)> admit;
+    std::function<std::optional<WallTime>()> deployment_since;  // for the log line; may be empty
   };
   CloudWatchIntake(const CloudWatchConfig& config, std::string bearer_token_file, Hooks hooks);
   ~CloudWatchIntake();
@@ -83,6 +87,7 @@ class CloudWatchIntake {
   std::shared_ptr<PublicKey> signing_key(const std::string& url, int* status, std::string* error);
   HttpResponse fetch(const std::string& url);
   bool matches(const AlarmStateChange& change) const;
+  AlertAdmission admit(const std::string& key, std::optional<WallTime> started);
   void count(const std::string& result) const;
 
   const CloudWatchConfig& config_;

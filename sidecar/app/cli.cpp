@@ -138,6 +138,9 @@ int run_sidecar(LoadedConfig& loaded, SystemEnv& env) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  // SIGHUP's default action ends the process without a clean stop; a daemon that cannot reload
+  // should neither reload half-way nor exit by surprise, so it says so and carries on.
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<Sidecar> sidecar = Sidecar::create(loaded, env);
@@ -148,7 +151,9 @@ int run_sidecar(LoadedConfig& loaded, SystemEnv& env) {
   }
   std::thread signal_thread([&] {
     int sig = 0;
-    sigwait(&signals, &sig);
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+      spdlog::warn("SIGHUP: configuration reload is not supported; restart the sidecar to apply a new config");
+    }
     spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     sidecar->stop();
   });

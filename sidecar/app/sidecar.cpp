@@ -70,12 +70,14 @@ std::unique_ptr<Sidecar> Sidecar::create(LoadedConfig& loaded, Env& env) {
 Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
   Parts& p = *parts_;
   p.engine.set_cleanup_actuators(pointers(p.loaded.cleanup_actuators));
+  p.records.set_persist_health(&p.engine.persist_health());
   std::vector<NotificationDispatcher::Target> targets;
   for (std::size_t i = 0; i < p.loaded.notifiers.size(); ++i)
     targets.push_back({p.loaded.notifiers[i].get(), p.config.notifier_specs[i]});
   p.notifications = std::make_unique<NotificationDispatcher>(
       p.config, std::move(targets), p.metrics, p.clock, NotificationDispatcher::outbox_path_for(p.config.state_file),
       [&p](const nlohmann::json& fields) { p.records.record_notification(fields); });
+  p.notifications->set_persist_health(&p.engine.persist_health());
   // Liveness: a tick must start at least this often, or the loop is wedged.
   const auto stuck_after = 3 * p.config.evaluation_interval + p.config.prometheus.timeout + p.config.rollback.deadline;
   p.last_tick = p.clock.mono().time_since_epoch().count();

@@ -71,6 +71,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       clock_(*env.clock),
       metrics_(metrics),
       store_(store),
+      persist_health_(metrics),
       executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
       promotion_(config.promotion.steps, config.promotion.step_duration),
@@ -95,6 +96,8 @@ bool Engine::restore(std::string* error) {
   std::optional<PersistedState> saved;
   if (!store_.load(&saved, error)) return false;
   restore_from(saved);
+  // A new deployment's start is on disk at once, so a restart before any decision keeps it.
+  if (saved && saved->identity != config_.deployment.identity()) persist();
   publish_state();
   if (config_.promotion.enabled) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -114,6 +117,23 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
       spdlog::info("promotion resumes at step {} (canary {}%); the step's window restarts", p.step + 1, p.weight);
     }
   }
+  if (saved) {
+    for (const auto& key : saved->seen_alerts) {  // alert keys carry over: they name alerts, not deployments
+      if (seen_alert_set_.insert(key).second) seen_alerts_.push_back(key);
+    }
+    while (seen_alerts_.size() > kMaxSeenAlerts) {
+      seen_alert_set_.erase(seen_alerts_.front());
+      seen_alerts_.pop_front();
+    }
+  }
+  if (saved && saved->identity == identity) {
+    deployment_since_ = saved->deployment_since;  // none in an older file: unknown, nothing is stale
+  } else if (saved) {
+    // The state of an earlier deployment: this one is first seen now, and began no earlier.
+    deployment_since_ = clock_.wall();
+  }
+  // No state at all (first start, or no state_file): the sidecar was not watching when this
+  // deployment began, so its start is unknown and no alert is judged stale.
   if (saved && saved->freeze) {
     freeze_ = saved->freeze;
     spdlog::warn("deployment {} is frozen since {} by {}: {}", config_.deployment.name, to_rfc3339(freeze_->since),
@@ -236,6 +256,27 @@ WallTime Engine::evaluation_time() {
   return wall;
 }
 
+// The monotonic twin of evaluation_time(): rules measure `for` and `delay` on it, so a step of
+// the wall clock (NTP, a resumed VM) neither fires a pending rule nor resets one, while the same
+// grid snapping keeps wake-up jitter from costing an interval.
+MonoTime Engine::evaluation_mono() {
+  const MonoTime mono = clock_.mono();
+  const auto interval = std::chrono::duration_cast<MonoTime::duration>(config_.evaluation_interval);
+  if (mono_grid_origin_ && interval.count() > 0) {
+    const auto offset = mono - *mono_grid_origin_;
+    const auto ticks = (offset + interval / 2) / interval;
+    const MonoTime snapped = *mono_grid_origin_ + ticks * interval;
+    const auto off = mono > snapped ? mono - snapped : snapped - mono;
+    if (ticks > 0 && off <= interval / 4 && (!last_mono_ || snapped > *last_mono_)) {
+      last_mono_ = snapped;
+      return snapped;
+    }
+  }
+  mono_grid_origin_ = mono;
+  last_mono_ = mono;
+  return mono;
+}
+
 void Engine::evaluate_once() {
   try {
     std::optional<Decision> resume;
@@ -244,6 +285,7 @@ void Engine::evaluate_once() {
       resume.swap(resume_);
     }
     if (resume) execute_rollback(*resume, clock_.mono());
+    if (persist_pending_.load()) persist();  // retried every tick until the disk takes it
     run_cleanup_if_due();
 
     std::vector<std::string> queries;
@@ -256,6 +298,7 @@ void Engine::evaluate_once() {
     }
     if (verifying) queries.push_back(config_.rollback.verify.condition.query);
     const WallTime now = evaluation_time();
+    const MonoTime mono_now = evaluation_mono();
     std::vector<double> elapsed;
     std::vector<promql::QueryOutcome> outcomes = client_.query_all(queries, to_unix_seconds(now), &elapsed);
     for (auto& outcome : outcomes) outcome = promql::refuse_partial(std::move(outcome));
@@ -271,7 +314,7 @@ void Engine::evaluate_once() {
         const RuleConfig& rule = tracker.rule();
         metrics_.observe_query_duration(rule.name, elapsed[i]);
         const RuleState before = tracker.status().state;
-        const RuleStatus& status = tracker.observe(observe_outcome(i, outcomes[i]), now);
+        const RuleStatus& status = tracker.observe(observe_outcome(i, outcomes[i]), now, mono_now);
         metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
                           rule_state_name(status.state));
         log_rule_transition(tracker, before);
@@ -313,7 +356,10 @@ void Engine::take_decision(Decision decision) {
   for (auto* o : observers_) {
     record_safely(metrics_, "recording the decision", decision.id, [&] { o->on_decision(decision); });
   }
-  if (decision.first_breach) metrics_.observe_detection(seconds_between(*decision.first_breach, decision.decided_at));
+  // Wall times: a clock step between breach and decision must not record a negative detection.
+  if (decision.first_breach) {
+    metrics_.observe_detection(std::max(0.0, seconds_between(*decision.first_breach, decision.decided_at)));
+  }
   if (decision.kind == "rollback") {
     spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
                  decision.reason,
@@ -523,6 +569,26 @@ RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
   return result;
 }
 
+AlertAdmission Engine::admit_alert(const std::string& key, std::optional<WallTime> started_at) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_at && deployment_since_ && *started_at < *deployment_since_) return AlertAdmission::kStale;
+    if (!seen_alert_set_.insert(key).second) return AlertAdmission::kDuplicate;
+    seen_alerts_.push_back(key);
+    if (seen_alerts_.size() > kMaxSeenAlerts) {
+      seen_alert_set_.erase(seen_alerts_.front());
+      seen_alerts_.pop_front();
+    }
+  }
+  persist();  // before acting: a restart right after must not act on it again
+  return AlertAdmission::kNew;
+}
+
+std::optional<WallTime> Engine::deployment_since() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return deployment_since_;
+}
+
 void Engine::advance_promotion(WallTime now) {
   const PromotionConfig& cfg = config_.promotion;
   if (!cfg.enabled) return;
@@ -644,9 +710,10 @@ void Engine::shutdown() {
 
 Engine::~Engine() { shutdown(); }
 
-// Never throws: a state file that cannot be written is logged (and, if it threw, counted); the
-// rollback goes on.
+// Never throws: a state file that cannot be written is counted, logged once (PersistHealth) and
+// retried at the next tick; the latch holds in memory meanwhile and the rollback goes on.
 void Engine::persist() {
+  std::lock_guard<std::mutex> writing(persist_mu_);  // the newest state is read under it: no stale overwrite
   PersistedState state;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -655,11 +722,19 @@ void Engine::persist() {
     state.last_decision = machine_.last_decision();
     state.freeze = freeze_;
     if (config_.promotion.enabled) state.promotion = promotion_.progress();
+    state.deployment_since = deployment_since_;
+    state.seen_alerts.assign(seen_alerts_.begin(), seen_alerts_.end());
   }
-  record_safely(metrics_, "writing the state file", state.last_decision ? state.last_decision->id : 0, [&] {
-    std::string error;
-    if (!store_.save(state, &error)) spdlog::error("{}", error);
-  });
+  bool saved = false;
+  std::string error;
+  record_safely(metrics_, "writing the state file", state.last_decision ? state.last_decision->id : 0,
+                [&] { saved = store_.save(state, &error); });
+  persist_pending_ = !saved;
+  if (saved) {
+    persist_health_.succeeded(PersistFile::kState);
+  } else {
+    persist_health_.failed(PersistFile::kState, error.empty() ? "state file " + store_.path() + ": write failed" : error);
+  }
 }
 
 void Engine::publish_state() {

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "sidecar/rollback/rollback_checks.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/policy/rule_tracker.h"
+#include "sidecar/core/persist_health.h"
 #include "sidecar/core/self_metrics.h"
 #include "sidecar/core/state_store.h"
 
@@ -53,6 +56,13 @@ struct RollbackRequest {
   nlohmann::json details;              // evidence: alert labels/annotations/..., or actor
 };
 
+// What an intake should do with a firing alert (Engine::admit_alert).
+enum class AlertAdmission {
+  kNew,        // first time: act on it
+  kDuplicate,  // already acted on (a retry, a repeat, a resend after a restart)
+  kStale,      // started before this deployment began: about an earlier deployment
+};
+
 struct RollbackRequestResult {
   bool accepted = false;       // a decision was taken (rollback, or hold in dry run)
   std::uint64_t decision_id = 0;
@@ -79,6 +89,14 @@ class Engine {
   // Takes a rollback decision for an alert or a person and runs the actuators on a background
   // thread (the call returns at once). Not accepted when already rolling back or latched.
   RollbackRequestResult request_rollback(const RollbackRequest& request);
+  // De-duplication and staleness of a firing alert, by its key (identity@startsAt) and startsAt
+  // (none when unknown: Go's zero time or out of range, never stale). New keys are remembered
+  // (the last kMaxSeenAlerts) in the state file, so a resend after a restart is a duplicate.
+  AlertAdmission admit_alert(const std::string& key, std::optional<WallTime> started_at);
+  // When this deployment identity was first seen (persisted); none when an older state file of
+  // the same identity did not record it.
+  std::optional<WallTime> deployment_since() const;
+  static constexpr std::size_t kMaxSeenAlerts = 1000;
   // Freeze blocks promotion, never a rollback; it is persisted and survives restarts.
   void set_freeze(const std::string& reason, const std::string& actor);
   bool clear_freeze(const std::string& actor);  // false when there was no freeze
@@ -93,6 +111,9 @@ class Engine {
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
   std::optional<Decision> last_decision() const;  // the latest decision, as persisted
+  // Write health of the state file; the records (audit, incidents, outbox) report here too, and
+  // /readyz answers 503 while any of them fails.
+  PersistHealth& persist_health() { return persist_health_; }
 
  private:
   void restore_from(const std::optional<PersistedState>& saved);
@@ -108,12 +129,18 @@ class Engine {
   void advance_promotion(WallTime now);
   void run_cleanup_if_due();
   WallTime evaluation_time();
+  MonoTime evaluation_mono();
 
   const Config& config_;
   promql::Client& client_;
   Clock& clock_;
   SelfMetrics& metrics_;
   const StateStore& store_;
+  PersistHealth persist_health_;
+  // The last state write failed (full or read-only disk): the next tick writes it again, so the
+  // latch reaches the disk when space returns even if nothing changes any more.
+  std::atomic<bool> persist_pending_{false};
+  std::mutex persist_mu_;  // one state write at a time (ticks and a background rollback)
   RollbackExecutor executor_;
 
   mutable std::mutex mu_;  // guards everything below that status() reads
@@ -122,11 +149,17 @@ class Engine {
   PromotionMachine promotion_;
   std::optional<WallTime> last_evaluation_;
   std::optional<WallTime> grid_origin_;  // wall time of the evaluation the schedule grid starts at
+  // The same grid on the monotonic clock, which measures the rules' `for` and `delay`.
+  std::optional<MonoTime> mono_grid_origin_;
+  std::optional<MonoTime> last_mono_;
   std::uint64_t evaluations_ = 0;
   std::optional<Decision> resume_;          // interrupted rollback to finish first
   std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
   std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
   std::optional<Freeze> freeze_;
+  std::optional<WallTime> deployment_since_;
+  std::deque<std::string> seen_alerts_;  // oldest first, at most kMaxSeenAlerts
+  std::set<std::string> seen_alert_set_;
   // Held while actuators run (rollback or promotion step), so a promotion step can never land
   // after a rollback and undo it.
   std::mutex actuation_mu_;

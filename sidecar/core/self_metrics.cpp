@@ -57,13 +57,15 @@ struct SelfMetrics::Impl {
   prometheus::Family<prometheus::Counter>& api_requests =
       prometheus::BuildCounter().Name("rollback_sidecar_api_requests_total").Help("HTTP API requests, by endpoint and status code.").Register(*registry);
   prometheus::Family<prometheus::Counter>& alerts =
-      prometheus::BuildCounter().Name("rollback_sidecar_alerts_received_total").Help("Alertmanager alerts received, by result (matched, ignored, resolved, duplicate, rejected).").Register(*registry);
+      prometheus::BuildCounter().Name("rollback_sidecar_alerts_received_total").Help("Alertmanager alerts received, by result (matched, ignored, ignored_stale, resolved, duplicate, rejected).").Register(*registry);
   prometheus::Family<prometheus::Counter>& cloudwatch =
       prometheus::BuildCounter().Name("rollback_sidecar_cloudwatch_messages_total").Help("CloudWatch alarm messages (EventBridge events, SNS messages) received, by result.").Register(*registry);
   prometheus::Family<prometheus::Counter>& notifications =
       prometheus::BuildCounter().Name("rollback_sidecar_notifications_total").Help("Notification attempts, by notifier and result.").Register(*registry);
   prometheus::Family<prometheus::Counter>& audit_errors =
       prometheus::BuildCounter().Name("rollback_sidecar_audit_write_errors_total").Help("Audit log records that could not be written.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& persist_errors =
+      prometheus::BuildCounter().Name("rollback_sidecar_persist_errors_total").Help("Writes of the state file, audit log, incident reports or notification outbox that failed (full or read-only disk), by file.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& build_info =
       prometheus::BuildGauge().Name("rollback_sidecar_build_info").Help("Always 1; the version label names the build.").Register(*registry);
 
@@ -84,8 +86,11 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   impl_->dry_run.Add({}).Set(0);
   impl_->freeze.Add({}).Set(0);
   impl_->audit_errors.Add({});
-  for (const char* result : {"matched", "ignored", "resolved", "duplicate", "rejected"}) impl_->alerts.Add({{"result", result}});
-  for (const char* result : {"matched", "duplicate", "ignored", "not_alarm", "subscription_confirmed", "subscription_logged",
+  for (const char* file : {"state", "audit", "incident", "outbox"}) impl_->persist_errors.Add({{"file", file}});
+  for (const char* result : {"matched", "ignored", "ignored_stale", "resolved", "duplicate", "rejected"}) {
+    impl_->alerts.Add({{"result", result}});
+  }
+  for (const char* result : {"matched", "duplicate", "ignored", "ignored_stale", "not_alarm", "subscription_confirmed", "subscription_logged",
                              "unsubscribed", "rejected_auth", "rejected_malformed", "rejected_signature", "rejected_topic",
                              "rejected_stale", "error"}) {
     impl_->cloudwatch.Add({{"result", result}});
@@ -209,6 +214,9 @@ void SelfMetrics::count_notification(const std::string& notifier, const std::str
 }
 
 void SelfMetrics::count_audit_write_error() { impl_->audit_errors.Add({}).Increment(); }
+void SelfMetrics::count_persist_error(const std::string& file) {
+  impl_->persist_errors.Add({{"file", file}}).Increment();
+}
 
 std::string SelfMetrics::serialize() const {
   std::ostringstream out;

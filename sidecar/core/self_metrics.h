@@ -56,14 +56,18 @@ class SelfMetrics {
   // HTTP API requests by endpoint (route pattern) and status code.
   void count_api_request(const std::string& endpoint, int code);
   // Alertmanager alerts received, by what became of them: matched, ignored (labels do not
-  // match), resolved, duplicate (already acted on), rejected (bad payload).
+  // match), ignored_stale (started before this deployment began), resolved, duplicate (already
+  // acted on, also before a restart), rejected (bad payload).
   void count_alert(const std::string& result);
   // CloudWatch alarm messages (POST /api/v1/cloudwatch), by result: matched, duplicate, ignored,
-  // not_alarm, subscription_confirmed, subscription_logged, unsubscribed, rejected_auth,
+  // ignored_stale, not_alarm, subscription_confirmed, subscription_logged, unsubscribed, rejected_auth,
   // rejected_malformed, rejected_signature, rejected_topic, rejected_stale, error.
   void count_cloudwatch(const std::string& result);
   void count_notification(const std::string& notifier, const std::string& result);
   void count_audit_write_error();
+  // A state / audit / incident / outbox write that failed (file: "state" | "audit" | "incident" |
+  // "outbox"); PersistHealth calls it.
+  void count_persist_error(const std::string& file);
 
   // Prometheus text exposition format 0.0.4 of every metric.
   std::string serialize() const;

@@ -62,6 +62,20 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
     if (!promotion_state) return fail("unknown promotion state \"" + p["state"].get<std::string>() + "\"");
     state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), *promotion_state};
   }
+  if (j.contains("deployment_since") && !j["deployment_since"].is_null()) {
+    WallTime since;
+    if (!j["deployment_since"].is_string() || !parse_rfc3339(j["deployment_since"].get<std::string>(), &since)) {
+      return fail("deployment_since is malformed (needs RFC 3339)");
+    }
+    state.deployment_since = since;
+  }
+  if (j.contains("seen_alerts") && !j["seen_alerts"].is_null()) {
+    if (!j["seen_alerts"].is_array()) return fail("seen_alerts is malformed (needs an array of strings)");
+    for (const auto& key : j["seen_alerts"]) {
+      if (!key.is_string()) return fail("seen_alerts is malformed (needs an array of strings)");
+      state.seen_alerts.push_back(key.get<std::string>());
+    }
+  }
   if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
     return fail("state rolling_back without the decision being executed");
   }
@@ -82,7 +96,10 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
                       {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
                                                                      {"weight", state.promotion->weight},
                                                                      {"state", promotion_state_name(state.promotion->state)}}
-                                                    : nlohmann::json(nullptr)}};
+                                                    : nlohmann::json(nullptr)},
+                      {"deployment_since", state.deployment_since ? nlohmann::json(to_rfc3339(*state.deployment_since))
+                                                                  : nlohmann::json(nullptr)},
+                      {"seen_alerts", state.seen_alerts}};
   const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string why;
   if (!common::write_file_atomically(path_, data, 0640, &why)) {

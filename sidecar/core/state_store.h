@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sidecar/policy/decision.h"
 #include "sidecar/policy/promotion_machine.h"
@@ -23,6 +24,12 @@ struct PersistedState {
   std::optional<Decision> last_decision;
   std::optional<Freeze> freeze;  // kept across restarts and deployments until lifted
   std::optional<PromotionProgress> promotion;
+  // When this identity was first seen (alerts that started before it are stale); absent in
+  // files written before it was kept, and then unknown (no alert is judged stale).
+  std::optional<WallTime> deployment_since;
+  // De-duplication keys of the alerts already acted on (identity@startsAt), oldest first,
+  // bounded by the engine; absent in older files.
+  std::vector<std::string> seen_alerts;
 };
 
 // Contract: save() replaces the file atomically (write to a temp file in the same directory,

@@ -64,24 +64,30 @@ void RuleTracker::reset() {
   status_.firing_since.reset();
 }
 
-void RuleTracker::hold(WallTime now) {
+void RuleTracker::hold(MonoTime mono) {
   status_.state = RuleState::kNoData;
-  if (status_.pending_since && !status_.firing_since && !hold_started_) hold_started_ = now;
+  if (status_.pending_since && !status_.firing_since && !hold_started_) hold_started_ = mono;
 }
 
-void RuleTracker::breach(WallTime now) {
+void RuleTracker::breach(WallTime now, MonoTime mono) {
   status_.breaching = true;
   if (hold_started_) {  // evidence is back: the held time does not count toward `for`
-    held_ += now - *hold_started_;
+    held_ += mono - *hold_started_;
     hold_started_.reset();
   }
-  if (!status_.pending_since) status_.pending_since = now;
-  if (!status_.firing_since && now - *status_.pending_since - held_ >= rule_.for_duration) status_.firing_since = now;
+  if (!status_.pending_since) {
+    status_.pending_since = now;
+    pending_mono_ = mono;
+  }
+  if (!status_.firing_since && mono - pending_mono_ - held_ >= rule_.for_duration) {
+    status_.firing_since = now;
+    firing_mono_ = mono;
+  }
   status_.state = status_.firing_since ? RuleState::kFiring : RuleState::kPending;
-  status_.actionable = status_.firing_since && now - *status_.firing_since >= rule_.delay;
+  status_.actionable = status_.firing_since && mono - firing_mono_ >= rule_.delay;
 }
 
-void RuleTracker::datapoint(bool breached, WallTime now) {
+void RuleTracker::datapoint(bool breached, WallTime now, MonoTime mono) {
   window_.add(breached);
   status_.breaching = breached;
   status_.window_breached = window_.breached();
@@ -94,16 +100,19 @@ void RuleTracker::datapoint(bool breached, WallTime now) {
   }
   if (!status_.pending_since) status_.pending_since = now;
   if (window_.firing()) {
-    if (!status_.firing_since) status_.firing_since = now;
+    if (!status_.firing_since) {
+      status_.firing_since = now;
+      firing_mono_ = mono;
+    }
     status_.state = RuleState::kFiring;
-    status_.actionable = now - *status_.firing_since >= rule_.delay;
+    status_.actionable = mono - firing_mono_ >= rule_.delay;
   } else {
     status_.firing_since.reset();
     status_.state = RuleState::kPending;
   }
 }
 
-const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now) {
+const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now, MonoTime mono) {
   status_.last_evaluated = now;
   status_.actionable = false;
   status_.breaching = false;
@@ -115,30 +124,30 @@ const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now) {
       status_.value = obs.value;
       status_.last_problem.clear();
       const bool breached = obs.judged_breach ? *obs.judged_breach : breaches(rule_.comparison, obs.value, rule_.threshold);
-      if (windowed) datapoint(breached, now);
-      else if (breached) breach(now);
+      if (windowed) datapoint(breached, now, mono);
+      else if (breached) breach(now, mono);
       else reset();
       break;
     }
     case Observation::Kind::kNoData:
       status_.value.reset();
       status_.last_problem = obs.error_message.empty() ? "query returned no data" : obs.error_message;
-      if (windowed && rule_.missing != Missing::kHold) datapoint(rule_.missing == Missing::kBreach, now);
+      if (windowed && rule_.missing != Missing::kHold) datapoint(rule_.missing == Missing::kBreach, now, mono);
       else if (windowed) status_.state = RuleState::kNoData;
-      else if (rule_.missing == Missing::kBreach) breach(now);
+      else if (rule_.missing == Missing::kBreach) breach(now, mono);
       else if (rule_.missing == Missing::kOk) reset();
-      else hold(now);  // progress kept, the `for` clock stopped
+      else hold(mono);  // progress kept, the `for` clock stopped
       break;
     case Observation::Kind::kError:
       status_.value.reset();
       status_.last_problem = obs.error_reason + ": " + obs.error_message;
       if (windowed) status_.state = RuleState::kNoData;
-      else hold(now);
+      else hold(mono);
       break;
     case Observation::Kind::kInsufficient:
       status_.value.reset();
       status_.last_problem = obs.error_message.empty() ? "too few samples to judge" : obs.error_message;
-      if (!windowed) hold(now);
+      if (!windowed) hold(mono);
       status_.state = RuleState::kInsufficient;
       break;
   }

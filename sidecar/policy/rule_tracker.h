@@ -78,17 +78,26 @@ class RuleTracker {
  public:
   explicit RuleTracker(const RuleConfig& rule)
       : rule_(rule), window_(rule.breaches.value_or(BreachesSpec{})) {}
-  const RuleStatus& observe(const Observation& obs, WallTime now);
+  // `now` stamps the status (what humans and Prometheus see); `mono` measures `for`, `delay` and
+  // held time, so a wall-clock step (NTP, a VM resume) neither fires nor resets a rule. Without
+  // `mono` (a backtest replaying history, where wall time is the timeline) wall time measures.
+  const RuleStatus& observe(const Observation& obs, WallTime now, MonoTime mono);
+  const RuleStatus& observe(const Observation& obs, WallTime now) {
+    return observe(obs, now, MonoTime(std::chrono::duration_cast<MonoTime::duration>(now.time_since_epoch())));
+  }
   const RuleStatus& status() const { return status_; }
   const RuleConfig& rule() const { return rule_; }
 
  private:
-  void breach(WallTime now);
+  void breach(WallTime now, MonoTime mono);
   void reset();
-  void hold(WallTime now);
-  void datapoint(bool breached, WallTime now);  // `breaches` mode
+  void hold(MonoTime mono);
+  void datapoint(bool breached, WallTime now, MonoTime mono);  // `breaches` mode
 
-  std::optional<WallTime> hold_started_;  // a pending rule is being held since
+  // pending_since / firing_since on the monotonic clock, which all durations are measured on.
+  MonoTime pending_mono_{};
+  MonoTime firing_mono_{};
+  std::optional<MonoTime> hold_started_;  // a pending rule is being held since
   std::chrono::nanoseconds held_{0};      // total held time in this episode before firing
 
   RuleConfig rule_;

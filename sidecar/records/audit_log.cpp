@@ -114,6 +114,11 @@ void AuditLog::set_on_write_error(std::function<void()> on_write_error) {
   on_write_error_ = std::move(on_write_error);
 }
 
+void AuditLog::set_on_write_result(std::function<void(const std::string&)> on_write_result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_write_result_ = std::move(on_write_result);
+}
+
 void AuditLog::set_clock(const Clock* clock) {
   std::lock_guard<std::mutex> lock(mu_);
   clock_ = clock;
@@ -306,13 +311,21 @@ bool AuditLog::record(const std::string& event, nlohmann::json fields) {
   if (!enabled()) return true;
   std::string error;
   std::function<void()> callback;
+  std::function<void(const std::string&)> result;
+  bool ok = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (append_locked(event, fields, &error)) return true;
-    ++write_errors_;
+    ok = append_locked(event, fields, &error);
+    if (!ok) ++write_errors_;
     callback = on_write_error_;
+    result = on_write_result_;
   }
-  spdlog::error("{} (event {})", error, event);
+  if (ok) {
+    if (result) result("");
+    return true;
+  }
+  if (result) result(error + " (event " + event + ")");
+  else spdlog::error("{} (event {})", error, event);
   if (callback) callback();
   return false;
 }

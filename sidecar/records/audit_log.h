@@ -62,6 +62,10 @@ class AuditLog {
 
   // Called (outside the log's lock) after every failed write, e.g. to bump a counter.
   void set_on_write_error(std::function<void()> on_write_error);
+  // Called (outside the lock) after every record with "" when it was written, else the error.
+  // When set, the sink logs failures (PersistHealth says a full disk once, not per record) and
+  // record() does not log them itself.
+  void set_on_write_result(std::function<void(const std::string& error)> on_write_result);
   // Timestamps come from clock->wall() instead of the system clock (not owned; may be null).
   void set_clock(const Clock* clock);
 
@@ -89,6 +93,7 @@ class AuditLog {
   bool repaired_ = false;
   std::uint64_t write_errors_ = 0;
   std::function<void()> on_write_error_;
+  std::function<void(const std::string&)> on_write_result_;
   const Clock* clock_ = nullptr;
 };
 

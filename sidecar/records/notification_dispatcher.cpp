@@ -175,9 +175,15 @@ void NotificationDispatcher::persist_locked() {
   nlohmann::json doc = {{"version", kOutboxVersion}, {"queued_ids", queued_ids_}, {"pending", pending}};
   std::string error;
   if (!common::write_file_atomically(outbox_path_, common::dump_json(doc) + "\n", 0640, &error)) {
-    // Delivery goes on from memory; only crash safety of these messages is lost.
-    spdlog::error("notification outbox: {}", error);
+    // Delivery goes on from memory; only crash safety of these messages is lost until a retry
+    // (the worker's next wake-up, within a second) gets the outbox onto the disk.
+    persist_retry_at_ = clock_.mono() + std::chrono::seconds(1);
+    if (health_) health_->failed(PersistFile::kOutbox, "notification outbox " + error);
+    else spdlog::error("notification outbox: {}", error);
+    return;
   }
+  persist_retry_at_.reset();
+  if (health_) health_->succeeded(PersistFile::kOutbox);
 }
 
 void NotificationDispatcher::enqueue(const Decision& decision, const std::string& message, const std::string& state) {
@@ -251,7 +257,7 @@ std::optional<std::size_t> NotificationDispatcher::next_due_locked(MonoTime now,
 void NotificationDispatcher::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    if (dirty_) persist_locked();
+    if (dirty_ || (persist_retry_at_ && clock_.mono() >= *persist_retry_at_)) persist_locked();
     const MonoTime now = clock_.mono();
     MonoTime earliest = now + std::chrono::hours(1);
     auto due = next_due_locked(now, &earliest);
@@ -324,7 +330,7 @@ void NotificationDispatcher::stop() {
   cv_.notify_one();
   if (worker_.joinable()) worker_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  if (dirty_) persist_locked();
+  if (dirty_ || persist_retry_at_) persist_locked();
 }
 
 std::size_t NotificationDispatcher::pending() const {

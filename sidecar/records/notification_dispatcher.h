@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "sidecar/config/config.h"
 #include "sidecar/core/engine.h"
+#include "sidecar/core/persist_health.h"
 #include "sidecar/core/self_metrics.h"
 
 namespace rs::sidecar {
@@ -63,6 +64,9 @@ class NotificationDispatcher : public DecisionObserver {
   // fatal: losing notifications must not stop a rollback) and starts the worker.
   void start();
   void recover(const std::optional<Decision>& last_decision);
+  // Outbox write failures are reported here (logged once, /readyz) and the write is retried
+  // about every second until it works; not owned, may be null; call before start().
+  void set_persist_health(PersistHealth* health) { health_ = health; }
   void stop();
   std::size_t pending() const;
 
@@ -104,6 +108,8 @@ class NotificationDispatcher : public DecisionObserver {
   std::deque<Entry> entries_;
   std::deque<std::string> queued_ids_;  // notification ids already queued (bounded), for recover()
   bool dirty_ = false;
+  std::optional<MonoTime> persist_retry_at_;  // the last outbox write failed: write again then
+  PersistHealth* health_ = nullptr;
   bool stopping_ = false;
   std::thread worker_;
 };

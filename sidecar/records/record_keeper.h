@@ -2,6 +2,7 @@
 // written by one background thread, in order, so an fsync never delays an actuator.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "sidecar/records/incident_report.h"
 #include "sidecar/config/config.h"
 #include "sidecar/core/engine.h"
+#include "sidecar/core/persist_health.h"
 #include "sidecar/core/self_metrics.h"
 
 namespace rs::sidecar {
@@ -21,8 +23,10 @@ namespace rs::sidecar {
 // Contract: the DecisionObserver calls only queue work and return at once. The worker writes
 // audit records (decision, actuator_call, verification, rollback_completed, freeze/unfreeze,
 // startup/shutdown) and, after every finished rollback and every verification verdict, the
-// incident report; write failures
-// are logged and counted (rollback_sidecar_audit_write_errors_total), never thrown. stop()
+// incident report; write failures are never thrown: they are counted (audit_write_errors_total
+// once per record, persist_errors_total{file="audit"|"incident"} per attempt), logged once until
+// the disk takes writes again (PersistHealth), and the refused records (at most 1000, in order)
+// and the last refused incident report are written again every second until they are. stop()
 // drains what is queued, then ends the worker. Records queued but not yet written when the
 // process is killed (-9) are lost; the state file still holds the decision, and a rollback that
 // was cut short is re-run (and re-recorded) on the next start.
@@ -38,6 +42,9 @@ class RecordKeeper : public DecisionObserver {
   // One notification delivery attempt (fields from NotificationDispatcher).
   void record_notification(const nlohmann::json& fields);
   void stop();
+  // Where audit and incident write failures are reported (logged once, /readyz); not owned;
+  // call before start(). Without it the keeper reports to a PersistHealth of its own.
+  void set_persist_health(PersistHealth* health);
 
   void on_decision(const Decision& decision) override;
   void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
@@ -49,13 +56,24 @@ class RecordKeeper : public DecisionObserver {
   void run();
   void write_incident(const Decision& decision, const nlohmann::json& status, std::string* path);
   void write_facts(const IncidentFacts& facts, std::string* path);
+  void audit(const std::string& event, const nlohmann::json& fields);  // worker thread only
+  void retry_unwritten();                                              // worker thread only
+
+  static constexpr std::size_t kMaxUnwritten = 1000;
+  static constexpr std::chrono::seconds kRetryEvery{1};
 
   const Config& config_;
   SelfMetrics& metrics_;
   AuditLog audit_;
+  PersistHealth own_health_;
+  PersistHealth* health_ = nullptr;
   // The last incident's facts (worker thread only), so a later verdict rewrites the report with
   // the rules as they stood at decision time.
   std::optional<IncidentFacts> last_incident_;
+  // Records the disk refused (full, read-only), oldest first, and the last incident report not
+  // written; the worker writes them again every second, so nothing is lost to a brief full disk.
+  std::deque<std::pair<std::string, nlohmann::json>> unwritten_;
+  std::optional<IncidentFacts> unwritten_incident_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;

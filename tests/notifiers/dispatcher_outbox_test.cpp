@@ -3,6 +3,8 @@
 // give_up_after, dry-run and notify messages, throwing notifiers, and the attempt records.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <stdexcept>
 #include <mutex>
@@ -121,6 +123,31 @@ class Outbox : public ::testing::Test {
   std::mutex mu_;
   std::vector<nlohmann::json> attempts_;
 };
+
+// An outbox the disk refuses (here: its directory is missing, as on a full or read-only disk):
+// delivery goes on from memory, the failure is counted and reported to the persist health
+// (/readyz), and the outbox is written again, without a new change, once the disk takes it.
+TEST_F(Outbox, AnOutboxTheDiskRefusesIsCountedReportedAndWrittenWhenTheDiskTakesIt) {
+  const std::string volume = dir_.file("volume");
+  const std::string outbox = volume + "/state.json.notifications";
+  PersistHealth health(metrics_);
+  Scripted receiver("receiver", {kBusy});  // keeps the message pending, so the outbox has content
+  NotificationDispatcher d(config_, {{&receiver, spec_for()}}, metrics_, clock_, outbox, nullptr);
+  d.set_persist_health(&health);
+  d.start();
+  d.on_decision(decision(7));
+  ASSERT_TRUE(testing::wait_until([&] { return !health.failing().empty(); }, 5s));
+  EXPECT_NE(health.failing().find("outbox: notification outbox " + outbox), std::string::npos) << health.failing();
+  EXPECT_GE(testing::metric_value(metrics_.serialize(), "rollback_sidecar_persist_errors_total{file=\"outbox\"}"), 1);
+  EXPECT_TRUE(testing::wait_until([&] { return !receiver.sent().empty(); }, 5s)) << "delivery goes on from memory";
+
+  ASSERT_EQ(::mkdir(volume.c_str(), 0750), 0);
+  ASSERT_TRUE(testing::wait_until([&] { return health.failing().empty(); }, 5s)) << health.failing();
+  const auto doc = nlohmann::json::parse(testing::read_file(outbox), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << testing::read_file(outbox);
+  EXPECT_EQ(doc["pending"].size(), 1u);
+  d.stop();
+}
 
 TEST(OutboxPath, FollowsTheStateFile) {
   EXPECT_EQ(NotificationDispatcher::outbox_path_for("/var/lib/rs/state.json"), "/var/lib/rs/state.json.notifications");

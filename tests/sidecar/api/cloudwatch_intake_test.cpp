@@ -156,7 +156,8 @@ struct Harness {
   std::unique_ptr<CloudWatchIntake> intake;
   std::string token_file;
 
-  explicit Harness(const std::string& cloudwatch_yaml) {
+  using Admit = std::function<AlertAdmission(const std::string&, std::optional<WallTime>)>;
+  explicit Harness(const std::string& cloudwatch_yaml, Admit admit = nullptr) {
     token_file = dir.file("token");
     write_file(token_file, "s3cret-token\n");
     write_file(dir.file("api-key"), "k3y-from-eventbridge\n");
@@ -184,6 +185,7 @@ struct Harness {
     };
     hooks.count = [this](const std::string& result) { ++counts[result]; };
     hooks.transport = transport;
+    hooks.admit = std::move(admit);
     intake = std::make_unique<CloudWatchIntake>(loaded.config.cloudwatch, token_file, hooks);
   }
   HttpReply post(const nlohmann::json& body, std::map<std::string, std::string> headers = {}) {
@@ -194,6 +196,28 @@ struct Harness {
 
 const std::string kMatch = "{match: {alarm: '{{deployment}}-(5xx|latency)'}, sns_topics: ['" + std::string(kTopic) + "']";
 const std::map<std::string, std::string> kBearer = {{"Authorization", "Bearer s3cret-token"}};
+
+// The engine's admission (Engine::admit_alert) decides staleness: an alarm that went to ALARM
+// before this deployment began is counted ignored_stale and never asks for a rollback.
+TEST(CloudWatchIntake, AnAlarmFromBeforeTheDeploymentIsIgnoredAsStale) {
+  WallTime deployment_since;
+  ASSERT_TRUE(parse_rfc3339("2024-05-01T12:00:00Z", &deployment_since));
+  std::vector<std::string> keys;
+  Harness h(kMatch + "}", [&](const std::string& key, std::optional<WallTime> started) {
+    keys.push_back(key);
+    return started && *started < deployment_since ? AlertAdmission::kStale : AlertAdmission::kNew;
+  });
+  HttpReply stale = h.post(eventbridge_event("checkout-5xx", "ALARM", "2024-05-01T11:59:00.000+0000"), kBearer);
+  ASSERT_EQ(stale.status, 200) << stale.body;
+  EXPECT_EQ(Harness::result(stale), "ignored_stale");
+  EXPECT_TRUE(h.requests.empty());
+  EXPECT_EQ(h.counts["ignored_stale"], 1);
+  HttpReply fresh = h.post(eventbridge_event("checkout-5xx", "ALARM", "2024-05-01T12:00:05.000+0000"), kBearer);
+  EXPECT_EQ(Harness::result(fresh), "matched");
+  EXPECT_EQ(h.requests.size(), 1u);
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_NE(keys[0], keys[1]) << "the key holds the state-change time";
+}
 
 TEST(CloudWatchIntake, AnEventBridgeAlarmRollsBackOnceAndRedeliveryIsADuplicate) {
   Harness h(kMatch + "}");

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "tests/fakes/env.h"
@@ -37,7 +38,7 @@ const WallTime kWallStart = WallTime(std::chrono::hours(480000));
 // Both clocks move together, only when a test says so (or something sleeps on it).
 class ManualClock : public Clock {
  public:
-  WallTime wall() const override { return kWallStart + (mono_ - MonoTime(std::chrono::hours(1))); }
+  WallTime wall() const override { return kWallStart + wall_step_ + (mono_ - MonoTime(std::chrono::hours(1))); }
   MonoTime mono() const override { return mono_; }
   bool sleep_until(MonoTime t) override {
     if (t > mono_) mono_ = t;
@@ -45,9 +46,12 @@ class ManualClock : public Clock {
   }
   void interrupt() override {}
   void advance(std::chrono::milliseconds d) { mono_ += d; }
+  // The wall clock jumps (NTP, a resumed VM); the monotonic clock does not.
+  void step_wall(std::chrono::milliseconds d) { wall_step_ += d; }
 
  private:
   MonoTime mono_ = MonoTime(std::chrono::hours(1));
+  std::chrono::milliseconds wall_step_{0};
 };
 
 std::string percent_decode(const std::string& s) {
@@ -781,6 +785,132 @@ INSTANTIATE_TEST_SUITE_P(Verdicts, EngineVerification,
                          [](const auto& p) { return std::string(p.param.verdict); });
 
 }  // namespace verification
+
+// A state file that cannot be written (here: its directory is missing, as on a volume that is
+// not mounted yet; a full disk fails the same way) keeps the latch in memory, is counted and
+// shown by the persist health, and is written at the next tick once the disk takes it, even
+// though nothing changes any more; a restart then neither repeats nor forgets the rollback.
+TEST_F(EngineTest, AStateWriteThatFailedIsRetriedAtTheNextTickAndCounted) {
+  testing::TempDir dir;
+  const std::string volume = dir.file("volume");
+  Options o;
+  o.state_file = volume + "/state.json";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  for (int i = 0; i < 3; ++i) tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u);
+  EXPECT_EQ(state(), "rolled_back") << "the latch holds in memory";
+  EXPECT_GE(sidecar_->metric("rollback_sidecar_persist_errors_total", {{"file", "state"}}), 1);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_persist_errors_total", {{"file", "audit"}}), 0);
+  const std::string failing = engine().persist_health().failing();
+  EXPECT_NE(failing.find("state: state file " + o.state_file), std::string::npos) << failing;
+  const double errors = sidecar_->metric("rollback_sidecar_persist_errors_total", {{"file", "state"}});
+  tick();
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_persist_errors_total", {{"file", "state"}}), errors + 1)
+      << "every tick retries the pending write";
+
+  ASSERT_EQ(::mkdir(volume.c_str(), 0750), 0);  // the disk takes writes again
+  tick();
+  EXPECT_EQ(engine().persist_health().failing(), "");
+  ASSERT_EQ(testing::read_file(o.state_file).find("\"rolled_back\"") != std::string::npos, true)
+      << testing::read_file(o.state_file);
+  tick();
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_persist_errors_total", {{"file", "state"}}), errors + 1);
+
+  ASSERT_TRUE(start(o).engine);  // restart
+  EXPECT_EQ(state(), "rolled_back");
+  for (int i = 0; i < 3; ++i) tick();
+  EXPECT_EQ(actuator_.calls.size(), 1u) << "the restart does not repeat the rollback";
+}
+
+// `for` is measured on the monotonic clock: a wall-clock step forward does not fire a pending
+// rule early, and a step back does not hold it past its `for`.
+TEST_F(EngineTest, AWallClockStepForwardDoesNotFireAPendingRule) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0: pending
+  clock_.step_wall(std::chrono::hours(1));
+  tick();  // t=1 (wall: +1h1s)
+  EXPECT_EQ(state(), "pending") << "1s of `for: 2s` has passed, whatever the wall clock says";
+  EXPECT_TRUE(actuator_.calls.empty());
+  tick();  // t=2
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+}
+
+TEST_F(EngineTest, AWallClockStepBackDoesNotResetOrStretchAPendingRule) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0: pending
+  clock_.step_wall(-std::chrono::hours(1));
+  tick();  // t=1 (wall: -59m59s)
+  EXPECT_EQ(state(), "pending");
+  tick();  // t=2: `for: 2s` held at every evaluation
+  EXPECT_EQ(actuator_.calls.size(), 1u) << "the rule fires after 2s of monotonic time";
+  EXPECT_EQ(state(), "rolled_back");
+}
+
+TEST_F(EngineTest, AWallClockStepDoesNotShortenTheDelay) {
+  Options o;
+  o.errors_rule = "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', above: 0.05, "
+                  "for: 1s, delay: 3s}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.2");
+  tick();  // t=0 pending
+  tick();  // t=1 firing, delay starts
+  clock_.step_wall(std::chrono::hours(1));
+  tick();  // t=2
+  tick();  // t=3
+  EXPECT_TRUE(actuator_.calls.empty()) << "delay 3s has not elapsed on the monotonic clock";
+  tick();  // t=4
+  EXPECT_EQ(actuator_.calls.size(), 1u);
+}
+
+// An alert that started before this deployment began is about an earlier one: stale, never acted
+// on. Keys of the alerts acted on survive a restart, so a resend is a duplicate.
+TEST_F(EngineTest, AlertsStartedBeforeTheDeploymentAreStaleAndSeenKeysSurviveARestart) {
+  testing::TempDir dir;
+  Options o;
+  o.state_file = dir.file("state.json");
+  PersistedState earlier;
+  earlier.identity = "checkout (an earlier deployment)";
+  earlier.seen_alerts = {"fp0@carried"};
+  std::string error;
+  ASSERT_TRUE(StateStore(o.state_file).save(earlier, &error)) << error;
+  ASSERT_TRUE(start(o).engine);
+  const WallTime began = clock_.wall();
+  ASSERT_TRUE(engine().deployment_since());
+  EXPECT_EQ(*engine().deployment_since(), began);
+  EXPECT_EQ(engine().admit_alert("fp1@old", began - 10min), AlertAdmission::kStale);
+  EXPECT_EQ(engine().admit_alert("fp1@old", began - 10min), AlertAdmission::kStale);
+  clock_.advance(5000ms);
+  EXPECT_EQ(engine().admit_alert("fp2@new", began + 2s), AlertAdmission::kNew);
+  EXPECT_EQ(engine().admit_alert("fp2@new", began + 2s), AlertAdmission::kDuplicate);
+  EXPECT_EQ(engine().admit_alert("fp3@unknown", std::nullopt), AlertAdmission::kNew)
+      << "an unknown startsAt is never stale";
+  EXPECT_EQ(engine().admit_alert("fp0@carried", began + 3s), AlertAdmission::kDuplicate);
+
+  ASSERT_TRUE(start(o).engine);  // restart, same deployment
+  ASSERT_TRUE(engine().deployment_since());
+  EXPECT_EQ(*engine().deployment_since(), began) << "a restart does not move the deployment's start";
+  EXPECT_EQ(engine().admit_alert("fp2@new", began + 2s), AlertAdmission::kDuplicate);
+  EXPECT_EQ(engine().admit_alert("fp1@old", began - 10min), AlertAdmission::kStale);
+}
+
+TEST_F(EngineTest, WithoutStateOfAnEarlierDeploymentNoAlertIsStaleAndSeenKeysAreBounded) {
+  ASSERT_TRUE(start().engine);
+  EXPECT_FALSE(engine().deployment_since());
+  EXPECT_EQ(engine().admit_alert("fp@long-ago", clock_.wall() - 48h), AlertAdmission::kNew);
+  for (std::size_t i = 0; i < Engine::kMaxSeenAlerts; ++i) {
+    EXPECT_EQ(engine().admit_alert("key" + std::to_string(i), std::nullopt), AlertAdmission::kNew);
+  }
+  EXPECT_EQ(engine().admit_alert("fp@long-ago", clock_.wall() - 48h), AlertAdmission::kNew)
+      << "the oldest key was dropped past " << Engine::kMaxSeenAlerts;
+  EXPECT_EQ(engine().admit_alert("key999", std::nullopt), AlertAdmission::kDuplicate);
+}
 
 }  // namespace
 }  // namespace rs::sidecar

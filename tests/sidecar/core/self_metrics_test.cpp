@@ -41,6 +41,7 @@ std::string busy_exposition() {
   m.count_alert("matched");
   m.count_notification("alertmanager", "success");
   m.count_audit_write_error();
+  m.count_persist_error("state");
   return m.serialize();
 }
 
@@ -56,6 +57,12 @@ TEST(SelfMetrics, ExportsEveryDocumentedNameWithZerosForDeclaredLabels) {
         "rollback_sidecar_deployment_state{state=\"rollback_failed\"} 0",
         "rollback_sidecar_actuator_calls_total{actuator=\"haproxy\",result=\"failure\"} 0",
         "rollback_sidecar_notifications_total{notifier=\"webhook\",result=\"dropped\"} 0",
+        "rollback_sidecar_persist_errors_total{file=\"state\"} 0",
+        "rollback_sidecar_persist_errors_total{file=\"audit\"} 0",
+        "rollback_sidecar_persist_errors_total{file=\"incident\"} 0",
+        "rollback_sidecar_persist_errors_total{file=\"outbox\"} 0",
+        "rollback_sidecar_alerts_received_total{result=\"ignored_stale\"} 0",
+        "rollback_sidecar_cloudwatch_messages_total{result=\"ignored_stale\"} 0",
         "rollback_sidecar_build_info{version=\"1.2.3\"} 1"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series << "\n" << text;
   }

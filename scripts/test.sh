@@ -17,10 +17,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 -j 2 "$@"
 
-# Fuzz smoke: every libFuzzer target (fuzz/) for a few seconds on its seed corpus, with ASan +
-# UBSan (clang; installed by scripts/install-deps.sh). Opt-in for now (RS_FUZZ_SMOKE=<seconds per
-# target>): only the promql_response target has been built and run so far, so it is not yet part
-# of every run. Skipped when ctest arguments select a subset.
-if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-0}" != "0" ]]; then
-  scripts/fuzz.sh "${RS_FUZZ_SMOKE}"
+# Fuzz smoke: every libFuzzer target (fuzz/) for 30 s on its seed corpus, with ASan + UBSan
+# (clang; installed by scripts/install-deps.sh), so a parser regression shows in CI. RS_FUZZ_SMOKE
+# sets the seconds per target (0 skips it). Skipped when ctest arguments select a subset.
+if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-30}" != "0" ]]; then
+  scripts/fuzz.sh "${RS_FUZZ_SMOKE:-30}"
 fi

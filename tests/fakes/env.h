@@ -11,14 +11,18 @@
 namespace rs::fakes {
 
 // Time moves only when something sleeps on it (or advance() is called), at once: a poll or a
-// backoff against it never waits in real time. Sleeps are recorded. Starts an hour after the
-// steady clock's epoch, so a deadline taken from it has passed by the real steady clock: code
-// that still reads std::chrono::steady_clock::now() gives itself away.
+// backoff against it never waits in real time. Sleeps are recorded. The monotonic clock starts an
+// hour after the steady clock's epoch, so a deadline taken from it has passed by the real steady
+// clock: code that still reads std::chrono::steady_clock::now() gives itself away. The wall clock
+// starts at kWallStart and moves with it, unless a test steps it (NTP, a resumed VM).
 class ManualClock : public Clock {
  public:
+  static constexpr WallTime kWallStart = WallTime(std::chrono::hours(480000));
+  static constexpr MonoTime kMonoStart = MonoTime(std::chrono::hours(1));
+
   WallTime wall() const override {
     std::lock_guard<std::mutex> lock(mu_);
-    return WallTime(std::chrono::hours(480000)) + (mono_ - MonoTime());
+    return kWallStart + wall_step_ + (mono_ - kMonoStart);
   }
   MonoTime mono() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -41,6 +45,11 @@ class ManualClock : public Clock {
     std::lock_guard<std::mutex> lock(mu_);
     mono_ += d;
   }
+  // The wall clock jumps; the monotonic clock does not.
+  void step_wall(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wall_step_ += d;
+  }
   std::vector<std::chrono::milliseconds> sleeps() const {
     std::lock_guard<std::mutex> lock(mu_);
     return sleeps_;
@@ -48,7 +57,8 @@ class ManualClock : public Clock {
 
  private:
   mutable std::mutex mu_;
-  MonoTime mono_ = MonoTime(std::chrono::hours(1));
+  MonoTime mono_ = kMonoStart;
+  std::chrono::milliseconds wall_step_{0};
   bool interrupted_ = false;
   std::vector<std::chrono::milliseconds> sleeps_;
 };

@@ -23,20 +23,7 @@ using namespace std::chrono_literals;
 using actuators::ActResult;
 
 // Time moves only when the test says so.
-class StillClock : public Clock {
- public:
-  WallTime wall() const override { return WallTime(std::chrono::hours(480000)) + (mono_ - MonoTime{}); }
-  MonoTime mono() const override { return mono_; }
-  bool sleep_until(MonoTime t) override {
-    if (t > mono_) mono_ = t;
-    return true;
-  }
-  void interrupt() override {}
-  void advance(std::chrono::milliseconds d) { mono_ += d; }
-
- private:
-  MonoTime mono_ = MonoTime(std::chrono::hours(1));
-};
+using fakes::ManualClock;
 
 // Every query gets the same one-sample answer.
 class OneValuePrometheus : public rs::HttpTransport {
@@ -113,7 +100,7 @@ class CountingObserver : public DecisionObserver {
 };
 
 struct Sidecar {
-  Sidecar(const std::string& state_file, std::shared_ptr<OneValuePrometheus> prometheus, StillClock& clock,
+  Sidecar(const std::string& state_file, std::shared_ptr<OneValuePrometheus> prometheus, ManualClock& clock,
           actuators::Actuator& actuator) {
     const std::string yaml =
         "prometheus: {url: 'http://prometheus.invalid:9090'}\n"
@@ -167,7 +154,7 @@ class EngineRecordingTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::shared_ptr<OneValuePrometheus> prometheus_ = std::make_shared<OneValuePrometheus>();
-  StillClock clock_;
+  ManualClock clock_;
   FixedActuator actuator_;
   std::unique_ptr<Sidecar> sidecar_;
 };

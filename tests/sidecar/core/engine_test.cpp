@@ -33,26 +33,8 @@ using actuators::ActResult;
 using e2e::metric_sum;
 using e2e::or_zero;
 
-const WallTime kWallStart = WallTime(std::chrono::hours(480000));
-
-// Both clocks move together, only when a test says so (or something sleeps on it).
-class ManualClock : public Clock {
- public:
-  WallTime wall() const override { return kWallStart + wall_step_ + (mono_ - MonoTime(std::chrono::hours(1))); }
-  MonoTime mono() const override { return mono_; }
-  bool sleep_until(MonoTime t) override {
-    if (t > mono_) mono_ = t;
-    return true;
-  }
-  void interrupt() override {}
-  void advance(std::chrono::milliseconds d) { mono_ += d; }
-  // The wall clock jumps (NTP, a resumed VM); the monotonic clock does not.
-  void step_wall(std::chrono::milliseconds d) { wall_step_ += d; }
-
- private:
-  MonoTime mono_ = MonoTime(std::chrono::hours(1));
-  std::chrono::milliseconds wall_step_{0};
-};
+using fakes::ManualClock;
+constexpr WallTime kWallStart = ManualClock::kWallStart;
 
 std::string percent_decode(const std::string& s) {
   std::string out;

@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 
+#include "tests/fakes/env.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/core/scheduler.h"
 #include "sidecar/core/self_metrics.h"
@@ -19,26 +20,7 @@ using namespace std::chrono_literals;
 using actuators::ActResult;
 
 // Time moves only when someone sleeps (or advance() is called); sleeps are recorded.
-class ManualClock : public Clock {
- public:
-  WallTime wall() const override { return WallTime(std::chrono::hours(480000)) + (mono_ - MonoTime()); }
-  MonoTime mono() const override { return mono_; }
-  bool sleep_until(MonoTime t) override {
-    if (interrupted_) return false;
-    if (t > mono_) {
-      sleeps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(t - mono_));
-      mono_ = t;
-    }
-    return true;
-  }
-  void interrupt() override { interrupted_ = true; }
-  void advance(std::chrono::milliseconds d) { mono_ += d; }
-  std::vector<std::chrono::milliseconds> sleeps;
-
- private:
-  MonoTime mono_ = MonoTime(std::chrono::hours(1));
-  bool interrupted_ = false;
-};
+using fakes::ManualClock;
 
 class ScriptedActuator : public actuators::Actuator {
  public:
@@ -78,7 +60,7 @@ TEST(RollbackExecutor, RetriesWithDoublingBackoffUntilTheChangeIsVerified) {
   ASSERT_EQ(report.actuators.size(), 1u);
   EXPECT_EQ(report.actuators[0].attempts, 3);
   EXPECT_EQ(report.actuators[0].result, "changed");
-  EXPECT_EQ(clock.sleeps, (std::vector<std::chrono::milliseconds>{100ms, 200ms}));
+  EXPECT_EQ(clock.sleeps(), (std::vector<std::chrono::milliseconds>{100ms, 200ms}));
 }
 
 TEST(RollbackExecutor, ANonRetryableFailureStopsAtOnceAndLaterActuatorsDoNotRun) {
@@ -90,7 +72,7 @@ TEST(RollbackExecutor, ANonRetryableFailureStopsAtOnceAndLaterActuatorsDoNotRun)
   EXPECT_EQ(report.result, "failure");
   EXPECT_EQ(first.calls, 1);
   EXPECT_EQ(second.calls, 0);
-  EXPECT_TRUE(clock.sleeps.empty());
+  EXPECT_TRUE(clock.sleeps().empty());
   EXPECT_NE(report.actuators.back().detail.find("No such server."), std::string::npos);
 }
 
@@ -102,9 +84,9 @@ TEST(RollbackExecutor, RetriesStopAtTheDeadlineWithBackoffCapped) {
   EXPECT_EQ(report.result, "failure");
   EXPECT_GE(router.calls, 5);
   EXPECT_LE(router.calls, 9);
-  for (auto s : clock.sleeps) EXPECT_LE(s, 400ms);
+  for (auto s : clock.sleeps()) EXPECT_LE(s, 400ms);
   std::chrono::milliseconds total{0};
-  for (auto s : clock.sleeps) total += s;
+  for (auto s : clock.sleeps()) total += s;
   EXPECT_LE(total, 2000ms) << "never sleeps past the deadline";
 }
 
@@ -210,7 +192,7 @@ TEST(RollbackExecutor, AnActuatorWithoutWeightsFailsAPromotionStepAtOnce) {
   ASSERT_EQ(report.actuators.size(), 1u);
   EXPECT_EQ(report.actuators[0].attempts, 1) << "not retryable";
   EXPECT_NE(report.actuators[0].detail.find("cannot shift traffic"), std::string::npos) << report.actuators[0].detail;
-  EXPECT_TRUE(clock.sleeps.empty());
+  EXPECT_TRUE(clock.sleeps().empty());
 }
 
 TEST(Scheduler, ATickShorterThanTheIntervalNeverDriftsNorCountsAnOverrun) {

@@ -20,6 +20,7 @@
 #include "common/duration.h"
 #include "common/http/http_transport.h"
 #include "common/json_text.h"
+#include "sidecar/api/tls_context.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/app/gate.h"
 #include "sidecar/app/logging.h"
@@ -50,11 +51,11 @@ constexpr const char* kUsage =
     "                                           ask a running sidecar to roll back / (un)freeze\n\n"
     "Options";
 
-std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env) {
+std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env, const LoadOptions& options) {
   notifiers::Environment notifier_env;
   notifier_env.make_transport = env.make_http;
   LoadResult result = load_config_file(path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
-                                       notifier_env, env);
+                                       notifier_env, env, options);
   for (const auto& e : result.errors) std::cerr << e.to_string(path) << "\n";
   for (const auto& w : result.warnings) std::cerr << "warning: " << w.to_string(path) << "\n";
   if (!result.loaded) {
@@ -77,6 +78,18 @@ void print_summary(const LoadedConfig& loaded) {
               << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", " << r.severity
               << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n"
               << "  query: " << r.query << "\n";
+  }
+  if (!c.web.file.empty()) {
+    std::cout << "web config " << c.web.file << ": ";
+    if (c.web.tls.enabled) {
+      std::cout << "HTTPS " << tls_version_name(c.web.tls.min_version) << "-" << tls_version_name(c.web.tls.max_version)
+                << ", client certificates " << client_auth_name(c.web.tls.client_auth);
+    } else {
+      std::cout << "plain HTTP";
+    }
+    std::cout << ", basic auth " << (c.web.basic_auth_users.empty() ? std::string("off")
+                                                                    : std::to_string(c.web.basic_auth_users.size()) + " user(s)")
+              << "\n";
   }
   for (const auto& a : loaded.actuators) std::cout << "actuator " << a->describe() << "\n";
   for (std::size_t i = 0; i < loaded.notifiers.size(); ++i) {
@@ -219,7 +232,10 @@ int run_cli(int argc, char** argv) {
       "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address")(
       "token-file", po::value<std::string>(), "rollback/freeze/unfreeze: file with the API bearer token")(
       "reason", po::value<std::string>(), "rollback/freeze: why (recorded with the decision)")(
-      "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)");
+      "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)")(
+      "web.config.file", po::value<std::string>(),
+      "run/check: TLS and basic auth for the listen port (Prometheus exporter-toolkit format); replaces "
+      "web_config_file from the config");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>(), "run|check");
   po::options_description all;
@@ -264,9 +280,31 @@ int run_cli(int argc, char** argv) {
     return 2;
   }
   // The real environment; declared before the config so the plugins built from it die first.
+  if (vm.count("web.config.file") && command == "rules") {
+    std::cerr << "rollback-sidecar: --web.config.file only applies to run and check\n";
+    return 2;
+  }
+  LoadOptions load_options;
+  if (vm.count("web.config.file")) {
+    load_options.web_config_file = vm["web.config.file"].as<std::string>();
+    if (load_options.web_config_file.empty()) {
+      std::cerr << "rollback-sidecar: --web.config.file needs a file name\n";
+      return 2;
+    }
+  }
   SystemEnv env;
-  auto loaded = load_or_report(vm["config"].as<std::string>(), env);
+  auto loaded = load_or_report(vm["config"].as<std::string>(), env, load_options);
   if (!loaded) return 1;
+  // The loader checked the web config's keys and that its files exist; this parses them (the
+  // same build start-up does), so `check` fails on a key that does not match its certificate.
+  if (loaded->config.web.tls.enabled) {
+    std::string tls_error;
+    if (!TlsContext::validate(loaded->config.web.tls, &tls_error)) {
+      std::cerr << loaded->config.web.file << ": " << tls_error << "\n"
+                << vm["config"].as<std::string>() << ": 1 error(s); config is invalid\n";
+      return 1;
+    }
+  }
   if (command == "rules") {
     std::cout << render_prometheus_rules(loaded->config);
     return 0;

@@ -196,6 +196,13 @@ void load_web_config(LoadContext& c) {
     c.errors.push_back(ConfigError{where, line, "cannot read the web config file: " + why});
     return;
   }
+  // An empty file (or only comments) is a valid web config, as in exporter-toolkit: plain HTTP,
+  // no users.
+  try {
+    if (YAML::Load(*text).IsNull()) return;
+  } catch (const YAML::Exception&) {
+    // read_document reports it with its line
+  }
   Errors errors;
   if (std::optional<YAML::Node> root = read_document(*text, errors)) {
     MapReader top(*root, "", 1, errors);

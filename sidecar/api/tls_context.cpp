@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509err.h>
 
 #include <spdlog/spdlog.h>
 
@@ -69,8 +70,12 @@ SSL_CTX* TlsContext::build(const WebTlsConfig& config, std::string* error) {
   SSL_CTX_set_num_tickets(ctx, 0);
   if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1)
     return fail("tls_server_config.cert_file '" + config.cert_file + "' is not a usable PEM certificate");
-  if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)  // OpenSSL 3 checks here
+      return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file + "'");
     return fail("tls_server_config.key_file '" + config.key_file + "' is not a usable PEM private key");
+  }
   if (SSL_CTX_check_private_key(ctx) != 1)
     return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file + "'");
   if (!config.client_ca_file.empty()) {

@@ -120,7 +120,7 @@ TEST_F(WebConfigTest, EveryErrorNamesTheWebConfigFileAndLine) {
            web + ":8: tls_server_config.key: inline keys are not supported",
            web + ":9: tls_server_config.client_allowed_sans: is not supported",
            web + ":10: tls_server_config.colour: unknown key (known here: ",
-           web + ":1: tls_server_config.key_file: is required when TLS is configured",
+           web + ":2: tls_server_config.key_file: is required when TLS is configured",
            web + ":12: basic_auth_users.prometheus: is not a bcrypt hash",
            web + ":13: basic_auth_users: user names must be non-empty and without ':'",
            web + ":14: basic_auth_users.ops: must be a bcrypt hash (a string), found a list",

@@ -28,6 +28,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -475,9 +477,17 @@ struct HttpServer::Impl {
       case SSL_ERROR_ZERO_RETURN:  // close_notify (or, with SSL_OP_IGNORE_UNEXPECTED_EOF, a plain EOF)
         ERR_clear_error();
         return Io::kEof;
-      default:
+      default: {
         ERR_clear_error();
+        // A write to a peer that is gone left a SIGPIPE pending on this thread (blocked in run_loop).
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        const timespec zero{0, 0};
+        while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+        }
         return Io::kError;
+      }
     }
   }
 
@@ -966,6 +976,13 @@ struct HttpServer::Impl {
   }
 
   void run_loop() {
+    // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client gone mid-reply would raise
+    // SIGPIPE, whose default action ends the process. This thread does all the socket I/O; with
+    // the signal blocked here the write fails with EPIPE instead.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     std::vector<pollfd> fds;
     std::vector<std::uint64_t> ids;
     std::vector<std::uint64_t> tls_buffered;

@@ -55,6 +55,7 @@ class TlsServerTest : public ::testing::Test {
   void start(const WebTlsConfig& config, HttpLimits limits = {}) {
     server_ = std::make_unique<HttpServer>(limits);
     server_->handle("GET", "/healthz", [](const HttpCall&) { return HttpReply::text(200, "ok\n"); });
+    server_->handle("GET", "/big", [](const HttpCall&) { return HttpReply::text(200, std::string(8 << 20, 'x')); });
     tls_ = std::make_shared<TlsContext>(config, [this] { ++reload_errors_; }, 100ms);
     server_->use_tls(tls_, [this] { ++handshake_errors_; });
     std::string error;
@@ -179,6 +180,30 @@ TEST_F(TlsServerTest, ChangedCertificateFilesServeNewConnectionsAndABadOneKeepsT
   auto still = tls_request(request());
   EXPECT_EQ(still.status, 200) << still.error;
   EXPECT_EQ(still.server_serial, after.server_serial);
+}
+
+// OpenSSL writes with write(2): without the loop thread blocking SIGPIPE, a client leaving
+// mid-reply would kill the process (here: the test binary).
+TEST_F(TlsServerTest, AClientLeavingMidReplyDoesNotKillTheProcess) {
+  start(tls_config(ClientAuth::kNoClientCert));
+  for (int i = 0; i < 3; ++i) {
+    TlsRequest big = request();
+    big.url = "https://127.0.0.1:" + std::to_string(server_->port()) + "/big";
+    CURL* curl = curl_easy_init();
+    std::string body;
+    curl_easy_setopt(curl, CURLOPT_URL, big.url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CAINFO, big.ca_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE, 1000L);  // gives up on seeing Content-Length, mid-reply
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, testing::tls_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    EXPECT_EQ(curl_easy_perform(curl), CURLE_FILESIZE_EXCEEDED);
+    curl_easy_cleanup(curl);
+  }
+  std::this_thread::sleep_for(200ms);  // the server writes on into the closed connections
+  auto r = tls_request(request());
+  EXPECT_EQ(r.status, 200) << r.error;
 }
 
 int connect_to(int port) {

@@ -202,7 +202,14 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   if (vm.count("reason")) body["reason"] = vm["reason"].as<std::string>();
   rs::HttpRequest request;
   request.method = command == "rollback" ? "POST" : command == "freeze" ? "PUT" : "DELETE";
-  request.url = "http://" + vm["address"].as<std::string>() + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
+  // host:port is plain HTTP; https://host:port for a sidecar with tls_server_config (web_config_file).
+  std::string base = vm["address"].as<std::string>();
+  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0) base = "http://" + base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  request.url = base + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
+  if (vm.count("ca-file")) request.tls.ca_file = vm["ca-file"].as<std::string>();
+  if (vm.count("cert-file")) request.tls.cert_file = vm["cert-file"].as<std::string>();
+  if (vm.count("key-file")) request.tls.key_file = vm["key-file"].as<std::string>();
   request.body = common::dump_json(body);
   request.timeout = std::chrono::seconds(10);
   request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
@@ -229,7 +236,11 @@ int run_cli(int argc, char** argv) {
       "config,c", po::value<std::string>(), "config file (YAML)")("online", "check: also query Prometheus and probe actuators")(
       "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
       "log-format", po::value<std::string>()->default_value("text"), "text|json")(
-      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address")(
+      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address (host:port, or "
+      "https://host:port when it serves TLS)")(
+      "ca-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: CA that signs the sidecar's certificate")(
+      "cert-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client certificate (mutual TLS)")(
+      "key-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client key (mutual TLS)")(
       "token-file", po::value<std::string>(), "rollback/freeze/unfreeze: file with the API bearer token")(
       "reason", po::value<std::string>(), "rollback/freeze: why (recorded with the decision)")(
       "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)")(

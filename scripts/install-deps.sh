@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
   libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev
+  libcrypt-dev    # bcrypt (crypt_rn) for the web config's basic_auth_users
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium   # renders the status page in a test
   docker-compose yamllint   # validate the compose demo and the deployment YAML (ctest -L deploy)

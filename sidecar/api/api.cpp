@@ -62,6 +62,7 @@ Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::functi
       metrics_(metrics),
       alive_(std::move(alive)),
       auth_(config.api.bearer_token_file),
+      basic_(config.web.basic_auth_users),
       cloudwatch_(config.cloudwatch, config.api.bearer_token_file,
                   {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
                    [this](const std::string& result) { metrics_.count_cloudwatch(result); }, nullptr, nullptr,
@@ -80,12 +81,44 @@ std::optional<HttpReply> Api::authorize(const HttpCall& call) const {
   if (verdict == BearerAuth::Verdict::kAllowed) return std::nullopt;
   if (verdict == BearerAuth::Verdict::kUnavailable) spdlog::error("{} {}: {}", call.method, call.path, why);
   else spdlog::warn("{} {} refused: {}", call.method, call.path, why);
+  if (verdict == BearerAuth::Verdict::kMissing) metrics_.count_auth_failure("bearer_missing");
+  if (verdict == BearerAuth::Verdict::kWrong) metrics_.count_auth_failure("bearer_wrong");
   HttpReply reply = HttpReply::error(BearerAuth::http_status(verdict), why);
   if (verdict == BearerAuth::Verdict::kMissing) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
   return reply;
 }
 
-void Api::install(HttpServer& server) {
+std::optional<HttpReply> Api::check_basic_auth(const HttpCall& call, bool mutating) const {
+  if (!basic_.enabled()) return std::nullopt;
+  const std::string authorization = call.header("Authorization");
+  static const std::string kBearer = "Bearer ";
+  if (mutating && authorization.compare(0, kBearer.size(), kBearer) == 0) return std::nullopt;  // authorize() judges it
+  const BasicAuth::Verdict verdict = basic_.check(authorization);
+  if (verdict == BasicAuth::Verdict::kAllowed) return std::nullopt;
+  const bool missing = verdict == BasicAuth::Verdict::kMissing;
+  metrics_.count_auth_failure(missing ? "basic_missing" : "basic_wrong");
+  // Neither the user nor anything else from the header is logged: a password typed as the user
+  // name would land in the log.
+  spdlog::warn("{} {} refused: {}", call.method, call.path,
+               missing ? "no Basic credentials (basic_auth_users is set in the web config)"
+                       : "wrong Basic credentials (unknown user, wrong password or malformed header)");
+  HttpReply reply = HttpReply::text(401, "Unauthorized\n");
+  reply.headers.emplace_back("WWW-Authenticate", "Basic");
+  return reply;
+}
+
+void Api::install(HttpServer& real_server) {
+  // Every route goes through check_basic_auth first; the non-GET ones are the mutating ones.
+  struct Guarded {
+    Api* api;
+    HttpServer& server;
+    void handle(const std::string& method, const std::string& path, HttpHandler handler) {
+      server.handle(method, path, [api = api, mutating = method != "GET", handler = std::move(handler)](const HttpCall& c) {
+        if (auto refused = api->check_basic_auth(c, mutating)) return *refused;
+        return handler(c);
+      });
+    }
+  } server{this, real_server};
   server.handle("GET", "/", [](const HttpCall&) {
     HttpReply r = HttpReply::text(200, status_page_html());
     r.content_type = "text/html; charset=utf-8";

@@ -6,6 +6,7 @@
 
 #include "sidecar/api/alert_intake.h"
 #include "sidecar/api/api_auth.h"
+#include "sidecar/api/basic_auth.h"
 #include "sidecar/api/cloudwatch_intake.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/api/http_server.h"
@@ -20,6 +21,12 @@ namespace rs::sidecar {
 //   bearer token, API key or SNS signature: POST /api/v1/cloudwatch (cloudwatch_intake.h)
 // Bad bodies get 400 naming the field; auth failures 401 (no token) / 403 (wrong token, or the
 // API is off because no token file is configured); every request is counted by endpoint and code.
+//
+// With basic_auth_users in the web config, every route needs Basic credentials first (401 +
+// `WWW-Authenticate: Basic` without), as exporter-toolkit guards every path. One exception: a
+// request to a mutating route that carries `Authorization: Bearer ...` is judged by the bearer
+// token alone, since both use the one Authorization header and the token is that route's own,
+// stronger credential (Alertmanager's http_config and `rollback-sidecar rollback` send only it).
 class Api {
  public:
   Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::function<bool(std::string*)> alive);
@@ -33,12 +40,15 @@ class Api {
   HttpReply latest_incident() const;
   // nullopt when allowed; otherwise the reply to send.
   std::optional<HttpReply> authorize(const HttpCall& call) const;
+  // nullopt when basic auth is off, passes, or is not asked of this request (see above).
+  std::optional<HttpReply> check_basic_auth(const HttpCall& call, bool mutating) const;
 
   const Config& config_;
   Engine& engine_;
   SelfMetrics& metrics_;
   std::function<bool(std::string*)> alive_;
   BearerAuth auth_;
+  BasicAuth basic_;
   CloudWatchIntake cloudwatch_;
 };
 

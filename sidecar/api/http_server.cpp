@@ -14,17 +14,28 @@
 // Request bodies need Content-Length: `Transfer-Encoding: chunked` (or any transfer coding) gets
 // 411. Our clients (Alertmanager, curl, scripts) all send Content-Length, and refusing chunked
 // keeps the framing simple and rules out Content-Length/Transfer-Encoding smuggling games.
+//
+// TLS sits between the socket and the same buffers: recv/send become SSL_read/SSL_write on a
+// non-blocking socket, and OpenSSL's WANT_READ/WANT_WRITE pick the poll event (a TLS read may
+// need to write and a write to read). The handshake is one more phase before kHead, under the
+// head deadline.
 #include "common/json_text.h"
 #include "sidecar/api/http_server.h"
+#include "sidecar/api/tls_context.h"
 
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <spdlog/spdlog.h>
 
@@ -307,6 +318,7 @@ std::string serialize(const HttpReply& reply, bool head_only, bool close) {
 
 struct HttpServer::Impl {
   enum class Phase {
+    kHandshake,  // TLS only: the handshake, under the head deadline counted from accept
     kHead,      // waiting for (the rest of) a request head; idle between kept-alive requests
     kBody,      // reading a body of req.content_length bytes
     kHandling,  // a worker runs the handler; the loop does not touch the socket
@@ -314,9 +326,17 @@ struct HttpServer::Impl {
     kLinger,    // reply sent, write side shut: drop what still arrives, then close
   };
 
+  // What the last SSL call on a connection waits for; it overrides the phase's poll event.
+  enum class TlsWant { kNone, kRead, kWrite };
+
+  // The result of one read or write, plain or TLS.
+  enum class Io { kDone, kEof, kAgain, kError };
+
   struct Conn {
     std::uint64_t id = 0;
     int fd = -1;
+    SSL* ssl = nullptr;  // TLS connections only
+    TlsWant tls_want = TlsWant::kNone;
     Phase phase = Phase::kHead;
     bool idle = false;        // kHead on a kept-alive connection before any byte of the next request
     bool peer_closed = false;  // read EOF: answer what we have, then close
@@ -348,6 +368,8 @@ struct HttpServer::Impl {
 
   HttpLimits limits;
   std::function<void(const std::string&, int)> on_request;
+  std::shared_ptr<TlsContext> tls;  // null: plain HTTP
+  std::function<void()> on_handshake_error;
   std::map<std::string, std::map<std::string, HttpHandler>> routes;  // path -> method -> handler
 
   int listen_fd = -1;
@@ -363,7 +385,7 @@ struct HttpServer::Impl {
   std::vector<Done> done;
   bool workers_stop = false;
 
-  std::atomic<std::uint64_t> accepted{0}, timed_out{0}, evicted{0}, rejected{0};
+  std::atomic<std::uint64_t> accepted{0}, timed_out{0}, evicted{0}, rejected{0}, handshake_failures{0};
 
   // Owned by the loop thread.
   std::unordered_map<std::uint64_t, Conn> conns;
@@ -373,6 +395,10 @@ struct HttpServer::Impl {
   Clock::time_point last_warn;
   bool warned_once = false;
   std::uint64_t warned_timed_out = 0, warned_evicted = 0, warned_rejected = 0;
+  std::uint64_t warned_handshakes = 0;
+  std::string last_handshake_error;
+  Clock::time_point last_handshake_warn;
+  bool handshake_warned_once = false;
 
   void count(const std::string& route, int status) {
     if (!on_request) return;
@@ -431,8 +457,145 @@ struct HttpServer::Impl {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     buffered_body -= it->second.reserved;
+    if (it->second.ssl) SSL_free(it->second.ssl);
     ::close(it->second.fd);
     conns.erase(it);
+  }
+
+  // --- socket I/O, plain or TLS ---------------------------------------------------------------
+
+  // After a failed SSL call: what to do, with c.tls_want set for the poll.
+  Io tls_result(Conn& c, int rc) {
+    const int e = SSL_get_error(c.ssl, rc);
+    switch (e) {
+      case SSL_ERROR_WANT_READ:
+        c.tls_want = TlsWant::kRead;
+        return Io::kAgain;
+      case SSL_ERROR_WANT_WRITE:
+        c.tls_want = TlsWant::kWrite;
+        return Io::kAgain;
+      case SSL_ERROR_ZERO_RETURN:  // close_notify (or, with SSL_OP_IGNORE_UNEXPECTED_EOF, a plain EOF)
+        ERR_clear_error();
+        return Io::kEof;
+      default: {
+        ERR_clear_error();
+        // A write to a peer that is gone left a SIGPIPE pending on this thread (blocked in run_loop).
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        const timespec zero{0, 0};
+        while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
+        }
+        return Io::kError;
+      }
+    }
+  }
+
+  Io read_some(Conn& c, char* buf, std::size_t size, std::size_t* got) {
+    if (c.ssl) {
+      ERR_clear_error();
+      const int n = SSL_read(c.ssl, buf, static_cast<int>(size));
+      if (n > 0) {
+        *got = static_cast<std::size_t>(n);
+        c.tls_want = TlsWant::kNone;
+        return Io::kDone;
+      }
+      return tls_result(c, n);
+    }
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, buf, size, 0);
+      if (n > 0) {
+        *got = static_cast<std::size_t>(n);
+        return Io::kDone;
+      }
+      if (n == 0) return Io::kEof;
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kAgain : Io::kError;
+    }
+  }
+
+  Io write_some(Conn& c, const char* data, std::size_t size, std::size_t* put) {
+    if (c.ssl) {
+      ERR_clear_error();
+      const int n = SSL_write(c.ssl, data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+      if (n > 0) {
+        *put = static_cast<std::size_t>(n);
+        c.tls_want = TlsWant::kNone;
+        return Io::kDone;
+      }
+      return tls_result(c, n);
+    }
+    for (;;) {
+      const ssize_t n = ::send(c.fd, data, size, MSG_NOSIGNAL);
+      if (n > 0) {
+        *put = static_cast<std::size_t>(n);
+        return Io::kDone;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? Io::kAgain : Io::kError;
+    }
+  }
+
+  short poll_events(const Conn& c) const {
+    if (c.tls_want == TlsWant::kWrite) return POLLOUT;
+    if (c.tls_want == TlsWant::kRead) return POLLIN;
+    return c.phase == Phase::kWriting ? POLLOUT : POLLIN;
+  }
+
+  // A client that sent nothing before closing or timing out (a TCP probe, a port scan) did not
+  // fail a handshake; one that sent a ClientHello, or anything else, did.
+  static bool sent_anything(const Conn& c) {
+    const BIO* rbio = SSL_get_rbio(c.ssl);
+    return rbio && BIO_number_read(const_cast<BIO*>(rbio)) > 0;
+  }
+
+  void handshake_failed(Conn& c, std::string reason) {
+    ++handshake_failures;
+    last_handshake_error = std::move(reason);
+    if (on_handshake_error) {
+      try {
+        on_handshake_error();
+      } catch (const std::exception& e) {
+        spdlog::error("HTTP on_handshake_error callback failed: {}", e.what());
+      }
+    }
+    close_conn(c.id);
+  }
+
+  // kHandshake: one step of SSL_accept; on success the request head is read under the same deadline.
+  void handshake(std::uint64_t id) {
+    Conn& c = conns.at(id);
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(c.ssl);
+    if (rc == 1) {
+      c.phase = Phase::kHead;  // phase_start and deadline stay those of the accept
+      c.tls_want = TlsWant::kNone;
+      on_readable(id);  // the request may have come with the handshake's last flight
+      return;
+    }
+    const int e = SSL_get_error(c.ssl, rc);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      c.tls_want = e == SSL_ERROR_WANT_READ ? TlsWant::kRead : TlsWant::kWrite;
+      return;
+    }
+    const unsigned long code = ERR_peek_last_error();
+    std::string reason;
+    if (code != 0) {
+      const char* text = ERR_reason_error_string(code);
+      reason = text ? text : "TLS error";
+      if (ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        reason += " (" + std::string(X509_verify_cert_error_string(SSL_get_verify_result(c.ssl))) + ")";
+      }
+    } else {
+      reason = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ? "client closed the connection during the handshake"
+                                                                    : "TLS error " + std::to_string(e);
+    }
+    ERR_clear_error();
+    if (!sent_anything(c)) {
+      close_conn(id);
+      return;
+    }
+    handshake_failed(c, reason);
   }
 
   void enter_head(Conn& c, Clock::time_point now) {
@@ -446,6 +609,7 @@ struct HttpServer::Impl {
   }
 
   void start_write(Conn& c, std::string bytes, bool close) {
+    c.tls_want = TlsWant::kNone;
     c.out = std::move(bytes);
     c.out_done = 0;
     c.close_after = close || c.peer_closed;
@@ -545,7 +709,9 @@ struct HttpServer::Impl {
       c.phase = Phase::kBody;
       c.phase_start = now;
       c.deadline = now + limits.body_timeout;
-      if (c.req.expect_continue && c.in.size() < c.req.content_length) {
+      // Not over TLS: a short SSL_write would have to be retried with these same bytes before the
+      // reply; clients send the body anyway after a second without it.
+      if (c.req.expect_continue && !c.ssl && c.in.size() < c.req.content_length) {
         static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         // Fits any fresh send buffer; if it does not go out the client sends the body anyway.
         [[maybe_unused]] auto n = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -563,12 +729,11 @@ struct HttpServer::Impl {
   // kWriting: send what the socket takes; when done, linger-close or wait for the next request.
   void flush(Conn& c, Clock::time_point now) {
     while (c.out_done < c.out.size()) {
-      const ssize_t n = ::send(c.fd, c.out.data() + c.out_done, c.out.size() - c.out_done, MSG_NOSIGNAL);
-      if (n > 0) {
-        c.out_done += static_cast<std::size_t>(n);
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      std::size_t put = 0;
+      const Io io = write_some(c, c.out.data() + c.out_done, c.out.size() - c.out_done, &put);
+      if (io == Io::kDone) {
+        c.out_done += put;
+      } else if (io == Io::kAgain) {
         return;
       } else {
         close_conn(c.id);
@@ -584,6 +749,12 @@ struct HttpServer::Impl {
     if (c.peer_closed) {
       close_conn(c.id);
       return;
+    }
+    if (c.ssl) {
+      ERR_clear_error();
+      SSL_shutdown(c.ssl);  // close_notify, best effort: the reply is complete either way
+      ERR_clear_error();
+      c.tls_want = TlsWant::kNone;
     }
     ::shutdown(c.fd, SHUT_WR);
     c.phase = Phase::kLinger;
@@ -621,16 +792,15 @@ struct HttpServer::Impl {
     char buf[kReadChunk];
     std::size_t total = 0;
     while (total < kMaxReadPerWakeup) {
-      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
-      if (n > 0) {
-        total += static_cast<std::size_t>(n);
-        if (c.phase != Phase::kLinger) c.in.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0) {
+      std::size_t n = 0;
+      const Io io = read_some(c, buf, sizeof buf, &n);
+      if (io == Io::kDone) {
+        total += n;
+        if (c.phase != Phase::kLinger) c.in.append(buf, n);
+      } else if (io == Io::kEof) {
         c.peer_closed = true;
         break;
-      } else if (errno == EINTR) {
-        continue;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      } else if (io == Io::kAgain) {
         break;
       } else {
         close_conn(id);
@@ -693,6 +863,20 @@ struct HttpServer::Impl {
       c.id = next_id++;
       c.fd = fd;
       c.phase = Phase::kHead;
+      if (tls) {
+        SSL_CTX* ctx = tls->current();
+        c.ssl = ctx ? SSL_new(ctx) : nullptr;
+        if (!c.ssl || SSL_set_fd(c.ssl, fd) != 1) {
+          const char* why = ERR_reason_error_string(ERR_get_error());
+          spdlog::error("HTTP: TLS: cannot set up a connection: {}", why ? why : "no TLS context");
+          ERR_clear_error();
+          if (c.ssl) SSL_free(c.ssl);
+          ::close(fd);
+          continue;
+        }
+        SSL_set_accept_state(c.ssl);
+        c.phase = Phase::kHandshake;
+      }
       c.phase_start = Clock::now();
       c.deadline = c.phase_start + limits.head_timeout;  // total, from accept
       conns.emplace(c.id, std::move(c));
@@ -722,6 +906,14 @@ struct HttpServer::Impl {
     for (auto id : due) {
       Conn& c = conns.at(id);
       switch (c.phase) {
+        case Phase::kHandshake:
+          ++timed_out;
+          if (sent_anything(c)) {
+            handshake_failed(c, "handshake not complete within " + std::to_string(limits.head_timeout.count()) + " ms");
+          } else {
+            close_conn(id);
+          }
+          break;
         case Phase::kHead:
           if (c.idle) {  // a kept-alive connection nobody uses: normal, not counted
             close_conn(id);
@@ -771,12 +963,33 @@ struct HttpServer::Impl {
     warned_once = true;
   }
 
+  // At most one warning per kWarnEvery about failed TLS handshakes, with the last reason.
+  void maybe_warn_handshakes(Clock::time_point now) {
+    const std::uint64_t h = handshake_failures;
+    if (h == warned_handshakes) return;
+    if (handshake_warned_once && now - last_handshake_warn < kWarnEvery) return;
+    spdlog::warn("HTTP: {} TLS handshake(s) failed since the last warning (last: {})", h - warned_handshakes,
+                 last_handshake_error);
+    warned_handshakes = h;
+    last_handshake_warn = now;
+    handshake_warned_once = true;
+  }
+
   void run_loop() {
+    // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a client gone mid-reply would raise
+    // SIGPIPE, whose default action ends the process. This thread does all the socket I/O; with
+    // the signal blocked here the write fails with EPIPE instead.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     std::vector<pollfd> fds;
     std::vector<std::uint64_t> ids;
+    std::vector<std::uint64_t> tls_buffered;
     while (!stopping) {
       fds.clear();
       ids.clear();
+      tls_buffered.clear();
       auto now = Clock::now();
       fds.push_back({listen_fd, static_cast<short>(now >= accept_paused_until ? POLLIN : 0), 0});
       fds.push_back({wake_fd, POLLIN, 0});
@@ -784,9 +997,14 @@ struct HttpServer::Impl {
       if (accept_paused_until > now) next = std::min(next, accept_paused_until);
       for (const auto& [id, c] : conns) {
         if (c.phase == Phase::kHandling) continue;
-        fds.push_back({c.fd, static_cast<short>(c.phase == Phase::kWriting ? POLLOUT : POLLIN), 0});
+        fds.push_back({c.fd, poll_events(c), 0});
         ids.push_back(id);
         next = std::min(next, c.deadline);
+        // Decrypted bytes OpenSSL holds (a read stopped at kMaxReadPerWakeup) make no poll event.
+        if (c.ssl && c.phase != Phase::kHandshake && c.phase != Phase::kWriting && SSL_pending(c.ssl) > 0) {
+          tls_buffered.push_back(id);
+          next = now;
+        }
       }
       const auto wait = std::chrono::duration_cast<milliseconds>(next - now).count() + 1;
       const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(0, wait)));
@@ -802,7 +1020,10 @@ struct HttpServer::Impl {
           if (!fds[i].revents) continue;
           auto it = conns.find(ids[i - 2]);
           if (it == conns.end()) continue;
-          if (it->second.phase == Phase::kWriting) {
+          if (it->second.phase == Phase::kHandshake) {
+            if ((fds[i].revents & (POLLERR | POLLNVAL)) && !(fds[i].revents & POLLIN)) close_conn(ids[i - 2]);
+            else handshake(ids[i - 2]);
+          } else if (it->second.phase == Phase::kWriting) {
             if (fds[i].revents & (POLLERR | POLLNVAL)) close_conn(ids[i - 2]);
             else drive(ids[i - 2]);
           } else if (it->second.phase != Phase::kHandling) {
@@ -811,11 +1032,21 @@ struct HttpServer::Impl {
         }
         if (fds[0].revents) accept_all();
       }
+      for (auto id : tls_buffered) {
+        auto it = conns.find(id);
+        if (it != conns.end() && (it->second.phase == Phase::kHead || it->second.phase == Phase::kBody ||
+                                  it->second.phase == Phase::kLinger))
+          on_readable(id);
+      }
       now = Clock::now();
       expire(now);
       maybe_warn(now);
+      maybe_warn_handshakes(now);
     }
-    for (auto& [id, c] : conns) ::close(c.fd);
+    for (auto& [id, c] : conns) {
+      if (c.ssl) SSL_free(c.ssl);
+      ::close(c.fd);
+    }
     conns.clear();
     buffered_body = 0;
   }
@@ -847,9 +1078,19 @@ void HttpServer::handle(const std::string& method, const std::string& path, Http
   impl_->routes[path][method] = std::move(handler);
 }
 
+void HttpServer::use_tls(std::shared_ptr<TlsContext> tls, std::function<void()> on_handshake_error) {
+  if (impl_->loop_thread.joinable()) throw std::logic_error("HttpServer::use_tls: must be called before start()");
+  impl_->tls = std::move(tls);
+  impl_->on_handshake_error = std::move(on_handshake_error);
+}
+
 bool HttpServer::start(const std::string& listen, std::string* error) {
   if (impl_->loop_thread.joinable() || impl_->listen_fd >= 0) {
     *error = "listen: server already started";
+    return false;
+  }
+  if (impl_->tls && !impl_->tls->current() && !impl_->tls->load(error)) {
+    *error = "listen: TLS (web_config_file): " + *error;
     return false;
   }
   auto colon = listen.rfind(':');
@@ -954,6 +1195,7 @@ HttpServerStats HttpServer::stats() const {
   s.timed_out = impl_->timed_out;
   s.evicted = impl_->evicted;
   s.rejected = impl_->rejected;
+  s.tls_handshake_failures = impl_->handshake_failures;
   return s;
 }
 

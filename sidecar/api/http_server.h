@@ -14,6 +14,8 @@
 
 namespace rs::sidecar {
 
+class TlsContext;
+
 struct HttpCall {
   std::string method;
   std::string path;  // percent-decoded, without the query string
@@ -60,6 +62,7 @@ struct HttpServerStats {
   std::uint64_t timed_out = 0;  // cut by a head/body/write/idle deadline
   std::uint64_t evicted = 0;    // closed to make room for a new connection at max_connections
   std::uint64_t rejected = 0;   // new connection closed at once: every open one was in a handler
+  std::uint64_t tls_handshake_failures = 0;  // failed or timed out after the client sent a byte
 };
 
 // Our own server rather than cpp-httplib or civetweb: both give each connection a thread for its
@@ -77,6 +80,15 @@ struct HttpServerStats {
 // be thread-safe; an exception in one becomes a 500 with a JSON error. HTTP/1.1 connections are
 // kept alive unless the client sends `Connection: close`; HTTP/1.0 connections close after one
 // reply. stop() is idempotent, returns once every server thread has ended and closes every socket.
+//
+// TLS (use_tls() before start()): every connection starts with a non-blocking handshake driven
+// by the same loop, and the handshake counts against the head deadline (from accept), so a
+// client that never finishes its ClientHello costs what a silent plain client costs. start()
+// fails when the first context cannot be built. Each new connection takes the context as it is
+// then (TlsContext::current(): certificate files re-checked at most once a second). A failed
+// handshake (bad or missing client certificate, refused protocol version, plain HTTP) closes
+// the connection and calls `on_handshake_error`; a client that closes before sending a byte
+// (a TCP probe) is not a failure.
 class HttpServer {
  public:
   explicit HttpServer(std::size_t max_body_bytes = 1024 * 1024,
@@ -88,6 +100,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void handle(const std::string& method, const std::string& path, HttpHandler handler);
+  void use_tls(std::shared_ptr<TlsContext> tls, std::function<void()> on_handshake_error = nullptr);
   bool start(const std::string& listen, std::string* error);
   void stop();
   int port() const;

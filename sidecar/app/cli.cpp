@@ -20,6 +20,7 @@
 #include "common/duration.h"
 #include "common/http/http_transport.h"
 #include "common/json_text.h"
+#include "sidecar/api/tls_context.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/app/gate.h"
 #include "sidecar/app/logging.h"
@@ -50,11 +51,11 @@ constexpr const char* kUsage =
     "                                           ask a running sidecar to roll back / (un)freeze\n\n"
     "Options";
 
-std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env) {
+std::optional<LoadedConfig> load_or_report(const std::string& path, Env& env, const LoadOptions& options) {
   notifiers::Environment notifier_env;
   notifier_env.make_transport = env.make_http;
   LoadResult result = load_config_file(path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
-                                       notifier_env, env);
+                                       notifier_env, env, options);
   for (const auto& e : result.errors) std::cerr << e.to_string(path) << "\n";
   for (const auto& w : result.warnings) std::cerr << "warning: " << w.to_string(path) << "\n";
   if (!result.loaded) {
@@ -77,6 +78,18 @@ void print_summary(const LoadedConfig& loaded) {
               << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", " << r.severity
               << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n"
               << "  query: " << r.query << "\n";
+  }
+  if (!c.web.file.empty()) {
+    std::cout << "web config " << c.web.file << ": ";
+    if (c.web.tls.enabled) {
+      std::cout << "HTTPS " << tls_version_name(c.web.tls.min_version) << "-" << tls_version_name(c.web.tls.max_version)
+                << ", client certificates " << client_auth_name(c.web.tls.client_auth);
+    } else {
+      std::cout << "plain HTTP";
+    }
+    std::cout << ", basic auth " << (c.web.basic_auth_users.empty() ? std::string("off")
+                                                                    : std::to_string(c.web.basic_auth_users.size()) + " user(s)")
+              << "\n";
   }
   for (const auto& a : loaded.actuators) std::cout << "actuator " << a->describe() << "\n";
   for (std::size_t i = 0; i < loaded.notifiers.size(); ++i) {
@@ -194,7 +207,14 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   if (vm.count("reason")) body["reason"] = vm["reason"].as<std::string>();
   rs::HttpRequest request;
   request.method = command == "rollback" ? "POST" : command == "freeze" ? "PUT" : "DELETE";
-  request.url = "http://" + vm["address"].as<std::string>() + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
+  // host:port is plain HTTP; https://host:port for a sidecar with tls_server_config (web_config_file).
+  std::string base = vm["address"].as<std::string>();
+  if (base.rfind("https://", 0) != 0 && base.rfind("http://", 0) != 0) base = "http://" + base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  request.url = base + (command == "rollback" ? "/api/v1/rollback" : "/api/v1/freeze");
+  if (vm.count("ca-file")) request.tls.ca_file = vm["ca-file"].as<std::string>();
+  if (vm.count("cert-file")) request.tls.cert_file = vm["cert-file"].as<std::string>();
+  if (vm.count("key-file")) request.tls.key_file = vm["key-file"].as<std::string>();
   request.body = common::dump_json(body);
   request.timeout = std::chrono::seconds(10);
   request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
@@ -221,10 +241,17 @@ int run_cli(int argc, char** argv) {
       "config,c", po::value<std::string>(), "config file (YAML)")("online", "check: also query Prometheus and probe actuators")(
       "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
       "log-format", po::value<std::string>()->default_value("text"), "text|json")(
-      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address")(
+      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address (host:port, or "
+      "https://host:port when it serves TLS)")(
+      "ca-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: CA that signs the sidecar's certificate")(
+      "cert-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client certificate (mutual TLS)")(
+      "key-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client key (mutual TLS)")(
       "token-file", po::value<std::string>(), "rollback/freeze/unfreeze: file with the API bearer token")(
       "reason", po::value<std::string>(), "rollback/freeze: why (recorded with the decision)")(
-      "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)");
+      "actor", po::value<std::string>(), "rollback/freeze/unfreeze: who asks (default $USER@host)")(
+      "web.config.file", po::value<std::string>(),
+      "run/check: TLS and basic auth for the listen port (Prometheus exporter-toolkit format); replaces "
+      "web_config_file from the config");
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>(), "run|check");
   po::options_description all;
@@ -269,9 +296,31 @@ int run_cli(int argc, char** argv) {
     return 2;
   }
   // The real environment; declared before the config so the plugins built from it die first.
+  if (vm.count("web.config.file") && command == "rules") {
+    std::cerr << "rollback-sidecar: --web.config.file only applies to run and check\n";
+    return 2;
+  }
+  LoadOptions load_options;
+  if (vm.count("web.config.file")) {
+    load_options.web_config_file = vm["web.config.file"].as<std::string>();
+    if (load_options.web_config_file.empty()) {
+      std::cerr << "rollback-sidecar: --web.config.file needs a file name\n";
+      return 2;
+    }
+  }
   SystemEnv env;
-  auto loaded = load_or_report(vm["config"].as<std::string>(), env);
+  auto loaded = load_or_report(vm["config"].as<std::string>(), env, load_options);
   if (!loaded) return 1;
+  // The loader checked the web config's keys and that its files exist; this parses them (the
+  // same build start-up does), so `check` fails on a key that does not match its certificate.
+  if (loaded->config.web.tls.enabled) {
+    std::string tls_error;
+    if (!TlsContext::validate(loaded->config.web.tls, &tls_error)) {
+      std::cerr << loaded->config.web.file << ": " << tls_error << "\n"
+                << vm["config"].as<std::string>() << ": 1 error(s); config is invalid\n";
+      return 1;
+    }
+  }
   if (command == "rules") {
     std::cout << render_prometheus_rules(loaded->config);
     return 0;

@@ -8,6 +8,7 @@
 #include "promql/client.h"
 #include "sidecar/api/api.h"
 #include "sidecar/api/http_server.h"
+#include "sidecar/api/tls_context.h"
 #include "sidecar/app/version.h"
 #include "sidecar/core/scheduler.h"
 #include "sidecar/core/state_store.h"
@@ -88,6 +89,11 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
     return false;
   });
   p.api->install(p.server);
+  if (p.config.web.tls.enabled) {
+    p.server.use_tls(
+        std::make_shared<TlsContext>(p.config.web.tls, [&p] { p.metrics.count_web_config_reload_error(); }),
+        [&p] { p.metrics.count_tls_handshake_error(); });
+  }
   p.scheduler = std::make_unique<Scheduler>(
       p.clock, p.config.evaluation_interval,
       [this] { evaluate_once(); },
@@ -124,11 +130,19 @@ bool Sidecar::start(std::string* error, const StartOptions& options) {
     return false;
   }
   const Config& c = p.config;
+  std::string serving = options.serve_http ? c.listen : std::string("nothing (no HTTP listener)");
+  if (options.serve_http && c.web.tls.enabled) {
+    serving += std::string(" (HTTPS, ") + tls_version_name(c.web.tls.min_version) + "-" +
+               tls_version_name(c.web.tls.max_version) + ", client certificates: " +
+               client_auth_name(c.web.tls.client_auth) + ")";
+  }
+  if (options.serve_http && !c.web.basic_auth_users.empty()) {
+    serving += " with basic auth (" + std::to_string(c.web.basic_auth_users.size()) + " user(s))";
+  }
   spdlog::info("rollback-sidecar {} watching deployment {} (stage {}, strategy {}{}): {} rule(s) every {} against {}; "
                "serving on {}",
                RS_VERSION, c.deployment.name, c.deployment.stage, c.deployment.strategy, c.dry_run ? ", DRY RUN" : "",
-               c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url,
-               options.serve_http ? c.listen : std::string("nothing (no HTTP listener)"));
+               c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url, serving);
   return true;
 }
 

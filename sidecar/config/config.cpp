@@ -18,8 +18,8 @@ std::string DeploymentConfig::identity() const {
   return id;
 }
 
-std::string ConfigError::to_string(const std::string& file) const {
-  std::string out = file;
+std::string ConfigError::to_string(const std::string& config_file) const {
+  std::string out = file.empty() ? config_file : file;
   if (line > 0) out += ":" + std::to_string(line);
   out += ": ";
   if (!path.empty()) out += path + ": ";
@@ -46,13 +46,15 @@ using namespace config_internal;
 constexpr Loader kLoaders[] = {
     load_prometheus, load_runtime, load_deployment, load_rules, load_rollback, load_records,
     load_actuators,  load_api,     load_alerts,     load_promotion, load_notifiers, load_cloudwatch_key,
+    load_web_config,
 };
 
 }  // namespace
 
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
                             const actuators::Registry& registry, const notifiers::Registry& notifier_registry,
-                            const notifiers::Environment& notifier_env, const Env& world) {
+                            const notifiers::Environment& notifier_env, const Env& world,
+                            const LoadOptions& options) {
   LoadResult result;
   std::optional<YAML::Node> root = read_document(yaml_text, result.errors);
   if (!root) return result;
@@ -60,8 +62,8 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   LoadedConfig loaded;
   loaded.config.source_path = source_name;
   MapReader top(*root, "", 1, result.errors);
-  LoadContext context{top, loaded, loaded.config, result.errors, {}, 0, {}, registry, notifier_registry,
-                      notifier_env, world};
+  LoadContext context{top,      loaded,           loaded.config, result.errors, {}, 0, {}, registry,
+                      notifier_registry, notifier_env, world, options};
   for (Loader load : kLoaders) load(context);
   validate(context, result.warnings);
   top.finish();  // every top-level key no loader read
@@ -72,7 +74,7 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
 
 LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
                             const notifiers::Registry& notifier_registry, const notifiers::Environment& notifier_env,
-                            const Env& world) {
+                            const Env& world, const LoadOptions& options) {
   // Capped and regular files only: `--config /dev/zero` must not read until memory runs out.
   std::string why;
   std::optional<std::string> text = common::read_regular_file(path, common::kMaxConfigFileBytes, &why);
@@ -81,7 +83,7 @@ LoadResult load_config_file(const std::string& path, const actuators::Registry& 
     r.errors.push_back(ConfigError{"", 0, "cannot read the config file: " + why});
     return r;
   }
-  return load_config_text(*text, path, registry, notifier_registry, notifier_env, world);
+  return load_config_text(*text, path, registry, notifier_registry, notifier_env, world, options);
 }
 
 }  // namespace rs::sidecar

@@ -13,6 +13,7 @@
 #include "notifiers/notifier.h"
 #include "promql/client.h"
 #include "sidecar/config/cloudwatch_config.h"
+#include "sidecar/config/web_config.h"
 #include "sidecar/policy/rule.h"
 
 namespace re2 {
@@ -138,13 +139,26 @@ struct Config {
   CleanupConfig cleanup;
   std::string audit_log;      // "" = no audit log
   std::string incidents_dir;  // "" = no incident reports
+  WebConfig web;              // web_config_file (or --web.config.file): TLS and basic auth on `listen`
 };
 
 struct ConfigError {
+  ConfigError() = default;
+  ConfigError(std::string path_, int line_, std::string message_, std::string file_ = "")
+      : path(std::move(path_)), line(line_), message(std::move(message_)), file(std::move(file_)) {}
+
   std::string path;  // e.g. "rules[1].for"
   int line = 0;      // 1-based; 0 when unknown
   std::string message;
+  // Set when the error is in another file than the config (the web config file): to_string
+  // names it instead of `file`.
+  std::string file;
   std::string to_string(const std::string& file) const;  // "file:12: rules[1].for: ..."
+};
+
+// What the command line adds to the config file.
+struct LoadOptions {
+  std::string web_config_file;  // --web.config.file: replaces the config's web_config_file
 };
 
 struct LoadedConfig {
@@ -169,10 +183,12 @@ struct LoadResult {
 // root passes its Env; tests their fakes).
 LoadResult load_config_file(const std::string& path, const actuators::Registry& registry,
                             const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
-                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env());
+                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env(),
+                            const LoadOptions& options = {});
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
                             const actuators::Registry& registry,
                             const notifiers::Registry& notifier_registry = notifiers::Registry::builtin(),
-                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env());
+                            const notifiers::Environment& notifier_env = {}, const Env& env = system_env(),
+                            const LoadOptions& options = {});
 
 }  // namespace rs::sidecar

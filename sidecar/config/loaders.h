@@ -31,6 +31,7 @@ struct LoadContext {
   const notifiers::Registry& notifier_registry;
   const notifiers::Environment& notifier_env;
   const Env& world;
+  const LoadOptions& options;
 };
 
 using Loader = void (*)(LoadContext&);
@@ -47,6 +48,7 @@ void load_promotion(LoadContext& c);          // load_promotion.cpp: promotion
 void load_records(LoadContext& c);            // load_records.cpp: state_file, audit_log, incidents_dir
 void load_notifiers(LoadContext& c);          // load_notifiers.cpp: notifiers
 void load_cloudwatch_key(LoadContext& c);     // load_cloudwatch.cpp: cloudwatch
+void load_web_config(LoadContext& c);         // load_web_config.cpp: web_config_file (+ the file it names)
 
 // validate.cpp: the checks that span sections (promotion vs actuators, actuators vs rules,
 // alerts vs api, templating leftovers, secret files). `warnings` get what is suspicious but valid.

@@ -91,6 +91,41 @@ void check_api_token_file(LoadContext& c, Errors& warnings) {
   }
 }
 
+// `listen` host parts that only this machine can reach.
+bool is_loopback_host(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1") return true;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char tail = 0;
+  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+         d < 256;
+}
+
+// What reaches the listen port from other hosts. The alert and CloudWatch intakes roll back;
+// with neither the bearer token nor TLS in front of them, anyone on the network who can reach
+// the port (or read its traffic) can trigger or replay a rollback. An empty host binds every
+// interface.
+void check_exposed_listen(LoadContext& c, Errors& warnings) {
+  const std::string& listen = c.config.listen;
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  if (is_loopback_host(host)) return;
+  const bool tls = c.config.web.tls.enabled;
+  const bool token = !c.config.api.bearer_token_file.empty();
+  const bool intake = c.config.alerts.enabled || c.config.cloudwatch.enabled;
+  if (intake && !token && !tls) {
+    c.top.error("listen", quote_clipped(listen) + " is not a loopback address and " +
+                              (c.config.alerts.enabled ? "alerts" : "cloudwatch") +
+                              " intake is on with neither api.bearer_token_file nor TLS (web_config_file "
+                              "tls_server_config): anyone who reaches the port could roll back; configure one, or "
+                              "listen on 127.0.0.1");
+  } else if (token && !tls) {
+    warnings.push_back(ConfigError{"listen", c.top.line("listen"),
+                                   quote_clipped(listen) + " is not a loopback address and serves plain HTTP: the API "
+                                                           "bearer token crosses the network in clear text; configure "
+                                                           "tls_server_config in web_config_file"});
+  }
+}
+
 }  // namespace
 
 void validate(LoadContext& c, Errors& warnings) {
@@ -99,6 +134,7 @@ void validate(LoadContext& c, Errors& warnings) {
   check_alerts_need_the_api_token(c);
   check_templating_is_complete(c);
   check_api_token_file(c, warnings);
+  check_exposed_listen(c, warnings);
 }
 
 }  // namespace rs::sidecar::config_internal

@@ -66,6 +66,12 @@ struct SelfMetrics::Impl {
       prometheus::BuildCounter().Name("rollback_sidecar_audit_write_errors_total").Help("Audit log records that could not be written.").Register(*registry);
   prometheus::Family<prometheus::Counter>& persist_errors =
       prometheus::BuildCounter().Name("rollback_sidecar_persist_errors_total").Help("Writes of the state file, audit log, incident reports or notification outbox that failed (full or read-only disk), by file.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& auth_failures =
+      prometheus::BuildCounter().Name("rollback_sidecar_http_auth_failures_total").Help("HTTP requests refused for their credentials, by reason (basic_missing, basic_wrong, bearer_missing, bearer_wrong).").Register(*registry);
+  prometheus::Family<prometheus::Counter>& tls_handshake_errors =
+      prometheus::BuildCounter().Name("rollback_sidecar_tls_handshake_errors_total").Help("TLS handshakes on the listen port that failed or timed out.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& web_config_reload_errors =
+      prometheus::BuildCounter().Name("rollback_sidecar_web_config_reload_errors_total").Help("Changed TLS certificate, key or CA files that could not be loaded (the previous ones stay in use).").Register(*registry);
   prometheus::Family<prometheus::Gauge>& build_info =
       prometheus::BuildGauge().Name("rollback_sidecar_build_info").Help("Always 1; the version label names the build.").Register(*registry);
 
@@ -86,6 +92,11 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   impl_->dry_run.Add({}).Set(0);
   impl_->freeze.Add({}).Set(0);
   impl_->audit_errors.Add({});
+  for (const char* reason : {"basic_missing", "basic_wrong", "bearer_missing", "bearer_wrong"}) {
+    impl_->auth_failures.Add({{"reason", reason}});
+  }
+  impl_->tls_handshake_errors.Add({});
+  impl_->web_config_reload_errors.Add({});
   for (const char* file : {"state", "audit", "incident", "outbox"}) impl_->persist_errors.Add({{"file", file}});
   for (const char* result : {"matched", "ignored", "ignored_stale", "resolved", "duplicate", "rejected"}) {
     impl_->alerts.Add({{"result", result}});
@@ -225,5 +236,11 @@ std::string SelfMetrics::serialize() const {
 }
 
 prometheus::Registry& SelfMetrics::registry() { return *impl_->registry; }
+
+void SelfMetrics::count_auth_failure(const std::string& reason) { impl_->auth_failures.Add({{"reason", reason}}).Increment(); }
+
+void SelfMetrics::count_tls_handshake_error() { impl_->tls_handshake_errors.Add({}).Increment(); }
+
+void SelfMetrics::count_web_config_reload_error() { impl_->web_config_reload_errors.Add({}).Increment(); }
 
 }  // namespace rs::sidecar

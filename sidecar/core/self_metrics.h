@@ -68,6 +68,12 @@ class SelfMetrics {
   // A state / audit / incident / outbox write that failed (file: "state" | "audit" | "incident" |
   // "outbox"); PersistHealth calls it.
   void count_persist_error(const std::string& file);
+  // The listen port's guards (web_config_file): requests refused by basic auth or the bearer
+  // token, by reason (basic_missing, basic_wrong, bearer_missing, bearer_wrong); failed TLS
+  // handshakes; certificate files that changed but could not be loaded (the old ones stay).
+  void count_auth_failure(const std::string& reason);
+  void count_tls_handshake_error();
+  void count_web_config_reload_error();
 
   // Prometheus text exposition format 0.0.4 of every metric.
   std::string serialize() const;

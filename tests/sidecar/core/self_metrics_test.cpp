@@ -42,6 +42,9 @@ std::string busy_exposition() {
   m.count_notification("alertmanager", "success");
   m.count_audit_write_error();
   m.count_persist_error("state");
+  m.count_auth_failure("basic_wrong");
+  m.count_tls_handshake_error();
+  m.count_web_config_reload_error();
   return m.serialize();
 }
 
@@ -72,7 +75,8 @@ TEST(SelfMetrics, ExportsEveryDocumentedNameWithZerosForDeclaredLabels) {
         "detection_seconds", "query_duration_seconds", "query_errors_total", "actuator_calls_total", "deployment_state",
         "last_evaluation_timestamp_seconds", "build_info", "evaluation_overruns_total", "dry_run", "freeze",
         "rollback_verified", "canary_weight", "promotion_step", "api_requests_total", "alerts_received_total",
-        "notifications_total", "audit_write_errors_total"}) {
+        "notifications_total", "audit_write_errors_total", "http_auth_failures_total", "tls_handshake_errors_total",
+        "web_config_reload_errors_total"}) {
     EXPECT_NE(busy.find("# TYPE rollback_sidecar_" + std::string(name) + " "), std::string::npos) << name;
   }
 }

@@ -113,4 +113,28 @@ std::string clip_for_message(std::string_view text, std::size_t max_bytes) {
   return valid_utf8(cut_utf8_prefix(text, max_bytes)) + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
+std::string ControlByte::describe() const {
+  static const char* kHex = "0123456789abcdef";
+  return std::string("byte 0x") + kHex[byte >> 4] + kHex[byte & 0xf] + " at line " + std::to_string(line) +
+         ", column " + std::to_string(column);
+}
+
+std::optional<ControlByte> find_control_byte(std::string_view text) {
+  ControlByte at;
+  for (const char ch : text) {
+    const auto b = static_cast<unsigned char>(ch);
+    if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f) {
+      at.byte = b;
+      return at;
+    }
+    if (b == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else {
+      ++at.column;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace rs::common

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,16 @@ std::string cut_utf8_suffix(std::string_view text, std::size_t max_bytes);
 // An untrusted value for an error message or a log line: valid UTF-8, at most max_bytes of it,
 // and when cut, "... (N bytes)" after it so a reader knows it was.
 std::string clip_for_message(std::string_view text, std::size_t max_bytes);
+
+// The first control byte in `text` that a text format like YAML does not allow (C0 controls other
+// than tab, LF and CR, and DEL), with its 1-based line and column; nullopt when there is none.
+// yaml-cpp 0.7 loops forever on a NUL, so every YAML input is checked before it is parsed.
+struct ControlByte {
+  unsigned char byte = 0;
+  std::size_t line = 1;
+  std::size_t column = 1;
+  std::string describe() const;  // "byte 0x00 at line 1, column 4"
+};
+std::optional<ControlByte> find_control_byte(std::string_view text);
 
 }  // namespace rs::common

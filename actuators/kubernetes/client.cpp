@@ -60,6 +60,10 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     return false;
   }
   *retryable = false;
+  if (const auto control = common::find_control_byte(*text)) {
+    *error = where + " is not valid YAML: " + control->describe() + " is a control character";
+    return false;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(*text);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/read_file.h"
+#include "common/utf8.h"
 #include "sidecar/config/loaders.h"
 
 namespace rs::sidecar {
@@ -199,7 +200,8 @@ void load_web_config(LoadContext& c) {
   // An empty file (or only comments) is a valid web config, as in exporter-toolkit: plain HTTP,
   // no users.
   try {
-    if (YAML::Load(*text).IsNull()) return;
+    // (read_document below reports control bytes, on which yaml-cpp would never return)
+    if (!common::find_control_byte(*text) && YAML::Load(*text).IsNull()) return;
   } catch (const YAML::Exception&) {
     // read_document reports it with its line
   }

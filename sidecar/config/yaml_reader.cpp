@@ -221,6 +221,12 @@ std::string MapReader::known_keys_suffix() const {
 }
 
 std::optional<YAML::Node> read_document(const std::string& text, Errors& errors) {
+  if (const auto control = common::find_control_byte(text)) {
+    errors.push_back(ConfigError{"", static_cast<int>(control->line),
+                                 control->describe() + ": YAML is text and allows no control characters other than "
+                                                       "tab and line breaks (is this a binary file?)"});
+    return std::nullopt;
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);

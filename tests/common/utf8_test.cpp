@@ -23,6 +23,16 @@ bool dumps(const std::string& text) {
   }
 }
 
+TEST(FindControlByte, TabsAndLineBreaksAreTextEverythingElseBelowSpaceIsNot) {
+  EXPECT_FALSE(find_control_byte("a: b\tc\r\nd: 'é ✓'\n").has_value());
+  EXPECT_FALSE(find_control_byte("").has_value());
+  const auto nul = find_control_byte(std::string("ab\ncd\0", 6));
+  ASSERT_TRUE(nul.has_value());
+  EXPECT_EQ(nul->describe(), "byte 0x00 at line 2, column 3");
+  EXPECT_EQ(find_control_byte("\x1b[0m")->describe(), "byte 0x1b at line 1, column 1");
+  EXPECT_EQ(find_control_byte("x\x7f")->describe(), "byte 0x7f at line 1, column 2");
+}
+
 TEST(ValidUtf8, WellFormedTextIsUnchanged) {
   EXPECT_EQ(valid_utf8(""), "");
   EXPECT_EQ(valid_utf8("plain ascii\n\t"), "plain ascii\n\t");

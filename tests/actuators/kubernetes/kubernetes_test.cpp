@@ -553,6 +553,7 @@ TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrors
   const std::string fifo = dir_.file("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   rs::testing::write_file(dir_.file("bad.yaml"), "clusters: [unclosed\n");
+  rs::testing::write_file(dir_.file("nul.yaml"), std::string("\0,x", 3));  // yaml-cpp would never return
   struct Case {
     std::string kubeconfig, expected;
     bool retryable;
@@ -561,6 +562,8 @@ TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrors
            {"/dev/zero", "cannot read kubeconfig: /dev/zero: not a regular file (character device)", false},
            {fifo, "cannot read kubeconfig: " + fifo + ": not a regular file (FIFO)", false},
            {dir_.file("bad.yaml"), "kubeconfig " + dir_.file("bad.yaml") + " is not valid YAML", false},
+           {dir_.file("nul.yaml"), "kubeconfig " + dir_.file("nul.yaml") + " is not valid YAML: byte 0x00 at line 1",
+            false},
            // Not there yet (a volume being mounted): may come.
            {dir_.file("absent"), "cannot read kubeconfig: " + dir_.file("absent") + ": No such file or directory",
             true}}) {

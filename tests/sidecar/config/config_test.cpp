@@ -80,6 +80,16 @@ TEST(Config, NotYamlOrNotAMapIsAnErrorNotACrash) {
   EXPECT_FALSE(errors_of("").empty());
 }
 
+// Found by fuzz_config_yaml: yaml-cpp 0.7 never returns from a document holding a NUL byte.
+TEST(Config, ControlBytesAreRefusedNamingWhereNotHandedToTheYamlParser) {
+  const std::vector<std::string> nul = errors_of(std::string("\0\0\0,etheus: {url: 'ht\nployment:\n  namace:c t", 44));
+  EXPECT_TRUE(has_error(nul, "c.yml:1: byte 0x00 at line 1, column 1")) << joined(nul);
+  EXPECT_TRUE(has_error(nul, "binary file")) << joined(nul);
+  const std::vector<std::string> later = errors_of(std::string("prometheus: {url: x}\nrules: [\x01]\n"));
+  EXPECT_TRUE(has_error(later, "c.yml:2: byte 0x01 at line 2, column 9")) << joined(later);
+  EXPECT_TRUE(has_error(errors_of("a: b\x7f\n"), "byte 0x7f"));
+}
+
 // A failed verification pages like a failed rollback: naming RollbackFailed brings RollbackUnverified.
 TEST(Config, RollbackFailedBringsRollbackUnverified) {
   LoadResult r = load_config_text(

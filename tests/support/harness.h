@@ -35,6 +35,9 @@ class TempDir {
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
 int free_port();
 
+// A TCP connection to 127.0.0.1:port (blocking, close-on-exec), or -1 with errno set.
+int connect_loopback(int port);
+
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);  // "" when missing
 

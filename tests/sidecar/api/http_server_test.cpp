@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sidecar/api/http_server.h"
+#include "tests/support/harness.h"
 
 namespace rs::sidecar {
 namespace {
@@ -31,16 +32,8 @@ using Clock = std::chrono::steady_clock;
 // --- a raw client, so tests control every byte ------------------------------------------------
 
 int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
-  }
+  const int fd = rs::testing::connect_loopback(port);
+  if (fd < 0) throw std::runtime_error(std::string("connect failed: ") + std::strerror(errno));
   return fd;
 }
 

@@ -206,18 +206,7 @@ TEST_F(TlsServerTest, AClientLeavingMidReplyDoesNotKillTheProcess) {
   EXPECT_EQ(r.status, 200) << r.error;
 }
 
-int connect_to(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int connect_to(int port) { return rs::testing::connect_loopback(port); }
 
 TEST_F(TlsServerTest, HandshakesThatNeverFinishDoNotStarveHealthzAndAreCutAtTheHeadDeadline) {
   HttpLimits limits;

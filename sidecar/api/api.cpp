@@ -45,18 +45,10 @@ bool read_reason_actor(const std::string& body, bool reason_required, std::strin
   return true;
 }
 
-nlohmann::json request_result_json(const RollbackRequestResult& r) {
-  nlohmann::json j = {{"accepted", r.accepted}, {"state", r.state}, {"message", r.message}};
-  if (r.accepted) {
-    j["decision_id"] = r.decision_id;
-    j["decision"] = r.kind;
-  }
-  return j;
-}
-
 }  // namespace
 
-Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::function<bool(std::string*)> alive)
+Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, const Env& env,
+         std::function<bool(std::string*)> alive)
     : config_(config),
       engine_(engine),
       metrics_(metrics),
@@ -65,7 +57,10 @@ Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::functi
       basic_(config.web.basic_auth_users),
       cloudwatch_(config.cloudwatch, config.api.bearer_token_file,
                   {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
-                   [this](const std::string& result) { metrics_.count_cloudwatch(result); }, nullptr, nullptr,
+                   [this](const std::string& result) { metrics_.count_cloudwatch(result); },
+                   [clock = env.clock] { return clock ? clock->wall() : std::chrono::system_clock::now(); },
+                   config.cloudwatch.enabled && env.make_http ? std::shared_ptr<HttpTransport>(env.make_http())
+                                                               : nullptr,
                    [this](const std::string& key, std::optional<WallTime> started) {
                      return engine_.admit_alert("cloudwatch " + key, started);
                    },
@@ -197,7 +192,7 @@ HttpReply Api::post_alerts(const HttpCall& call) {
     outcome.push_back({{"alertname", name}, {"status", alert.status}, {"result", result}});
   }
   nlohmann::json body = {{"alerts", outcome}};
-  if (decision) body["rollback"] = request_result_json(*decision);
+  if (decision) body["rollback"] = to_json(*decision);
   // 200 for every well-formed payload: anything else makes Alertmanager retry.
   return HttpReply::json(200, body);
 }
@@ -213,7 +208,7 @@ HttpReply Api::post_rollback(const HttpCall& call) {
   request.details = {{"actor", actor}, {"reason", reason}};
   spdlog::warn("manual rollback requested by {}: {}", actor, reason);
   RollbackRequestResult result = engine_.request_rollback(request);
-  return HttpReply::json(result.accepted ? 202 : 200, request_result_json(result));
+  return HttpReply::json(result.accepted ? 202 : 200, to_json(result));
 }
 
 HttpReply Api::put_freeze(const HttpCall& call) {

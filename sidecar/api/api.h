@@ -29,7 +29,9 @@ namespace rs::sidecar {
 // stronger credential (Alertmanager's http_config and `rollback-sidecar rollback` send only it).
 class Api {
  public:
-  Api(const Config& config, Engine& engine, SelfMetrics& metrics, std::function<bool(std::string*)> alive);
+  // The CloudWatch intake reaches time and HTTP (SNS certificates, confirmations) through `env`.
+  Api(const Config& config, Engine& engine, SelfMetrics& metrics, const Env& env,
+      std::function<bool(std::string*)> alive);
   void install(HttpServer& server);
 
  private:

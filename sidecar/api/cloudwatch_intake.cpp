@@ -373,14 +373,7 @@ HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
   count(result);
   spdlog::info("CloudWatch alarm {} ({} via {}): {}", clip(c.name, 160), c.state, c.via, result);
   nlohmann::json body = {{"alarm", c.name}, {"state", c.state}, {"via", c.via}, {"result", result}};
-  if (decision) {
-    nlohmann::json r = {{"accepted", decision->accepted}, {"state", decision->state}, {"message", decision->message}};
-    if (decision->accepted) {
-      r["decision_id"] = decision->decision_id;
-      r["decision"] = decision->kind;
-    }
-    body["rollback"] = r;
-  }
+  if (decision) body["rollback"] = to_json(*decision);
   return HttpReply::json(200, body);
 }
 

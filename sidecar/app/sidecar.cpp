@@ -82,7 +82,7 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
   // Liveness: a tick must start at least this often, or the loop is wedged.
   const auto stuck_after = 3 * p.config.evaluation_interval + p.config.prometheus.timeout + p.config.rollback.deadline;
   p.last_tick = p.clock.mono().time_since_epoch().count();
-  p.api = std::make_unique<Api>(p.config, p.engine, p.metrics, [&p, stuck_after](std::string* why) {
+  p.api = std::make_unique<Api>(p.config, p.engine, p.metrics, p.env, [&p, stuck_after](std::string* why) {
     const auto since = p.clock.mono() - MonoTime(MonoTime::duration(p.last_tick.load()));
     if (since <= stuck_after) return true;
     *why = "no evaluation started for " + common::format_duration(std::chrono::duration_cast<Duration>(since));

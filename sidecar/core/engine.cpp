@@ -12,6 +12,15 @@
 #include "sidecar/policy/worst_series.h"
 
 namespace rs::sidecar {
+
+nlohmann::json to_json(const RollbackRequestResult& r) {
+  nlohmann::json j = {{"accepted", r.accepted}, {"state", r.state}, {"message", r.message}};
+  if (r.accepted) {
+    j["decision_id"] = r.decision_id;
+    j["decision"] = r.kind;
+  }
+  return j;
+}
 namespace {
 
 double seconds_between(WallTime from, WallTime to) { return std::chrono::duration<double>(to - from).count(); }

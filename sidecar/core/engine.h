@@ -70,6 +70,9 @@ struct RollbackRequestResult {
   std::string state;           // deployment state after the request
   std::string message;         // why not accepted, or what happens next
 };
+// {"accepted", "state", "message"} (+ "decision_id", "decision" when accepted): how the API and
+// the intakes answer a request.
+nlohmann::json to_json(const RollbackRequestResult& r);
 
 // Contract:
 // - restore() must be called once before the first evaluate_once(); it fails only when the

@@ -237,5 +237,52 @@ TEST_F(ApiTest, AlertmanagerWebhookRollsBackOnceForAMatchingFiringAlert) {
   EXPECT_EQ(d["first_breach"], "2026-11-22T10:00:00.123Z");
 }
 
+// The CloudWatch intake through the real server: an EventBridge alarm event with the bearer token
+// rolls back once; unauthenticated, non-matching, OK-state and repeated events do not.
+TEST_F(ApiTest, CloudWatchAlarmEventRollsBackOnceThroughTheRealServer) {
+  start("cloudwatch: {match: {alarm: 'checkout-.*'}}\n");
+  auto event = [](const std::string& alarm, const std::string& state, const std::string& changed) {
+    return nlohmann::json{
+        {"version", "0"},
+        {"id", "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92"},
+        {"detail-type", "CloudWatch Alarm State Change"},
+        {"source", "aws.cloudwatch"},
+        {"account", "123456789012"},
+        {"time", changed},
+        {"region", "eu-west-1"},
+        {"resources", {"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:" + alarm}},
+        {"detail",
+         {{"alarmName", alarm},
+          {"state", {{"value", state}, {"reason", "Threshold Crossed"}, {"timestamp", changed}}},
+          {"previousState", {{"value", "OK"}, {"timestamp", "2026-11-22T09:00:00.000+0000"}}}}}}
+        .dump();
+  };
+  auto result = [](const HttpResult& r) { return nlohmann::json::parse(r.body).value("result", ""); };
+  const std::string alarm = event("checkout-5xx", "ALARM", "2026-11-22T10:00:00.000+0000");
+
+  EXPECT_EQ(call("POST", "/api/v1/cloudwatch", alarm, "").status, 401);
+  EXPECT_EQ(call("POST", "/api/v1/cloudwatch", alarm, "wrong").status, 403);
+  EXPECT_EQ(result(call("POST", "/api/v1/cloudwatch", event("payments-5xx", "ALARM", "2026-11-22T10:00:00.000+0000"))),
+            "ignored");
+  EXPECT_EQ(result(call("POST", "/api/v1/cloudwatch", event("checkout-5xx", "OK", "2026-11-22T10:05:00.000+0000"))),
+            "not_alarm");
+  HttpResult bad = call("POST", "/api/v1/cloudwatch", "[1]");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("must be a JSON object"), std::string::npos) << bad.body;
+  EXPECT_EQ(read_file(dir_.file("calls")), "");
+
+  HttpResult matched = call("POST", "/api/v1/cloudwatch", alarm);
+  ASSERT_EQ(matched.status, 200) << matched.body;
+  EXPECT_EQ(result(matched), "matched") << matched.body;
+  EXPECT_TRUE(nlohmann::json::parse(matched.body)["rollback"]["accepted"].get<bool>()) << matched.body;
+  ASSERT_TRUE(wait_until([&] { return status()["state"] == "rolled_back"; }, 10s)) << sidecar_->log();
+  EXPECT_EQ(result(call("POST", "/api/v1/cloudwatch", alarm)), "duplicate");
+  EXPECT_EQ(read_file(dir_.file("calls")), "alert checkout-5xx\n");
+  EXPECT_EQ(status()["last_decision"]["trigger"], "alert");
+  const std::string metrics = http_get(base_ + "/metrics").body;
+  EXPECT_NE(metrics.find("rollback_sidecar_cloudwatch_messages_total{result=\"matched\"} 1"), std::string::npos)
+      << metrics;
+}
+
 }  // namespace
 }  // namespace rs::testing

@@ -216,7 +216,7 @@ HttpReply Api::put_freeze(const HttpCall& call) {
   std::string reason, actor, error;
   if (!read_reason_actor(call.body, true, &reason, &actor, &error)) return HttpReply::error(400, error);
   engine_.set_freeze(reason, actor);
-  return HttpReply::json(200, engine_.status()["freeze"]);
+  return HttpReply::json(200, engine_.freeze_status());
 }
 
 HttpReply Api::delete_freeze(const HttpCall& call) {

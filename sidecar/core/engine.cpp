@@ -721,6 +721,16 @@ Engine::~Engine() { shutdown(); }
 
 // Never throws: a state file that cannot be written is counted, logged once (PersistHealth) and
 // retried at the next tick; the latch holds in memory meanwhile and the rollback goes on.
+nlohmann::json Engine::freeze_json() const {
+  if (!freeze_) return {{"frozen", false}};
+  return {{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor}, {"since", to_rfc3339(freeze_->since)}};
+}
+
+nlohmann::json Engine::freeze_status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return freeze_json();
+}
+
 void Engine::persist() {
   std::lock_guard<std::mutex> writing(persist_mu_);  // the newest state is read under it: no stale overwrite
   PersistedState state;
@@ -807,9 +817,7 @@ nlohmann::json Engine::status_locked() const {
                                                                    : nlohmann::json(promotion_.progress().weight)},
                                              {"state", promotion_state_name(promotion_.state())},
                                              {"window_start", time_or_null(promotion_.window_start())}}},
-          {"freeze", freeze_ ? nlohmann::json{{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor},
-                                              {"since", to_rfc3339(freeze_->since)}}
-                             : nlohmann::json{{"frozen", false}}},
+          {"freeze", freeze_json()},
           {"ready", ready_.load()},
           {"evaluation_interval", common::format_duration(config_.evaluation_interval)},
           {"evaluations", evaluations_},

@@ -111,6 +111,7 @@ class Engine {
   ~Engine();
 
   nlohmann::json status() const;  // the /api/v1/status document
+  nlohmann::json freeze_status() const;  // its "freeze" part, without building the rest
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
   std::optional<Decision> last_decision() const;  // the latest decision, as persisted
@@ -124,6 +125,7 @@ class Engine {
   void log_rule_transition(const RuleTracker& tracker, RuleState before);
   void take_decision(Decision decision);
   void execute_rollback(Decision decision, MonoTime decided_mono);
+  nlohmann::json freeze_json() const;  // mu_ held
   void persist();
   void publish_state();
   nlohmann::json status_locked() const;

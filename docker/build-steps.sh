@@ -27,11 +27,12 @@ PREFIX=/usr/local
 BUILD_PACKAGES=(
   cmake ninja-build g++ pkg-config
   prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-program-options-dev
-  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev
+  libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libtinyxml2-dev libre2-dev libssl-dev libcrypt-dev
 )
 
 # The shared libraries the binaries link (readelf NEEDED), by Debian 12 package (dpkg -S).
-# libstdc++6, libgcc-s1 and libc6 are in debian:bookworm-slim already (apt needs them).
+# libstdc++6, libgcc-s1, libc6 and libcrypt1 (bcrypt for basic auth) are in debian:bookworm-slim
+# already (apt and login need them).
 # curl: the HEALTHCHECK's client; it only adds the curl binary, libcurl4 is needed anyway.
 SIDECAR_RUNTIME_PACKAGES=(
   libcurl4 libyaml-cpp0.7 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libcpp-httplib0.11
@@ -41,7 +42,7 @@ WORKLOAD_RUNTIME_PACKAGES=(
   libprometheus-cpp-core1.0 libcpp-httplib0.11 curl
 )
 # Packages of debian:bookworm-slim that the binaries may link without installing anything.
-BASE_IMAGE_PACKAGES=(libc6 libstdc++6 libgcc-s1)
+BASE_IMAGE_PACKAGES=(libc6 libstdc++6 libgcc-s1 libcrypt1)
 
 die() { echo "build-steps: $*" >&2; exit 1; }
 

@@ -263,7 +263,7 @@ urlencode() {
 # 1. Packages
 
 BUILD_PACKAGES=(cmake ninja-build g++ pkg-config prometheus-cpp-dev libcurl4-openssl-dev nlohmann-json3-dev
-  libboost-program-options-dev libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libre2-dev libtinyxml2-dev libssl-dev)
+  libboost-program-options-dev libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev libre2-dev libtinyxml2-dev libssl-dev libcrypt-dev)
 RUNTIME_PACKAGES=(prometheus prometheus-blackbox-exporter haproxy curl)
 
 missing_packages() {

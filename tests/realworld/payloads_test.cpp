@@ -28,7 +28,7 @@ enum class Kind { kVector, kScalar, kPrometheus, kUnsupported, kParse };
 
 struct Expect {
   Kind kind;
-  std::string detail;  // kPrometheus: errorType; kParse/kUnsupported: a word the message must name
+  std::string detail{};  // kPrometheus: errorType; kParse/kUnsupported: a word the message must name
   bool transient = false;  // kPrometheus
   bool partial = false;    // kVector/kScalar: isPartial
 };
@@ -196,7 +196,9 @@ TEST_F(PrometheusBodies, NoBodyIsDataUnderAnErrorStatus) {
     const std::string body = slurp(promql_dir() + "/" + name);
     for (long status : {200L, 400L, 422L, 499L, 500L, 503L}) {
       const auto outcome = promql::parse_query_response(status, body);
-      if (status != 200) EXPECT_TRUE(std::holds_alternative<QueryError>(outcome)) << status;
+      if (status != 200) {
+        EXPECT_TRUE(std::holds_alternative<QueryError>(outcome)) << status;
+      }
     }
   }
 }

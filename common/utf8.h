@@ -34,7 +34,7 @@ std::string clip_for_message(std::string_view text, std::size_t max_bytes);
 
 // The first control byte in `text` that a text format like YAML does not allow (C0 controls other
 // than tab, LF and CR, and DEL), with its 1-based line and column; nullopt when there is none.
-// yaml-cpp 0.7 loops forever on a NUL, so every YAML input is checked before it is parsed.
+// Every YAML input is checked before it is parsed: a binary file gets an error naming the byte.
 struct ControlByte {
   unsigned char byte = 0;
   std::size_t line = 1;

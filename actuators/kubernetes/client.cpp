@@ -33,7 +33,9 @@ std::string relative_to(const std::string& base_file, const std::string& path) {
   return (dir == "/" ? "" : dir) + "/" + path;
 }
 
+// yaml-cpp throws when a scalar or a sequence is indexed by a key, so only maps are looked into.
 std::string scalar(const YAML::Node& node, const char* key) {
+  if (!node.IsMap()) return "";
   const YAML::Node v = node[key];
   return v && v.IsScalar() ? v.as<std::string>() : "";
 }
@@ -42,7 +44,7 @@ std::string scalar(const YAML::Node& node, const char* key) {
 YAML::Node named(const YAML::Node& list, const char* field, const std::string& name) {
   if (!list || !list.IsSequence()) return YAML::Node();
   for (const auto& item : list)
-    if (scalar(item, "name") == name && item[field]) return item[field];
+    if (item.IsMap() && scalar(item, "name") == name && item[field]) return item[field];
   return YAML::Node();
 }
 
@@ -191,7 +193,15 @@ bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error
   c->request_timeout = s.request_timeout;
   // Which keys go together (kubeconfig or api_server, context with kubeconfig, api_server's
   // scheme) is checked once, by the factories (a config error at load).
-  if (!s.kubeconfig.empty()) return load_kubeconfig(s, c, error, retryable);
+  if (!s.kubeconfig.empty()) {
+    try {
+      return load_kubeconfig(s, c, error, retryable);
+    } catch (const YAML::Exception& e) {  // a shape the checks above did not foresee: an error, never a crash
+      *error = "kubeconfig " + s.kubeconfig + " has an unexpected shape: " + e.what();
+      *retryable = false;
+      return false;
+    }
+  }
   if (!s.api_server.empty()) {
     c->server = s.api_server;
     c->token_file = s.token_file;

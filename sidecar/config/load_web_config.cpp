@@ -200,8 +200,7 @@ void load_web_config(LoadContext& c) {
   // An empty file (or only comments) is a valid web config, as in exporter-toolkit: plain HTTP,
   // no users.
   try {
-    // (read_document below reports control bytes, on which yaml-cpp would never return)
-    if (!common::find_control_byte(*text) && YAML::Load(*text).IsNull()) return;
+    if (!common::find_control_byte(*text) && YAML::Load(*text).IsNull()) return;  // read_document names the byte
   } catch (const YAML::Exception&) {
     // read_document reports it with its line
   }

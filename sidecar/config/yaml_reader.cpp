@@ -1,7 +1,11 @@
 #include "sidecar/config/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
+
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "common/duration.h"
 #include "common/template.h"
@@ -220,6 +224,28 @@ std::string MapReader::known_keys_suffix() const {
   return " (known here: " + comma_list({seen_.begin(), seen_.end()}) + ")";
 }
 
+namespace {
+
+// Records where each document starts and nothing else. yaml-cpp 0.7 never consumes a ',' met at
+// the top of a document (", x", "[a], b", found by fuzz_config_yaml): every further
+// HandleNextDocument() reports an empty document starting at that same ',', so YAML::LoadAll()
+// never returns. Two documents starting at one position is that loop.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
 std::optional<YAML::Node> read_document(const std::string& text, Errors& errors) {
   if (const auto control = common::find_control_byte(text)) {
     errors.push_back(ConfigError{"", static_cast<int>(control->line),
@@ -227,22 +253,38 @@ std::optional<YAML::Node> read_document(const std::string& text, Errors& errors)
                                                        "tab and line breaks (is this a binary file?)"});
     return std::nullopt;
   }
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    // Where the documents start, before any is built: YAML::LoadAll is never used (see
+    // DocumentStarts), and a plain load reads only the first document, so the settings after a
+    // second `---` (often a second config pasted below) would be silently ignored.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    while (starts.marks.size() < 3 && parser.HandleNextDocument(starts)) {
+    }
+    const auto& marks = starts.marks;
+    for (std::size_t i = 1; i < marks.size(); ++i) {
+      if (marks[i].pos == marks[i - 1].pos) {
+        errors.push_back(ConfigError{"", marks[i].line + 1,
+                                     "YAML syntax error at line " + std::to_string(marks[i].line + 1) + ", column " +
+                                         std::to_string(marks[i].column + 1) +
+                                         ": the parser cannot get past this point (a ',' outside [ ] or { }?)"});
+        return std::nullopt;
+      }
+    }
+    if (marks.size() > 1) {
+      errors.push_back(ConfigError{"", marks[1].line + 1,
+                                   "the config must be one YAML document, found " +
+                                       std::string(marks.size() > 2 ? "3 or more" : "2") +
+                                       " (a second '---' starts one here); merge them or remove the '---'"});
+      return std::nullopt;
+    }
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     errors.push_back(ConfigError{"", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg});
     return std::nullopt;
   }
-  // A plain load reads only the first document: the settings after a second `---` (often a
-  // second config pasted below) would be silently ignored.
-  if (documents.size() > 1) {
-    errors.push_back(ConfigError{"", line_of(documents[1]),
-                                 "the config must be one YAML document, found " + std::to_string(documents.size()) +
-                                     " (a second '---' starts one here); merge them or remove the '---'"});
-    return std::nullopt;
-  }
-  YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
   if (!root.IsMap()) {
     errors.push_back(ConfigError{"", 1, std::string("the config must be a YAML map, found ") + node_kind(root)});
     return std::nullopt;

@@ -553,7 +553,9 @@ TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrors
   const std::string fifo = dir_.file("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   rs::testing::write_file(dir_.file("bad.yaml"), "clusters: [unclosed\n");
-  rs::testing::write_file(dir_.file("nul.yaml"), std::string("\0,x", 3));  // yaml-cpp would never return
+  rs::testing::write_file(dir_.file("nul.yaml"), std::string("\0,x", 3));  // a binary file
+  // Found by fuzz_kubernetes_api: a list item that is not a map threw from yaml-cpp.
+  rs::testing::write_file(dir_.file("scalar-items.yaml"), "current-context: kind\ncontexts:\n- na1\nclusters: [x]\n");
   struct Case {
     std::string kubeconfig, expected;
     bool retryable;
@@ -563,6 +565,8 @@ TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrors
            {fifo, "cannot read kubeconfig: " + fifo + ": not a regular file (FIFO)", false},
            {dir_.file("bad.yaml"), "kubeconfig " + dir_.file("bad.yaml") + " is not valid YAML", false},
            {dir_.file("nul.yaml"), "kubeconfig " + dir_.file("nul.yaml") + " is not valid YAML: byte 0x00 at line 1",
+            false},
+           {dir_.file("scalar-items.yaml"), "kubeconfig " + dir_.file("scalar-items.yaml") + " has no context named 'kind'",
             false},
            // Not there yet (a volume being mounted): may come.
            {dir_.file("absent"), "cannot read kubeconfig: " + dir_.file("absent") + ": No such file or directory",

@@ -80,7 +80,21 @@ TEST(Config, NotYamlOrNotAMapIsAnErrorNotACrash) {
   EXPECT_FALSE(errors_of("").empty());
 }
 
-// Found by fuzz_config_yaml: yaml-cpp 0.7 never returns from a document holding a NUL byte.
+// Found by fuzz_config_yaml: yaml-cpp 0.7's LoadAll never returns when a document starts with a
+// ',' (or one follows a top-level flow collection): it reports empty documents at that ',' forever.
+TEST(Config, AStrayCommaAtTheTopIsASyntaxErrorNotAHang) {
+  for (const std::string& text : {std::string(", x"), std::string(",a"), std::string("# c\n, x"),
+                                  std::string("---\n, x"), std::string("[a], b"), std::string("{a: b}, c")}) {
+    const std::vector<std::string> errors = errors_of(text);
+    EXPECT_TRUE(has_error(errors, "the parser cannot get past this point")) << text << "\n" << joined(errors);
+  }
+  const std::vector<std::string> second = errors_of("# comment\n, The rules are five signals\nprometheus: {url: x}\n");
+  EXPECT_TRUE(has_error(second, "c.yml:2: YAML syntax error at line 2, column 1")) << joined(second);
+  // Real second documents are still named as such.
+  EXPECT_TRUE(has_error(errors_of("a: 1\n---\nb: 2\n---\nc: 3\n"), "found 3 or more"));
+}
+
+// A binary file is named as one, not handed to the YAML parser.
 TEST(Config, ControlBytesAreRefusedNamingWhereNotHandedToTheYamlParser) {
   const std::vector<std::string> nul = errors_of(std::string("\0\0\0,etheus: {url: 'ht\nployment:\n  namace:c t", 44));
   EXPECT_TRUE(has_error(nul, "c.yml:1: byte 0x00 at line 1, column 1")) << joined(nul);
@@ -422,8 +436,9 @@ TEST(Config, AbsurdDurationsHitAClearLimit) {
 }
 
 TEST(Config, ASecondYamlDocumentIsAnError) {
+  // Named at the second `---` itself.
   const auto errors = errors_of(with_rule("{name: e, query: x, above: 1}") + "---\ndry_run: true\n");
-  EXPECT_TRUE(has_error(errors, "c.yml:7: the config must be one YAML document, found 2")) << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:6: the config must be one YAML document, found 2")) << joined(errors);
   EXPECT_TRUE(errors_of("---\n" + with_rule("{name: e, query: x, above: 1}")).empty());  // one leading marker is fine
 }
 

@@ -3,6 +3,8 @@
 #   scripts/fuzz.sh                 every target for 30 s
 #   scripts/fuzz.sh 600             every target for 600 s
 #   scripts/fuzz.sh 60 promql_response alert_intake     only these targets
+#   FUZZ_SEED=1 scripts/fuzz.sh 30  the same inputs on every run (the smoke of scripts/test.sh);
+#                                   without it each run explores from a new random seed
 # One fuzzing process at a time (no -jobs/-workers). New inputs go to build-fuzz/corpus/<target>
 # (the seeds in fuzz/corpus/<target>/ are read, never written); a crash, hang or sanitizer report
 # leaves its input in build-fuzz/artifacts/<target>/ and makes the script fail, naming it.
@@ -40,7 +42,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
   echo "fuzz.sh: $t for ${SECONDS_EACH}s (log: $log)"
   set +e
-  "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len="${FUZZ_MAX_LEN:-65536}" \
+  "$bin" -max_total_time="$SECONDS_EACH" -seed="${FUZZ_SEED:-0}" -timeout=10 -rss_limit_mb=2048 -max_len="${FUZZ_MAX_LEN:-65536}" \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e

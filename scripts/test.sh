@@ -18,8 +18,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 -j 2 "$@"
 
 # Fuzz smoke: every libFuzzer target (fuzz/) for 30 s on its seed corpus, with ASan + UBSan
-# (clang; installed by scripts/install-deps.sh), so a parser regression shows in CI. RS_FUZZ_SMOKE
-# sets the seconds per target (0 skips it). Skipped when ctest arguments select a subset.
+# (clang; installed by scripts/install-deps.sh), so a parser regression shows in CI. A fixed seed
+# makes it a regression test (the same inputs each run); finding new bugs is scripts/fuzz.sh's
+# job with random seeds and longer runs. RS_FUZZ_SMOKE sets the seconds per target (0 skips it).
+# Skipped when ctest arguments select a subset.
 if [[ $# -eq 0 && "${RS_FUZZ_SMOKE:-30}" != "0" ]]; then
-  scripts/fuzz.sh "${RS_FUZZ_SMOKE:-30}"
+  FUZZ_SEED=${FUZZ_SEED:-1} scripts/fuzz.sh "${RS_FUZZ_SMOKE:-30}"
 fi

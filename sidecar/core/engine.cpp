@@ -247,43 +247,38 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
   }
 }
 
+namespace {
+
 // Evaluation timestamps sit on the schedule's grid, as Prometheus's rule groups do: wake-up
 // jitter must not make `for: 3s` at a 1s interval measure 2.998s and cost a whole extra
 // interval before a rollback. Ticks skipped after a slow evaluation stay on the grid; a time
-// more than a quarter interval off it (a manual call, a wall-clock step) starts a new grid.
-WallTime Engine::evaluation_time() {
-  const WallTime wall = clock_.wall();
-  const auto interval = std::chrono::duration_cast<WallTime::duration>(config_.evaluation_interval);
-  if (grid_origin_ && interval.count() > 0) {
-    const auto offset = wall - *grid_origin_;
-    const auto ticks = (offset + interval / 2) / interval;
-    const WallTime snapped = *grid_origin_ + ticks * interval;
-    const auto off = wall > snapped ? wall - snapped : snapped - wall;
-    if (ticks > 0 && off <= interval / 4 && (!last_evaluation_ || snapped > *last_evaluation_)) return snapped;
+// more than a quarter interval off it (a manual call, a clock step) starts a new grid at `now`.
+// One rule for both clocks: wall time for evidence and status, monotonic time for rule windows.
+template <typename TimePoint>
+TimePoint snap_to_grid(TimePoint now, Duration every, std::optional<TimePoint>& origin,
+                       const std::optional<TimePoint>& last) {
+  const auto interval = std::chrono::duration_cast<typename TimePoint::duration>(every);
+  if (origin && interval.count() > 0) {
+    const auto ticks = (now - *origin + interval / 2) / interval;
+    const TimePoint snapped = *origin + ticks * interval;
+    const auto off = now > snapped ? now - snapped : snapped - now;
+    if (ticks > 0 && off <= interval / 4 && (!last || snapped > *last)) return snapped;
   }
-  grid_origin_ = wall;
-  return wall;
+  origin = now;
+  return now;
 }
 
-// The monotonic twin of evaluation_time(): rules measure `for` and `delay` on it, so a step of
-// the wall clock (NTP, a resumed VM) neither fires a pending rule nor resets one, while the same
-// grid snapping keeps wake-up jitter from costing an interval.
+}  // namespace
+
+WallTime Engine::evaluation_time() {
+  return snap_to_grid(clock_.wall(), config_.evaluation_interval, grid_origin_, last_evaluation_);
+}
+
+// Rules measure `for` and `delay` on this, so a step of the wall clock (NTP, a resumed VM) neither
+// fires a pending rule nor resets one.
 MonoTime Engine::evaluation_mono() {
-  const MonoTime mono = clock_.mono();
-  const auto interval = std::chrono::duration_cast<MonoTime::duration>(config_.evaluation_interval);
-  if (mono_grid_origin_ && interval.count() > 0) {
-    const auto offset = mono - *mono_grid_origin_;
-    const auto ticks = (offset + interval / 2) / interval;
-    const MonoTime snapped = *mono_grid_origin_ + ticks * interval;
-    const auto off = mono > snapped ? mono - snapped : snapped - mono;
-    if (ticks > 0 && off <= interval / 4 && (!last_mono_ || snapped > *last_mono_)) {
-      last_mono_ = snapped;
-      return snapped;
-    }
-  }
-  mono_grid_origin_ = mono;
-  last_mono_ = mono;
-  return mono;
+  last_mono_ = snap_to_grid(clock_.mono(), config_.evaluation_interval, mono_grid_origin_, last_mono_);
+  return *last_mono_;
 }
 
 void Engine::evaluate_once() {

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
                                  "error-rate 0.31 > 0.05 for 5m"};
     sc::Decision decision;
     decision.id = 1;
-    decision.kind = "rollback";
+    decision.kind = sc::DecisionKind::kRollback;
     decision.rule = "error-rate";
     decision.severity = "sev1";
     decision.query = "sum(rate(http_requests_total{code=~\"5..\"}[1m])) / sum(rate(http_requests_total[1m]))";
@@ -158,8 +158,8 @@ int main(int argc, char** argv) {
         std::string error;
         if (!store.save(persisted, &error)) return "state save: " + error;
         sc::ExecutionReport report = executor.run(context);
-        if (report.result != "success")
-          return report.result + ": " + (report.actuators.empty() ? "" : report.actuators.back().detail);
+        if (report.result != sc::RollbackResult::kSuccess)
+          return sc::rollback_result_name(report.result) + std::string(": ") + (report.actuators.empty() ? "" : report.actuators.back().detail);
         return std::string();
       };
     };

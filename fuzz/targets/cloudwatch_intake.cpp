@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       {[](const rs::sidecar::RollbackRequest&) {
          rs::sidecar::RollbackRequestResult r;
          r.accepted = true;
-         r.kind = "rollback";
+         r.kind = rs::sidecar::DecisionKind::kRollback;
          r.state = "rolled_back";
          return r;
        },

@@ -177,7 +177,7 @@ HttpReply Api::post_alerts(const HttpCall& call) {
       result = "matched";
       if (!decision) {
         RollbackRequest request;
-        request.trigger = "alert";
+        request.trigger = Trigger::kAlert;
         request.name = name.empty() ? "alert" : name;
         request.severity = alert.labels.count("severity") ? alert.labels.at("severity") : "";
         request.reason = "alert " + request.name + " firing since " + alert.starts_at;
@@ -202,7 +202,7 @@ HttpReply Api::post_rollback(const HttpCall& call) {
   std::string reason, actor, error;
   if (!read_reason_actor(call.body, true, &reason, &actor, &error)) return HttpReply::error(400, error);
   RollbackRequest request;
-  request.trigger = "manual";
+  request.trigger = Trigger::kManual;
   request.name = "manual";
   request.reason = "manual rollback by " + actor + ": " + reason;
   request.details = {{"actor", actor}, {"reason", reason}};
@@ -216,7 +216,7 @@ HttpReply Api::put_freeze(const HttpCall& call) {
   std::string reason, actor, error;
   if (!read_reason_actor(call.body, true, &reason, &actor, &error)) return HttpReply::error(400, error);
   engine_.set_freeze(reason, actor);
-  return HttpReply::json(200, engine_.freeze_status());
+  return HttpReply::json(200, freeze_to_json(engine_.freeze()));
 }
 
 HttpReply Api::delete_freeze(const HttpCall& call) {

@@ -362,7 +362,7 @@ HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
   } else {
     result = "matched";
     RollbackRequest request;
-    request.trigger = "alert";
+    request.trigger = Trigger::kAlert;
     request.name = c.name;
     request.reason = "CloudWatch alarm " + c.name + " in ALARM since " + c.timestamp;
     if (!c.reason.empty()) request.reason += ": " + c.reason;

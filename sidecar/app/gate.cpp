@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "common/duration.h"
+#include "common/enum_names.h"
 #include "common/json_text.h"
 #include "common/utf8.h"
 #include "sidecar/app/logging.h"
@@ -79,33 +80,25 @@ constexpr const char* kUsage =
 
 // ---- what the engine's status says about one rule ----------------------------------------
 
-std::string text_of(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // "0.0312", "+Inf", or "-" without a value.
-std::string value_text(const nlohmann::json& rule) {
-  auto it = rule.find("value");
-  if (it == rule.end() || it->is_null()) return "-";
-  if (it->is_number()) return format_value(it->get<double>());
-  return it->is_string() ? it->get<std::string>() : it->dump();
+std::string value_text(const RuleView& rule) { return rule.status.value ? format_value(*rule.status.value) : "-"; }
+
+// "above 0.05"
+std::string compared_text(const RuleView& rule) {
+  return std::string(comparison_name(rule.rule->comparison)) + " " + format_value(rule.rule->threshold);
 }
 
-std::string threshold_text(const nlohmann::json& rule) {
-  auto it = rule.find("threshold");
-  return it != rule.end() && it->is_number() ? format_value(it->get<double>()) : "?";
-}
+bool has_data(RuleState state) { return state != RuleState::kNoData && state != RuleState::kInsufficient; }
 
-bool has_data(const std::string& state) { return state != "nodata" && state != "insufficient"; }
+// Since the first breach of the episode (what the verdict line and the decision call first_breach).
+std::optional<WallTime> breach_since(const RuleView& rule) {
+  return rule.status.pending_since ? rule.status.pending_since : rule.status.firing_since;
+}
 
 // Evidence: value against threshold and since when.
-std::string evidence_line(const nlohmann::json& rule) {
-  // Since the first breach of the episode (what the verdict line and the decision call first_breach).
-  std::string since = text_of(rule, "pending_since");
-  if (since.empty()) since = text_of(rule, "firing_since");
-  std::string out = "value " + value_text(rule) + " (" + text_of(rule, "comparison") + " " + threshold_text(rule) + ")";
-  if (!since.empty()) out += " since " + since;
+std::string evidence_line(const RuleView& rule) {
+  std::string out = "value " + value_text(rule) + " (" + compared_text(rule) + ")";
+  if (const auto since = breach_since(rule)) out += " since " + to_rfc3339(*since);
   return out;
 }
 
@@ -119,7 +112,7 @@ struct RuleTally {
 struct Outcome {
   Verdict verdict = kCannotJudge;
   std::string reason;
-  nlohmann::json status;             // the engine's status after the last evaluation
+  StatusView status;                 // the engine's status after the last evaluation
   std::optional<Decision> decision;  // a decision taken during this run
   std::vector<RuleTally> tallies;
   int evaluations = 0;
@@ -129,31 +122,38 @@ struct Outcome {
   WallTime started_at;
 };
 
-// One rule's result in the reports: passed | failed | skipped | error, and why.
+// One rule's result in the reports, and why.
+enum class RuleOutcome { kPassed, kFailed, kSkipped, kError };
+constexpr common::EnumName<RuleOutcome> kRuleOutcomes[] = {{RuleOutcome::kPassed, "passed"},
+                                                           {RuleOutcome::kFailed, "failed"},
+                                                           {RuleOutcome::kSkipped, "skipped"},
+                                                           {RuleOutcome::kError, "error"}};
+const char* rule_outcome_name(RuleOutcome r) { return common::enum_name(kRuleOutcomes, r); }
+
 struct RuleResult {
-  std::string result;
+  RuleOutcome result = RuleOutcome::kError;
   std::string message;
 };
 
+// The status holds every configured rule, in config order, once the engine has evaluated.
 std::vector<RuleResult> rule_results(const Outcome& o, const Config& config) {
   std::vector<RuleResult> out;
-  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
   for (std::size_t i = 0; i < config.rules.size(); ++i) {
-    const nlohmann::json rule = i < rules.size() ? rules[i] : nlohmann::json::object();
-    const std::string state = text_of(rule, "state");
     const int with_data = i < o.tallies.size() ? o.tallies[i].with_data : 0;
+    const RuleView* rule = i < o.status.rules.size() ? &o.status.rules[i] : nullptr;
     RuleResult r;
-    if (o.verdict == kCannotJudge) {
-      r = {"error", o.reason};
-    } else if (o.verdict == kFail && ((o.decision && o.decision->rule == config.rules[i].name) || state == "firing")) {
-      r = {"failed", config.rules[i].name + " fired: " + evidence_line(rule)};
+    if (o.verdict == kCannotJudge || !rule) {
+      r = {RuleOutcome::kError, o.reason};
+    } else if (o.verdict == kFail && ((o.decision && o.decision->rule == config.rules[i].name) ||
+                                      rule->status.state == RuleState::kFiring)) {
+      r = {RuleOutcome::kFailed, config.rules[i].name + " fired: " + evidence_line(*rule)};
     } else if (with_data == 0) {
-      const std::string problem = text_of(rule, "problem");
-      r = {"skipped", "no data during the bake" + (problem.empty() ? "" : ": " + problem)};
+      const std::string& problem = rule->status.last_problem;
+      r = {RuleOutcome::kSkipped, "no data during the bake" + (problem.empty() ? "" : ": " + problem)};
     } else if (o.verdict == kInconclusive) {
-      r = {"skipped", o.reason};
+      r = {RuleOutcome::kSkipped, o.reason};
     } else {
-      r = {"passed", evidence_line(rule) + " (" + state + ")"};
+      r = {RuleOutcome::kPassed, evidence_line(*rule) + " (" + rule_state_name(rule->status.state) + ")"};
     }
     out.push_back(std::move(r));
   }
@@ -162,7 +162,7 @@ std::vector<RuleResult> rule_results(const Outcome& o, const Config& config) {
 
 std::string decision_evidence(const Decision& d) {
   std::ostringstream s;
-  s << "decision #" << d.id << " " << d.kind << " (trigger " << d.trigger << ")\n"
+  s << "decision #" << d.id << " " << decision_kind_name(d.kind) << " (trigger " << trigger_name(d.trigger) << ")\n"
     << "rule: " << d.rule << " (severity " << d.severity << ")\n"
     << "query: " << d.query << "\n"
     << "value: " << (d.value ? format_value(*d.value) : "-") << " " << d.comparison << " threshold "
@@ -171,8 +171,10 @@ std::string decision_evidence(const Decision& d) {
   if (d.first_breach) s << "first breach: " << to_rfc3339(*d.first_breach) << "\n";
   if (d.firing_since) s << "firing since: " << to_rfc3339(*d.firing_since) << "\n";
   s << "decided at: " << to_rfc3339(d.decided_at) << "\n";
-  if (!d.result.empty()) s << "rollback result: " << d.result << "\n";
-  for (const auto& a : d.actuators) s << "actuator " << a.actuator << ": " << a.result << " " << a.detail << "\n";
+  if (d.result != RollbackResult::kRunning) s << "rollback result: " << rollback_result_name(d.result) << "\n";
+  for (const auto& a : d.actuators) {
+    s << "actuator " << a.actuator << ": " << step_result_name(a.result) << " " << a.detail << "\n";
+  }
   if (!d.reason.empty()) s << "reason: " << d.reason << "\n";
   return s.str();
 }
@@ -218,9 +220,9 @@ std::string xml_text(const std::string& raw) {
 std::string junit_xml(const Outcome& o, const Config& config, const std::vector<RuleResult>& results) {
   int failures = 0, errors = 0, skipped = 0;
   for (const auto& r : results) {
-    failures += r.result == "failed";
-    errors += r.result == "error";
-    skipped += r.result == "skipped";
+    failures += r.result == RuleOutcome::kFailed;
+    errors += r.result == RuleOutcome::kError;
+    skipped += r.result == RuleOutcome::kSkipped;
   }
   // A failure that no rule carries (a deployment already latched rolled back) gets its own case.
   const bool deployment_case = o.verdict == kFail && failures == 0;
@@ -245,21 +247,20 @@ std::string junit_xml(const Outcome& o, const Config& config, const std::vector<
     << "      <property name=\"dry_run\" value=\"" << (config.dry_run ? "true" : "false") << "\"/>\n"
     << "    </properties>\n";
   const std::string classname = "rollback-sidecar.gate." + config.deployment.name;
-  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     const RuleConfig& rule = config.rules[i];
     x << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\"" << xml_escape(rule.name) << "\" time=\""
       << seconds << "\">\n";
-    if (r.result == "failed") {
+    if (r.result == RuleOutcome::kFailed) {
       std::string body = "query: " + rule.query + "\n";
-      if (i < rules.size()) body += evidence_line(rules[i]) + "\n";
+      if (i < o.status.rules.size()) body += evidence_line(o.status.rules[i]) + "\n";
       if (o.decision && o.decision->rule == rule.name) body += decision_evidence(*o.decision);
       x << "      <failure type=\"rule-fired\" message=\"" << xml_escape(r.message) << "\">" << xml_text(body)
         << "</failure>\n";
-    } else if (r.result == "error") {
+    } else if (r.result == RuleOutcome::kError) {
       x << "      <error type=\"could-not-judge\" message=\"" << xml_escape(r.message) << "\"/>\n";
-    } else if (r.result == "skipped") {
+    } else if (r.result == RuleOutcome::kSkipped) {
       x << "      <skipped message=\"" << xml_escape(r.message) << "\"/>\n";
     } else {
       x << "      <system-out>" << xml_text(r.message) << "</system-out>\n";
@@ -282,11 +283,10 @@ std::string junit_xml(const Outcome& o, const Config& config, const std::vector<
 nlohmann::json json_report(const Outcome& o, const Config& config, const std::vector<RuleResult>& results,
                            Duration bake) {
   nlohmann::json rules = nlohmann::json::array();
-  const nlohmann::json status_rules = o.status.value("rules", nlohmann::json::array());
   for (std::size_t i = 0; i < results.size(); ++i) {
-    const nlohmann::json s = i < status_rules.size() ? status_rules[i] : nlohmann::json::object();
+    const nlohmann::json s = i < o.status.rules.size() ? to_json(o.status.rules[i]) : nlohmann::json::object();
     rules.push_back({{"name", config.rules[i].name},
-                     {"result", results[i].result},
+                     {"result", rule_outcome_name(results[i].result)},
                      {"message", results[i].message},
                      {"state", s.value("state", nlohmann::json(nullptr))},
                      {"value", s.value("value", nlohmann::json(nullptr))},
@@ -310,7 +310,7 @@ nlohmann::json json_report(const Outcome& o, const Config& config, const std::ve
                       {"evaluations", o.evaluations},
                       {"evaluations_with_data", o.evaluations_with_data},
                       {"evaluations_needed", o.needed},
-                      {"state", o.status.value("state", nlohmann::json(nullptr))},
+                      {"state", deployment_state_name(o.status.state)},
                       {"rules", rules}};
   if (o.decision) j["decision"] = to_json(*o.decision);
   return j;
@@ -334,20 +334,22 @@ std::string markdown_summary(const Outcome& o, const Config& config, const std::
     << markdown_cell(o.reason) << "\n\n"
     << "| rule | result | state | value | threshold | since |\n"
     << "|---|---|---|---|---|---|\n";
-  const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
   for (std::size_t i = 0; i < results.size(); ++i) {
-    const nlohmann::json s = i < rules.size() ? rules[i] : nlohmann::json::object();
-    std::string since = text_of(s, "firing_since");
-    if (since.empty()) since = text_of(s, "pending_since");
-    m << "| " << markdown_cell(config.rules[i].name) << " | " << results[i].result << " | "
-      << markdown_cell(text_of(s, "state")) << " | " << markdown_cell(value_text(s)) << " | "
-      << markdown_cell(text_of(s, "comparison") + " " + threshold_text(s)) << " | "
-      << (since.empty() ? "" : markdown_cell(since)) << " |\n";
+    m << "| " << markdown_cell(config.rules[i].name) << " | " << rule_outcome_name(results[i].result) << " | ";
+    if (i < o.status.rules.size()) {
+      const RuleView& s = o.status.rules[i];
+      const auto since = s.status.firing_since ? s.status.firing_since : s.status.pending_since;
+      m << rule_state_name(s.status.state) << " | " << markdown_cell(value_text(s)) << " | "
+        << markdown_cell(compared_text(s)) << " | " << (since ? to_rfc3339(*since) : "") << " |\n";
+    } else {
+      m << " | | | |\n";
+    }
   }
   if (o.decision) {
-    m << "\nDecision #" << o.decision->id << ": " << markdown_cell(o.decision->kind)
-      << (o.decision->result.empty() ? "" : " (" + markdown_cell(o.decision->result) + ")") << " — "
-      << markdown_cell(o.decision->reason) << "\n";
+    const Decision& d = *o.decision;
+    m << "\nDecision #" << d.id << ": " << decision_kind_name(d.kind)
+      << (d.result == RollbackResult::kRunning ? "" : std::string(" (") + rollback_result_name(d.result) + ")")
+      << " — " << markdown_cell(d.reason) << "\n";
   }
   m << "\n";
   return m.str();
@@ -365,14 +367,12 @@ std::string compact_duration(Duration d) {
   return buf;
 }
 
-std::string rule_summary(const nlohmann::json& rule, const RuleConfig& config, WallTime now) {
-  const std::string state = text_of(rule, "state");
-  std::string out = config.name + " " + value_text(rule) + " (" + text_of(rule, "comparison") + " " +
-                    threshold_text(rule) + ") " + state;
-  WallTime since;
-  const std::string pending = text_of(rule, "pending_since");
-  if (state == "pending" && !pending.empty() && parse_rfc3339(pending, &since) && !config.breaches) {
-    out += " " + compact_duration(std::chrono::duration_cast<Duration>(now - since)) + "/" +
+std::string rule_summary(const RuleView& rule, WallTime now) {
+  const RuleConfig& config = *rule.rule;
+  const RuleStatus& s = rule.status;
+  std::string out = config.name + " " + value_text(rule) + " (" + compared_text(rule) + ") " + rule_state_name(s.state);
+  if (s.state == RuleState::kPending && s.pending_since && !config.breaches) {
+    out += " " + compact_duration(std::chrono::duration_cast<Duration>(now - *s.pending_since)) + "/" +
            compact_duration(config.for_duration);
   }
   return out;
@@ -481,27 +481,26 @@ class Gate {
     for (;;) {
       sidecar->evaluate_once();
       ++o.evaluations;
-      o.status = engine.status();
+      o.status = engine.status_view();
       const auto now = std::chrono::steady_clock::now();
       const WallTime wall_now = env_.clock->wall();
-      const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+      const std::vector<RuleView>& rules = o.status.rules;
       bool any_data = false, all_error = !rules.empty(), unresolved = false;
       std::string line;
-      for (std::size_t i = 0; i < rules.size() && i < config_.rules.size(); ++i) {
-        const std::string state = text_of(rules[i], "state");
-        const std::string problem = text_of(rules[i], "problem");
-        if (has_data(state)) {
+      for (std::size_t i = 0; i < rules.size() && i < o.tallies.size(); ++i) {
+        const RuleStatus& s = rules[i].status;
+        if (has_data(s.state)) {
           ++o.tallies[i].with_data;
           any_data = true;
         }
-        if (!has_data(state) && !text_of(rules[i], "error_reason").empty()) {
+        if (!has_data(s.state) && !s.error_reason.empty()) {
           ++o.tallies[i].query_errors;
-          last_error = config_.rules[i].name + ": " + problem;
+          last_error = rules[i].rule->name + ": " + s.last_problem;
         } else {
           all_error = false;
         }
-        unresolved |= state == "pending" || state == "firing";
-        line += (line.empty() ? "" : " | ") + rule_summary(rules[i], config_.rules[i], wall_now);
+        unresolved |= s.state == RuleState::kPending || s.state == RuleState::kFiring;
+        line += (line.empty() ? "" : " | ") + rule_summary(rules[i], wall_now);
       }
       if (any_data) ++o.evaluations_with_data;
       all_errors_throughout &= all_error;
@@ -567,24 +566,24 @@ class Gate {
     std::string out = "rule " + d.rule + " fired: value " + (d.value ? format_value(*d.value) : "-") + " " +
                       d.comparison + " " + format_value(d.threshold);
     if (d.first_breach) out += " since " + to_rfc3339(*d.first_breach);
-    if (d.kind == "hold") out += "; dry run (--no-rollback or dry_run): nothing was changed";
-    else if (d.kind == "notify") out += "; the rule only notifies: nothing was rolled back";
-    else if (d.result == "failure") out += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
-    else out += "; rolled back (" + (d.result.empty() ? std::string("running") : d.result) + ")";
+    if (d.kind == DecisionKind::kHold) out += "; dry run (--no-rollback or dry_run): nothing was changed";
+    else if (d.kind == DecisionKind::kNotify) out += "; the rule only notifies: nothing was rolled back";
+    else if (d.result == RollbackResult::kFailure) out += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
+    else if (d.result == RollbackResult::kRunning) out += "; rolled back (running)";
+    else out += std::string("; rolled back (") + rollback_result_name(d.result) + ")";
     return out;
   }
 
   void judge_data(Outcome& o) {
-    const nlohmann::json rules = o.status.value("rules", nlohmann::json::array());
+    const std::vector<RuleView>& rules = o.status.rules;
     bool last_has_data = false;
-    for (const auto& r : rules) last_has_data |= has_data(text_of(r, "state"));
+    for (const auto& r : rules) last_has_data |= has_data(r.status.state);
     if (!last_has_data) {
       o.verdict = kInconclusive;
       std::string problems;
-      for (std::size_t i = 0; i < rules.size() && i < config_.rules.size(); ++i) {
-        problems += (problems.empty() ? "" : "; ") + config_.rules[i].name + " " + text_of(rules[i], "state");
-        const std::string p = text_of(rules[i], "problem");
-        if (!p.empty()) problems += " (" + p + ")";
+      for (const auto& r : rules) {
+        problems += (problems.empty() ? "" : "; ") + r.rule->name + " " + rule_state_name(r.status.state);
+        if (!r.status.last_problem.empty()) problems += " (" + r.status.last_problem + ")";
       }
       o.reason = "no rule had data at the deadline: " + problems;
     } else if (o.evaluations_with_data < o.needed) {

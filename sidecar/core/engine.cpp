@@ -7,8 +7,6 @@
 #include <limits>
 
 #include "common/duration.h"
-#include "common/json_text.h"
-#include "common/utf8.h"
 #include "sidecar/policy/worst_series.h"
 
 namespace rs::sidecar {
@@ -17,7 +15,7 @@ nlohmann::json to_json(const RollbackRequestResult& r) {
   nlohmann::json j = {{"accepted", r.accepted}, {"state", r.state}, {"message", r.message}};
   if (r.accepted) {
     j["decision_id"] = r.decision_id;
-    j["decision"] = r.kind;
+    j["decision"] = decision_kind_name(r.kind);
   }
   return j;
 }
@@ -25,16 +23,12 @@ namespace {
 
 double seconds_between(WallTime from, WallTime to) { return std::chrono::duration<double>(to - from).count(); }
 
-nlohmann::json time_or_null(const std::optional<WallTime>& t) {
-  return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
-}
-
 actuators::DecisionContext context_of(const Config& config, const Decision& d) {
   actuators::DecisionContext c;
   c.deployment = config.deployment.name;
   c.stage = config.deployment.stage;
   c.strategy = config.deployment.strategy;
-  c.trigger = d.trigger;
+  c.trigger = trigger_name(d.trigger);
   c.rule = d.rule;
   c.value = d.value ? format_value(*d.value) : "";
   c.threshold = format_value(d.threshold);
@@ -86,6 +80,11 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       promotion_(config.promotion.steps, config.promotion.step_duration),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
+      stable_check_(config.rollback.preflight.enabled
+                        ? std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,
+                                                              env.make_http())
+                        : nullptr),
+      rollback_run_(config.rollback, executor_, stable_check_.get(), *env.clock, actuation_mu_),
       verification_(config.rollback.verify) {
   trackers_.reserve(config.rules.size());
   for (const auto& rule : config.rules) {
@@ -95,9 +94,6 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
   }
   for (const auto* actuator : actuators) metrics_.declare_actuator(actuator->type());
   metrics_.set_dry_run(config.dry_run);
-  if (config.rollback.preflight.enabled) {
-    stable_check_ = std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus, env.make_http());
-  }
   publish_state();
 }
 
@@ -160,7 +156,8 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
     resume_ = saved->last_decision;
   } else if (is_latched(saved->state)) {
     machine_.restore(saved->state, saved->last_decision);
-    if (saved->last_decision && saved->last_decision->verification == "pending" && config_.rollback.verify.enabled) {
+    if (saved->last_decision && saved->last_decision->verification == Verification::kPending &&
+        config_.rollback.verify.enabled) {
       verification_.start(clock_.wall());  // the window restarts: evidence from before the restart is gone
       spdlog::info("rollback #{}: verification restarts after the restart", saved->last_decision->id);
     }
@@ -298,7 +295,7 @@ void Engine::evaluate_once() {
     bool verifying = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      verifying = verification_.verdict() == RollbackVerification::Verdict::kPending;
+      verifying = verification_.verdict() == Verification::kPending;
     }
     if (verifying) queries.push_back(config_.rollback.verify.condition.query);
     const WallTime now = evaluation_time();
@@ -364,7 +361,7 @@ void Engine::take_decision(Decision decision) {
   if (decision.first_breach) {
     metrics_.observe_detection(std::max(0.0, seconds_between(*decision.first_breach, decision.decided_at)));
   }
-  if (decision.kind == "rollback") {
+  if (decision.kind == DecisionKind::kRollback) {
     spdlog::warn("decision #{}: ROLL BACK {}: {} (first breach {:.1f}s ago){}", decision.id, config_.deployment.name,
                  decision.reason,
                  decision.first_breach ? seconds_between(*decision.first_breach, decision.decided_at) : 0.0,
@@ -372,8 +369,8 @@ void Engine::take_decision(Decision decision) {
     execute_rollback(std::move(decision), decided_mono);
     return;
   }
-  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
-  if (decision.kind == "hold") {
+  metrics_.count_decision(decision_kind_name(decision.kind), decision.rule, decision.severity);
+  if (decision.kind == DecisionKind::kHold) {
     spdlog::warn("decision #{}: HOLD (dry run) {}", decision.id, decision.reason);
   } else {
     spdlog::warn("decision #{}: NOTIFY {} (rule action is notify; nothing is changed)", decision.id, decision.reason);
@@ -383,96 +380,57 @@ void Engine::take_decision(Decision decision) {
 
 void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
   persist();  // rolling_back is on disk before any actuator runs: a crash resumes it
-  const Duration wait = config_.rollback.stagger * config_.rollback.replica_index;
-  if (wait.count() > 0) {
-    spdlog::info("rollback #{}: replica {} waits {} so one replica acts first", decision.id,
-                 config_.rollback.replica_index, common::format_duration(wait));
-    if (!clock_.sleep_until(clock_.mono() + wait)) return;  // shutting down: resumes on the next start
-  }
-  ExecutionReport report;
-  bool stable_healthy = true;
-  if (stable_check_) {
-    CheckResult preflight = stable_check_->run();
-    stable_healthy = preflight.ok;
-    report.actuators.push_back({"preflight: stable version health", preflight.ok ? "ok" : "failure", preflight.detail, 1});
-    if (!preflight.ok) {
-      report.result = "failure";
-      spdlog::critical("rollback #{} NOT DONE: the stable version is not healthy ({}); traffic was not moved. "
-                       "Fix the stable version, then roll back by hand or with POST /api/v1/rollback",
-                       decision.id, preflight.detail);
-    }
-  }
-  if (stable_healthy) {
-    std::lock_guard<std::mutex> actuating(actuation_mu_);
-    ExecutionReport actuated = executor_.run(context_of(config_, decision));
-    if (actuated.interrupted) {
-      // Stays rolling_back on disk; the next start resumes the rollback.
-      spdlog::warn("rollback #{} interrupted by shutdown; it resumes on the next start", decision.id);
-      return;
-    }
-    report.result = actuated.result;
-    report.actuators.insert(report.actuators.end(), actuated.actuators.begin(), actuated.actuators.end());
-  }
-  const double duration = std::chrono::duration<double>(clock_.mono() - decided_mono).count();
-  bool healthy_after_switch = true;
-  if (report.result == "success" && stable_check_ && stable_check_->checks_http()) {
-    CheckResult after = stable_check_->run_http();
-    healthy_after_switch = after.ok;
-    report.actuators.push_back({"after switch: stable version health", after.ok ? "ok" : "failure", after.detail, 1});
-    if (!after.ok) spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision.id, after.detail);
-  }
-  // Actuator details quote process output and HTTP bodies: make them valid UTF-8 before they
-  // enter the records (state file, audit log, status).
-  for (auto& a : report.actuators) a.detail = common::valid_utf8(a.detail);
-  decision.result = report.result;
-  decision.actuators = report.actuators;
+  RollbackRunReport run = rollback_run_.run(decision.id, context_of(config_, decision), decided_mono);
+  if (run.interrupted) return;  // stays rolling_back on disk; the next start resumes the rollback
+  decision.result = run.result;
+  decision.actuators = std::move(run.steps);
   decision.completed_at = clock_.wall();
-  decision.duration_seconds = duration;
-  if (report.result == "noop") decision.kind = "noop";
-  metrics_.count_decision(decision.kind, decision.rule, decision.severity);
-  const bool verify = report.result == "success" && config_.rollback.verify.enabled;
-  if (report.result == "success") {
-    metrics_.observe_rollback_duration(duration);
-    spdlog::warn("rollback #{} verified in {:.1f}ms: all traffic on stable; deployment {} is rolled_back (latched)",
-                 decision.id, duration * 1000, config_.deployment.name);
-    if (!verify) {
-      metrics_.count_rollback("success", decision.trigger);
-    } else if (!healthy_after_switch) {
-      decision.verification = "failed";
-      decision.verification_detail = report.actuators.back().detail;
-      metrics_.count_rollback("unverified", decision.trigger);
-      metrics_.set_rollback_verified(false);
-    } else {
-      decision.verification = "pending";
-      metrics_.set_rollback_verified(false);
-      spdlog::info("rollback #{}: verifying for up to {}", decision.id,
-                   common::format_duration(config_.rollback.verify.timeout));
-    }
-  } else if (report.result == "noop") {
-    spdlog::warn("rollback #{}: router already sent all traffic to stable (noop); deployment {} is rolled_back",
-                 decision.id, config_.deployment.name);
-  } else {
-    metrics_.count_rollback("failure", decision.trigger);
-    spdlog::error("rollback #{} FAILED after {:.1f}ms: {}; deployment {} is rollback_failed", decision.id,
-                  duration * 1000, report.actuators.empty() ? "no actuator ran" : report.actuators.back().detail,
-                  config_.deployment.name);
+  decision.duration_seconds = run.duration_seconds;
+  decision.verification = run.verification;
+  decision.verification_detail = run.verification_detail;
+  if (run.result == RollbackResult::kNoop) decision.kind = DecisionKind::kNoop;
+  const char* trigger = trigger_name(decision.trigger);
+  metrics_.count_decision(decision_kind_name(decision.kind), decision.rule, decision.severity);
+  const double millis = run.duration_seconds * 1000;
+  switch (run.result) {
+    case RollbackResult::kSuccess:
+      metrics_.observe_rollback_duration(run.duration_seconds);
+      spdlog::warn("rollback #{} verified in {:.1f}ms: all traffic on stable; deployment {} is rolled_back (latched)",
+                   decision.id, millis, config_.deployment.name);
+      if (decision.verification == Verification::kNone) metrics_.count_rollback("success", trigger);
+      if (decision.verification == Verification::kFailed) metrics_.count_rollback("unverified", trigger);
+      if (decision.verification != Verification::kNone) metrics_.set_rollback_verified(false);
+      if (decision.verification == Verification::kPending) {
+        spdlog::info("rollback #{}: verifying for up to {}", decision.id,
+                     common::format_duration(config_.rollback.verify.timeout));
+      }
+      break;
+    case RollbackResult::kNoop:
+      spdlog::warn("rollback #{}: router already sent all traffic to stable (noop); deployment {} is rolled_back",
+                   decision.id, config_.deployment.name);
+      break;
+    case RollbackResult::kFailure:
+    case RollbackResult::kRunning:  // not returned by a finished run
+      metrics_.count_rollback("failure", trigger);
+      spdlog::error("rollback #{} FAILED after {:.1f}ms: {}; deployment {} is rollback_failed", decision.id, millis,
+                    decision.actuators.empty() ? "no actuator ran" : decision.actuators.back().detail,
+                    config_.deployment.name);
+      break;
   }
-  nlohmann::json snapshot;
+  StatusView snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (report.result == "success" && cleanup_executor_) {
+    if (run.result == RollbackResult::kSuccess && cleanup_executor_) {
       cleanup_due_ = clock_.mono() + config_.cleanup.delay;
       cleanup_for_ = decision;
       spdlog::info("rollback #{}: cleanup runs in {}", decision.id, common::format_duration(config_.cleanup.delay));
     }
-    if (decision.verification == "pending") {
+    if (decision.verification == Verification::kPending) {
       verification_.start(clock_.wall());
       decision.verification_detail = verification_.detail();
     }
     machine_.finish_rollback(decision);
-    if (!record_safely(metrics_, "status snapshot for the records", decision.id, [&] { snapshot = status_locked(); })) {
-      snapshot = {{"state", deployment_state_name(machine_.state())}, {"rules", nlohmann::json::array()}};
-    }
+    snapshot = status_view_locked();
   }
   persist();
   publish_state();
@@ -480,7 +438,7 @@ void Engine::execute_rollback(Decision decision, MonoTime decided_mono) {
     record_safely(metrics_, "recording the finished rollback", decision.id,
                   [&] { o->on_rollback_finished(decision, snapshot); });
   }
-  if (decision.verification == "failed") {  // stable unhealthy right after the switch: final at once
+  if (decision.verification == Verification::kFailed) {  // stable unhealthy right after the switch: final at once
     for (auto* o : observers_) {
       record_safely(metrics_, "recording the verification verdict", decision.id,
                     [&] { o->on_verification_finished(decision, *decision.completed_at); });
@@ -501,14 +459,14 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
     if (!value) problem = "query returned no data";
   }
   auto verdict = verification_.observe(value, problem, now);
-  if (verdict == RollbackVerification::Verdict::kPending || !machine_.last_decision()) return;
+  if (verdict == Verification::kPending || !machine_.last_decision()) return;
   Decision d = *machine_.last_decision();
-  d.verification = verdict_name(verdict);
+  d.verification = verdict;
   d.verification_detail = verification_.detail();
   machine_.update_last_decision(d);
-  const bool verified = verdict == RollbackVerification::Verdict::kVerified;
+  const bool verified = verdict == Verification::kVerified;
   metrics_.set_rollback_verified(verified);
-  metrics_.count_rollback(verified ? "success" : "unverified", d.trigger);
+  metrics_.count_rollback(verified ? "success" : "unverified", trigger_name(d.trigger));
   if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
   else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
   verification_changed_ = true;
@@ -545,13 +503,13 @@ RollbackRequestResult Engine::request_rollback(const RollbackRequest& request) {
   }
   if (!decision) {
     result.message = "deployment " + config_.deployment.name + " is " + result.state + "; nothing to do";
-    spdlog::info("{} rollback request ({}) ignored: {}", request.trigger, request.reason, result.message);
+    spdlog::info("{} rollback request ({}) ignored: {}", trigger_name(request.trigger), request.reason, result.message);
     return result;
   }
   result.accepted = true;
   result.decision_id = decision->id;
   result.kind = decision->kind;
-  if (decision->kind == "hold") {
+  if (decision->kind == DecisionKind::kHold) {
     result.message = "dry run: would roll back; nothing was changed";
     take_decision(std::move(*decision));
     return result;
@@ -627,7 +585,7 @@ void Engine::advance_promotion(WallTime now) {
   ExecutionReport report = executor_.set_canary_weight(due->percent, context);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool ok = report.result != "failure";
+    const bool ok = report.result != RollbackResult::kFailure;
     promotion_.applied(*due, ok, report.interrupted, now);
     if (!ok) {
       spdlog::error("promotion step {} failed: {}; promotion stops (rules still guard the canary)", due->index + 1,
@@ -694,7 +652,7 @@ void Engine::run_cleanup_if_due() {
                common::format_duration(config_.cleanup.delay));
   std::lock_guard<std::mutex> actuating(actuation_mu_);
   ExecutionReport report = cleanup_executor_->run(context);
-  if (report.result == "failure") {
+  if (report.result == RollbackResult::kFailure) {
     spdlog::error("rollback #{}: cleanup failed: {}", rollback->id,
                   report.actuators.empty() ? "nothing ran" : report.actuators.back().detail);
   } else {
@@ -714,18 +672,13 @@ void Engine::shutdown() {
 
 Engine::~Engine() { shutdown(); }
 
+std::optional<Freeze> Engine::freeze() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return freeze_;
+}
+
 // Never throws: a state file that cannot be written is counted, logged once (PersistHealth) and
 // retried at the next tick; the latch holds in memory meanwhile and the rollback goes on.
-nlohmann::json Engine::freeze_json() const {
-  if (!freeze_) return {{"frozen", false}};
-  return {{"frozen", true}, {"reason", freeze_->reason}, {"actor", freeze_->actor}, {"since", to_rfc3339(freeze_->since)}};
-}
-
-nlohmann::json Engine::freeze_status() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return freeze_json();
-}
-
 void Engine::persist() {
   std::lock_guard<std::mutex> writing(persist_mu_);  // the newest state is read under it: no stale overwrite
   PersistedState state;
@@ -755,70 +708,26 @@ void Engine::publish_state() {
   metrics_.set_deployment_state(deployment_state_name(state()));
 }
 
-nlohmann::json Engine::status() const {
-  nlohmann::json status;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    status = status_locked();
-  }
-  // Rule problems and decision details quote outside text; whoever dumps this must not throw.
-  common::make_valid_utf8(&status);
-  return status;
+StatusView Engine::status_view() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_view_locked();
 }
 
-nlohmann::json Engine::status_locked() const {
-  nlohmann::json rules = nlohmann::json::array();
-  for (const auto& tracker : trackers_) {
-    const RuleConfig& r = tracker.rule();
-    const RuleStatus& s = tracker.status();
-    nlohmann::json value = nullptr;
-    if (s.value) value = std::isfinite(*s.value) ? nlohmann::json(*s.value) : nlohmann::json(format_value(*s.value));
-    rules.push_back({{"name", r.name},
-                     {"query", r.query},
-                     {"comparison", comparison_name(r.comparison)},
-                     {"threshold", r.threshold},
-                     {"for", common::format_duration(r.for_duration)},
-                     {"delay", common::format_duration(r.delay)},
-                     {"missing", missing_name(r.missing)},
-                     {"severity", r.severity},
-                     {"action", action_name(r.action)},
-                     {"stage_override", r.stage_override.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.stage_override)},
-                     {"state", rule_state_name(s.state)},
-                     {"value", value},
-                     {"breaching", s.breaching},
-                     {"problem", s.last_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_problem)},
-                     {"error_reason", s.error_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.error_reason)},
-                     {"pending_since", time_or_null(s.pending_since)},
-                     {"firing_since", time_or_null(s.firing_since)},
-                     {"last_evaluated", time_or_null(s.last_evaluated)}});
-  }
-  const auto& d = config_.deployment;
-  return {{"deployment",
-           {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}, {"identity", d.identity()}}},
-          {"state", deployment_state_name(machine_.state())},
-          {"latched", is_latched(machine_.state())},
-          {"dry_run", config_.dry_run},
-          {"verification", verification_.verdict() == RollbackVerification::Verdict::kIdle
-                               ? nlohmann::json(nullptr)
-                               : nlohmann::json{{"state", verdict_name(verification_.verdict())},
-                                                {"detail", verification_.detail()}}},
-          {"promotion", !config_.promotion.enabled
-                            ? nlohmann::json(nullptr)
-                            : nlohmann::json{{"steps", config_.promotion.steps},
-                                             {"step_duration", common::format_duration(config_.promotion.step_duration)},
-                                             {"step", promotion_.progress().step + 1},
-                                             {"canary_weight", promotion_.progress().weight < 0
-                                                                   ? nlohmann::json(nullptr)
-                                                                   : nlohmann::json(promotion_.progress().weight)},
-                                             {"state", promotion_state_name(promotion_.state())},
-                                             {"window_start", time_or_null(promotion_.window_start())}}},
-          {"freeze", freeze_json()},
-          {"ready", ready_.load()},
-          {"evaluation_interval", common::format_duration(config_.evaluation_interval)},
-          {"evaluations", evaluations_},
-          {"last_evaluation", time_or_null(last_evaluation_)},
-          {"rules", rules},
-          {"last_decision", machine_.last_decision() ? to_json(*machine_.last_decision()) : nlohmann::json(nullptr)}};
+StatusView Engine::status_view_locked() const {
+  StatusView view;
+  view.config = &config_;
+  view.state = machine_.state();
+  view.verification = verification_.verdict();
+  view.verification_detail = verification_.detail();
+  if (config_.promotion.enabled) view.promotion = PromotionView{promotion_.progress(), promotion_.window_start()};
+  view.freeze = freeze_;
+  view.ready = ready_.load();
+  view.evaluations = evaluations_;
+  view.last_evaluation = last_evaluation_;
+  view.rules.reserve(trackers_.size());
+  for (std::size_t i = 0; i < trackers_.size(); ++i) view.rules.push_back({&config_.rules[i], trackers_[i].status()});
+  view.last_decision = machine_.last_decision();
+  return view;
 }
 
 }  // namespace rs::sidecar

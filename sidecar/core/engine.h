@@ -22,10 +22,12 @@
 #include "sidecar/policy/promotion_machine.h"
 #include "sidecar/rollback/rollback_checks.h"
 #include "sidecar/rollback/rollback_executor.h"
+#include "sidecar/rollback/rollback_run.h"
 #include "sidecar/policy/rule_tracker.h"
 #include "sidecar/core/persist_health.h"
 #include "sidecar/core/self_metrics.h"
 #include "sidecar/core/state_store.h"
+#include "sidecar/core/status_view.h"
 
 namespace rs::sidecar {
 
@@ -37,10 +39,10 @@ class DecisionObserver {
   virtual ~DecisionObserver() = default;
   // Any decision (rollback, notify, hold), before a rollback's actuators run.
   virtual void on_decision(const Decision& decision) = 0;
-  // A rollback finished (result success | noop | failure); `status` is Engine::status() then.
-  virtual void on_rollback_finished(const Decision& decision, const nlohmann::json& status) = 0;
+  // A rollback finished (result success | noop | failure); `status` is the engine's view then.
+  virtual void on_rollback_finished(const Decision& decision, const StatusView& status) = 0;
   // The rollback's verification reached its verdict at `at` (decision.verification is
-  // "verified" | "failed"); at most once per rollback, after on_rollback_finished.
+  // verified | failed); at most once per rollback, after on_rollback_finished.
   virtual void on_verification_finished(const Decision& decision, WallTime at) = 0;
   // Freeze set (frozen) or lifted.
   virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
@@ -48,7 +50,7 @@ class DecisionObserver {
 
 // A rollback asked for from outside the rules.
 struct RollbackRequest {
-  std::string trigger;   // "alert" | "manual"
+  Trigger trigger = Trigger::kManual;  // alert | manual
   std::string name;      // alertname, or "manual"
   std::string severity;  // alert's severity label; "" for manual
   std::string reason;    // one line for humans
@@ -66,7 +68,7 @@ enum class AlertAdmission {
 struct RollbackRequestResult {
   bool accepted = false;       // a decision was taken (rollback, or hold in dry run)
   std::uint64_t decision_id = 0;
-  std::string kind;            // "rollback" | "hold" when accepted
+  DecisionKind kind = DecisionKind::kRollback;  // rollback | hold, when accepted
   std::string state;           // deployment state after the request
   std::string message;         // why not accepted, or what happens next
 };
@@ -110,8 +112,9 @@ class Engine {
   void shutdown();
   ~Engine();
 
-  nlohmann::json status() const;  // the /api/v1/status document
-  nlohmann::json freeze_status() const;  // its "freeze" part, without building the rest
+  StatusView status_view() const;
+  nlohmann::json status() const { return to_json(status_view()); }  // the /api/v1/status document
+  std::optional<Freeze> freeze() const;
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
   std::optional<Decision> last_decision() const;  // the latest decision, as persisted
@@ -125,10 +128,9 @@ class Engine {
   void log_rule_transition(const RuleTracker& tracker, RuleState before);
   void take_decision(Decision decision);
   void execute_rollback(Decision decision, MonoTime decided_mono);
-  nlohmann::json freeze_json() const;  // mu_ held
   void persist();
   void publish_state();
-  nlohmann::json status_locked() const;
+  StatusView status_view_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
   void record_verdict();
   void advance_promotion(WallTime now);
@@ -172,6 +174,7 @@ class Engine {
   std::optional<MonoTime> cleanup_due_;
   std::optional<Decision> cleanup_for_;
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
+  RollbackRun rollback_run_;
   RollbackVerification verification_;                // rollback.verify
   std::atomic<bool> verification_changed_{false};
   std::optional<std::pair<Decision, WallTime>> verdict_to_record_;  // told to observers outside mu_

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/duration.h"
+#include "common/enum_names.h"
 
 namespace rs::sidecar {
 namespace {
@@ -40,7 +41,64 @@ bool read_duration(const nlohmann::json& j, const char* key, Duration* out, std:
   return true;
 }
 
+// Reads an enum field by its name; an absent optional field keeps *out. The error names the
+// field and the value, so a hand-edited state file says what is wrong.
+template <typename E>
+bool read_name(const nlohmann::json& j, const char* key, std::optional<E> (*parse)(std::string_view), bool required,
+               E* out, std::string* error) {
+  if (!j.contains(key)) {
+    if (!required) return true;
+    *error = std::string("decision.") + key + " is missing";
+    return false;
+  }
+  std::optional<E> value = j[key].is_string() ? parse(j[key].get<std::string>()) : std::nullopt;
+  if (!value) {
+    *error = std::string("decision.") + key + " is not a known name: " + j[key].dump();
+    return false;
+  }
+  *out = *value;
+  return true;
+}
+
+constexpr common::EnumName<DecisionKind> kDecisionKinds[] = {{DecisionKind::kRollback, "rollback"},
+                                                             {DecisionKind::kNotify, "notify"},
+                                                             {DecisionKind::kHold, "hold"},
+                                                             {DecisionKind::kNoop, "noop"}};
+constexpr common::EnumName<Trigger> kTriggers[] = {
+    {Trigger::kRule, "rule"}, {Trigger::kAlert, "alert"}, {Trigger::kManual, "manual"}};
+constexpr common::EnumName<RollbackResult> kRollbackResults[] = {{RollbackResult::kRunning, ""},
+                                                                 {RollbackResult::kSuccess, "success"},
+                                                                 {RollbackResult::kNoop, "noop"},
+                                                                 {RollbackResult::kFailure, "failure"}};
+constexpr common::EnumName<Verification> kVerifications[] = {{Verification::kNone, ""},
+                                                             {Verification::kPending, "pending"},
+                                                             {Verification::kVerified, "verified"},
+                                                             {Verification::kFailed, "failed"}};
+constexpr common::EnumName<StepResult> kStepResults[] = {{StepResult::kChanged, "changed"},
+                                                         {StepResult::kNoop, "noop"},
+                                                         {StepResult::kFailure, "failure"},
+                                                         {StepResult::kOk, "ok"}};
+
 }  // namespace
+
+const char* decision_kind_name(DecisionKind k) { return common::enum_name(kDecisionKinds, k); }
+const char* trigger_name(Trigger t) { return common::enum_name(kTriggers, t); }
+const char* rollback_result_name(RollbackResult r) { return common::enum_name(kRollbackResults, r); }
+const char* verification_name(Verification v) { return common::enum_name(kVerifications, v); }
+const char* step_result_name(StepResult r) { return common::enum_name(kStepResults, r); }
+std::optional<DecisionKind> parse_decision_kind(std::string_view name) {
+  return common::enum_from_name(kDecisionKinds, name);
+}
+std::optional<Trigger> parse_trigger(std::string_view name) { return common::enum_from_name(kTriggers, name); }
+std::optional<RollbackResult> parse_rollback_result(std::string_view name) {
+  return common::enum_from_name(kRollbackResults, name);
+}
+std::optional<Verification> parse_verification(std::string_view name) {
+  return common::enum_from_name(kVerifications, name);
+}
+std::optional<StepResult> parse_step_result(std::string_view name) {
+  return common::enum_from_name(kStepResults, name);
+}
 
 const char* deployment_state_name(DeploymentState s) {
   switch (s) {
@@ -82,13 +140,13 @@ std::string format_value(double v) {
 nlohmann::json to_json(const Decision& d) {
   nlohmann::json actuators = nlohmann::json::array();
   for (const auto& a : d.actuators) {
-    actuators.push_back({{"actuator", a.actuator}, {"result", a.result}, {"detail", a.detail}, {"attempts", a.attempts}});
+    actuators.push_back({{"actuator", a.actuator}, {"result", step_result_name(a.result)}, {"detail", a.detail}, {"attempts", a.attempts}});
   }
   nlohmann::json value = nullptr;
   if (d.value) value = std::isfinite(*d.value) ? nlohmann::json(*d.value) : nlohmann::json(format_value(*d.value));
   return {{"id", d.id},
-          {"kind", d.kind},
-          {"trigger", d.trigger},
+          {"kind", decision_kind_name(d.kind)},
+          {"trigger", trigger_name(d.trigger)},
           {"rule", d.rule},
           {"severity", d.severity},
           {"query", d.query},
@@ -104,9 +162,9 @@ nlohmann::json to_json(const Decision& d) {
           {"reason", d.reason},
           {"also_firing", d.also_firing},
           {"details", d.details},
-          {"result", d.result},
+          {"result", rollback_result_name(d.result)},
           {"actuators", actuators},
-          {"verification", d.verification},
+          {"verification", verification_name(d.verification)},
           {"verification_detail", d.verification_detail},
           {"completed_at", time_or_null(d.completed_at)},
           {"duration_seconds", d.duration_seconds ? nlohmann::json(*d.duration_seconds) : nlohmann::json(nullptr)}};
@@ -120,8 +178,10 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
   try {
     Decision d;
     d.id = j.at("id").get<std::uint64_t>();
-    d.kind = j.at("kind").get<std::string>();
-    d.trigger = j.at("trigger").get<std::string>();
+    if (!read_name(j, "kind", parse_decision_kind, true, &d.kind, error) ||
+        !read_name(j, "trigger", parse_trigger, true, &d.trigger, error)) {
+      return false;
+    }
     d.rule = j.at("rule").get<std::string>();
     d.severity = j.value("severity", "");
     d.query = j.value("query", "");
@@ -156,12 +216,16 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
     d.reason = j.value("reason", "");
     d.also_firing = j.value("also_firing", std::vector<std::string>{});
     if (j.contains("details")) d.details = j["details"];
-    d.result = j.value("result", "");
-    d.verification = j.value("verification", "");
+    if (!read_name(j, "result", parse_rollback_result, false, &d.result, error) ||
+        !read_name(j, "verification", parse_verification, false, &d.verification, error)) {
+      return false;
+    }
     d.verification_detail = j.value("verification_detail", "");
     for (const auto& a : j.value("actuators", nlohmann::json::array())) {
-      d.actuators.push_back({a.at("actuator").get<std::string>(), a.at("result").get<std::string>(),
-                             a.value("detail", ""), a.value("attempts", 0)});
+      ActuatorOutcome outcome{a.at("actuator").get<std::string>(), StepResult::kFailure, a.value("detail", ""),
+                              a.value("attempts", 0)};
+      if (!read_name(a, "result", parse_step_result, true, &outcome.result, error)) return false;
+      d.actuators.push_back(std::move(outcome));
     }
     if (j.contains("duration_seconds") && !j["duration_seconds"].is_null()) {
       d.duration_seconds = j["duration_seconds"].get<double>();
@@ -180,13 +244,13 @@ void DecisionMachine::restore(DeploymentState state, std::optional<Decision> las
   last_decision_ = std::move(last_decision);
 }
 
-Decision DecisionMachine::evidence(const RuleTracker& tracker, const std::string& kind, WallTime now) {
+Decision DecisionMachine::evidence(const RuleTracker& tracker, DecisionKind kind, WallTime now) {
   const RuleConfig& rule = tracker.rule();
   const RuleStatus& status = tracker.status();
   Decision d;
   d.id = next_id_++;
   d.kind = kind;
-  d.trigger = "rule";
+  d.trigger = Trigger::kRule;
   d.rule = rule.name;
   d.severity = rule.severity;
   d.query = rule.query;
@@ -202,7 +266,7 @@ Decision DecisionMachine::evidence(const RuleTracker& tracker, const std::string
   const std::string observed = status.value ? format_value(*status.value) : std::string("no data");
   d.reason = rule.name + " " + observed + " " + d.comparison + " " + format_value(rule.threshold) + " for " +
              common::format_duration(rule.for_duration);
-  if (kind == "hold") d.reason = "dry run: would roll back: " + d.reason;
+  if (kind == DecisionKind::kHold) d.reason = "dry run: would roll back: " + d.reason;
   return d;
 }
 
@@ -225,12 +289,12 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
     decided_episodes_[name] = *status.firing_since;
 
     if (tracker->rule().action == RuleAction::kNotify) {
-      decisions.push_back(evidence(*tracker, "notify", now));
+      decisions.push_back(evidence(*tracker, DecisionKind::kNotify, now));
     } else if (dry_run_) {
-      decisions.push_back(evidence(*tracker, "hold", now));
+      decisions.push_back(evidence(*tracker, DecisionKind::kHold, now));
     } else if (!rollback_index) {
       rollback_index = decisions.size();
-      decisions.push_back(evidence(*tracker, "rollback", now));
+      decisions.push_back(evidence(*tracker, DecisionKind::kRollback, now));
     } else {
       decisions[*rollback_index].also_firing.push_back(name);
     }
@@ -248,11 +312,11 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
 
 std::optional<Decision> DecisionMachine::external(Decision decision, WallTime now) {
   if (state_ == DeploymentState::kRolledBack || state_ == DeploymentState::kRollingBack) return std::nullopt;
-  if (state_ == DeploymentState::kRollbackFailed && decision.trigger != "manual") return std::nullopt;
+  if (state_ == DeploymentState::kRollbackFailed && decision.trigger != Trigger::kManual) return std::nullopt;
   decision.id = next_id_++;
   decision.decided_at = now;
   decision.dry_run = dry_run_;
-  decision.kind = dry_run_ ? "hold" : "rollback";
+  decision.kind = dry_run_ ? DecisionKind::kHold : DecisionKind::kRollback;
   if (dry_run_) {
     decision.reason = "dry run: would roll back: " + decision.reason;
   } else {
@@ -267,7 +331,7 @@ void DecisionMachine::update_last_decision(const Decision& updated) {
 }
 
 void DecisionMachine::finish_rollback(const Decision& completed) {
-  state_ = completed.result == "failure" ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack;
+  state_ = completed.result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack;
   last_decision_ = completed;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,10 +23,38 @@ std::vector<std::string> deployment_state_names();
 // rolled_back and rollback_failed hold until a new deployment is configured.
 bool is_latched(DeploymentState s);
 
-// What one actuator did during a rollback.
+// Kinds, triggers, results and verdicts. Each name is a wire format (state file, audit log,
+// status API, exec environment, metric labels), written in one table per enum (decision.cpp).
+enum class DecisionKind {
+  kRollback,  // roll back now
+  kNotify,    // the rule's action is notify: tell people, change nothing
+  kHold,      // dry run: would roll back
+  kNoop,      // a rollback found all traffic already on stable
+};
+enum class Trigger { kRule, kAlert, kManual };
+// A rollback's outcome; kRunning ("") until it finishes.
+enum class RollbackResult { kRunning, kSuccess, kNoop, kFailure };
+// Post-rollback verification (rollback.verify); kNone ("") when not configured or not begun.
+enum class Verification { kNone, kPending, kVerified, kFailed };
+// One step of a rollback run: an actuator call (changed | noop | failure) or a stable-health
+// check (ok | failure).
+enum class StepResult { kChanged, kNoop, kFailure, kOk };
+
+const char* decision_kind_name(DecisionKind k);  // "rollback" | "notify" | "hold" | "noop"
+const char* trigger_name(Trigger t);             // "rule" | "alert" | "manual"
+const char* rollback_result_name(RollbackResult r);  // "" | "success" | "noop" | "failure"
+const char* verification_name(Verification v);      // "" | "pending" | "verified" | "failed"
+const char* step_result_name(StepResult r);          // "changed" | "noop" | "failure" | "ok"
+std::optional<DecisionKind> parse_decision_kind(std::string_view name);
+std::optional<Trigger> parse_trigger(std::string_view name);
+std::optional<RollbackResult> parse_rollback_result(std::string_view name);
+std::optional<Verification> parse_verification(std::string_view name);
+std::optional<StepResult> parse_step_result(std::string_view name);
+
+// What one actuator (or stable-health check) did during a rollback.
 struct ActuatorOutcome {
-  std::string actuator;  // describe() of the actuator
-  std::string result;    // "changed" | "noop" | "failure"
+  std::string actuator;  // describe() of the actuator, or the check's name
+  StepResult result = StepResult::kFailure;
   std::string detail;
   int attempts = 0;
 };
@@ -33,8 +62,8 @@ struct ActuatorOutcome {
 // A decision and its evidence. Rollback decisions also carry what the actuators did.
 struct Decision {
   std::uint64_t id = 0;
-  std::string kind;     // "rollback" | "notify" | "hold" (dry run: would roll back) | "noop"
-  std::string trigger = "rule";  // "rule" | "alert" | "manual"
+  DecisionKind kind = DecisionKind::kRollback;
+  Trigger trigger = Trigger::kRule;
   std::string rule;
   std::string severity;
   std::string query;    // as sent to Prometheus
@@ -53,9 +82,9 @@ struct Decision {
   // fingerprint; the manual request's actor. Null for rules.
   nlohmann::json details;
   // Rollback execution (kind rollback/noop):
-  std::string result;                      // "" while running | "success" | "noop" | "failure"
-  std::vector<ActuatorOutcome> actuators;  // also the stable-health checks ("ok" | "failure")
-  std::string verification;                // "" (not configured) | "pending" | "verified" | "failed"
+  RollbackResult result = RollbackResult::kRunning;
+  std::vector<ActuatorOutcome> actuators;  // also the stable-health checks
+  Verification verification = Verification::kNone;
   std::string verification_detail;
   std::optional<WallTime> completed_at;
   std::optional<double> duration_seconds;  // decision -> router state verified (monotonic)
@@ -85,17 +114,17 @@ class DecisionMachine {
   // the caller re-runs it (actuators are idempotent).
   void restore(DeploymentState state, std::optional<Decision> last_decision);
 
-  // Decisions to take now; at most one has kind "rollback".
+  // Decisions to take now; at most one has kind rollback.
   std::vector<Decision> step(const std::vector<const RuleTracker*>& rules, WallTime now);
 
   void finish_rollback(const Decision& completed);
   // Replaces the last decision's record (same id) with a later view of it, e.g. its verification.
   void update_last_decision(const Decision& updated);
 
-  // A rollback asked for by an alert or a person (`decision.trigger` "alert" | "manual"), with
+  // A rollback asked for by an alert or a person (`decision.trigger` alert | manual), with
   // its evidence filled in by the caller; id, kind, dry_run and decided_at are set here.
   // Returns nullopt when the deployment is rolled back or already rolling back (nothing to do),
-  // or rollback_failed and the trigger is not "manual": a person may retry a failed rollback
+  // or rollback_failed and the trigger is not manual: a person may retry a failed rollback
   // (after fixing the router), an alert may not (its repeats would hammer a broken router).
   // In dry run the decision is "hold" and the state does not change.
   std::optional<Decision> external(Decision decision, WallTime now);
@@ -104,7 +133,7 @@ class DecisionMachine {
   const std::optional<Decision>& last_decision() const { return last_decision_; }
 
  private:
-  Decision evidence(const RuleTracker& rule, const std::string& kind, WallTime now);
+  Decision evidence(const RuleTracker& rule, DecisionKind kind, WallTime now);
 
   bool dry_run_;
   DeploymentState state_ = DeploymentState::kHealthy;

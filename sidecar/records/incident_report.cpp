@@ -90,10 +90,14 @@ double seconds_between(WallTime from, WallTime to) { return std::chrono::duratio
 std::string value_text(const std::optional<double>& v) { return v ? format_value(*v) : std::string("no data"); }
 
 std::string result_text(const Decision& d) {
-  if (d.kind == "hold" || d.dry_run) return "dry run: would roll back, nothing changed";
-  if (d.result.empty()) return "in progress";
-  if (d.result == "noop") return "noop (the router was already rolled back)";
-  return d.result;
+  if (d.kind == DecisionKind::kHold || d.dry_run) return "dry run: would roll back, nothing changed";
+  switch (d.result) {
+    case RollbackResult::kRunning: return "in progress";
+    case RollbackResult::kNoop: return "noop (the router was already rolled back)";
+    case RollbackResult::kSuccess:
+    case RollbackResult::kFailure: break;
+  }
+  return rollback_result_name(d.result);
 }
 
 std::string vars_text(const std::map<std::string, std::string>& vars) {
@@ -177,19 +181,20 @@ bool newer_report_exists(const std::string& dir, const std::string& name) {
 
 std::vector<TimelineEntry> decision_timeline(const Decision& d) {
   std::vector<TimelineEntry> out;
-  const std::string what = d.trigger == "alert"    ? "alert " + d.rule
-                           : d.trigger == "manual" ? std::string("manual request")
+  const std::string what = d.trigger == Trigger::kAlert    ? "alert " + d.rule
+                           : d.trigger == Trigger::kManual ? std::string("manual request")
                                                    : "rule " + d.rule;
   if (d.first_breach) {
-    out.push_back({*d.first_breach, d.trigger == "alert" ? what + " started firing (startsAt)"
+    out.push_back({*d.first_breach, d.trigger == Trigger::kAlert ? what + " started firing (startsAt)"
                                                          : what + " first breached its threshold"});
   }
   if (d.firing_since) out.push_back({*d.firing_since, what + " firing (held for " + common::format_duration(d.for_duration) + ")"});
-  out.push_back({d.decided_at, "decision #" + std::to_string(d.id) + " (" + d.kind + ", trigger " + d.trigger +
+  out.push_back({d.decided_at, "decision #" + std::to_string(d.id) + " (" + decision_kind_name(d.kind) + ", trigger " +
+                                   trigger_name(d.trigger) +
                                    "): " + (d.reason.empty() ? what : d.reason)});
   if (d.completed_at) {
     for (const auto& a : d.actuators) {
-      out.push_back({*d.completed_at, "actuator " + a.actuator + ": " + a.result + " after " +
+      out.push_back({*d.completed_at, "actuator " + a.actuator + ": " + step_result_name(a.result) + " after " +
                                           std::to_string(a.attempts) + " attempt(s)" +
                                           (a.detail.empty() ? "" : " — " + a.detail)});
     }
@@ -213,8 +218,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
   row("Stage", dep.stage);
   row("Strategy", dep.strategy);
   row("Version (vars)", vars_text(dep.vars));
-  row("Trigger", d.trigger);
-  row(d.trigger == "alert" ? "Alert" : "Rule", d.rule);
+  row("Trigger", trigger_name(d.trigger));
+  row(d.trigger == Trigger::kAlert ? "Alert" : "Rule", d.rule);
   row("Severity", d.severity);
   row("Incident start (first breach)", time_or_dash(d.first_breach));
   row("Rollback initiated", to_rfc3339(d.decided_at));
@@ -229,14 +234,14 @@ std::string render_incident_report(const IncidentFacts& facts) {
   }
   row("Rollback duration (initiated → verified)", rollback_duration);
   row("Result", result_text(d));
-  if (!d.verification.empty()) {
-    row("Verification", d.verification + (d.verification_detail.empty() ? "" : ": " + d.verification_detail));
+  if (d.verification != Verification::kNone) {
+    row("Verification", verification_name(d.verification) + (d.verification_detail.empty() ? "" : ": " + d.verification_detail));
   }
   if (d.dry_run) row("Dry run", "yes");
   md << "\n";
 
   md << "## Impact\n\n";
-  if (d.trigger == "rule" || d.value || !d.query.empty()) {
+  if (d.trigger == Trigger::kRule || d.value || !d.query.empty()) {
     md << "**" << d.rule << "** was `" << value_text(d.value) << "` at decision time";
     if (!d.comparison.empty()) md << "; it breaches when " << d.comparison << " `" << format_value(d.threshold) << "`";
     if (d.for_duration.count() > 0 || d.delay.count() > 0) {
@@ -245,10 +250,10 @@ std::string render_incident_report(const IncidentFacts& facts) {
     }
     md << ".\n\n";
   }
-  if (d.trigger == "alert") {
+  if (d.trigger == Trigger::kAlert) {
     md << "Alertmanager alert **" << d.rule << "**" << (d.severity.empty() ? "" : " (severity " + d.severity + ")")
        << " fired" << (d.first_breach ? " at " + to_rfc3339(*d.first_breach) : std::string()) << ".\n\n";
-  } else if (d.trigger == "manual") {
+  } else if (d.trigger == Trigger::kManual) {
     std::string actor = d.details.is_object() && d.details.contains("actor") && d.details["actor"].is_string()
                             ? d.details["actor"].get<std::string>()
                             : std::string();
@@ -270,8 +275,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
   } else {
     md << "| Rule | Value | Comparison | Threshold | State |\n|---|---|---|---|---|\n";
     for (const auto& r : facts.rules) {
-      md << "| " << cell(r.name) << " | " << cell(value_text(r.value)) << " | " << cell(r.comparison) << " | "
-         << cell(format_value(r.threshold)) << " | " << cell(r.state) << " |\n";
+      md << "| " << cell(r.name) << " | " << cell(value_text(r.value)) << " | " << cell(comparison_name(r.comparison)) << " | "
+         << cell(format_value(r.threshold)) << " | " << cell(rule_state_name(r.state)) << " |\n";
     }
     md << "\n";
   }
@@ -289,7 +294,7 @@ std::string render_incident_report(const IncidentFacts& facts) {
   } else {
     md << "| Actuator | Result | Attempts | Detail |\n|---|---|---|---|\n";
     for (const auto& a : d.actuators) {
-      md << "| " << cell(a.actuator) << " | " << cell(a.result) << " | " << a.attempts << " | " << cell(a.detail)
+      md << "| " << cell(a.actuator) << " | " << cell(step_result_name(a.result)) << " | " << a.attempts << " | " << cell(a.detail)
          << " |\n";
     }
     md << "\n";

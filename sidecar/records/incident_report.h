@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "sidecar/config/config.h"
 #include "sidecar/policy/decision.h"
+#include "sidecar/policy/rule_tracker.h"
 
 namespace rs::sidecar {
 
@@ -18,8 +19,8 @@ struct RuleSnapshot {
   std::string name;
   std::optional<double> value;  // none: no data / query error
   double threshold = 0;
-  std::string comparison;       // "above" | "below"
-  std::string state;            // "ok" | "pending" | "firing" | "nodata"
+  Comparison comparison = Comparison::kAbove;
+  RuleState state = RuleState::kOk;
 };
 
 struct TimelineEntry {

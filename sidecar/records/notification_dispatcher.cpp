@@ -20,13 +20,13 @@ constexpr auto kMaxBackoff = std::chrono::minutes(5);
 constexpr auto kAttemptTimeout = std::chrono::seconds(30);  // each notifier's own timeout is usually lower
 
 std::string message_for(const Decision& d) {
-  if (d.kind == "hold") return "RollbackDryRun";
-  if (d.kind == "notify") return "RuleNotify";
+  if (d.kind == DecisionKind::kHold) return "RollbackDryRun";
+  if (d.kind == DecisionKind::kNotify) return "RuleNotify";
   return "RollbackStarted";
 }
 
 std::string finished_message(const Decision& d) {
-  return d.result == "failure" ? "RollbackFailed" : "RollbackSucceeded";
+  return d.result == RollbackResult::kFailure ? "RollbackFailed" : "RollbackSucceeded";
 }
 
 constexpr const char* kUnverified = "RollbackUnverified";
@@ -39,12 +39,12 @@ std::vector<std::pair<std::string, std::string>> timeline_of(const Decision& d) 
   std::vector<std::pair<std::string, std::string>> t;
   if (d.first_breach) t.emplace_back(to_rfc3339(*d.first_breach), "first breach" + (d.rule.empty() ? "" : " of " + d.rule));
   if (d.firing_since) t.emplace_back(to_rfc3339(*d.firing_since), "firing");
-  t.emplace_back(to_rfc3339(d.decided_at), "decision #" + std::to_string(d.id) + ": " + d.kind);
+  t.emplace_back(to_rfc3339(d.decided_at), "decision #" + std::to_string(d.id) + ": " + decision_kind_name(d.kind));
   if (d.completed_at) {
     for (const auto& a : d.actuators) {
-      t.emplace_back(to_rfc3339(*d.completed_at), a.actuator + ": " + a.result + (a.detail.empty() ? "" : " (" + a.detail + ")"));
+      t.emplace_back(to_rfc3339(*d.completed_at), a.actuator + ": " + step_result_name(a.result) + (a.detail.empty() ? "" : " (" + a.detail + ")"));
     }
-    t.emplace_back(to_rfc3339(*d.completed_at), "rollback " + d.result);
+    t.emplace_back(to_rfc3339(*d.completed_at), std::string("rollback ") + rollback_result_name(d.result));
   }
   return t;
 }
@@ -62,17 +62,17 @@ notifiers::Notification make_notification(const Config& config, const Decision& 
   n.stage = config.deployment.stage;
   n.strategy = config.deployment.strategy;
   n.decision_id = d.id;
-  n.trigger = d.trigger;
+  n.trigger = trigger_name(d.trigger);
   n.rule = d.rule;
   n.severity = d.severity;
   n.query = d.query;
   n.comparison = d.comparison;
   n.value = d.value ? format_value(*d.value) : "";
-  n.threshold = d.trigger == "rule" ? format_value(d.threshold) : "";
+  n.threshold = d.trigger == Trigger::kRule ? format_value(d.threshold) : "";
   n.reason = d.reason;
   n.state = state;
-  n.result = d.result;
-  n.verification = d.verification;
+  n.result = rollback_result_name(d.result);
+  n.verification = verification_name(d.verification);
   n.started_at = to_rfc3339(d.first_breach ? *d.first_breach : d.decided_at);
   n.decided_at = to_rfc3339(d.decided_at);
   n.completed_at = d.completed_at ? to_rfc3339(*d.completed_at) : "";
@@ -186,9 +186,9 @@ void NotificationDispatcher::persist_locked() {
   if (health_) health_->succeeded(PersistFile::kOutbox);
 }
 
-void NotificationDispatcher::enqueue(const Decision& decision, const std::string& message, const std::string& state) {
+void NotificationDispatcher::enqueue(const Decision& decision, const std::string& message, DeploymentState state) {
   if (targets_.empty()) return;
-  notifiers::Notification n = make_notification(config_, decision, message, state);
+  notifiers::Notification n = make_notification(config_, decision, message, deployment_state_name(state));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (std::find(queued_ids_.begin(), queued_ids_.end(), n.id) != queued_ids_.end()) return;
@@ -211,29 +211,30 @@ void NotificationDispatcher::enqueue(const Decision& decision, const std::string
 
 void NotificationDispatcher::on_decision(const Decision& decision) {
   const std::string message = message_for(decision);
-  enqueue(decision, message, message == "RollbackStarted" ? "rolling_back" : "firing");
+  enqueue(decision, message, message == "RollbackStarted" ? DeploymentState::kRollingBack : DeploymentState::kFiring);
 }
 
-void NotificationDispatcher::on_rollback_finished(const Decision& decision, const nlohmann::json& status) {
-  enqueue(decision, finished_message(decision), status.value("state", decision.result == "failure" ? "rollback_failed" : "rolled_back"));
+void NotificationDispatcher::on_rollback_finished(const Decision& decision, const StatusView& status) {
+  enqueue(decision, finished_message(decision), status.state);
 }
 
 void NotificationDispatcher::on_verification_finished(const Decision& decision, WallTime) {
-  if (decision.verification == "failed") enqueue(decision, kUnverified, "rolled_back");
+  if (decision.verification == Verification::kFailed) enqueue(decision, kUnverified, DeploymentState::kRolledBack);
 }
 
 void NotificationDispatcher::recover(const std::optional<Decision>& last) {
   if (!last) return;
   // Only what the decision's own record proves happened; an unfinished rollback gets its
   // RollbackSucceeded/Failed when the resumed rollback ends.
-  if (last->kind == "rollback" || last->kind == "noop") {
-    enqueue(*last, "RollbackStarted", "rolling_back");
-    if (!last->result.empty()) {
-      enqueue(*last, finished_message(*last), last->result == "failure" ? "rollback_failed" : "rolled_back");
+  if (last->kind == DecisionKind::kRollback || last->kind == DecisionKind::kNoop) {
+    enqueue(*last, "RollbackStarted", DeploymentState::kRollingBack);
+    if (last->result != RollbackResult::kRunning) {
+      enqueue(*last, finished_message(*last),
+              last->result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack);
     }
-    if (last->verification == "failed") enqueue(*last, kUnverified, "rolled_back");
-  } else if (last->kind == "hold" || last->kind == "notify") {
-    enqueue(*last, message_for(*last), "firing");
+    if (last->verification == Verification::kFailed) enqueue(*last, kUnverified, DeploymentState::kRolledBack);
+  } else {  // hold, notify
+    enqueue(*last, message_for(*last), DeploymentState::kFiring);
   }
 }
 

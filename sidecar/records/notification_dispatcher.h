@@ -71,7 +71,7 @@ class NotificationDispatcher : public DecisionObserver {
   std::size_t pending() const;
 
   void on_decision(const Decision& decision) override;
-  void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
+  void on_rollback_finished(const Decision& decision, const StatusView& status) override;
   // A failed verification sends RollbackUnverified; a verified one sends nothing.
   void on_verification_finished(const Decision& decision, WallTime at) override;
   void on_freeze(bool, const std::string&, const std::string&) override {}
@@ -89,7 +89,7 @@ class NotificationDispatcher : public DecisionObserver {
     MonoTime next_attempt;
   };
 
-  void enqueue(const Decision& decision, const std::string& message, const std::string& state);
+  void enqueue(const Decision& decision, const std::string& message, DeploymentState state);
   void run();
   void persist_locked();
   void load();

@@ -133,27 +133,27 @@ void RecordKeeper::on_decision(const Decision& decision) {
   enqueue([this, fields] { audit("decision", fields); });
 }
 
-void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann::json& status) {
+void RecordKeeper::on_rollback_finished(const Decision& decision, const StatusView& status) {
   enqueue([this, decision, status] {
     for (const auto& a : decision.actuators) {
       audit("actuator_call", {{"decision_id", decision.id},
                               {"actuator", a.actuator},
                               {"attempts", a.attempts},
-                              {"result", a.result},
+                              {"result", step_result_name(a.result)},
                               {"detail", a.detail}});
     }
     std::string report;
-    if (!config_.incidents_dir.empty() && decision.kind != "hold") write_incident(decision, status, &report);
+    if (!config_.incidents_dir.empty() && decision.kind != DecisionKind::kHold) write_incident(decision, status, &report);
     nlohmann::json completed = {{"decision_id", decision.id},
-                                {"result", decision.result},
+                                {"result", rollback_result_name(decision.result)},
                                 {"completed_at", decision.completed_at ? to_rfc3339(*decision.completed_at) : ""},
                                 {"duration_seconds", decision.duration_seconds.value_or(0)},
                                 {"actuators", to_json(decision)["actuators"]},
                                 {"incident_report", report.empty() ? nlohmann::json(nullptr) : nlohmann::json(report)}};
     audit("rollback_completed", completed);
-    if (decision.verification == "pending") {  // the verdict comes with on_verification_finished
+    if (decision.verification == Verification::kPending) {  // the verdict comes with on_verification_finished
       audit("verification", {{"decision_id", decision.id},
-                             {"result", decision.verification},
+                             {"result", verification_name(decision.verification)},
                              {"detail", decision.verification_detail}});
     }
   });
@@ -162,7 +162,7 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const nlohmann
 void RecordKeeper::on_verification_finished(const Decision& decision, WallTime at) {
   enqueue([this, decision, at] {
     audit("verification", {{"decision_id", decision.id},
-                           {"result", decision.verification},
+                           {"result", verification_name(decision.verification)},
                            {"detail", decision.verification_detail}});
     if (config_.incidents_dir.empty()) return;
     IncidentFacts facts;
@@ -173,7 +173,7 @@ void RecordKeeper::on_verification_finished(const Decision& decision, WallTime a
       facts.timeline = decision_timeline(decision);
     }
     facts.decision = decision;
-    facts.timeline.push_back({at, "verification " + decision.verification + ": " + decision.verification_detail});
+    facts.timeline.push_back({at, std::string("verification ") + verification_name(decision.verification) + ": " + decision.verification_detail});
     std::string path;
     write_facts(facts, &path);
   });
@@ -186,18 +186,12 @@ void RecordKeeper::on_freeze(bool frozen, const std::string& reason, const std::
   });
 }
 
-void RecordKeeper::write_incident(const Decision& decision, const nlohmann::json& status, std::string* path) {
+void RecordKeeper::write_incident(const Decision& decision, const StatusView& status, std::string* path) {
   IncidentFacts facts;
   facts.deployment = config_.deployment;
   facts.decision = decision;
-  for (const auto& r : status.value("rules", nlohmann::json::array())) {
-    RuleSnapshot snapshot;
-    snapshot.name = r.value("name", "");
-    if (r.contains("value") && r["value"].is_number()) snapshot.value = r["value"].get<double>();
-    snapshot.threshold = r.value("threshold", 0.0);
-    snapshot.comparison = r.value("comparison", "");
-    snapshot.state = r.value("state", "");
-    facts.rules.push_back(snapshot);
+  for (const auto& r : status.rules) {
+    facts.rules.push_back({r.rule->name, r.status.value, r.rule->threshold, r.rule->comparison, r.status.state});
   }
   facts.timeline = decision_timeline(decision);
   write_facts(facts, path);

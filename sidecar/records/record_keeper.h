@@ -47,14 +47,14 @@ class RecordKeeper : public DecisionObserver {
   void set_persist_health(PersistHealth* health);
 
   void on_decision(const Decision& decision) override;
-  void on_rollback_finished(const Decision& decision, const nlohmann::json& status) override;
+  void on_rollback_finished(const Decision& decision, const StatusView& status) override;
   void on_verification_finished(const Decision& decision, WallTime at) override;
   void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override;
 
  private:
   void enqueue(std::function<void()> work);
   void run();
-  void write_incident(const Decision& decision, const nlohmann::json& status, std::string* path);
+  void write_incident(const Decision& decision, const StatusView& status, std::string* path);
   void write_facts(const IncidentFacts& facts, std::string* path);
   void audit(const std::string& event, const nlohmann::json& fields);  // worker thread only
   void retry_unwritten();                                              // worker thread only

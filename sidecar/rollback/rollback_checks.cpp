@@ -93,14 +93,4 @@ RollbackVerification::Verdict RollbackVerification::observe(std::optional<double
   return verdict_;
 }
 
-const char* verdict_name(RollbackVerification::Verdict v) {
-  switch (v) {
-    case RollbackVerification::Verdict::kIdle: return "idle";
-    case RollbackVerification::Verdict::kPending: return "pending";
-    case RollbackVerification::Verdict::kVerified: return "verified";
-    case RollbackVerification::Verdict::kFailed: return "failed";
-  }
-  return "?";
-}
-
 }  // namespace rs::sidecar

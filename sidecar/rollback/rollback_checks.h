@@ -10,6 +10,7 @@
 #include "common/http/http_transport.h"
 #include "common/clock.h"
 #include "sidecar/config/config.h"
+#include "sidecar/policy/decision.h"
 
 namespace rs::sidecar {
 
@@ -42,7 +43,7 @@ class StableHealthCheck {
 // errors count as "not holding" (a rollback is not verified on missing evidence).
 class RollbackVerification {
  public:
-  enum class Verdict { kIdle, kPending, kVerified, kFailed };
+  using Verdict = Verification;  // kNone until start()
   explicit RollbackVerification(VerifyConfig config) : config_(std::move(config)) {}
 
   void start(WallTime now);
@@ -53,12 +54,10 @@ class RollbackVerification {
 
  private:
   VerifyConfig config_;
-  Verdict verdict_ = Verdict::kIdle;
+  Verdict verdict_ = Verdict::kNone;
   WallTime started_;
   std::optional<WallTime> holding_since_;
   std::string detail_;
 };
-
-const char* verdict_name(RollbackVerification::Verdict v);  // idle|pending|verified|failed
 
 }  // namespace rs::sidecar

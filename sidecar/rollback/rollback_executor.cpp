@@ -18,7 +18,7 @@ ExecutionReport RollbackExecutor::set_canary_weight(int percent, const actuators
 
 ExecutionReport RollbackExecutor::drive(const Call& call, const std::string& what) {
   ExecutionReport report;
-  report.result = "noop";
+  report.result = RollbackResult::kNoop;
   const MonoTime deadline = clock_.mono() + config_.deadline;
   for (actuators::Actuator* actuator : actuators_) {
     ActuatorOutcome outcome;
@@ -29,13 +29,14 @@ ExecutionReport RollbackExecutor::drive(const Call& call, const std::string& wha
       actuators::ActResult result = call(*actuator, deadline);
       outcome.detail = result.detail;
       if (result.ok) {
-        outcome.result = result.change == actuators::Change::kChanged ? "changed" : "noop";
+        outcome.result = result.change == actuators::Change::kChanged ? StepResult::kChanged : StepResult::kNoop;
       } else {
-        outcome.result = "failure";
+        outcome.result = StepResult::kFailure;
       }
-      if (count_call_) count_call_(actuator->type(), outcome.result);
+      if (count_call_) count_call_(actuator->type(), step_result_name(outcome.result));
       if (result.ok) {
-        spdlog::info("actuator {} ({}): {} ({})", outcome.actuator, what, outcome.result, result.detail);
+        spdlog::info("actuator {} ({}): {} ({})", outcome.actuator, what, step_result_name(outcome.result),
+                     result.detail);
         break;
       }
       const bool time_left = clock_.mono() + backoff < deadline;
@@ -55,11 +56,11 @@ ExecutionReport RollbackExecutor::drive(const Call& call, const std::string& wha
       backoff = std::min(config_.max_backoff, backoff * 2);
     }
     report.actuators.push_back(outcome);
-    if (outcome.result == "failure") {
-      report.result = "failure";
+    if (outcome.result == StepResult::kFailure) {
+      report.result = RollbackResult::kFailure;
       return report;
     }
-    if (outcome.result == "changed") report.result = "success";
+    if (outcome.result == StepResult::kChanged) report.result = RollbackResult::kSuccess;
   }
   return report;
 }

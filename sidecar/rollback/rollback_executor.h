@@ -13,7 +13,8 @@
 namespace rs::sidecar {
 
 struct ExecutionReport {
-  std::string result;  // "success" (something changed), "noop" (all already on stable), "failure"
+  // kSuccess: something changed; kNoop: all traffic was already on stable; kFailure.
+  RollbackResult result = RollbackResult::kNoop;
   std::vector<ActuatorOutcome> actuators;
   bool interrupted = false;  // shutdown cut the retries short: the rollback did not finish
 };

@@ -60,7 +60,15 @@ NotifierSpec spec_for(Messages messages = {"RollbackStarted", "RollbackSucceeded
   return spec;
 }
 
-Decision decision(std::uint64_t id, const std::string& kind = "rollback", const std::string& result = "") {
+// The engine's view as the dispatcher reads it: only the deployment state matters to it.
+StatusView status_of(DeploymentState state) {
+  StatusView view;
+  view.state = state;
+  return view;
+}
+
+Decision decision(std::uint64_t id, DecisionKind kind = DecisionKind::kRollback,
+                  RollbackResult result = RollbackResult::kRunning) {
   Decision d;
   d.id = id;
   d.kind = kind;
@@ -71,7 +79,7 @@ Decision decision(std::uint64_t id, const std::string& kind = "rollback", const 
   d.threshold = 0.05;
   d.decided_at = WallTime(std::chrono::hours(480000)) + std::chrono::minutes(id);
   d.result = result;
-  if (!result.empty()) d.completed_at = d.decided_at + 4ms;
+  if (result != RollbackResult::kRunning) d.completed_at = d.decided_at + 4ms;
   return d;
 }
 
@@ -159,9 +167,9 @@ TEST_F(Outbox, RecoverAfterTheObserverCallsQueuesNothingMore) {
   auto d = make({{&receiver, spec_for()}});
   d->start();
   d->on_decision(decision(4));
-  d->on_rollback_finished(decision(4, "rollback", "success"), nlohmann::json{{"state", "rolled_back"}});
-  d->recover(decision(4, "rollback", "success"));
-  d->recover(decision(4, "rollback", "success"));
+  d->on_rollback_finished(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
+  d->recover(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess));
+  d->recover(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackSucceeded"}));
@@ -173,7 +181,7 @@ TEST_F(Outbox, RecoverAfterAStartQueuesOnlyTheEnd) {
   auto d = make({{&receiver, spec_for()}});
   d->start();
   d->on_decision(decision(4));
-  d->recover(decision(4, "rollback", "failure"));
+  d->recover(decision(4, DecisionKind::kRollback, RollbackResult::kFailure));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackFailed"}));
@@ -186,7 +194,7 @@ TEST_F(Outbox, RecoverOfAnUnfinishedRollbackQueuesOnlyTheStart) {
   d->recover(decision(6));
   d->recover(std::nullopt);
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 1; }, 5s));
-  d->on_rollback_finished(decision(6, "rollback", "success"), nlohmann::json{{"state", "rolled_back"}});
+  d->on_rollback_finished(decision(6, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackSucceeded"}));
@@ -198,14 +206,14 @@ TEST_F(Outbox, QueuedIdsSurviveARestartSoRecoverDoesNotRepeatDeliveredMessages) 
     auto first = make({{&receiver, spec_for()}});
     first->start();
     first->on_decision(decision(2));
-    first->on_rollback_finished(decision(2, "rollback", "success"), nlohmann::json{{"state", "rolled_back"}});
+    first->on_rollback_finished(decision(2, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
     ASSERT_TRUE(testing::wait_until([&] { return first->pending() == 0 && receiver.sent().size() == 2; }, 5s));
     first->stop();
   }
   Scripted receiver("receiver", {kOk});
   auto second = make({{&receiver, spec_for()}});
   second->start();
-  second->recover(decision(2, "rollback", "success"));
+  second->recover(decision(2, DecisionKind::kRollback, RollbackResult::kSuccess));
   EXPECT_EQ(second->pending(), 0u);
   second->stop();
   EXPECT_TRUE(receiver.sent().empty());
@@ -322,7 +330,7 @@ TEST_F(Outbox, ADroppedMessageFreesTheQueueForTheNext) {
   auto d = make({{&receiver, spec_for()}});
   d->start();
   d->on_decision(decision(1));
-  d->on_rollback_finished(decision(1, "rollback", "success"), nlohmann::json{{"state", "rolled_back"}});
+  d->on_rollback_finished(decision(1, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() == 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackSucceeded"}));
@@ -350,8 +358,8 @@ TEST_F(Outbox, DryRunAndNotifyDecisionsYieldTheirOwnMessagesAndFiltersApply) {
   Scripted dry_runs("dry runs", {kOk}, "slack");
   auto d = make({{&everything, spec_for()}, {&dry_runs, spec_for({"RollbackDryRun"})}});
   d->start();
-  d->on_decision(decision(1, "hold"));
-  d->on_decision(decision(2, "notify"));
+  d->on_decision(decision(1, DecisionKind::kHold));
+  d->on_decision(decision(2, DecisionKind::kNotify));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && everything.sent().size() == 2; }, 5s));
   d->stop();
   EXPECT_EQ(everything.sent(), (Messages{"RollbackDryRun", "RuleNotify"}));
@@ -412,7 +420,7 @@ TEST_F(Outbox, WithoutTargetsNothingIsQueuedOrWritten) {
   auto d = make({});
   d->start();
   d->on_decision(decision(1));
-  d->recover(decision(1, "rollback", "success"));
+  d->recover(decision(1, DecisionKind::kRollback, RollbackResult::kSuccess));
   EXPECT_EQ(d->pending(), 0u);
   d->stop();
   EXPECT_EQ(testing::read_file(path()), "");

@@ -50,10 +50,17 @@ NotifierSpec all_messages() {
   return spec;
 }
 
-Decision rollback_decision(std::uint64_t id, const std::string& result = "") {
+// The engine's view as the dispatcher reads it: only the deployment state matters to it.
+StatusView status_of(DeploymentState state) {
+  StatusView view;
+  view.state = state;
+  return view;
+}
+
+Decision rollback_decision(std::uint64_t id, RollbackResult result = RollbackResult::kRunning) {
   Decision d;
   d.id = id;
-  d.kind = "rollback";
+  d.kind = DecisionKind::kRollback;
   d.rule = "error-rate";
   d.query = "sum(rate(errors[1m]))";
   d.comparison = "above";
@@ -61,7 +68,7 @@ Decision rollback_decision(std::uint64_t id, const std::string& result = "") {
   d.threshold = 0.05;
   d.decided_at = WallTime(std::chrono::hours(480000));
   d.result = result;
-  if (!result.empty()) d.completed_at = d.decided_at + 4ms;
+  if (result != RollbackResult::kRunning) d.completed_at = d.decided_at + 4ms;
   return d;
 }
 
@@ -96,7 +103,7 @@ TEST_F(Dispatcher, DeliversInOrderAndALaterMessageWaitsForAnEarlierRetry) {
   auto d = make({{&slow, all_messages()}, {&fast, all_messages()}});
   d->start();
   d->on_decision(rollback_decision(1));
-  d->on_rollback_finished(rollback_decision(1, "success"), nlohmann::json{{"state", "rolled_back"}});
+  d->on_rollback_finished(rollback_decision(1, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0; }, 10s)) << d->pending() << " pending";
   EXPECT_EQ(slow.sent(), (std::vector<std::string>{"RollbackStarted", "RollbackStarted", "RollbackSucceeded"}));
   EXPECT_EQ(fast.sent(), (std::vector<std::string>{"RollbackStarted", "RollbackSucceeded"}));
@@ -123,7 +130,7 @@ TEST_F(Dispatcher, OnlyTheConfiguredMessagesAreSent) {
   auto d = make({{&failures_only, spec}});
   d->start();
   d->on_decision(rollback_decision(1));
-  d->on_rollback_finished(rollback_decision(1, "failure"), nlohmann::json{{"state", "rollback_failed"}});
+  d->on_rollback_finished(rollback_decision(1, RollbackResult::kFailure), status_of(DeploymentState::kRollbackFailed));
   ASSERT_TRUE(testing::wait_until([&] { return failures_only.sent().size() == 1; }, 5s));
   EXPECT_EQ(failures_only.sent(), (std::vector<std::string>{"RollbackFailed"}));
 }
@@ -152,8 +159,8 @@ TEST_F(Dispatcher, RecoverQueuesWhatACrashNeverQueuedOnce) {
   ScriptedNotifier receiver("receiver", {kOk});
   auto d = make({{&receiver, all_messages()}});
   d->start();
-  d->recover(rollback_decision(5, "success"));
-  d->recover(rollback_decision(5, "success"));
+  d->recover(rollback_decision(5, RollbackResult::kSuccess));
+  d->recover(rollback_decision(5, RollbackResult::kSuccess));
   ASSERT_TRUE(testing::wait_until([&] { return receiver.sent().size() >= 2 && d->pending() == 0; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (std::vector<std::string>{"RollbackStarted", "RollbackSucceeded"}));
@@ -186,10 +193,10 @@ TEST(Notification, RoundTripsThroughJsonAndRejectsBadFields) {
   Config config;
   config.deployment.name = "checkout";
   config.deployment.stage = "prod";
-  Decision d = rollback_decision(9, "success");
+  Decision d = rollback_decision(9, RollbackResult::kSuccess);
   d.first_breach = d.decided_at - 3min;
   d.duration_seconds = 0.004;
-  d.actuators.push_back({"haproxy 127.0.0.1:9999 backend app", "changed", "canary weight 10 -> 0", 1});
+  d.actuators.push_back({"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "canary weight 10 -> 0", 1});
   notifiers::Notification n = make_notification(config, d, "RollbackSucceeded", "rolled_back");
   notifiers::Notification back;
   std::string error;
@@ -207,7 +214,7 @@ TEST(AlertmanagerAlert, CarriesTheEvidenceAndSeverityFollowsTheMessage) {
   Config config;
   config.deployment.name = "checkout";
   config.deployment.stage = "prod";
-  auto failed = make_notification(config, rollback_decision(2, "failure"), "RollbackFailed", "rollback_failed");
+  auto failed = make_notification(config, rollback_decision(2, RollbackResult::kFailure), "RollbackFailed", "rollback_failed");
   auto alerts = notifiers::alertmanager_alerts(failed, {{"team", "payments"}});
   ASSERT_EQ(alerts.size(), 2u) << "the failure, and the end of the RollbackStarted alert";
   EXPECT_EQ(alerts[1]["labels"]["alertname"], "RollbackStarted");

@@ -136,15 +136,15 @@ TEST(AlertIntake, TheStateFileAfterAZeroStartsAtAlertLoadsAgain) {
 
   Decision d;
   d.id = 1;
-  d.kind = "rollback";
-  d.trigger = "alert";
+  d.kind = DecisionKind::kRollback;
+  d.trigger = Trigger::kAlert;
   d.rule = "HighErrorRate";
   d.severity = "sev1";
   d.first_breach = alert.started;  // what Api::post_alerts passes as RollbackRequest::started_at
   d.decided_at = WallTime(std::chrono::hours(480000)) + 7ms;
   d.reason = "alert HighErrorRate firing since " + alert.starts_at;
   d.details = alert.evidence();
-  d.result = "success";
+  d.result = RollbackResult::kSuccess;
   d.completed_at = d.decided_at + 2s;
   PersistedState s;
   s.identity = "name=checkout;stage=prod";
@@ -172,7 +172,7 @@ TEST(StateStoreTimes, ExtremeTimesStillLoadAgain) {
                            WallTime::max(), WallTime{}}) {
     Decision d;
     d.id = 2;
-    d.kind = "rollback";
+    d.kind = DecisionKind::kRollback;
     d.first_breach = t;
     d.firing_since = t;
     d.decided_at = t;

@@ -179,7 +179,7 @@ struct Harness {
       RollbackRequestResult res;
       res.accepted = requests.size() == 1;  // the engine latches: only the first is a decision
       res.decision_id = 1;
-      res.kind = "rollback";
+      res.kind = DecisionKind::kRollback;
       res.state = "rolled_back";
       return res;
     };

@@ -66,10 +66,10 @@ class StrictObserver : public DecisionObserver {
     ++decisions;
     check(to_json(d));
   }
-  void on_rollback_finished(const Decision& d, const nlohmann::json& status) override {
+  void on_rollback_finished(const Decision& d, const StatusView& status) override {
     ++finished;
     check(to_json(d));
-    check(status);
+    check(to_json(status));
   }
   void on_verification_finished(const Decision& d, WallTime) override { check(to_json(d)); }
   void on_freeze(bool, const std::string&, const std::string&) override { check(nullptr); }
@@ -88,10 +88,10 @@ class StrictObserver : public DecisionObserver {
 class CountingObserver : public DecisionObserver {
  public:
   void on_decision(const Decision&) override { ++decisions; }
-  void on_rollback_finished(const Decision& d, const nlohmann::json& status) override {
+  void on_rollback_finished(const Decision& d, const StatusView& status) override {
     ++finished;
-    last_state = status.value("state", "");
-    last_result = d.result;
+    last_state = deployment_state_name(status.state);
+    last_result = rollback_result_name(d.result);
   }
   void on_verification_finished(const Decision&, WallTime) override {}
   void on_freeze(bool, const std::string&, const std::string&) override { ++freezes; }
@@ -219,7 +219,7 @@ TEST_F(EngineRecordingTest, AManualRollbackOnTheBackgroundThreadNeverTerminates)
   engine().add_observer(&counting);
   tick();
   RollbackRequest request;
-  request.trigger = "manual";
+  request.trigger = Trigger::kManual;
   request.name = "manual";
   request.reason = "customers report errors";
   request.details = {{"actor", "alice"}};

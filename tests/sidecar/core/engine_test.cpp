@@ -544,7 +544,7 @@ TEST_F(EngineTest, AnInterruptedRollbackIsResumedBeforeTheFirstEvaluation) {
     s.state = DeploymentState::kRollingBack;
     Decision d;
     d.id = 4;
-    d.kind = "rollback";
+    d.kind = DecisionKind::kRollback;
     d.rule = "errors";
     d.value = 0.2;
     d.threshold = 0.05;
@@ -738,7 +738,7 @@ TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheInciden
   for (int i = 0; i < 3; ++i) tick();
   ASSERT_EQ(state(), "rolled_back");
   for (int i = 0; i < 6; ++i) tick();
-  ASSERT_EQ(engine().last_decision()->verification, GetParam().verdict);
+  ASSERT_STREQ(verification_name(engine().last_decision()->verification), GetParam().verdict);
 
   ASSERT_TRUE(testing::wait_until([&] { return dispatcher.pending() == 0; }, 10s));
   dispatcher.stop();

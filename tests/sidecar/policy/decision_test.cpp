@@ -51,7 +51,7 @@ TEST_F(Machine, HealthyPendingFiringThenOneRollbackWithEvidence) {
   auto decisions = tick(0.2, 0.3);  // errors has breached for 2 s: firing
   ASSERT_EQ(decisions.size(), 1u);
   const Decision& d = decisions[0];
-  EXPECT_EQ(d.kind, "rollback");
+  EXPECT_EQ(d.kind, DecisionKind::kRollback);
   EXPECT_EQ(d.rule, "errors");
   EXPECT_EQ(d.query, "errors_query");
   ASSERT_TRUE(d.value);
@@ -64,7 +64,7 @@ TEST_F(Machine, HealthyPendingFiringThenOneRollbackWithEvidence) {
   // While rolling back, and once latched, nothing else is decided, even as latency fires.
   EXPECT_TRUE(tick(0.2, 0.3).empty());
   Decision done = d;
-  done.result = "success";
+  done.result = RollbackResult::kSuccess;
   machine_.finish_rollback(done);
   EXPECT_EQ(machine_.state(), DeploymentState::kRolledBack);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(tick(0.2, 0.3).empty());
@@ -78,18 +78,18 @@ TEST_F(Machine, AFailedRollbackLatchesAndOnlyAPersonMayRetry) {
   auto decisions = tick(0.2, 0.0);
   ASSERT_EQ(decisions.size(), 1u);
   Decision failed = decisions[0];
-  failed.result = "failure";
+  failed.result = RollbackResult::kFailure;
   machine_.finish_rollback(failed);
   EXPECT_EQ(machine_.state(), DeploymentState::kRollbackFailed);
   EXPECT_TRUE(tick(0.2, 0.0).empty());
   Decision alert;
-  alert.trigger = "alert";
+  alert.trigger = Trigger::kAlert;
   EXPECT_FALSE(machine_.external(alert, now_));
   Decision person;
-  person.trigger = "manual";
+  person.trigger = Trigger::kManual;
   auto retry = machine_.external(person, now_);
   ASSERT_TRUE(retry);
-  EXPECT_EQ(retry->kind, "rollback");
+  EXPECT_EQ(retry->kind, DecisionKind::kRollback);
   EXPECT_GT(retry->id, failed.id);
   EXPECT_EQ(machine_.state(), DeploymentState::kRollingBack);
 }
@@ -106,7 +106,7 @@ TEST(DecisionMachine, DryRunHoldsAndActsOnNothingOncePerEpisode) {
     for (auto& d : machine.step({&tracker}, t)) all.push_back(d);
   }
   ASSERT_EQ(all.size(), 1u) << "one decision per firing episode";
-  EXPECT_EQ(all[0].kind, "hold");
+  EXPECT_EQ(all[0].kind, DecisionKind::kHold);
   EXPECT_TRUE(all[0].dry_run);
   EXPECT_NE(machine.state(), DeploymentState::kRollingBack);
   EXPECT_FALSE(is_latched(machine.state()));
@@ -124,7 +124,7 @@ TEST(DecisionMachine, NotifyRulesNotifyAndNeverRollBack) {
     for (auto& d : machine.step({&tracker}, t)) all.push_back(d);
   }
   ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].kind, "notify");
+  EXPECT_EQ(all[0].kind, DecisionKind::kNotify);
   EXPECT_EQ(machine.state(), DeploymentState::kFiring);
 }
 
@@ -141,12 +141,12 @@ TEST(StateStore, RoundTripsTheLatchedStateAndLeavesNoTempFiles) {
   s.state = DeploymentState::kRolledBack;
   Decision d;
   d.id = 7;
-  d.kind = "rollback";
+  d.kind = DecisionKind::kRollback;
   d.rule = "errors";
   d.value = 0.31;
   d.threshold = 0.05;
   d.decided_at = WallTime(std::chrono::hours(480000)) + 123ms;
-  d.result = "success";
+  d.result = RollbackResult::kSuccess;
   d.duration_seconds = 0.004;
   s.last_decision = d;
   s.freeze = Freeze{"incident 42", "alice", d.decided_at};
@@ -214,24 +214,24 @@ TEST_F(Machine, ARollbackThatFoundNothingToDoStillLatches) {
   auto decisions = tick(0.2, 0.0);
   ASSERT_EQ(decisions.size(), 1u);
   Decision noop = decisions[0];
-  noop.kind = "noop";
-  noop.result = "noop";
+  noop.kind = DecisionKind::kNoop;
+  noop.result = RollbackResult::kNoop;
   machine_.finish_rollback(noop);
   EXPECT_EQ(machine_.state(), DeploymentState::kRolledBack);
   EXPECT_TRUE(is_latched(machine_.state()));
   Decision alert;
-  alert.trigger = "alert";
+  alert.trigger = Trigger::kAlert;
   EXPECT_FALSE(machine_.external(alert, now_)) << "rolled back: an alert has nothing to do";
 }
 
 TEST_F(Machine, ExternalRequestsRollBackOnceAndNotWhileRollingBack) {
   tick(0.2, 0.0);  // pending
   Decision alert;
-  alert.trigger = "alert";
+  alert.trigger = Trigger::kAlert;
   alert.rule = "HighErrorRate";
   auto first = machine_.external(alert, now_);
   ASSERT_TRUE(first);
-  EXPECT_EQ(first->kind, "rollback");
+  EXPECT_EQ(first->kind, DecisionKind::kRollback);
   EXPECT_EQ(first->decided_at, now_);
   EXPECT_EQ(machine_.state(), DeploymentState::kRollingBack);
   EXPECT_FALSE(machine_.external(alert, now_)) << "already rolling back";
@@ -246,8 +246,8 @@ TEST(DecisionMachine, ARestoredLatchIgnoresRulesAndContinuesDecisionIds) {
   RuleTracker tracker(fast);
   Decision previous;
   previous.id = 41;
-  previous.kind = "rollback";
-  previous.result = "success";
+  previous.kind = DecisionKind::kRollback;
+  previous.result = RollbackResult::kSuccess;
   DecisionMachine machine(false);
   machine.restore(DeploymentState::kRolledBack, previous);
   WallTime t = WallTime(std::chrono::hours(480000));
@@ -263,7 +263,7 @@ TEST(DecisionMachine, ARestoredLatchIgnoresRulesAndContinuesDecisionIds) {
   DecisionMachine failed(false);
   failed.restore(DeploymentState::kRollbackFailed, previous);
   Decision person;
-  person.trigger = "manual";
+  person.trigger = Trigger::kManual;
   auto retry = failed.external(person, t);
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->id, 42u) << "ids continue after the restored decision";
@@ -282,8 +282,8 @@ TEST(DecisionMachine, DryRunHoldsOncePerEpisodeAndAgainForANewEpisode) {
     for (auto& d : machine.step({&tracker}, t)) all.push_back(d);
   }
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].kind, "hold");
-  EXPECT_EQ(all[1].kind, "hold");
+  EXPECT_EQ(all[0].kind, DecisionKind::kHold);
+  EXPECT_EQ(all[1].kind, DecisionKind::kHold);
   EXPECT_NE(all[0].id, all[1].id);
   EXPECT_NE(all[1].reason.find("would roll back"), std::string::npos) << all[1].reason;
 }
@@ -291,8 +291,8 @@ TEST(DecisionMachine, DryRunHoldsOncePerEpisodeAndAgainForANewEpisode) {
 TEST(DecisionJson, RoundTripsAndRejectsMalformedDecisionsByField) {
   Decision d;
   d.id = 3;
-  d.kind = "rollback";
-  d.trigger = "alert";
+  d.kind = DecisionKind::kRollback;
+  d.trigger = Trigger::kAlert;
   d.rule = "HighErrorRate";
   d.severity = "sev1";
   d.query = "sum(rate(x[1m]))";
@@ -304,8 +304,8 @@ TEST(DecisionJson, RoundTripsAndRejectsMalformedDecisionsByField) {
   d.decided_at = WallTime(std::chrono::hours(480000)) + 2500ms;
   d.also_firing = {"latency"};
   d.details = {{"labels", {{"severity", "sev1"}}}};
-  d.result = "success";
-  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", "changed", "canary weight 10 -> 0", 2}};
+  d.result = RollbackResult::kSuccess;
+  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "canary weight 10 -> 0", 2}};
   d.completed_at = d.decided_at + 4ms;
   d.duration_seconds = 0.004;
   Decision back;

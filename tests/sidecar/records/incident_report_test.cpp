@@ -29,8 +29,8 @@ IncidentFacts sample_facts() {
   f.deployment.vars = {{"service", "checkout"}, {"canary", "v2"}, {"stable", "v1"}};
   Decision& d = f.decision;
   d.id = 7;
-  d.kind = "rollback";
-  d.trigger = "rule";
+  d.kind = DecisionKind::kRollback;
+  d.trigger = Trigger::kRule;
   d.rule = "error-rate";
   d.severity = "sev2";
   d.query = R"(sum(rate(http_requests_total{service="checkout",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="checkout"}[1m])))";
@@ -42,13 +42,13 @@ IncidentFacts sample_facts() {
   d.firing_since = at("2026-11-22T21:05:00.000Z");
   d.decided_at = at("2026-11-22T21:05:00.500Z");
   d.reason = "error-rate 0.0731 above 0.02 for 5m";
-  d.result = "success";
-  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", "changed", "weights canary 0|stable 100\nverified", 2}};
+  d.result = RollbackResult::kSuccess;
+  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "weights canary 0|stable 100\nverified", 2}};
   d.completed_at = at("2026-11-22T21:05:01.750Z");
   d.duration_seconds = 1.2;
-  f.rules = {{"error-rate", 0.0731, 0.02, "above", "firing"},
-             {"p95|latency", 0.25, 0.5, "above", "ok"},
-             {"health", std::nullopt, 0.99, "below", "nodata"}};
+  f.rules = {{"error-rate", 0.0731, 0.02, Comparison::kAbove, RuleState::kFiring},
+             {"p95|latency", 0.25, 0.5, Comparison::kAbove, RuleState::kOk},
+             {"health", std::nullopt, 0.99, Comparison::kBelow, RuleState::kNoData}};
   f.timeline = {{at("2026-11-22T21:05:01.750Z"), "rollback completed: success"},
                 {at("2026-11-22T21:00:00.000Z"), "error-rate first breached its threshold"},
                 {at("2026-11-22T21:05:00.500Z"), "decision #7: rollback"},
@@ -105,7 +105,7 @@ TEST(IncidentReport, SummaryHasRfc3339TimesAndDurations) {
 
 TEST(IncidentReport, VerificationIsShownWhenConfigured) {
   IncidentFacts f = sample_facts();
-  f.decision.verification = "verified";
+  f.decision.verification = Verification::kVerified;
   f.decision.verification_detail = "stable healthy for 2m | 0 errors";
   const std::string md = render_incident_report(f);
   EXPECT_TRUE(contains(md, "| Verification | verified: stable healthy for 2m \\| 0 errors |")) << md;
@@ -178,7 +178,7 @@ TEST(IncidentReport, ActuatorCellsEscapePipesAndNewlines) {
 TEST(IncidentReport, AlertTriggerShowsTheAlertAndItsEvidence) {
   IncidentFacts f = sample_facts();
   Decision& d = f.decision;
-  d.trigger = "alert";
+  d.trigger = Trigger::kAlert;
   d.rule = "CheckoutHighErrorRate";
   d.query.clear();
   d.value.reset();
@@ -199,7 +199,7 @@ TEST(IncidentReport, AlertTriggerShowsTheAlertAndItsEvidence) {
 TEST(IncidentReport, ManualTriggerWithoutBreachOrCompletion) {
   IncidentFacts f = sample_facts();
   Decision& d = f.decision;
-  d.trigger = "manual";
+  d.trigger = Trigger::kManual;
   d.rule = "manual";
   d.query.clear();
   d.value.reset();
@@ -208,7 +208,7 @@ TEST(IncidentReport, ManualTriggerWithoutBreachOrCompletion) {
   d.firing_since.reset();
   d.completed_at.reset();
   d.duration_seconds.reset();
-  d.result.clear();
+  d.result = RollbackResult::kRunning;
   d.actuators.clear();
   d.details = {{"actor", "alice"}};
   const std::string md = render_incident_report(f);
@@ -261,7 +261,7 @@ TEST(IncidentReport, WritesNamedReportAndLatestCopy) {
   EXPECT_EQ(read_file(dir + "/latest.md"), render_incident_report(second));
 
   // Re-writing the older report (a restart re-verified it) replaces it but keeps latest.md newest.
-  first.decision.result = "noop";
+  first.decision.result = RollbackResult::kNoop;
   ASSERT_TRUE(write_incident_report(dir, first, &path, &error)) << error;
   EXPECT_EQ(read_file(path), render_incident_report(first));
   EXPECT_EQ(read_file(dir + "/latest.md"), render_incident_report(second));

@@ -56,10 +56,10 @@ TEST(RollbackExecutor, RetriesWithDoublingBackoffUntilTheChangeIsVerified) {
   SelfMetrics metrics("test", {}, deployment_state_names());
   RollbackExecutor executor({&router}, rollback_config(), clock, metrics.actuator_call_counter());
   ExecutionReport report = executor.run({});
-  EXPECT_EQ(report.result, "success");
+  EXPECT_EQ(report.result, RollbackResult::kSuccess);
   ASSERT_EQ(report.actuators.size(), 1u);
   EXPECT_EQ(report.actuators[0].attempts, 3);
-  EXPECT_EQ(report.actuators[0].result, "changed");
+  EXPECT_EQ(report.actuators[0].result, StepResult::kChanged);
   EXPECT_EQ(clock.sleeps(), (std::vector<std::chrono::milliseconds>{100ms, 200ms}));
 }
 
@@ -69,7 +69,7 @@ TEST(RollbackExecutor, ANonRetryableFailureStopsAtOnceAndLaterActuatorsDoNotRun)
   ScriptedActuator second("second", {ActResult::changed("moved")});
   RollbackExecutor executor({&first, &second}, rollback_config(), clock, nullptr);
   ExecutionReport report = executor.run({});
-  EXPECT_EQ(report.result, "failure");
+  EXPECT_EQ(report.result, RollbackResult::kFailure);
   EXPECT_EQ(first.calls, 1);
   EXPECT_EQ(second.calls, 0);
   EXPECT_TRUE(clock.sleeps().empty());
@@ -81,7 +81,7 @@ TEST(RollbackExecutor, RetriesStopAtTheDeadlineWithBackoffCapped) {
   ScriptedActuator router("router", {ActResult::failure("timeout")});
   RollbackExecutor executor({&router}, rollback_config(Duration{2000}), clock, nullptr);
   ExecutionReport report = executor.run({});
-  EXPECT_EQ(report.result, "failure");
+  EXPECT_EQ(report.result, RollbackResult::kFailure);
   EXPECT_GE(router.calls, 5);
   EXPECT_LE(router.calls, 9);
   for (auto s : clock.sleeps()) EXPECT_LE(s, 400ms);
@@ -96,7 +96,7 @@ TEST(RollbackExecutor, AllNoopIsNoopAndActuatorsRunInOrder) {
   ScriptedActuator b("b", {ActResult::noop("already on stable")});
   RollbackExecutor executor({&a, &b}, rollback_config(), clock, nullptr);
   ExecutionReport report = executor.run({});
-  EXPECT_EQ(report.result, "noop");
+  EXPECT_EQ(report.result, RollbackResult::kNoop);
   ASSERT_EQ(report.actuators.size(), 2u);
   EXPECT_EQ(report.actuators[0].actuator, "a");
   EXPECT_EQ(report.actuators[1].actuator, "b");
@@ -132,7 +132,7 @@ TEST(RollbackExecutor, EveryCallIsCountedByActuatorTypeAndResult) {
   metrics.declare_actuator("scripted");
   RollbackExecutor executor({&router, &dns}, rollback_config(), clock, metrics.actuator_call_counter());
   ExecutionReport report = executor.run({});
-  EXPECT_EQ(report.result, "success") << "one change is a success even if the others were noops";
+  EXPECT_EQ(report.result, RollbackResult::kSuccess) << "one change is a success even if the others were noops";
   EXPECT_EQ(router.calls, 3);
   EXPECT_EQ(dns.calls, 1) << "the next actuator runs after the first succeeded";
   const std::string text = metrics.serialize();
@@ -151,7 +151,7 @@ TEST(RollbackExecutor, ShutdownCutsRetriesShortAndSaysTheRollbackDidNotFinish) {
   RollbackExecutor executor({&router, &second}, rollback_config(), clock, nullptr);
   ExecutionReport report = executor.run({});
   EXPECT_TRUE(report.interrupted);
-  EXPECT_EQ(report.result, "failure");
+  EXPECT_EQ(report.result, RollbackResult::kFailure);
   EXPECT_EQ(router.calls, 1);
   EXPECT_EQ(second.calls, 0);
   EXPECT_NE(report.actuators.back().detail.find("shutting down"), std::string::npos) << report.actuators.back().detail;
@@ -175,12 +175,12 @@ TEST(RollbackExecutor, ANoopFirstThenAChangeIsSuccessAndTheContextReachesEveryAc
   context.trigger = "rule";
   RollbackExecutor executor({&a, &b}, rollback_config(), clock, nullptr);
   ExecutionReport report = executor.run(context);
-  EXPECT_EQ(report.result, "success");
+  EXPECT_EQ(report.result, RollbackResult::kSuccess);
   EXPECT_EQ(a.seen, std::vector<std::string>{"errors/rule"});
   EXPECT_EQ(b.seen, std::vector<std::string>{"errors/rule"});
   ASSERT_EQ(report.actuators.size(), 2u);
-  EXPECT_EQ(report.actuators[0].result, "noop");
-  EXPECT_EQ(report.actuators[1].result, "changed");
+  EXPECT_EQ(report.actuators[0].result, StepResult::kNoop);
+  EXPECT_EQ(report.actuators[1].result, StepResult::kChanged);
 }
 
 TEST(RollbackExecutor, AnActuatorWithoutWeightsFailsAPromotionStepAtOnce) {
@@ -188,7 +188,7 @@ TEST(RollbackExecutor, AnActuatorWithoutWeightsFailsAPromotionStepAtOnce) {
   ScriptedActuator router("router", {ActResult::changed("moved")});
   RollbackExecutor executor({&router}, rollback_config(), clock, nullptr);
   ExecutionReport report = executor.set_canary_weight(25, {});
-  EXPECT_EQ(report.result, "failure");
+  EXPECT_EQ(report.result, RollbackResult::kFailure);
   ASSERT_EQ(report.actuators.size(), 1u);
   EXPECT_EQ(report.actuators[0].attempts, 1) << "not retryable";
   EXPECT_NE(report.actuators[0].detail.find("cannot shift traffic"), std::string::npos) << report.actuators[0].detail;

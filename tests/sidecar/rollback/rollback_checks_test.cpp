@@ -147,7 +147,7 @@ class Verification : public ::testing::Test {
 
 TEST_F(Verification, VerifiedOnceTheConditionHeldForTheWholeWindow) {
   RollbackVerification v(config_);
-  EXPECT_EQ(v.verdict(), RollbackVerification::Verdict::kIdle);
+  EXPECT_EQ(v.verdict(), RollbackVerification::Verdict::kNone);
   v.start(at(0));
   EXPECT_EQ(v.verdict(), RollbackVerification::Verdict::kPending);
   EXPECT_EQ(v.observe(0.001, "", at(0)), RollbackVerification::Verdict::kPending);
@@ -179,7 +179,7 @@ TEST_F(Verification, FailsWhenTheTimeoutPassesWithoutAFullWindow) {
   }
   EXPECT_EQ(v.observe(0.2, "", at(120)), RollbackVerification::Verdict::kFailed);
   EXPECT_NE(v.detail().find("not verified within 2m"), std::string::npos) << v.detail();
-  EXPECT_STREQ(verdict_name(v.verdict()), "failed");
+  EXPECT_STREQ(verification_name(v.verdict()), "failed");
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+#include "sidecar/core/status_view.h"
+
+#include <cmath>
+
+#include "common/duration.h"
+#include "common/json_text.h"
+
+namespace rs::sidecar {
+namespace {
+
+nlohmann::json time_or_null(const std::optional<WallTime>& t) {
+  return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json text_or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+
+}  // namespace
+
+nlohmann::json to_json(const RuleView& view) {
+  const RuleConfig& r = *view.rule;
+  const RuleStatus& s = view.status;
+  nlohmann::json value = nullptr;
+  if (s.value) value = std::isfinite(*s.value) ? nlohmann::json(*s.value) : nlohmann::json(format_value(*s.value));
+  return {{"name", r.name},
+          {"query", r.query},
+          {"comparison", comparison_name(r.comparison)},
+          {"threshold", r.threshold},
+          {"for", common::format_duration(r.for_duration)},
+          {"delay", common::format_duration(r.delay)},
+          {"missing", missing_name(r.missing)},
+          {"severity", r.severity},
+          {"action", action_name(r.action)},
+          {"stage_override", text_or_null(r.stage_override)},
+          {"state", rule_state_name(s.state)},
+          {"value", value},
+          {"breaching", s.breaching},
+          {"problem", text_or_null(s.last_problem)},
+          {"error_reason", text_or_null(s.error_reason)},
+          {"pending_since", time_or_null(s.pending_since)},
+          {"firing_since", time_or_null(s.firing_since)},
+          {"last_evaluated", time_or_null(s.last_evaluated)}};
+}
+
+namespace {
+
+nlohmann::json promotion_json(const Config& config, const PromotionView& p) {
+  return {{"steps", config.promotion.steps},
+          {"step_duration", common::format_duration(config.promotion.step_duration)},
+          {"step", p.progress.step + 1},
+          {"canary_weight", p.progress.weight < 0 ? nlohmann::json(nullptr) : nlohmann::json(p.progress.weight)},
+          {"state", promotion_state_name(p.progress.state)},
+          {"window_start", time_or_null(p.window_start)}};
+}
+
+}  // namespace
+
+nlohmann::json freeze_to_json(const std::optional<Freeze>& freeze) {
+  if (!freeze) return {{"frozen", false}};
+  return {{"frozen", true}, {"reason", freeze->reason}, {"actor", freeze->actor}, {"since", to_rfc3339(freeze->since)}};
+}
+
+nlohmann::json to_json(const StatusView& view) {
+  const Config& config = *view.config;
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& rule : view.rules) rules.push_back(to_json(rule));
+  const auto& d = config.deployment;
+  nlohmann::json status = {
+      {"deployment",
+       {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}, {"identity", d.identity()}}},
+      {"state", deployment_state_name(view.state)},
+      {"latched", is_latched(view.state)},
+      {"dry_run", config.dry_run},
+      {"verification", view.verification == Verification::kNone
+                           ? nlohmann::json(nullptr)
+                           : nlohmann::json{{"state", verification_name(view.verification)},
+                                            {"detail", view.verification_detail}}},
+      {"promotion", view.promotion ? promotion_json(config, *view.promotion) : nlohmann::json(nullptr)},
+      {"freeze", freeze_to_json(view.freeze)},
+      {"ready", view.ready},
+      {"evaluation_interval", common::format_duration(config.evaluation_interval)},
+      {"evaluations", view.evaluations},
+      {"last_evaluation", time_or_null(view.last_evaluation)},
+      {"rules", rules},
+      {"last_decision", view.last_decision ? to_json(*view.last_decision) : nlohmann::json(nullptr)}};
+  // Rule problems and decision details quote outside text; whoever dumps this must not throw.
+  common::make_valid_utf8(&status);
+  return status;
+}
+
+}  // namespace rs::sidecar

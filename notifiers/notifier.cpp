@@ -1,10 +1,8 @@
 #include "notifiers/notifier.h"
 
-#include <algorithm>
 #include <cstdio>
 
-#include "common/secret_file.h"
-#include "common/utf8.h"
+#include "common/http/call_policy.h"
 #include "notifiers/alertmanager.h"
 #include "notifiers/slack.h"
 #include "notifiers/webhook.h"
@@ -151,35 +149,18 @@ const Registry& Registry::builtin() {
 
 SendResult send_http(rs::HttpTransport& transport, rs::HttpRequest request, const std::string& receiver,
                      const std::string& bearer_token_file, const std::string& secret) {
-  std::string token;
-  if (!bearer_token_file.empty()) {
-    std::string error;
-    if (!common::read_secret_file(bearer_token_file, "bearer token", &token, &error))
-      return SendResult::failure(receiver + ": " + error, true);
-    request.headers.emplace_back("Authorization", "Bearer " + token);
-  }
+  rs::CallPolicy policy;
+  std::string error;
+  if (!policy.read_bearer_token_file(bearer_token_file, &error))
+    return SendResult::failure(receiver + ": " + error, true);  // retryable: a secret may be mounted late
+  policy.add_secret(secret);
+  policy.apply(&request);
   rs::HttpResponse response = transport.perform(request);
-  std::string detail;
-  SendResult result;
-  if (response.error != rs::TransportError::kNone) {
-    result = SendResult::failure(receiver + ": " + response.error_message, true);
-  } else if (response.status >= 200 && response.status < 300) {
-    result = SendResult::success("HTTP " + std::to_string(response.status));
-  } else {
-    // Redact before cutting, so a secret straddling the cut leaves no prefix behind.
-    std::string body = response.body;
-    common::redact(&body, token);
-    common::redact(&body, secret);
-    body = common::valid_utf8(common::cut_utf8_prefix(body, 200));
-    for (auto& c : body) {
-      if (c == '\n' || c == '\r') c = ' ';
-    }
-    const bool retryable = response.status == 408 || response.status == 429 || response.status >= 500;
-    result = SendResult::failure(receiver + ": HTTP " + std::to_string(response.status) + (body.empty() ? "" : ": " + body),
-                                 retryable);
-  }
-  common::redact(&result.detail, token);
-  common::redact(&result.detail, secret);
+  SendResult result = rs::call_succeeded(response)
+                          ? SendResult::success("HTTP " + std::to_string(response.status))
+                          : SendResult::failure(receiver + ": " + policy.describe_failure(response),
+                                                rs::call_retryable(response));
+  policy.redact(&result.detail);  // the receiver's name too: it is the caller's text
   return result;
 }
 

@@ -104,9 +104,9 @@ class Registry : public common::PluginRegistry<Notifier, Environment> {
 
 // Shared by the HTTP notifiers: sends `request` (with Authorization: Bearer from
 // `bearer_token_file` when set, re-read on every call so a rotated token needs no restart) and
-// maps the answer. 2xx is success; a transport error, 408, 429 and 5xx are retryable; any other
-// status is not. `receiver` names the target in details; the token and `secret` (e.g. a webhook
-// URL) are redacted from them.
+// maps the answer by rs::CallPolicy (common/http/call_policy.h): 2xx is success; a transport
+// error, 408, 429 and 5xx are retryable; any other status is not. `receiver` names the target in
+// details; the token and `secret` (e.g. a webhook URL) are redacted from them.
 SendResult send_http(rs::HttpTransport& transport, rs::HttpRequest request, const std::string& receiver,
                      const std::string& bearer_token_file = "", const std::string& secret = "");
 

@@ -7,9 +7,8 @@
 #include <thread>
 
 #include "actuators/decision_vars.h"
-#include "common/secret_file.h"
+#include "common/http/call_policy.h"
 #include "common/template.h"
-#include "common/utf8.h"
 
 namespace rs::actuators {
 
@@ -34,9 +33,8 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
     std::string error;
     auto body = common::render_template(options_.body, decision_variables(context, w), &error);
     if (!body) return ActResult::failure(what + ": body: " + error, false);
-    std::string token;
-    if (!options_.bearer_token_file.empty() &&
-        !common::read_secret_file(options_.bearer_token_file, "bearer token", &token, &error))
+    rs::CallPolicy policy;
+    if (!policy.read_bearer_token_file(options_.bearer_token_file, &error))
       return ActResult::failure(what + ": " + error, true);
 
     rs::HttpRequest request;
@@ -44,7 +42,7 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
     request.url = options_.url;
     request.headers = {{"Content-Type", options_.content_type}};
     for (const auto& h : options_.headers) request.headers.push_back(h);
-    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+    policy.apply(&request);
     request.body = *body;
     request.max_body_bytes = 64 * 1024;
 
@@ -56,24 +54,13 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
       if (left.count() <= 0) return ActResult::failure(what + ": deadline passed" + (last.empty() ? "" : " after " + last), true);
       request.timeout = std::min(options_.timeout, left);
       rs::HttpResponse response = transport_->perform(request);
-      bool retryable = true;
-      if (response.error == rs::TransportError::kNone && response.status >= 200 && response.status < 300) {
+      if (rs::call_succeeded(response)) {
         return ActResult::changed(what + ": HTTP " + std::to_string(response.status) + " (canary weight " +
                                   std::to_string(w) + ", attempt " + std::to_string(attempt) + ")");
       }
-      if (response.error != rs::TransportError::kNone) {
-        last = response.error_message;
-      } else {
-        // Redact before cutting, so a token straddling the cut leaves no prefix behind.
-        std::string snippet = response.body;
-        common::redact(&snippet, token);
-        snippet = common::valid_utf8(common::cut_utf8_prefix(snippet, 200));
-        std::replace(snippet.begin(), snippet.end(), '\n', ' ');
-        last = "HTTP " + std::to_string(response.status) + (snippet.empty() ? "" : ": " + snippet);
-        retryable = response.status == 408 || response.status == 429 || response.status >= 500;
-      }
-      common::redact(&last, token);
-      if (!retryable) return ActResult::failure(what + ": " + last + " (not retried: the request itself was refused)", false);
+      last = policy.describe_failure(response);
+      if (!rs::call_retryable(response))
+        return ActResult::failure(what + ": " + last + " (not retried: the request itself was refused)", false);
       // `retries` is the one bound on requests: the executor must not retry on top of it.
       if (attempt > options_.retries) {
         return ActResult::failure(what + ": " + last + " after " + std::to_string(attempt) + " attempts (retries: " +
@@ -92,9 +79,9 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
 
 ActResult WebhookActuator::probe(Clock::time_point) {
   // Any request could trigger the receiver's action, so probing only checks the token file.
-  std::string token, error;
-  if (!options_.bearer_token_file.empty() &&
-      !common::read_secret_file(options_.bearer_token_file, "bearer token", &token, &error))
+  rs::CallPolicy policy;
+  std::string error;
+  if (!policy.read_bearer_token_file(options_.bearer_token_file, &error))
     return ActResult::failure(describe() + ": " + error, false);
   return ActResult::noop(describe() + ": not called by probe (a request could trigger the rollback)");
 }

@@ -16,8 +16,8 @@
 #include <iostream>
 #include <thread>
 
-#include "common/secret_file.h"
 #include "common/duration.h"
+#include "common/http/call_policy.h"
 #include "common/http/http_transport.h"
 #include "common/json_text.h"
 #include "sidecar/api/tls_context.h"
@@ -198,8 +198,9 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
     ::gethostname(host, sizeof host - 1);
     actor = std::string(user ? user : "unknown") + "@" + host;
   }
-  std::string token, error;
-  if (!common::read_secret_file(vm["token-file"].as<std::string>(), "token", &token, &error)) {
+  rs::CallPolicy policy;
+  std::string error;
+  if (!policy.read_bearer_token_file(vm["token-file"].as<std::string>(), &error, "token")) {
     std::cerr << "rollback-sidecar: " << error << "\n";
     return 1;
   }
@@ -217,14 +218,18 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   if (vm.count("key-file")) request.tls.key_file = vm["key-file"].as<std::string>();
   request.body = common::dump_json(body);
   request.timeout = std::chrono::seconds(10);
-  request.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  request.headers = {{"Content-Type", "application/json"}};
+  policy.apply(&request);
   auto response = rs::make_curl_transport()->perform(request);
   if (response.error != rs::TransportError::kNone) {
-    std::cerr << "rollback-sidecar " << command << ": " << response.error_message << "\n";
+    std::cerr << "rollback-sidecar " << command << ": " << policy.describe_failure(response) << "\n";
     return 1;
   }
-  std::cout << response.body;
-  if (response.status / 100 != 2) {
+  // The server's whole answer (the record, or why not) goes to stdout, uncut: the operator asked for it.
+  std::string answer = response.body;
+  policy.redact(&answer);
+  std::cout << answer;
+  if (!rs::call_succeeded(response)) {
     std::cerr << "rollback-sidecar " << command << ": HTTP " << response.status << "\n";
     return 1;
   }

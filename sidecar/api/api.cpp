@@ -223,7 +223,7 @@ HttpReply Api::delete_freeze(const HttpCall& call) {
   if (auto refused = authorize(call)) return *refused;
   std::string reason, actor, error;
   if (!read_reason_actor(call.body, false, &reason, &actor, &error)) return HttpReply::error(400, error);
-  const bool was_frozen = engine_.clear_freeze(actor);
+  const bool was_frozen = engine_.clear_freeze(actor, reason);
   return HttpReply::json(200, {{"frozen", false}, {"was_frozen", was_frozen}});
 }
 

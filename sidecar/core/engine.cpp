@@ -612,7 +612,7 @@ void Engine::set_freeze(const std::string& reason, const std::string& actor) {
   }
 }
 
-bool Engine::clear_freeze(const std::string& actor) {
+bool Engine::clear_freeze(const std::string& actor, const std::string& reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!freeze_) return false;
@@ -622,7 +622,7 @@ bool Engine::clear_freeze(const std::string& actor) {
   metrics_.set_freeze(false);
   persist();
   for (auto* o : observers_) {
-    record_safely(metrics_, "recording the unfreeze", 0, [&] { o->on_freeze(false, "", actor); });
+    record_safely(metrics_, "recording the unfreeze", 0, [&] { o->on_freeze(false, reason, actor); });
   }
   return true;
 }

@@ -104,7 +104,8 @@ class Engine {
   static constexpr std::size_t kMaxSeenAlerts = 1000;
   // Freeze blocks promotion, never a rollback; it is persisted and survives restarts.
   void set_freeze(const std::string& reason, const std::string& actor);
-  bool clear_freeze(const std::string& actor);  // false when there was no freeze
+  // False when there was no freeze; `reason` (optional) is passed on to the observers.
+  bool clear_freeze(const std::string& actor, const std::string& reason = "");
   void add_observer(DecisionObserver* observer);  // before the first evaluation
   // cleanup.actuators: run cleanup.delay after a successful rollback (before the first evaluation).
   void set_cleanup_actuators(std::vector<actuators::Actuator*> actuators);

@@ -90,7 +90,7 @@ class CountingActuator : public actuators::Actuator {
 class FreezeObserver : public DecisionObserver {
  public:
   void on_decision(const Decision&) override {}
-  void on_rollback_finished(const Decision&, const nlohmann::json&) override {}
+  void on_rollback_finished(const Decision&, const StatusView&) override {}
   void on_verification_finished(const Decision&, WallTime) override {}
   void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -359,7 +359,7 @@ TEST_F(ApiTest, MutatingRoutesAnswer401WithoutABearerTokenAnd403WithAWrongOne) {
   EXPECT_EQ(metric("rollback_sidecar_http_auth_failures_total", {{"reason", "bearer_missing"}}), 8);
   EXPECT_EQ(metric("rollback_sidecar_http_auth_failures_total", {{"reason", "bearer_wrong"}}), 4);
   EXPECT_EQ(state(), "healthy");
-  EXPECT_EQ(engine_->freeze_status()["frozen"], false);
+  EXPECT_EQ(engine_->freeze().has_value(), false);
   EXPECT_EQ(actuator_.calls.load(), 0);
 }
 
@@ -479,7 +479,7 @@ TEST_F(ApiTest, FreezeIsSetAndLiftedAndBadFreezeBodiesAre400) {
     EXPECT_EQ(r.status, 400) << c.body;
     EXPECT_NE(r.error().find(c.error), std::string::npos) << c.body << " -> " << r.body;
   }
-  EXPECT_EQ(engine_->freeze_status()["frozen"], false) << "a refused PUT freezes nothing";
+  EXPECT_EQ(engine_->freeze().has_value(), false) << "a refused PUT freezes nothing";
 
   const Reply frozen = with_token("PUT", "/api/v1/freeze", R"({"reason": "black friday", "actor": "release-bot"})");
   ASSERT_EQ(frozen.status, 200) << frozen.body;
@@ -500,12 +500,12 @@ TEST_F(ApiTest, FreezeIsSetAndLiftedAndBadFreezeBodiesAre400) {
     EXPECT_EQ(r.status, 400) << c.body;
     EXPECT_NE(r.error().find(c.error), std::string::npos) << c.body << " -> " << r.body;
   }
-  EXPECT_EQ(engine_->freeze_status()["frozen"], true) << "a refused DELETE lifts nothing";
+  EXPECT_EQ(engine_->freeze().has_value(), true) << "a refused DELETE lifts nothing";
 
   const Reply lifted = with_token("DELETE", "/api/v1/freeze");  // no body at all
   EXPECT_EQ(lifted.status, 200) << lifted.body;
   EXPECT_EQ(lifted.json(), (nlohmann::json{{"frozen", false}, {"was_frozen", true}}));
-  EXPECT_EQ(engine_->freeze_status()["frozen"], false);
+  EXPECT_EQ(engine_->freeze().has_value(), false);
 
   ASSERT_EQ(with_token("PUT", "/api/v1/freeze", R"({"reason": "incident", "actor": "ops"})").status, 200);
   const Reply with_reason = with_token("DELETE", "/api/v1/freeze", R"({"actor": "ops", "reason": "incident over"})");

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "sidecar/config/config.h"
 #include "sidecar/core/persist_health.h"
 #include "sidecar/core/self_metrics.h"
+#include "sidecar/core/status_view.h"
 #include "sidecar/policy/decision.h"
 #include "sidecar/records/incident_report.h"
 #include "sidecar/records/record_keeper.h"
@@ -40,20 +42,27 @@ using rs::testing::write_file;
 
 // What on_rollback_finished is told about the rules (Engine::status() at the time). The one place
 // that builds that argument: when its type changes, only this function does.
-nlohmann::json status_for(const std::vector<RuleSnapshot>& rules, const std::string& state = "rolled_back") {
-  nlohmann::json j = {{"state", state}, {"rules", nlohmann::json::array()}};
+// The engine's view at the end of a rollback, with these rules. A RuleView points at its
+// RuleConfig, so the configs are kept for the life of the test binary.
+StatusView status_for(const std::vector<RuleSnapshot>& rules, DeploymentState state = DeploymentState::kRolledBack) {
+  static std::deque<RuleConfig> configs;
+  StatusView view;
+  view.state = state;
   for (const auto& r : rules) {
-    j["rules"].push_back({{"name", r.name},
-                          {"value", r.value ? nlohmann::json(*r.value) : nlohmann::json(nullptr)},
-                          {"threshold", r.threshold},
-                          {"comparison", r.comparison},
-                          {"state", r.state}});
+    RuleConfig& config = configs.emplace_back();
+    config.name = r.name;
+    config.threshold = r.threshold;
+    config.comparison = r.comparison;
+    RuleStatus status;
+    status.state = r.state;
+    status.value = r.value;
+    view.rules.push_back({&config, status});
   }
-  return j;
+  return view;
 }
 
-const std::vector<RuleSnapshot> kRules = {{"errors", 0.2, 0.05, "above", "firing"},
-                                          {"latency", std::nullopt, 0.5, "above", "nodata"}};
+const std::vector<RuleSnapshot> kRules = {{"errors", 0.2, 0.05, Comparison::kAbove, RuleState::kFiring},
+                                          {"latency", std::nullopt, 0.5, Comparison::kAbove, RuleState::kNoData}};
 
 WallTime at(const std::string& text) {
   WallTime t;
@@ -76,8 +85,8 @@ Config config_with(const std::string& audit_log, const std::string& incidents_di
 Decision decided(std::uint64_t id = 3) {
   Decision d;
   d.id = id;
-  d.kind = "rollback";
-  d.trigger = "rule";
+  d.kind = DecisionKind::kRollback;
+  d.trigger = Trigger::kRule;
   d.rule = "errors";
   d.severity = "sev2";
   d.query = "errors{version=\"v2\"}";
@@ -94,14 +103,14 @@ Decision decided(std::uint64_t id = 3) {
 }
 
 // The same decision once the actuators ran.
-Decision finished(Decision d, const std::string& verification = "") {
-  d.result = "success";
-  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", "changed", "canary weight 10 -> 0", 2},
-                 {"dns checkout.example", "noop", "already on stable", 1}};
+Decision finished(Decision d, Verification verification = Verification::kNone) {
+  d.result = RollbackResult::kSuccess;
+  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "canary weight 10 -> 0", 2},
+                 {"dns checkout.example", StepResult::kNoop, "already on stable", 1}};
   d.completed_at = at("2026-11-22T21:05:01.004Z");
   d.duration_seconds = 0.873;
   d.verification = verification;
-  if (verification == "pending") d.verification_detail = "verifying for up to 5m";
+  if (verification == Verification::kPending) d.verification_detail = "verifying for up to 5m";
   return d;
 }
 
@@ -238,7 +247,7 @@ TEST_F(RecordKeeperTest, ARollbackIsRecordedAndItsReportIsRewrittenWithTheVerdic
 
   const Decision decision = decided();
   keeper.on_decision(decision);
-  const Decision done = finished(decision, "pending");
+  const Decision done = finished(decision, Verification::kPending);
   keeper.on_rollback_finished(done, status_for(kRules));
 
   const std::string report_path = incidents + "/" + kReportName;
@@ -256,7 +265,7 @@ TEST_F(RecordKeeperTest, ARollbackIsRecordedAndItsReportIsRewrittenWithTheVerdic
   EXPECT_EQ(first.find("verification verified"), std::string::npos) << first;
 
   Decision verified = done;
-  verified.verification = "verified";
+  verified.verification = Verification::kVerified;
   verified.verification_detail = "stable_errors below 0.01 for 1m";
   keeper.on_verification_finished(verified, at("2026-11-22T21:06:01.010Z"));
   keeper.stop();
@@ -315,7 +324,7 @@ TEST_F(RecordKeeperTest, AVerdictWithoutAnEarlierReportStillWritesOneAndWithoutI
     std::string error;
     ASSERT_TRUE(keeper.start(&error)) << error;
     Decision failed = finished(decided());
-    failed.verification = "failed";
+    failed.verification = Verification::kFailed;
     failed.verification_detail = "stable unhealthy: stable_errors 0.4";
     keeper.on_verification_finished(failed, at("2026-11-22T21:05:02.000Z"));
     keeper.stop();

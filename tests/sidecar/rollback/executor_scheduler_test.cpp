@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 
+#include "tests/fakes/actuator.h"
 #include "tests/fakes/env.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/core/scheduler.h"
@@ -22,24 +23,7 @@ using actuators::ActResult;
 // Time moves only when someone sleeps (or advance() is called); sleeps are recorded.
 using fakes::ManualClock;
 
-class ScriptedActuator : public actuators::Actuator {
- public:
-  ScriptedActuator(std::string name, std::deque<ActResult> script) : name_(std::move(name)), script_(std::move(script)) {}
-  std::string type() const override { return "scripted"; }
-  std::string describe() const override { return name_; }
-  ActResult rollback(const actuators::DecisionContext&, std::chrono::steady_clock::time_point) override {
-    ++calls;
-    ActResult r = script_.front();
-    if (script_.size() > 1) script_.pop_front();
-    return r;
-  }
-  ActResult probe(std::chrono::steady_clock::time_point) override { return ActResult::noop("ok"); }
-  int calls = 0;
-
- private:
-  std::string name_;
-  std::deque<ActResult> script_;
-};
+using fakes::ScriptedActuator;
 
 RollbackConfig rollback_config(Duration deadline = Duration{30000}) {
   RollbackConfig c;

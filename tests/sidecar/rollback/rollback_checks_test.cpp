@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sidecar/rollback/rollback_checks.h"
+#include "tests/fakes/http.h"
 
 namespace rs::sidecar {
 namespace {
@@ -17,38 +18,8 @@ using namespace std::chrono_literals;
 
 const char* kHealth = "http://stable.internal:8080/healthz";
 
-// Answers by URL; the Prometheus endpoint by the vector it is given.
-class ScriptedTransport : public rs::HttpTransport {
- public:
-  std::map<std::string, rs::HttpResponse> by_url;
-  std::vector<std::string> urls;
-  std::vector<rs::HttpResponse> perform_all(const std::vector<rs::HttpRequest>& requests) override {
-    std::vector<rs::HttpResponse> out;
-    for (const auto& r : requests) {
-      urls.push_back(r.url);
-      auto it = by_url.find(r.url);
-      if (it != by_url.end()) {
-        out.push_back(it->second);
-      } else {
-        rs::HttpResponse refused;
-        refused.error = rs::TransportError::kConnect;
-        refused.error_message = "connection refused";
-        out.push_back(refused);
-      }
-    }
-    return out;
-  }
-  void status(const std::string& url, long code) {
-    by_url[url].status = code;
-    by_url[url].body = "";
-  }
-  void prometheus(const std::string& body) {
-    rs::HttpResponse r;
-    r.status = 200;
-    r.body = body;
-    by_url["http://prometheus.internal:9090/api/v1/query"] = r;
-  }
-};
+constexpr const char* kQueryUrl = "http://prometheus.internal:9090/api/v1/query";
+using ScriptedTransport = fakes::UrlTransport;
 
 std::string vector_of(const std::vector<std::string>& values, bool partial = false) {
   std::string series;
@@ -75,18 +46,18 @@ StableHealthCheck make_check(const PreflightConfig& c, std::shared_ptr<ScriptedT
 TEST(StableHealthCheck, TheHealthUrlMustAnswer2xx) {
   auto t = std::make_shared<ScriptedTransport>();
   auto check = make_check(preflight(true, false), t);
-  t->status(kHealth, 204);
+  t->answer(kHealth, 204);
   CheckResult r = check.run();
   EXPECT_TRUE(r.ok) << r.detail;
   EXPECT_NE(r.detail.find("HTTP 204"), std::string::npos) << r.detail;
   for (long code : {301L, 404L, 500L, 503L}) {
-    t->status(kHealth, code);
+    t->answer(kHealth, code);
     r = check.run();
     EXPECT_FALSE(r.ok) << code;
     EXPECT_NE(r.detail.find(kHealth), std::string::npos) << r.detail;
     EXPECT_NE(r.detail.find("HTTP " + std::to_string(code)), std::string::npos) << r.detail;
   }
-  t->by_url.clear();
+  t->forget_all();
   r = check.run();
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.detail.find("connection refused"), std::string::npos) << r.detail;
@@ -110,7 +81,7 @@ TEST(StableHealthCheck, EveryStableSeriesMustHoldTheCondition) {
       {R"({"status":"error","errorType":"bad_data","error":"parse error"})", false, "prometheus"},
   };
   for (const auto& c : cases) {
-    t->prometheus(c.body);
+    t->answer(kQueryUrl, 200, c.body);
     const CheckResult r = check.run();
     EXPECT_EQ(r.ok, c.ok) << c.body << ": " << r.detail;
     EXPECT_NE(r.detail.find(c.says), std::string::npos) << c.body << ": " << r.detail;
@@ -121,11 +92,11 @@ TEST(StableHealthCheck, EveryStableSeriesMustHoldTheCondition) {
 TEST(StableHealthCheck, AFailingHealthUrlStopsBeforeTheQuery) {
   auto t = std::make_shared<ScriptedTransport>();
   auto check = make_check(preflight(true, true), t);
-  t->status(kHealth, 503);
-  t->prometheus(vector_of({"0.01"}));
+  t->answer(kHealth, 503);
+  t->answer(kQueryUrl, 200, vector_of({"0.01"}));
   EXPECT_FALSE(check.run().ok);
-  EXPECT_EQ(t->urls, std::vector<std::string>{kHealth});
-  t->status(kHealth, 200);
+  EXPECT_EQ(t->urls(), std::vector<std::string>{kHealth});
+  t->answer(kHealth, 200);
   const CheckResult both = check.run();
   EXPECT_TRUE(both.ok) << both.detail;
   EXPECT_NE(both.detail.find("HTTP 200; stable query"), std::string::npos) << both.detail;

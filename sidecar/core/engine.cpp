@@ -599,16 +599,17 @@ void Engine::advance_promotion(WallTime now) {
 }
 
 void Engine::set_freeze(const std::string& reason, const std::string& actor) {
+  const FreezeEvent event{true, reason, actor, clock_.wall()};
   {
     std::lock_guard<std::mutex> lock(mu_);
-    freeze_ = Freeze{reason, actor, clock_.wall()};
+    freeze_ = Freeze{reason, actor, event.at};
   }
   spdlog::warn("deployment {} frozen by {}: {} (promotion stops; rollbacks still happen)", config_.deployment.name,
                actor, reason);
   metrics_.set_freeze(true);
   persist();
   for (auto* o : observers_) {
-    record_safely(metrics_, "recording the freeze", 0, [&] { o->on_freeze(true, reason, actor); });
+    record_safely(metrics_, "recording the freeze", 0, [&] { o->on_freeze(event); });
   }
 }
 
@@ -618,11 +619,12 @@ bool Engine::clear_freeze(const std::string& actor, const std::string& reason) {
     if (!freeze_) return false;
     freeze_.reset();
   }
+  const FreezeEvent event{false, reason, actor, clock_.wall()};
   spdlog::warn("deployment {} unfrozen by {}", config_.deployment.name, actor);
   metrics_.set_freeze(false);
   persist();
   for (auto* o : observers_) {
-    record_safely(metrics_, "recording the unfreeze", 0, [&] { o->on_freeze(false, reason, actor); });
+    record_safely(metrics_, "recording the unfreeze", 0, [&] { o->on_freeze(event); });
   }
   return true;
 }

@@ -31,6 +31,14 @@
 
 namespace rs::sidecar {
 
+// A freeze set (frozen) or lifted, by whom, why, and when (the freeze's `since` when set).
+struct FreezeEvent {
+  bool frozen = false;
+  std::string reason;
+  std::string actor;
+  WallTime at;
+};
+
 // Told about decisions and rollbacks (audit log, notifiers, incident reports). Calls come from
 // the thread that decided, so implementations must return quickly: anything slow (network,
 // fsync) is queued, never done inline, so an observer never delays an actuator.
@@ -44,8 +52,8 @@ class DecisionObserver {
   // The rollback's verification reached its verdict at `at` (decision.verification is
   // verified | failed); at most once per rollback, after on_rollback_finished.
   virtual void on_verification_finished(const Decision& decision, WallTime at) = 0;
-  // Freeze set (frozen) or lifted.
-  virtual void on_freeze(bool frozen, const std::string& reason, const std::string& actor) = 0;
+  // Freeze set or lifted.
+  virtual void on_freeze(const FreezeEvent& event) = 0;
 };
 
 // A rollback asked for from outside the rules.

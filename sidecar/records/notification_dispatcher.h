@@ -74,7 +74,7 @@ class NotificationDispatcher : public DecisionObserver {
   void on_rollback_finished(const Decision& decision, const StatusView& status) override;
   // A failed verification sends RollbackUnverified; a verified one sends nothing.
   void on_verification_finished(const Decision& decision, WallTime at) override;
-  void on_freeze(bool, const std::string&, const std::string&) override {}
+  void on_freeze(const FreezeEvent&) override {}
 
   // <state_file>.notifications, or "" without a state file.
   static std::string outbox_path_for(const std::string& state_file);

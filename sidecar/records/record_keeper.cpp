@@ -179,10 +179,10 @@ void RecordKeeper::on_verification_finished(const Decision& decision, WallTime a
   });
 }
 
-void RecordKeeper::on_freeze(bool frozen, const std::string& reason, const std::string& actor) {
-  enqueue([this, frozen, reason, actor] {
-    if (frozen) audit("freeze", {{"actor", actor}, {"reason", reason}});
-    else audit("unfreeze", {{"actor", actor}, {"reason", reason}});
+void RecordKeeper::on_freeze(const FreezeEvent& event) {
+  enqueue([this, event] {
+    if (event.frozen) audit("freeze", {{"actor", event.actor}, {"reason", event.reason}, {"since", to_rfc3339(event.at)}});
+    else audit("unfreeze", {{"actor", event.actor}, {"reason", event.reason}});
   });
 }
 

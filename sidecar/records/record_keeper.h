@@ -49,7 +49,7 @@ class RecordKeeper : public DecisionObserver {
   void on_decision(const Decision& decision) override;
   void on_rollback_finished(const Decision& decision, const StatusView& status) override;
   void on_verification_finished(const Decision& decision, WallTime at) override;
-  void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override;
+  void on_freeze(const FreezeEvent& event) override;
 
  private:
   void enqueue(std::function<void()> work);

@@ -92,9 +92,9 @@ class FreezeObserver : public DecisionObserver {
   void on_decision(const Decision&) override {}
   void on_rollback_finished(const Decision&, const StatusView&) override {}
   void on_verification_finished(const Decision&, WallTime) override {}
-  void on_freeze(bool frozen, const std::string& reason, const std::string& actor) override {
+  void on_freeze(const FreezeEvent& e) override {
     std::lock_guard<std::mutex> lock(mu_);
-    seen_.push_back((frozen ? "freeze" : "unfreeze") + std::string(" by ") + actor + ": " + reason);
+    seen_.push_back((e.frozen ? "freeze" : "unfreeze") + std::string(" by ") + e.actor + ": " + e.reason);
   }
   std::vector<std::string> seen() {
     std::lock_guard<std::mutex> lock(mu_);

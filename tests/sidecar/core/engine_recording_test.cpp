@@ -72,7 +72,7 @@ class StrictObserver : public DecisionObserver {
     check(to_json(status));
   }
   void on_verification_finished(const Decision& d, WallTime) override { check(to_json(d)); }
-  void on_freeze(bool, const std::string&, const std::string&) override { check(nullptr); }
+  void on_freeze(const FreezeEvent&) override { check(nullptr); }
   int decisions = 0;
   int finished = 0;
 
@@ -94,7 +94,7 @@ class CountingObserver : public DecisionObserver {
     last_result = rollback_result_name(d.result);
   }
   void on_verification_finished(const Decision&, WallTime) override {}
-  void on_freeze(bool, const std::string&, const std::string&) override { ++freezes; }
+  void on_freeze(const FreezeEvent&) override { ++freezes; }
   int decisions = 0, finished = 0, freezes = 0;
   std::string last_state, last_result;
 };

@@ -19,12 +19,12 @@ namespace rs::actuators {
 struct DecisionContext {
   std::string deployment;
   std::string stage;
-  std::string strategy;  // "canary" | "blue-green"
-  std::string trigger;   // "rule" | "alert" | "manual"
-  std::string rule;      // rule or alert name; empty for manual
-  std::string value;     // observed value as text ("0.31", "NaN"); empty if none
-  std::string threshold; // threshold as text; empty if none
-  std::string reason;    // one human-readable line
+  std::string strategy;   // "canary" | "blue-green"
+  std::string trigger;    // "rule" | "alert" | "manual"
+  std::string rule;       // rule or alert name; empty for manual
+  std::string value;      // observed value as text ("0.31", "NaN"); empty if none
+  std::string threshold;  // threshold as text; empty if none
+  std::string reason;     // one human-readable line
 };
 
 enum class Change {
@@ -58,8 +58,7 @@ class Actuator {
   virtual ~Actuator() = default;
   virtual std::string type() const = 0;
   virtual std::string describe() const = 0;  // e.g. "haproxy 127.0.0.1:9999 backend app"
-  virtual ActResult rollback(const DecisionContext& context,
-                             std::chrono::steady_clock::time_point deadline) = 0;
+  virtual ActResult rollback(const DecisionContext& context, std::chrono::steady_clock::time_point deadline) = 0;
   virtual ActResult probe(std::chrono::steady_clock::time_point deadline) = 0;
 
   // Progressive promotion: route `percent` (0-100) of the traffic to the canary and the rest to
@@ -106,7 +105,8 @@ class Registry : public common::PluginRegistry<Actuator, Environment> {
   // The declared types, sorted, each with its condition: "aws-lambda-alias (with canary)".
   std::vector<std::string> weight_types() const {
     std::vector<std::string> out;
-    for (const auto& [type, condition] : weights_) out.push_back(condition.empty() ? type : type + " (" + condition + ")");
+    for (const auto& [type, condition] : weights_)
+      out.push_back(condition.empty() ? type : type + " (" + condition + ")");
     return out;
   }
   // The registry with every built-in actuator (haproxy, nginx, file, webhook, exec, aws-*).

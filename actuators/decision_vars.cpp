@@ -8,8 +8,14 @@ namespace rs::actuators {
 
 std::map<std::string, std::string> decision_variables(const DecisionContext& c, int canary_weight) {
   std::map<std::string, std::string> vars = {
-      {"deployment", c.deployment}, {"stage", c.stage}, {"strategy", c.strategy}, {"trigger", c.trigger},
-      {"rule", c.rule},             {"value", c.value}, {"threshold", c.threshold}, {"reason", c.reason},
+      {"deployment", c.deployment},
+      {"stage", c.stage},
+      {"strategy", c.strategy},
+      {"trigger", c.trigger},
+      {"rule", c.rule},
+      {"value", c.value},
+      {"threshold", c.threshold},
+      {"reason", c.reason},
       {"canary_weight", std::to_string(canary_weight)},
       {"stable_weight", std::to_string(100 - canary_weight)},
   };

@@ -27,11 +27,11 @@ const Registry& Registry::builtin() {
     r.add("kubernetes-service",
           [](Settings& s, const Environment& e) { return make_kubernetes_service_actuator(s, e); });
     r.add("kubernetes-scale", [](Settings& s, const Environment& e) { return make_kubernetes_scale_actuator(s, e); });
-    r.add("gateway-httproute",
-          [](Settings& s, const Environment& e) { return make_gateway_httproute_actuator(s, e); });
+    r.add("gateway-httproute", [](Settings& s, const Environment& e) { return make_gateway_httproute_actuator(s, e); });
     r.add("argo-rollout", [](Settings& s, const Environment& e) { return make_argo_rollout_actuator(s, e); });
     // The types whose supports_weights() is true (progressive promotion goes through them).
-    for (const char* type : {"haproxy", "nginx", "file", "webhook", "aws-alb", "gateway-httproute"}) r.declare_weights(type);
+    for (const char* type : {"haproxy", "nginx", "file", "webhook", "aws-alb", "gateway-httproute"})
+      r.declare_weights(type);
     r.declare_weights("aws-lambda-alias", "with canary");
     return r;
   }();

@@ -92,11 +92,16 @@ int main(int argc, char** argv) {
       canary = std::make_unique<rs::bench::Workload>(dir, "v2");
       stable_address = stable->address();
       canary_address = target = canary->address();
-      scrape_job = "  - job_name: demo\n    static_configs:\n"
-                   "      - targets: ['" + stable_address + "']\n        labels: {service: checkout, version: v1}\n"
-                   "      - targets: ['" + canary_address + "']\n        labels: {service: checkout, version: v2}\n";
-      expr = "sum(rate(http_requests_total{service=\"checkout\",version=\"v2\",code=~\"5..\"}[5s]))"
-             " / sum(rate(http_requests_total{service=\"checkout\",version=\"v2\"}[5s]))";
+      scrape_job =
+          "  - job_name: demo\n    static_configs:\n"
+          "      - targets: ['" +
+          stable_address +
+          "']\n        labels: {service: checkout, version: v1}\n"
+          "      - targets: ['" +
+          canary_address + "']\n        labels: {service: checkout, version: v2}\n";
+      expr =
+          "sum(rate(http_requests_total{service=\"checkout\",version=\"v2\",code=~\"5..\"}[5s]))"
+          " / sum(rate(http_requests_total{service=\"checkout\",version=\"v2\"}[5s]))";
     } else {
       gauge = std::make_unique<rs::testing::FakeHttpServer>();
       gauge->set_metrics("bench_fault_ratio 0\n");
@@ -107,8 +112,8 @@ int main(int argc, char** argv) {
                    "']\n        labels: {service: checkout, version: v2}\n";
       expr = "max(bench_fault_ratio{service=\"checkout\",version=\"v2\"})";
     }
-    rs::testing::HaproxyServer haproxy(rs::bench::haproxy_config(front_port, admin_port, "", stable_address,
-                                                                 canary_address));
+    rs::testing::HaproxyServer haproxy(
+        rs::bench::haproxy_config(front_port, admin_port, "", stable_address, canary_address));
     haproxy.start({front_port, admin_port});
 
     rs::testing::PrometheusServer::Options popt;
@@ -135,10 +140,11 @@ int main(int argc, char** argv) {
       if (r.status != 200) throw std::runtime_error("demo-workload admin: HTTP " + std::to_string(r.status) + r.error);
     };
 
-    std::printf("bench_detection: mode %s, rule `%s` above %s for %s, evaluation_interval 1s, scrape 1s, "
-                "%d runs, poll %lld ms, query_range step %ss\n",
-                mode.c_str(), expr.c_str(), fixed(threshold, 2).c_str(), for_text.c_str(), runs,
-                static_cast<long long>(poll.count()), fixed(step, 3).c_str());
+    std::printf(
+        "bench_detection: mode %s, rule `%s` above %s for %s, evaluation_interval 1s, scrape 1s, "
+        "%d runs, poll %lld ms, query_range step %ss\n",
+        mode.c_str(), expr.c_str(), fixed(threshold, 2).c_str(), for_text.c_str(), runs,
+        static_cast<long long>(poll.count()), fixed(step, 3).c_str());
     std::printf("%4s %12s %14s %14s %12s %12s %14s\n", "run", "latency_ms", "eval_after_s_ms", "decided-T_ms",
                 "rollback_ms", "fault->s_ms", "verdict");
 
@@ -151,24 +157,35 @@ int main(int argc, char** argv) {
       set_fault(false);
       rs::testing::HaproxyServer::runtime_command(admin_port, "set weight app/canary 100");
       const std::string config_path = dir.file("sidecar-" + std::to_string(run) + ".yml");
-      rs::testing::write_file(
-          config_path,
-          "prometheus: {url: " + prometheus.url() + ", timeout: 900ms}\n"
-          "listen: 127.0.0.1:" + std::to_string(sidecar_port) + "\n"
-          "evaluation_interval: 1s\n"
-          "deployment: {name: bench, stage: canary, strategy: canary, vars: {service: checkout, canary: v2, stable: v1}}\n"
-          "state_file: " + dir.file("state-" + std::to_string(run) + ".json") + "\n"
-          "rollback: {deadline: 5s, initial_backoff: 100ms, max_backoff: 1s}\n"
-          "rules:\n"
-          "  - name: bench-rule\n"
-          "    query: '" + expr + "'\n"
-          "    above: " + fixed(threshold, 2) + "\n"
-          "    for: " + for_text + "\n"
-          "    missing: hold\n"
-          "    severity: sev1\n"
-          "actuators:\n"
-          "  - {type: haproxy, address: '127.0.0.1:" + std::to_string(admin_port) +
-          "', backend: app, canary: canary, stable: stable}\n");
+      rs::testing::write_file(config_path, "prometheus: {url: " + prometheus.url() +
+                                               ", timeout: 900ms}\n"
+                                               "listen: 127.0.0.1:" +
+                                               std::to_string(sidecar_port) +
+                                               "\n"
+                                               "evaluation_interval: 1s\n"
+                                               "deployment: {name: bench, stage: canary, strategy: canary, vars: "
+                                               "{service: checkout, canary: v2, stable: v1}}\n"
+                                               "state_file: " +
+                                               dir.file("state-" + std::to_string(run) + ".json") +
+                                               "\n"
+                                               "rollback: {deadline: 5s, initial_backoff: 100ms, max_backoff: 1s}\n"
+                                               "rules:\n"
+                                               "  - name: bench-rule\n"
+                                               "    query: '" +
+                                               expr +
+                                               "'\n"
+                                               "    above: " +
+                                               fixed(threshold, 2) +
+                                               "\n"
+                                               "    for: " +
+                                               for_text +
+                                               "\n"
+                                               "    missing: hold\n"
+                                               "    severity: sev1\n"
+                                               "actuators:\n"
+                                               "  - {type: haproxy, address: '127.0.0.1:" +
+                                               std::to_string(admin_port) +
+                                               "', backend: app, canary: canary, stable: stable}\n");
       Process sidecar({rs::bench::kSidecarBinary, "--config", config_path},
                       dir.file("sidecar-" + std::to_string(run) + ".log"));
       const std::string sidecar_url = "http://127.0.0.1:" + std::to_string(sidecar_port);
@@ -223,13 +240,12 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(1500ms);
       std::string error;
       const double start = res.fault - 2.0, end = rs::bench::wall_now();
-      nlohmann::json data = rs::bench::prometheus_api(
-          prometheus.url(), "/api/v1/query_range",
-          {{"query", "(" + expr + ") > bool " + fixed(threshold, 4)},
-           {"start", fixed(start, 3)},
-           {"end", fixed(end, 3)},
-           {"step", fixed(step, 3)}},
-          &error);
+      nlohmann::json data = rs::bench::prometheus_api(prometheus.url(), "/api/v1/query_range",
+                                                      {{"query", "(" + expr + ") > bool " + fixed(threshold, 4)},
+                                                       {"start", fixed(start, 3)},
+                                                       {"end", fixed(end, 3)},
+                                                       {"step", fixed(step, 3)}},
+                                                      &error);
       if (data.is_null() || data["result"].empty()) {
         res.error = "query_range failed: " + error;
         std::printf("%4d  %s\n", run, res.error.c_str());
@@ -289,11 +305,11 @@ int main(int argc, char** argv) {
       std::printf("no successful run\n");
       return 1;
     }
-    std::printf("no_traffic - T over %zu/%d runs: min %s ms, median %s ms, max %s ms; target <= %s ms "
-                "(one evaluation interval + 100 ms)\n",
-                latencies.size(), runs, fixed(latencies.front(), 1).c_str(),
-                fixed(rs::bench::median(latencies), 1).c_str(), fixed(latencies.back(), 1).c_str(),
-                fixed((interval_s + 0.1) * 1000, 0).c_str());
+    std::printf(
+        "no_traffic - T over %zu/%d runs: min %s ms, median %s ms, max %s ms; target <= %s ms "
+        "(one evaluation interval + 100 ms)\n",
+        latencies.size(), runs, fixed(latencies.front(), 1).c_str(), fixed(rs::bench::median(latencies), 1).c_str(),
+        fixed(latencies.back(), 1).c_str(), fixed((interval_s + 0.1) * 1000, 0).c_str());
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

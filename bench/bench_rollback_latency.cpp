@@ -82,9 +82,9 @@ int main(int argc, char** argv) {
     const std::string state_dir = opt.str("state-dir", "RS_BENCH_STATE_DIR", dir.path());
     const int admin_port = rs::testing::free_port();
     const std::string unix_path = dir.file("admin.sock");
-    rs::testing::HaproxyServer haproxy(rs::bench::haproxy_config(
-        0, admin_port, unix_path, "127.0.0.1:" + std::to_string(rs::testing::free_port()),
-        "127.0.0.1:" + std::to_string(rs::testing::free_port())));
+    rs::testing::HaproxyServer haproxy(
+        rs::bench::haproxy_config(0, admin_port, unix_path, "127.0.0.1:" + std::to_string(rs::testing::free_port()),
+                                  "127.0.0.1:" + std::to_string(rs::testing::free_port())));
     haproxy.start({admin_port});
     if (!rs::testing::wait_until([&] { return access(unix_path.c_str(), F_OK) == 0; }, 10s, 10ms)) {
       std::cerr << "error: HAProxy did not create " << unix_path << "\n" << haproxy.log();
@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     rs::SystemClock clock;
     sc::StateStore store(state_dir + "/bench-state.json");
 
-    act::DecisionContext context{"checkout", "prod", "canary", "rule", "error-rate", "0.31", "0.05",
-                                 "error-rate 0.31 > 0.05 for 5m"};
+    act::DecisionContext context{"checkout",   "prod", "canary", "rule",
+                                 "error-rate", "0.31", "0.05",   "error-rate 0.31 > 0.05 for 5m"};
     sc::Decision decision;
     decision.id = 1;
     decision.kind = sc::DecisionKind::kRollback;
@@ -159,7 +159,8 @@ int main(int argc, char** argv) {
         if (!store.save(persisted, &error)) return "state save: " + error;
         sc::ExecutionReport report = executor.run(context);
         if (report.result != sc::RollbackResult::kSuccess)
-          return sc::rollback_result_name(report.result) + std::string(": ") + (report.actuators.empty() ? "" : report.actuators.back().detail);
+          return sc::rollback_result_name(report.result) + std::string(": ") +
+                 (report.actuators.empty() ? "" : report.actuators.back().detail);
         return std::string();
       };
     };

@@ -105,12 +105,12 @@ std::map<std::string, Group> group_smaps(const std::vector<Region>& regions, con
       std::string name = r.path.substr(r.path.rfind('/') + 1);
       key = r.path == binary ? "file: rollback-sidecar (binary)" : "file: " + name;
     } else {
-      const bool guard_before = i > 0 && regions[i - 1].perms.rfind("---p", 0) == 0 &&
-                                regions[i - 1].end == r.start && regions[i - 1].size_kb() == 4;
-      const bool arena = (i + 1 < regions.size() && regions[i + 1].path.empty() &&
-                          regions[i + 1].perms.rfind("---p", 0) == 0 && regions[i + 1].start == r.end &&
-                          r.size_kb() + regions[i + 1].size_kb() == 65536) ||
-                         (r.size_kb() == 65536 && r.perms.rfind("rw", 0) == 0);
+      const bool guard_before = i > 0 && regions[i - 1].perms.rfind("---p", 0) == 0 && regions[i - 1].end == r.start &&
+                                regions[i - 1].size_kb() == 4;
+      const bool arena =
+          (i + 1 < regions.size() && regions[i + 1].path.empty() && regions[i + 1].perms.rfind("---p", 0) == 0 &&
+           regions[i + 1].start == r.end && r.size_kb() + regions[i + 1].size_kb() == 65536) ||
+          (r.size_kb() == 65536 && r.perms.rfind("rw", 0) == 0);
       if (r.perms.rfind("---p", 0) == 0) {
         key = "anon: guard / reserved (---p)";
       } else if (guard_before && r.size_kb() >= 1024) {
@@ -172,16 +172,21 @@ int main(int argc, char** argv) {
     if (!blackbox_bin.empty()) {
       const int port = rs::testing::free_port();
       rs::testing::write_file(dir.file("blackbox.yml"), "modules:\n  http_2xx:\n    prober: http\n    timeout: 2s\n");
-      blackbox = std::make_unique<Process>(
-          std::vector<std::string>{blackbox_bin, "--config.file=" + dir.file("blackbox.yml"),
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-          dir.file("blackbox.log"));
+      blackbox =
+          std::make_unique<Process>(std::vector<std::string>{blackbox_bin, "--config.file=" + dir.file("blackbox.yml"),
+                                                             "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                                    dir.file("blackbox.log"));
       if (!rs::testing::wait_http_ok("http://127.0.0.1:" + std::to_string(port) + "/metrics", 15s))
         throw std::runtime_error("blackbox exporter not up; log:\n" + blackbox->log());
-      probe_job = "  - job_name: blackbox\n    metrics_path: /probe\n"
-                  "    params: {module: [http_2xx], target: ['" + canary.url() + "/health']}\n"
-                  "    static_configs:\n      - targets: ['127.0.0.1:" + std::to_string(port) + "']\n"
-                  "        labels: {service: checkout, version: v2}\n";
+      probe_job =
+          "  - job_name: blackbox\n    metrics_path: /probe\n"
+          "    params: {module: [http_2xx], target: ['" +
+          canary.url() +
+          "/health']}\n"
+          "    static_configs:\n      - targets: ['127.0.0.1:" +
+          std::to_string(port) +
+          "']\n"
+          "        labels: {service: checkout, version: v2}\n";
     } else {
       static_probe = std::make_unique<rs::testing::FakeHttpServer>();
       static_probe->set_metrics("probe_success 1\n");
@@ -194,9 +199,11 @@ int main(int argc, char** argv) {
     popt.evaluation_interval = "1s";
     popt.extra_scrape_configs =
         "  - job_name: demo\n    static_configs:\n"
-        "      - targets: ['" + stable.address() + "']\n        labels: {service: checkout, version: v1}\n"
-        "      - targets: ['" + canary.address() + "']\n        labels: {service: checkout, version: v2}\n" +
-        probe_job +
+        "      - targets: ['" +
+        stable.address() +
+        "']\n        labels: {service: checkout, version: v1}\n"
+        "      - targets: ['" +
+        canary.address() + "']\n        labels: {service: checkout, version: v2}\n" + probe_job +
         "  - job_name: rollback-sidecar\n    scrape_interval: " + sidecar_scrape +
         "\n    static_configs:\n      - targets: ['127.0.0.1:" + std::to_string(sidecar_port) + "']\n";
     rs::testing::PrometheusServer prometheus(popt);
@@ -267,10 +274,12 @@ int main(int argc, char** argv) {
 
     std::cout << "bench_steady_state: rollback-sidecar (pid " << pid << "), policies/default.yml (" << rule_count
               << " rules) at evaluation_interval 1s, load " << rate << " rps, Prometheus scrapes the sidecar every "
-              << sidecar_scrape << (sidecar_env.empty() ? "" : ", sidecar env " + opt.str("sidecar-env", "RS_BENCH_SIDECAR_ENV", ""))
+              << sidecar_scrape
+              << (sidecar_env.empty() ? "" : ", sidecar env " + opt.str("sidecar-env", "RS_BENCH_SIDECAR_ENV", ""))
               << (blackbox ? "" : " (static probe_success: no blackbox exporter)") << "\n";
-    std::cout << "window: " << fixed(wall, 1) << " s after " << warmup << " s warm-up; evaluations in window: "
-              << evaluations << "; deployment state: " << status.value("state", "?") << "\n";
+    std::cout << "window: " << fixed(wall, 1) << " s after " << warmup
+              << " s warm-up; evaluations in window: " << evaluations
+              << "; deployment state: " << status.value("state", "?") << "\n";
     for (const auto& r : status["rules"])
       std::cout << "  rule " << r.value("name", "?") << ": state " << r.value("state", "?") << ", value "
                 << r["value"].dump() << "\n";

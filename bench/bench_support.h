@@ -235,8 +235,8 @@ inline nlohmann::json prometheus_api(const std::string& base_url, const std::str
                                      const std::map<std::string, std::string>& form, std::string* error) {
   std::string body;
   for (const auto& [k, v] : form) body += (body.empty() ? "" : "&") + k + "=" + url_encode(v);
-  auto r = rs::testing::http_request("POST", base_url + path, body,
-                                     {"Content-Type: application/x-www-form-urlencoded"}, 10000ms);
+  auto r = rs::testing::http_request("POST", base_url + path, body, {"Content-Type: application/x-www-form-urlencoded"},
+                                     10000ms);
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (r.status != 200 || j.is_discarded() || j.value("status", "") != "success") {
     if (error) *error = "HTTP " + std::to_string(r.status) + " " + r.error + " " + tail(r.body, 500);

@@ -42,7 +42,7 @@ constexpr double kBaselineTrafficFactor = 9;
 
 // What the queries would return at one evaluation.
 struct Snapshot {
-  double canary_errors = 0, canary_total = 0, baseline_errors = 0, baseline_total = 0;  // counters
+  double canary_errors = 0, canary_total = 0, baseline_errors = 0, baseline_total = 0;                  // counters
   double win_canary_errors = 0, win_canary_total = 0, win_baseline_errors = 0, win_baseline_total = 0;  // 1m
 };
 
@@ -84,8 +84,9 @@ class GuardedThresholdJudge : public Judge {
  public:
   GuardedThresholdJudge() : tracker_(rule_config(0s, BreachesSpec{6, 10})) {}
   bool step(const Snapshot& s, rs::WallTime now) override {
-    Judgement j = apply_min_samples(judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
-                                    judge_threshold(ratio(s.win_canary_errors, s.win_canary_total), Comparison::kAbove, 0.05));
+    Judgement j =
+        apply_min_samples(judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
+                          judge_threshold(ratio(s.win_canary_errors, s.win_canary_total), Comparison::kAbove, 0.05));
     const auto& st = tracker_.observe(j.to_observation(), now);
     insufficient_ = st.state == RuleState::kInsufficient;
     return st.actionable;
@@ -101,10 +102,10 @@ class BaselineJudge : public Judge {
  public:
   BaselineJudge() : tracker_(rule_config(1min, std::nullopt)) {}
   bool step(const Snapshot& s, rs::WallTime now) override {
-    Judgement j = apply_min_samples(
-        judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
-        judge_baseline(ratio(s.win_canary_errors, s.win_canary_total), ratio(s.win_baseline_errors, s.win_baseline_total),
-                       Comparison::kAbove, BaselineSpec{"q", 2.0, 0.01}));
+    Judgement j = apply_min_samples(judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
+                                    judge_baseline(ratio(s.win_canary_errors, s.win_canary_total),
+                                                   ratio(s.win_baseline_errors, s.win_baseline_total),
+                                                   Comparison::kAbove, BaselineSpec{"q", 2.0, 0.01}));
     const auto& st = tracker_.observe(j.to_observation(), now);
     insufficient_ = st.state == RuleState::kInsufficient;
     return st.actionable;
@@ -131,9 +132,9 @@ class SequentialJudge : public Judge {
   bool insufficient_ = false;
 };
 
-const char* const kJudgeNames[] = {"threshold `> 5% for 5m`", "threshold + `min_samples: 100` + `breaches: \"6 of 10\"`",
-                                   "`baseline` (x2 and +1 pt, min_samples 100, for 1m)",
-                                   "`sequential-binomial` (false_rollback_rate 0.01)"};
+const char* const kJudgeNames[] = {
+    "threshold `> 5% for 5m`", "threshold + `min_samples: 100` + `breaches: \"6 of 10\"`",
+    "`baseline` (x2 and +1 pt, min_samples 100, for 1m)", "`sequential-binomial` (false_rollback_rate 0.01)"};
 constexpr int kJudges = 4;
 
 std::vector<std::unique_ptr<Judge>> make_judges() {
@@ -243,8 +244,10 @@ Bad run_bad(double rps, double factor, int runs, std::uint64_t seed, int fault_a
         if (judges[j]->step(s, now)) {
           done[j] = true;
           if (was_insufficient && judges[j]->insufficient()) b.while_insufficient[j]++;
-          if (!faulty) b.before_fault[j]++;
-          else b.detect_s[j].push_back((i - healthy_steps) * kStepSeconds);
+          if (!faulty)
+            b.before_fault[j]++;
+          else
+            b.detect_s[j].push_back((i - healthy_steps) * kStepSeconds);
         }
       }
     }
@@ -274,9 +277,12 @@ int main(int argc, char** argv) {
   int healthy_runs = 300, bad_runs = 200;
   std::uint64_t seed = 20240521;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--healthy-runs")) healthy_runs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--bad-runs")) bad_runs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--healthy-runs"))
+      healthy_runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--bad-runs"))
+      bad_runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--seed"))
+      seed = std::strtoull(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "usage: %s [--healthy-runs N] [--bad-runs N] [--seed S]\n", argv[0]);
       return 2;
@@ -284,14 +290,17 @@ int main(int argc, char** argv) {
   }
   const double traffic[] = {1, 10, 100};
   const double factors[] = {2, 5, 20};
-  std::printf("decision_quality: seed %llu, %d healthy 1-h canaries and %d bad canaries per cell; baseline 1%% errors,"
-              " 9x the canary's traffic; evaluation every 5 s\n",
-              static_cast<unsigned long long>(seed), healthy_runs, bad_runs);
+  std::printf(
+      "decision_quality: seed %llu, %d healthy 1-h canaries and %d bad canaries per cell; baseline 1%% errors,"
+      " 9x the canary's traffic; evaluation every 5 s\n",
+      static_cast<unsigned long long>(seed), healthy_runs, bad_runs);
   std::array<int, kJudges> insufficient_rollbacks{};
   for (int fault_after : {0, 300}) {
     std::printf("\n%s\n\n", fault_after == 0 ? "Fault present from the canary's start (time from the start):"
-                                                : "Fault starting after 5 healthy minutes (time from the fault):");
-    std::printf("| canary req/s | judge | false rollbacks / 100 canary-h | 2x: median / p90 / missed | 5x: median / p90 / missed | 20x: median / p90 / missed |\n");
+                                             : "Fault starting after 5 healthy minutes (time from the fault):");
+    std::printf(
+        "| canary req/s | judge | false rollbacks / 100 canary-h | 2x: median / p90 / missed | 5x: median / p90 / "
+        "missed | 20x: median / p90 / missed |\n");
     std::printf("|---|---|---|---|---|---|\n");
     for (double rps : traffic) {
       Healthy h = run_healthy(rps, healthy_runs, seed);

@@ -45,8 +45,8 @@ bool write_file_atomically(const std::string& path, const std::string& data, mod
   static std::atomic<unsigned> counter{0};
   const std::string dir = directory_of(path);
   const std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  const std::string temp = dir + "/." + base + "." + std::to_string(::getpid()) + "." +
-                           std::to_string(counter.fetch_add(1)) + ".tmp";
+  const std::string temp =
+      dir + "/." + base + "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + ".tmp";
   auto fail = [&](const std::string& what) {
     if (error) *error = path + ": " + what + ": " + std::strerror(errno);
     return false;

@@ -21,9 +21,7 @@ void SystemClock::interrupt() {
   cv_.notify_all();
 }
 
-double to_unix_seconds(WallTime t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double to_unix_seconds(WallTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 namespace {
 
@@ -39,8 +37,8 @@ constexpr long long days_from_civil(long long y, unsigned m, unsigned d) {
 
 constexpr long long kMsPerDay = 86400000LL;
 // See min_rfc3339_time() in clock.h for why these bounds.
-constexpr long long kMinMillis = 0;                                                  // 1970-01-01T00:00:00.000Z
-constexpr long long kMaxMillis = days_from_civil(2201, 1, 1) * kMsPerDay - 1;       // 2200-12-31T23:59:59.999Z
+constexpr long long kMinMillis = 0;                                            // 1970-01-01T00:00:00.000Z
+constexpr long long kMaxMillis = days_from_civil(2201, 1, 1) * kMsPerDay - 1;  // 2200-12-31T23:59:59.999Z
 // The longest real form ("2024-01-01T10:00:00.123456789+02:00") has 35 characters; anything much
 // longer is not a time a sender meant, and the bound keeps the scan of hostile input short.
 constexpr std::size_t kMaxRfc3339Length = 64;

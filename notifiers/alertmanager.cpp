@@ -112,10 +112,11 @@ nlohmann::json alertmanager_alerts(const Notification& n, const std::map<std::st
   if ((n.message == "RollbackSucceeded" || n.message == "RollbackFailed") && !n.completed_at.empty()) {
     // The rollback is over: resolve its RollbackStarted alert instead of leaving it to
     // resolve_timeout.
-    alerts.push_back({{"labels", labels_for("RollbackStarted")},
-                      {"annotations", {{"summary", "Rollback of " + n.deployment + " (" + n.stage + ") ended: " + n.result}}},
-                      {"startsAt", n.decided_at},
-                      {"endsAt", n.completed_at}});
+    alerts.push_back(
+        {{"labels", labels_for("RollbackStarted")},
+         {"annotations", {{"summary", "Rollback of " + n.deployment + " (" + n.stage + ") ended: " + n.result}}},
+         {"startsAt", n.decided_at},
+         {"endsAt", n.completed_at}});
   }
   return alerts;
 }

@@ -37,10 +37,11 @@ std::string Notification::title() const {
 std::string Notification::text() const {
   std::string out;
   out += "Deployment: " + deployment + " (stage " + stage + ", strategy " + strategy + ")\n";
-  out += "Trigger: " + trigger + (rule.empty() ? "" : " " + rule) + (severity.empty() ? "" : " (severity " + severity + ")") +
-         "\n";
+  out += "Trigger: " + trigger + (rule.empty() ? "" : " " + rule) +
+         (severity.empty() ? "" : " (severity " + severity + ")") + "\n";
   if (!query.empty()) out += "Query: " + query + "\n";
-  if (!value.empty()) out += "Value: " + value + (threshold.empty() ? "" : " (" + comparison + " threshold " + threshold + ")") + "\n";
+  if (!value.empty())
+    out += "Value: " + value + (threshold.empty() ? "" : " (" + comparison + " threshold " + threshold + ")") + "\n";
   out += "Reason: " + reason + "\n";
   out += "Status: " + state;
   if (!result.empty()) out += ", result " + result;
@@ -92,14 +93,25 @@ bool Notification::from_json(const nlohmann::json& j, Notification* out, std::st
     return false;
   }
   Notification n;
-  const std::pair<const char*, std::string*> strings[] = {
-      {"id", &n.id},           {"message", &n.message},       {"deployment", &n.deployment},
-      {"stage", &n.stage},     {"strategy", &n.strategy},     {"trigger", &n.trigger},
-      {"rule", &n.rule},       {"severity", &n.severity},     {"query", &n.query},
-      {"comparison", &n.comparison}, {"value", &n.value},     {"threshold", &n.threshold},
-      {"reason", &n.reason},   {"state", &n.state},           {"result", &n.result},
-      {"verification", &n.verification}, {"started_at", &n.started_at}, {"decided_at", &n.decided_at},
-      {"completed_at", &n.completed_at}};
+  const std::pair<const char*, std::string*> strings[] = {{"id", &n.id},
+                                                          {"message", &n.message},
+                                                          {"deployment", &n.deployment},
+                                                          {"stage", &n.stage},
+                                                          {"strategy", &n.strategy},
+                                                          {"trigger", &n.trigger},
+                                                          {"rule", &n.rule},
+                                                          {"severity", &n.severity},
+                                                          {"query", &n.query},
+                                                          {"comparison", &n.comparison},
+                                                          {"value", &n.value},
+                                                          {"threshold", &n.threshold},
+                                                          {"reason", &n.reason},
+                                                          {"state", &n.state},
+                                                          {"result", &n.result},
+                                                          {"verification", &n.verification},
+                                                          {"started_at", &n.started_at},
+                                                          {"decided_at", &n.decided_at},
+                                                          {"completed_at", &n.completed_at}};
   for (const auto& [key, field] : strings) {
     auto it = j.find(key);
     if (it == j.end() || !it->is_string()) {
@@ -115,7 +127,8 @@ bool Notification::from_json(const nlohmann::json& j, Notification* out, std::st
   }
   n.decision_id = id->get<std::uint64_t>();
   auto d = j.find("duration_seconds");
-  if (d != j.end() && d->is_number()) n.duration_seconds = d->get<double>();
+  if (d != j.end() && d->is_number())
+    n.duration_seconds = d->get<double>();
   else if (d != j.end() && !d->is_null()) {
     *error = "notification field 'duration_seconds' is not a number";
     return false;
@@ -126,7 +139,8 @@ bool Notification::from_json(const nlohmann::json& j, Notification* out, std::st
     return false;
   }
   for (const auto& e : *tl) {
-    if (!e.is_object() || !e.contains("time") || !e["time"].is_string() || !e.contains("event") || !e["event"].is_string()) {
+    if (!e.is_object() || !e.contains("time") || !e["time"].is_string() || !e.contains("event") ||
+        !e["event"].is_string()) {
       *error = "notification timeline entries need string 'time' and 'event'";
       return false;
     }
@@ -156,10 +170,10 @@ SendResult send_http(rs::HttpTransport& transport, rs::HttpRequest request, cons
   policy.add_secret(secret);
   policy.apply(&request);
   rs::HttpResponse response = transport.perform(request);
-  SendResult result = rs::call_succeeded(response)
-                          ? SendResult::success("HTTP " + std::to_string(response.status))
-                          : SendResult::failure(receiver + ": " + policy.describe_failure(response),
-                                                rs::call_retryable(response));
+  SendResult result =
+      rs::call_succeeded(response)
+          ? SendResult::success("HTTP " + std::to_string(response.status))
+          : SendResult::failure(receiver + ": " + policy.describe_failure(response), rs::call_retryable(response));
   policy.redact(&result.detail);  // the receiver's name too: it is the caller's text
   return result;
 }

@@ -31,21 +31,21 @@ struct Notification {
   std::string message;
   std::string deployment, stage, strategy;
   std::uint64_t decision_id = 0;
-  std::string trigger;      // rule | alert | manual
-  std::string rule;         // rule or alert name; "manual" for a person
+  std::string trigger;  // rule | alert | manual
+  std::string rule;     // rule or alert name; "manual" for a person
   std::string severity;
-  std::string query;        // as sent to Prometheus; empty for alerts and people
-  std::string comparison;   // above | below
-  std::string value;        // "0.31", "NaN"; empty when none
+  std::string query;       // as sent to Prometheus; empty for alerts and people
+  std::string comparison;  // above | below
+  std::string value;       // "0.31", "NaN"; empty when none
   std::string threshold;
-  std::string reason;       // one line for humans
-  std::string state;        // deployment state after the event: rolling_back, rolled_back, ...
-  std::string result;       // success | noop | failure; empty while running
-  std::string verification; // "" | pending | verified | failed
-  std::string started_at;   // RFC 3339: first breach (or the alert's start, or the decision)
+  std::string reason;        // one line for humans
+  std::string state;         // deployment state after the event: rolling_back, rolled_back, ...
+  std::string result;        // success | noop | failure; empty while running
+  std::string verification;  // "" | pending | verified | failed
+  std::string started_at;    // RFC 3339: first breach (or the alert's start, or the decision)
   std::string decided_at;
-  std::string completed_at; // empty while running
-  std::optional<double> duration_seconds;  // decision -> router state verified
+  std::string completed_at;                                   // empty while running
+  std::optional<double> duration_seconds;                     // decision -> router state verified
   std::vector<std::pair<std::string, std::string>> timeline;  // (RFC 3339 time, event), in order
 
   // "Rollback succeeded: checkout (prod): error-rate 0.31 above 0.05".

@@ -56,7 +56,8 @@ nlohmann::json slack_message(const Notification& n, const std::string& channel, 
 std::unique_ptr<Notifier> make_slack_notifier(common::PluginSettings& settings, const Environment& env) {
   if (settings.has("url")) {
     settings.string("url", "");  // consumed, so the only error is this one
-    settings.error("url", "put the webhook URL in a file and set url_file: the URL is a secret and must not be in the config");
+    settings.error("url",
+                   "put the webhook URL in a file and set url_file: the URL is a secret and must not be in the config");
   }
   std::string url_file = settings.string("url_file");
   std::string channel = settings.string("channel", "");

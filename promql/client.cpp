@@ -13,7 +13,6 @@
 namespace rs::promql {
 namespace {
 
-
 // Unix seconds with millisecond precision, locale-independent ("1700000000.123").
 std::string format_time(double seconds) {
   char buf[64];

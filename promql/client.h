@@ -16,14 +16,14 @@
 namespace rs::promql {
 
 struct ClientOptions {
-  std::string url = "http://127.0.0.1:9090";  // base URL; /api/v1/query is appended
-  std::chrono::milliseconds timeout{2000};      // per query, also sent as the `timeout` param
+  std::string url = "http://127.0.0.1:9090";                 // base URL; /api/v1/query is appended
+  std::chrono::milliseconds timeout{2000};                   // per query, also sent as the `timeout` param
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. X-Scope-OrgID
   // Secret files are re-read on every batch so rotated secrets take effect; trailing
   // whitespace/newlines are trimmed. A missing, unreadable or empty file fails the whole batch
   // with kAuth naming the file (never its content).
-  std::string bearer_token_file;   // sent as "Authorization: Bearer <token>"
-  std::string basic_auth_username; // basic auth is used when this is set
+  std::string bearer_token_file;         // sent as "Authorization: Bearer <token>"
+  std::string basic_auth_username;       // basic auth is used when this is set
   std::string basic_auth_password_file;  // optional: empty password when unset
   TlsOptions tls;
   std::size_t max_body_bytes = 4 * 1024 * 1024;
@@ -49,8 +49,7 @@ class Client {
 
   // `at` (seconds since the epoch) pins the evaluation time; nullopt lets Prometheus use now.
   // `elapsed_seconds`, when given, receives each query's wall time (0 when none was sent).
-  std::vector<QueryOutcome> query_all(const std::vector<std::string>& queries,
-                                      std::optional<double> at = std::nullopt,
+  std::vector<QueryOutcome> query_all(const std::vector<std::string>& queries, std::optional<double> at = std::nullopt,
                                       std::vector<double>* elapsed_seconds = nullptr);
   QueryOutcome query(const std::string& query, std::optional<double> at = std::nullopt);
 
@@ -59,8 +58,7 @@ class Client {
  private:
   struct Credentials;
   std::optional<QueryError> load_credentials(Credentials* credentials) const;
-  HttpRequest build_request(const std::string& query, std::optional<double> at,
-                            const Credentials& credentials) const;
+  HttpRequest build_request(const std::string& query, std::optional<double> at, const Credentials& credentials) const;
   QueryOutcome to_outcome(const HttpResponse& response, const Credentials& credentials) const;
 
   ClientOptions options_;

@@ -103,7 +103,8 @@ std::variant<Sample, QueryError> parse_value_pair(const json& pair, const std::s
 
 std::optional<QueryError> parse_labels(const json& metric, const std::string& path,
                                        std::map<std::string, std::string>* labels) {
-  if (!metric.is_object()) return parse_error(path + ": expected an object, got " + std::string(json_type_name(metric)));
+  if (!metric.is_object())
+    return parse_error(path + ": expected an object, got " + std::string(json_type_name(metric)));
   for (const auto& [name, value] : metric.items()) {
     if (!value.is_string()) return parse_error(path + "." + name + ": label value is not a string: " + describe(value));
     (*labels)[name] = value.get<std::string>();
@@ -239,7 +240,8 @@ QueryOutcome parse_json_body(long http_status, const json& root) {
   if (auto error = prometheus_error(http_status, root)) return *error;
   bool ok_status = http_status >= 200 && http_status < 300;
   if (!ok_status) {
-    return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + describe(root), http_status, ""};
+    return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + describe(root), http_status,
+                      ""};
   }
   if (!root.is_object()) return parse_error("body: expected a JSON object, got " + std::string(json_type_name(root)));
   if (!root.contains("status")) return parse_error("status: missing");
@@ -287,8 +289,8 @@ QueryOutcome refuse_partial(QueryOutcome outcome) {
 
 std::string error_type_label(const QueryError& error) {
   if (error.error_type.empty()) return "";
-  for (const char* known : {"timeout", "canceled", "execution", "bad_data", "internal", "unavailable", "not_found",
-                            "not_acceptable"}) {
+  for (const char* known :
+       {"timeout", "canceled", "execution", "bad_data", "internal", "unavailable", "not_found", "not_acceptable"}) {
     if (error.error_type == known) return known;
   }
   return "other";
@@ -302,8 +304,7 @@ bool is_transient(const QueryError& error) {
     case ErrorReason::kAuth:     // a token file being rotated
     case ErrorReason::kPartial:  // storage nodes come back
       return true;
-    case ErrorReason::kHttp:
-      return error.http_status == 429 || error.http_status >= 500 || error.http_status == 0;
+    case ErrorReason::kHttp: return error.http_status == 429 || error.http_status >= 500 || error.http_status == 0;
     case ErrorReason::kPrometheus: {
       const std::string& t = error.error_type;
       if (t == "bad_data" || t == "not_found" || t == "not_acceptable") return false;
@@ -313,8 +314,7 @@ bool is_transient(const QueryError& error) {
     }
     case ErrorReason::kParse:
     case ErrorReason::kOversize:
-    case ErrorReason::kUnsupported:
-      return false;
+    case ErrorReason::kUnsupported: return false;
   }
   return false;
 }
@@ -325,7 +325,8 @@ QueryOutcome parse_query_response(long http_status, std::string_view body) {
     json root = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
     if (root.is_discarded()) {
       if (!ok_status) {
-        return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + snippet(body), http_status, ""};
+        return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + snippet(body), http_status,
+                          ""};
       }
       if (body.empty()) return with_status(parse_error("body: empty"), http_status);
       return with_status(parse_error("body is not valid JSON: " + snippet(body)), http_status);

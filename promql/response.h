@@ -31,16 +31,16 @@ struct QueryData {
 // Why a query produced no usable data. The reason strings are the `reason` label values of
 // rollback_sidecar_query_errors_total and are part of the contract.
 enum class ErrorReason {
-  kTimeout,     // "timeout"
-  kConnect,     // "connect"
-  kHttp,        // "http": non-2xx status without a Prometheus error body
-  kPrometheus,  // "prometheus": status "error" from Prometheus (errorType/error verbatim)
-  kParse,       // "parse": body is not a valid query response
-  kOversize,    // "oversize": body larger than the configured cap
-  kUnsupported, // "unsupported": matrix or string result where a vector/scalar is needed
-  kAuth,        // "auth": credentials could not be read (e.g. token file missing)
-  kTransport,   // "transport": any other transport failure
-  kPartial,     // "partial": a partial answer (isPartial: true), refused by refuse_partial()
+  kTimeout,      // "timeout"
+  kConnect,      // "connect"
+  kHttp,         // "http": non-2xx status without a Prometheus error body
+  kPrometheus,   // "prometheus": status "error" from Prometheus (errorType/error verbatim)
+  kParse,        // "parse": body is not a valid query response
+  kOversize,     // "oversize": body larger than the configured cap
+  kUnsupported,  // "unsupported": matrix or string result where a vector/scalar is needed
+  kAuth,         // "auth": credentials could not be read (e.g. token file missing)
+  kTransport,    // "transport": any other transport failure
+  kPartial,      // "partial": a partial answer (isPartial: true), refused by refuse_partial()
 };
 const char* error_reason_name(ErrorReason r);
 

@@ -92,8 +92,8 @@ class AlbActuator final : public Actuator {
   bool read(tinyxml2::XMLDocument* doc, XMLElement** actions, ActResult* error, Clock::time_point deadline) {
     const bool rule = !rule_.empty();
     const char* op = rule ? "DescribeRules" : "DescribeListeners";
-    auto r = client_->query_call(op, kVersion, {{rule ? "RuleArns.member.1" : "ListenerArns.member.1", rule ? rule_ : listener_}},
-                                 deadline);
+    auto r = client_->query_call(
+        op, kVersion, {{rule ? "RuleArns.member.1" : "ListenerArns.member.1", rule ? rule_ : listener_}}, deadline);
     if (!r.ok) {
       *error = aws::failed(describe(), op, r);
       return false;
@@ -102,12 +102,14 @@ class AlbActuator final : public Actuator {
       *error = ActResult::failure(describe() + ": " + op + ": reply is not XML", true);
       return false;
     }
-    const XMLElement* result = child(doc, {rule ? "DescribeRulesResponse" : "DescribeListenersResponse",
-                                           rule ? "DescribeRulesResult" : "DescribeListenersResult",
-                                           rule ? "Rules" : "Listeners", "member"});
-    *actions = result ? const_cast<XMLElement*>(result)->FirstChildElement(rule ? "Actions" : "DefaultActions") : nullptr;
+    const XMLElement* result =
+        child(doc, {rule ? "DescribeRulesResponse" : "DescribeListenersResponse",
+                    rule ? "DescribeRulesResult" : "DescribeListenersResult", rule ? "Rules" : "Listeners", "member"});
+    *actions =
+        result ? const_cast<XMLElement*>(result)->FirstChildElement(rule ? "Actions" : "DefaultActions") : nullptr;
     if (!*actions) {
-      *error = ActResult::failure(describe() + ": " + op + ": reply has no " + (rule ? "Actions" : "DefaultActions"), false);
+      *error =
+          ActResult::failure(describe() + ": " + op + ": reply has no " + (rule ? "Actions" : "DefaultActions"), false);
       return false;
     }
     return true;
@@ -225,15 +227,16 @@ class AlbActuator final : public Actuator {
 std::unique_ptr<Actuator> make_aws_alb_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
   std::string listener = settings.string("listener_arn", "");
   std::string rule = settings.string("rule_arn", "");
-  if (listener.empty() == rule.empty()) settings.error(listener.empty() ? "listener_arn" : "rule_arn",
-                                                       "set exactly one of listener_arn and rule_arn");
+  if (listener.empty() == rule.empty())
+    settings.error(listener.empty() ? "listener_arn" : "rule_arn", "set exactly one of listener_arn and rule_arn");
   if (!listener.empty() && listener.find(":listener/") == std::string::npos)
     settings.error("listener_arn", "'" + listener + "' is not a listener ARN");
   if (!rule.empty() && rule.find(":listener-rule/") == std::string::npos)
     settings.error("rule_arn", "'" + rule + "' is not a listener rule ARN");
   std::string stable = settings.string("stable_target_group");
   std::string canary = settings.string("canary_target_group");
-  if (!stable.empty() && stable == canary) settings.error("canary_target_group", "must differ from stable_target_group");
+  if (!stable.empty() && stable == canary)
+    settings.error("canary_target_group", "must differ from stable_target_group");
   auto client = aws::make_client(settings, "elasticloadbalancing", "elasticloadbalancing", env, seams);
   return std::make_unique<AlbActuator>(std::move(client), listener, rule, stable, canary);
 }

@@ -44,8 +44,10 @@ class CodeDeployActuator final : public Actuator {
     for (const auto& id : ids) {
       DeploymentInfo info;
       if (!get(id, &info, &error, deadline)) return error;
-      if (is_rollback(info)) rollbacks.push_back(id);
-      else to_stop.push_back(info);
+      if (is_rollback(info))
+        rollbacks.push_back(id);
+      else
+        to_stop.push_back(info);
     }
     if (to_stop.empty()) {
       if (rollbacks.empty()) return ActResult::noop(what + ": no deployment in progress");
@@ -55,19 +57,23 @@ class CodeDeployActuator final : public Actuator {
     for (const auto& d : to_stop) {
       json body = {{"deploymentId", d.id}, {"autoRollbackEnabled", true}};
       auto r = client_->json_call(std::string(kPrefix) + "StopDeployment", common::dump_json(body), deadline);
-      if (!r.ok && r.code != "DeploymentAlreadyCompletedException") return aws::failed(what, "StopDeployment " + d.id, r);
+      if (!r.ok && r.code != "DeploymentAlreadyCompletedException")
+        return aws::failed(what, "StopDeployment " + d.id, r);
       // Verify: the stopped deployment names its rollback deployment.
       DeploymentInfo after;
       for (;;) {
         if (!get(d.id, &after, &error, deadline)) return error;
         if (!after.rollback_id.empty()) break;
         if (after.status == "Succeeded")
-          return ActResult::failure(what + ": deployment " + d.id + " completed (Succeeded) before it could be stopped; "
-                                    "CodeDeploy started no rollback", false);
+          return ActResult::failure(what + ": deployment " + d.id +
+                                        " completed (Succeeded) before it could be stopped; "
+                                        "CodeDeploy started no rollback",
+                                    false);
         if (clock_.mono() + poll_ >= deadline || !clock_.sleep_until(clock_.mono() + poll_))
           return ActResult::failure(what + ": deployment " + d.id + " is " + after.status +
-                                    " but CodeDeploy has not started a rollback deployment by the deadline" +
-                                    (after.rollback_message.empty() ? "" : ": " + after.rollback_message), true);
+                                        " but CodeDeploy has not started a rollback deployment by the deadline" +
+                                        (after.rollback_message.empty() ? "" : ": " + after.rollback_message),
+                                    true);
       }
       done.push_back(d.id + " (" + after.status + ") -> rollback deployment " + after.rollback_id +
                      (r.ok ? "" : " (already stopped by someone else)"));
@@ -117,7 +123,8 @@ class CodeDeployActuator final : public Actuator {
   }
 
   bool get(const std::string& id, DeploymentInfo* info, ActResult* error, Deadline deadline) {
-    auto r = client_->json_call(std::string(kPrefix) + "GetDeployment", common::dump_json(json({{"deploymentId", id}})), deadline);
+    auto r = client_->json_call(std::string(kPrefix) + "GetDeployment", common::dump_json(json({{"deploymentId", id}})),
+                                deadline);
     if (!r.ok) {
       *error = aws::failed(describe(), "GetDeployment " + id, r);
       return false;
@@ -128,7 +135,9 @@ class CodeDeployActuator final : public Actuator {
       return false;
     }
     const json& d = j["deploymentInfo"];
-    auto str = [](const json& o, const char* k) { return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : ""; };
+    auto str = [](const json& o, const char* k) {
+      return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : "";
+    };
     *info = DeploymentInfo{};
     info->id = id;
     info->status = str(d, "status");
@@ -149,7 +158,8 @@ class CodeDeployActuator final : public Actuator {
 
 }  // namespace
 
-std::unique_ptr<Actuator> make_aws_codedeploy_actuator(Settings& settings, const Environment& env, aws::AwsSeams seams) {
+std::unique_ptr<Actuator> make_aws_codedeploy_actuator(Settings& settings, const Environment& env,
+                                                       aws::AwsSeams seams) {
   std::string application = settings.string("application");
   std::string group = settings.string("deployment_group");
   auto poll = settings.duration("poll_interval", std::chrono::milliseconds(1000));

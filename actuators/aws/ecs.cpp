@@ -51,7 +51,10 @@ bool same_task_definition(const std::string& a, const std::string& b) {
 class EcsActuator final : public Actuator {
  public:
   EcsActuator(std::shared_ptr<rs::aws::AwsClient> client, std::string cluster, std::string service, std::string stable)
-      : client_(std::move(client)), cluster_(std::move(cluster)), service_(std::move(service)), stable_(std::move(stable)) {}
+      : client_(std::move(client)),
+        cluster_(std::move(cluster)),
+        service_(std::move(service)),
+        stable_(std::move(stable)) {}
 
   std::string type() const override { return "aws-ecs"; }
   std::string describe() const override {
@@ -64,9 +67,11 @@ class EcsActuator final : public Actuator {
     ActResult error;
     if (!read(&s, &error, deadline)) return error;
     if (s.controller != "ECS")
-      return ActResult::failure(what + ": the service uses the " + s.controller + " deployment controller; mode "
-                                "previous-task-definition needs ECS" +
-                                (s.controller == "CODE_DEPLOY" ? " (use the aws-codedeploy actuator)" : ""), false);
+      return ActResult::failure(what + ": the service uses the " + s.controller +
+                                    " deployment controller; mode "
+                                    "previous-task-definition needs ECS" +
+                                    (s.controller == "CODE_DEPLOY" ? " (use the aws-codedeploy actuator)" : ""),
+                                false);
     const Deployment* primary = s.primary();
     if (!primary) return ActResult::failure(what + ": DescribeServices shows no PRIMARY deployment", true);
     std::string target;
@@ -96,9 +101,10 @@ class EcsActuator final : public Actuator {
         }
       }
       if (target.empty())
-        return ActResult::failure(what + ": only the PRIMARY deployment (" + primary->task_definition +
-                                  ") is left, so the previous task definition is unknown; set stable_task_definition",
-                                  false);
+        return ActResult::failure(
+            what + ": only the PRIMARY deployment (" + primary->task_definition +
+                ") is left, so the previous task definition is unknown; set stable_task_definition",
+            false);
     }
     json body = {{"cluster", cluster_}, {"service", service_}, {"taskDefinition", target}};
     auto r = client_->json_call(std::string(kPrefix) + "UpdateService", common::dump_json(body), deadline);
@@ -108,7 +114,8 @@ class EcsActuator final : public Actuator {
     const Deployment* now = after.primary();
     if (!now || !same_task_definition(now->task_definition, target))
       return ActResult::failure(what + ": UpdateService succeeded but the PRIMARY deployment runs " +
-                                (now ? now->task_definition : std::string("nothing")), true);
+                                    (now ? now->task_definition : std::string("nothing")),
+                                true);
     {
       std::lock_guard<std::mutex> lock(mu_);
       rolled_back_to_ = now->task_definition;
@@ -135,7 +142,9 @@ class EcsActuator final : public Actuator {
       return false;
     }
     auto j = json::parse(r.body, nullptr, false);
-    auto str = [](const json& o, const char* k) { return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : ""; };
+    auto str = [](const json& o, const char* k) {
+      return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : "";
+    };
     if (j.is_discarded() || !j.is_object()) {
       *error = ActResult::failure(describe() + ": DescribeServices: reply is not a JSON object", true);
       return false;
@@ -143,7 +152,8 @@ class EcsActuator final : public Actuator {
     if (j.contains("failures") && j["failures"].is_array() && !j["failures"].empty()) {
       const json& f = j["failures"][0];
       *error = ActResult::failure(describe() + ": DescribeServices: " + str(f, "arn") + ": " + str(f, "reason") +
-                                  (str(f, "detail").empty() ? "" : " (" + str(f, "detail") + ")"), false);
+                                      (str(f, "detail").empty() ? "" : " (" + str(f, "detail") + ")"),
+                                  false);
       return false;
     }
     if (!j.contains("services") || !j["services"].is_array() || j["services"].empty()) {
@@ -177,7 +187,8 @@ std::unique_ptr<Actuator> make_aws_ecs_actuator(Settings& settings, const Enviro
   std::string service = settings.string("service");
   std::string mode = settings.string("mode", "previous-task-definition");
   if (mode == "stop-deployment")
-    settings.error("mode", "stop-deployment (StopServiceDeployment) is not implemented yet; use previous-task-definition");
+    settings.error("mode",
+                   "stop-deployment (StopServiceDeployment) is not implemented yet; use previous-task-definition");
   else if (mode != "previous-task-definition")
     settings.error("mode", "'" + mode + "' is not one of previous-task-definition, stop-deployment");
   std::string stable = settings.string("stable_task_definition", "");

@@ -71,8 +71,10 @@ class LambdaAliasActuator final : public Actuator {
     Desired d;
     if (percent == 100) {
       if (stable_.empty())
-        return ActResult::failure(describe() + ": weight 100 points the alias at the canary version; set stable_version "
-                                  "so a later rollback knows where to go back", false);
+        return ActResult::failure(describe() +
+                                      ": weight 100 points the alias at the canary version; set stable_version "
+                                      "so a later rollback knows where to go back",
+                                  false);
       d.version = canary_;
     } else {
       d.version = stable_;
@@ -158,8 +160,10 @@ class LambdaAliasActuator final : public Actuator {
         return ActResult::failure(what + ": UpdateAlias succeeded but GetAlias reads " + show(after), true);
       return ActResult::changed(what + ": " + goal + ": was " + show(before) + ", now " + show(after) + " (verified)");
     }
-    return ActResult::failure(what + ": UpdateAlias kept failing with PreconditionFailedException (the alias changes "
-                              "under us); will retry", true);
+    return ActResult::failure(what +
+                                  ": UpdateAlias kept failing with PreconditionFailedException (the alias changes "
+                                  "under us); will retry",
+                              true);
   }
 
   std::shared_ptr<rs::aws::AwsClient> client_;

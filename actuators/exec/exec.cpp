@@ -135,8 +135,7 @@ ActResult ExecActuator::rollback(const DecisionContext& context, Clock::time_poi
       default: {
         auto limit =
             std::min(options_.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started));
-        how = "timed out (limit " + std::to_string(std::max<long long>(0, limit.count())) +
-              "ms); process group killed";
+        how = "timed out (limit " + std::to_string(std::max<long long>(0, limit.count())) + "ms); process group killed";
         break;
       }
     }

@@ -49,8 +49,8 @@ ActResult FileActuator::apply(int w, const DecisionContext& context, Clock::time
       return ActResult::noop(what + ": already has the content for canary weight " + std::to_string(w));
     if (!written && !common::write_file_atomically(options_.path, *target, options_.mode, &error))
       return ActResult::failure(what + ": " + error, true);
-    std::string detail = what + (written ? ": content already written" : ": written") + " (canary weight " +
-                         std::to_string(w) + ")";
+    std::string detail =
+        what + (written ? ": content already written" : ": written") + " (canary weight " + std::to_string(w) + ")";
     if (!options_.post_command.empty()) {
       ProcessSpec spec;
       spec.argv = options_.post_command;
@@ -83,7 +83,8 @@ ActResult FileActuator::probe(Clock::time_point) {
   return ActResult::noop(describe() + ": directory " + dir + " is writable");
 }
 
-std::unique_ptr<Actuator> make_file_actuator(Settings& settings, const Environment&, std::shared_ptr<ProcessRunner> runner) {
+std::unique_ptr<Actuator> make_file_actuator(Settings& settings, const Environment&,
+                                             std::shared_ptr<ProcessRunner> runner) {
   FileOptions o;
   o.path = settings.string("path");
   o.content = settings.string("content");

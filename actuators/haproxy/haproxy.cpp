@@ -23,9 +23,9 @@ std::string trim(const std::string& s) {
 
 // HAProxy error replies that retrying cannot fix.
 bool permanent_error(const std::string& reply) {
-  static const char* kPatterns[] = {"No such server", "No such backend", "Can't find backend", "Unknown backend",
-                                    "Permission denied", "permission denied", "Unknown command",
-                                    "static LB algorithm", "Require "};
+  static const char* kPatterns[] = {"No such server",  "No such backend",     "Can't find backend",
+                                    "Unknown backend", "Permission denied",   "permission denied",
+                                    "Unknown command", "static LB algorithm", "Require "};
   return std::any_of(std::begin(kPatterns), std::end(kPatterns),
                      [&](const char* p) { return reply.find(p) != std::string::npos; });
 }
@@ -66,8 +66,7 @@ bool valid_name(const std::string& name) {
 }  // namespace
 
 HaproxyActuator::HaproxyActuator(HaproxyOptions options)
-    : options_(std::move(options)),
-      client_(options_.address, options_.connect_timeout, options_.read_timeout) {}
+    : options_(std::move(options)), client_(options_.address, options_.connect_timeout, options_.read_timeout) {}
 
 std::string HaproxyActuator::prefix() const {
   return "haproxy " + options_.address.text + " backend " + options_.backend;
@@ -100,14 +99,15 @@ std::string HaproxyActuator::not_rolled_back(const Snapshot& s) const {
   }
   if ((s.stable.admin_state & (kEffectiveMaint | haproxy::kAnyDrain)) != 0)
     why.push_back("stable " + s.stable.name + " is " + haproxy::describe_admin_state(s.stable.admin_state));
-  if (s.stable.uweight <= 0) why.push_back("stable " + s.stable.name + " has weight " + std::to_string(s.stable.uweight));
+  if (s.stable.uweight <= 0)
+    why.push_back("stable " + s.stable.name + " has weight " + std::to_string(s.stable.uweight));
   std::string out;
   for (const auto& w : why) out += (out.empty() ? "" : "; ") + w;
   return out;
 }
 
 std::optional<HaproxyActuator::Snapshot> HaproxyActuator::read_state(Clock::time_point deadline,
-                                                                       ActResult* failure) const {
+                                                                     ActResult* failure) const {
   const std::string command = "show servers state " + options_.backend;
   const std::string servers = " (servers canary " + options_.canary + ", stable " + options_.stable + ")";
   haproxy::Reply reply = client_.command(command, deadline);
@@ -118,8 +118,8 @@ std::optional<HaproxyActuator::Snapshot> HaproxyActuator::read_state(Clock::time
   std::string error;
   auto rows = haproxy::parse_servers_state(reply.text, &error);
   if (!rows) {
-    *failure = ActResult::failure(prefix() + servers + ": \"" + command + "\" failed: " + error,
-                                  !permanent_error(reply.text));
+    *failure =
+        ActResult::failure(prefix() + servers + ": \"" + command + "\" failed: " + error, !permanent_error(reply.text));
     return std::nullopt;
   }
   auto find = [&](const std::string& name) -> const ServerState* {
@@ -134,9 +134,8 @@ std::optional<HaproxyActuator::Snapshot> HaproxyActuator::read_state(Clock::time
     for (const auto& r : *rows) known += (known.empty() ? "" : ", ") + r.name;
     std::string missing = !canary ? "canary server \"" + options_.canary + "\"" : "";
     if (!stable) missing += (missing.empty() ? "" : " and ") + ("stable server \"" + options_.stable + "\"");
-    *failure = ActResult::failure(prefix() + ": no such " + missing + " (HAProxy lists: " +
-                                      (known.empty() ? "no servers" : known) + ")",
-                                  false);
+    *failure = ActResult::failure(
+        prefix() + ": no such " + missing + " (HAProxy lists: " + (known.empty() ? "no servers" : known) + ")", false);
     return std::nullopt;
   }
   return Snapshot{*canary, *stable};
@@ -184,9 +183,9 @@ ActResult HaproxyActuator::rollback(const DecisionContext& context, Clock::time_
       if (!reply.ok) return ActResult::failure(where + ": " + reply.error + after, true);
       // Success is an empty reply; anything else is HAProxy explaining why it refused.
       if (!trim(reply.text).empty())
-        return ActResult::failure(where + " failed: HAProxy replied \"" + haproxy::quote_reply(reply.text) + "\"" +
-                                      after,
-                                  !permanent_error(reply.text));
+        return ActResult::failure(
+            where + " failed: HAProxy replied \"" + haproxy::quote_reply(reply.text) + "\"" + after,
+            !permanent_error(reply.text));
       done += (done.empty() ? "" : "; ") + step.command;
     }
 
@@ -257,8 +256,8 @@ std::unique_ptr<Actuator> make_haproxy_actuator(Settings& settings, const Enviro
   if (o.read_timeout.count() <= 0) settings.error("read_timeout", "must be greater than 0");
   o.strategy = env.strategy;
   if (env.strategy != "canary" && env.strategy != "blue-green")
-    settings.error("type", "the haproxy actuator supports deployment.strategy canary or blue-green, not \"" +
-                               env.strategy + "\"");
+    settings.error(
+        "type", "the haproxy actuator supports deployment.strategy canary or blue-green, not \"" + env.strategy + "\"");
   return std::make_unique<HaproxyActuator>(std::move(o));
 }
 
@@ -288,9 +287,9 @@ ActResult HaproxyActuator::set_canary_weight(int percent, const DecisionContext&
     if (percent == 0) return rollback(context, deadline);
     const bool blue_green = options_.strategy == "blue-green";
     if (blue_green && percent != 100)
-      return ActResult::failure(prefix() + ": blue-green switches all traffic at once; only 0 or 100 (got " +
-                                    std::to_string(percent) + ")",
-                                false);
+      return ActResult::failure(
+          prefix() + ": blue-green switches all traffic at once; only 0 or 100 (got " + std::to_string(percent) + ")",
+          false);
     ActResult failure;
     auto before = read_state(deadline, &failure);
     if (!before) return failure;
@@ -307,14 +306,17 @@ ActResult HaproxyActuator::set_canary_weight(int percent, const DecisionContext&
       return in_rotation(s.canary) && s.canary.uweight == percent && s.stable.uweight == 100 - percent &&
              (percent == 100 || in_rotation(s.stable));
     };
-    if (where_we_want(*before)) return ActResult::noop(prefix() + ": canary already at " + std::to_string(percent) + "% (" + show(*before) + ")");
+    if (where_we_want(*before))
+      return ActResult::noop(prefix() + ": canary already at " + std::to_string(percent) + "% (" + show(*before) + ")");
 
     // The server gaining traffic is set first, so the backend never has nothing to send to.
     std::vector<std::pair<std::string, std::string>> plan;
     if (c.admin_state & (haproxy::kForcedMaint | haproxy::kForcedDrain))
       plan.push_back({c.name, "set server " + b + "/" + c.name + " state ready"});
     if (blue_green) {
-      if (c.uweight <= 0) plan.push_back({c.name, "set weight " + b + "/" + c.name + " " + std::to_string(std::max(1L, static_cast<long>(c.iweight)))});
+      if (c.uweight <= 0)
+        plan.push_back({c.name, "set weight " + b + "/" + c.name + " " +
+                                    std::to_string(std::max(1L, static_cast<long>(c.iweight)))});
       plan.push_back({st.name, "set server " + b + "/" + st.name + " state maint"});
     } else {
       if (percent < 100 && (st.admin_state & (haproxy::kForcedMaint | haproxy::kForcedDrain)))

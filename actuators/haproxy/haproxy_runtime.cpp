@@ -212,8 +212,8 @@ std::optional<Address> Address::parse(const std::string& text, std::string* erro
       return std::nullopt;
     }
     if (a.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-      *error = "\"" + text + "\": unix socket path longer than " +
-               std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes";
+      *error = "\"" + text + "\": unix socket path longer than " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+               " bytes";
       return std::nullopt;
     }
     return a;
@@ -408,9 +408,8 @@ std::optional<std::vector<ServerState>> parse_servers_state(const std::string& r
 
 std::string describe_admin_state(unsigned admin_state) {
   static const std::pair<unsigned, const char*> kNames[] = {
-      {kForcedMaint, "forced-maint"},   {kInheritedMaint, "inherited-maint"},
-      {kConfigMaint, "config-maint"},   {kForcedDrain, "forced-drain"},
-      {kInheritedDrain, "inherited-drain"}, {kResolutionMaint, "resolution-maint"},
+      {kForcedMaint, "forced-maint"}, {kInheritedMaint, "inherited-maint"}, {kConfigMaint, "config-maint"},
+      {kForcedDrain, "forced-drain"}, {kInheritedDrain, "inherited-drain"}, {kResolutionMaint, "resolution-maint"},
   };
   if ((admin_state & (kAnyMaint | kAnyDrain)) == 0) return "ready";
   std::string out;

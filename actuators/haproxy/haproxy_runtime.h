@@ -26,9 +26,9 @@ struct Address {
 // The outcome of one command. Transport failures (refused, timeout, reset) are always worth
 // retrying; whether a reply is an error is for the caller to judge (HAProxy has no status codes).
 struct Reply {
-  bool ok = false;         // connected, sent and read until HAProxy closed the connection
-  std::string text;        // the reply when ok
-  std::string error;       // what went wrong when !ok ("connection refused", "read timed out after 2s")
+  bool ok = false;    // connected, sent and read until HAProxy closed the connection
+  std::string text;   // the reply when ok
+  std::string error;  // what went wrong when !ok ("connection refused", "read timed out after 2s")
 };
 
 // Sends one command per connection in non-interactive mode: HAProxy answers and closes the

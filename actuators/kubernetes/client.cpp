@@ -55,7 +55,8 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
   std::string why;
   bool missing = false;
   // Capped: a kubeconfig that is /dev/zero or a FIFO is an error, not a hang or bad_alloc.
-  std::optional<std::string> text = common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
+  std::optional<std::string> text =
+      common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
   if (!text) {
     *error = "cannot read kubeconfig: " + why;
     *retryable = missing;
@@ -144,7 +145,8 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
   const bool has_cert = !c->tls.cert_pem.empty() || !c->tls.cert_file.empty();
   const bool has_key = !c->tls.key_pem.empty() || !c->tls.key_file.empty();
   if (has_cert != has_key) {
-    *error = where + " user '" + user_name + "' has a client certificate without its key, or a key without its certificate";
+    *error =
+        where + " user '" + user_name + "' has a client certificate without its key, or a key without its certificate";
     return false;
   }
   return true;
@@ -210,8 +212,9 @@ bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error
   } else {
     auto host = env_value(s, "KUBERNETES_SERVICE_HOST"), port = env_value(s, "KUBERNETES_SERVICE_PORT");
     if (!host || host->empty() || !port || port->empty()) {
-      *error = "not running in a cluster (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not set): "
-               "set kubeconfig, or api_server with token_file and ca_file";
+      *error =
+          "not running in a cluster (KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not set): "
+          "set kubeconfig, or api_server with token_file and ca_file";
       return false;
     }
     const bool ipv6 = host->find(':') != std::string::npos;

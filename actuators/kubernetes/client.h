@@ -37,11 +37,11 @@ struct ConnectionSettings {
 
 // Where and how to talk to one API server, resolved from ConnectionSettings.
 struct Cluster {
-  std::string server;          // "https://host:port", no trailing slash
-  rs::TlsOptions tls;          // CA (file or PEM), client certificate and key (file or PEM)
-  std::string token;           // a static token (kubeconfig `token`)
-  std::string token_file;      // a token re-read when the file changes and after a 401
-  std::string source;          // "in-cluster", "kubeconfig /x context y", "api_server https://..."
+  std::string server;      // "https://host:port", no trailing slash
+  rs::TlsOptions tls;      // CA (file or PEM), client certificate and key (file or PEM)
+  std::string token;       // a static token (kubeconfig `token`)
+  std::string token_file;  // a token re-read when the file changes and after a 401
+  std::string source;      // "in-cluster", "kubeconfig /x context y", "api_server https://..."
   std::chrono::milliseconds request_timeout{5000};
 };
 
@@ -75,8 +75,7 @@ class Client {
   Reply get(const std::string& path, Deadline deadline);
   // `content_type`: application/merge-patch+json, application/strategic-merge-patch+json or
   // application/json-patch+json.
-  Reply patch(const std::string& path, const std::string& content_type, const nlohmann::json& body,
-              Deadline deadline);
+  Reply patch(const std::string& path, const std::string& content_type, const nlohmann::json& body, Deadline deadline);
 
  private:
   Reply send(const std::string& method, const std::string& path, const std::string& content_type,

@@ -236,7 +236,8 @@ class ServiceActuator final : public KubernetesActuator {
   ActResult rollback_with(Client& c, Deadline deadline) override {
     std::string current;
     return patch_with_retry(
-        c, path(), "application/strategic-merge-patch+json", {"read Service", "patch selector", "the Service"}, deadline,
+        c, path(), "application/strategic-merge-patch+json", {"read Service", "patch selector", "the Service"},
+        deadline,
         [&](const Reply& r, json* patch) -> std::optional<ActResult> {
           const json& selector = at(at(r.body, "spec"), "selector");
           if (!selector.is_object())
@@ -251,8 +252,9 @@ class ServiceActuator final : public KubernetesActuator {
         },
         [&](const Reply& r, const Reply& p) {
           const std::string was = current.empty() ? "(unset)" : current;
-          return verify(c, "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " +
-                               resource_version(r) + " -> " + resource_version(p) + ")",
+          return verify(c,
+                        "selector " + label_ + " " + was + " -> " + stable_ + " (resourceVersion " +
+                            resource_version(r) + " -> " + resource_version(p) + ")",
                         deadline);
         });
   }
@@ -265,14 +267,14 @@ class ServiceActuator final : public KubernetesActuator {
     if (!back.ok()) return fail("read back Service", back);
     const json selector = at(at(back.body, "spec"), "selector");
     if (text(at(selector, label_.c_str())) != stable_)
-      return ActResult::failure(describe() + ": " + did + ", but reading it back shows " + label_ + "=" +
-                                    text(at(selector, label_.c_str())),
-                                true);
+      return ActResult::failure(
+          describe() + ": " + did + ", but reading it back shows " + label_ + "=" + text(at(selector, label_.c_str())),
+          true);
     // The EndpointSlices of the Service must come to list only pods the new selector selects.
     std::string pod_selector;
     for (const auto& [k, v] : selector.items()) pod_selector += (pod_selector.empty() ? "" : ",") + k + "=" + text(v);
-    const std::string slices = "/apis/discovery.k8s.io/v1/namespaces/" + ns() +
-                               "/endpointslices?labelSelector=" + rs::percent_encode("kubernetes.io/service-name=" + name());
+    const std::string slices = "/apis/discovery.k8s.io/v1/namespaces/" + ns() + "/endpointslices?labelSelector=" +
+                               rs::percent_encode("kubernetes.io/service-name=" + name());
     const std::string pods = "/api/v1/namespaces/" + ns() + "/pods?labelSelector=" + rs::percent_encode(pod_selector);
     std::string note;
     bool done = poll_until(deadline, [&] {
@@ -303,7 +305,8 @@ class ServiceActuator final : public KubernetesActuator {
           ++endpoints;
           const json& ref = at(ep, "targetRef");
           if (text(at(ref, "kind")) == "Pod" && stable_pods.count(text(at(ref, "name")))) continue;
-          others.push_back(text(at(ref, "name")).empty() ? common::dump_json(at(ep, "addresses")) : text(at(ref, "name")));
+          others.push_back(text(at(ref, "name")).empty() ? common::dump_json(at(ep, "addresses"))
+                                                         : text(at(ref, "name")));
         }
       }
       if (others.empty()) {
@@ -343,7 +346,8 @@ class ScaleActuator final : public KubernetesActuator {
     for (const std::string& d : {canary_, name()}) {
       Reply r = c.get(scale_path(d), deadline);
       if (!r.ok()) return fail("read scale of Deployment " + d, r);
-      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(at(r.body, "spec"), "replicas"))) + " replicas";
+      detail += (detail.empty() ? "" : ", ") + d + " " + std::to_string(number(at(at(r.body, "spec"), "replicas"))) +
+                " replicas";
     }
     return ActResult::noop(describe() + ": reachable, " + detail);
   }
@@ -367,7 +371,8 @@ class ScaleActuator final : public KubernetesActuator {
       }
       const long long canary_ready = number(at(at(cr.body, "status"), "readyReplicas"));
       const long long canary_replicas = number(at(at(cr.body, "status"), "replicas"));
-      state = canary_ + " readyReplicas " + std::to_string(canary_ready) + " replicas " + std::to_string(canary_replicas);
+      state =
+          canary_ + " readyReplicas " + std::to_string(canary_ready) + " replicas " + std::to_string(canary_replicas);
       bool ok = canary_ready == 0 && canary_replicas == 0;
       if (stable_replicas_) {
         Reply sr = c.get(deployment_path(name()), deadline);
@@ -394,8 +399,8 @@ class ScaleActuator final : public KubernetesActuator {
   // Sets Deployment `d` to `want` replicas (at least `want` when `at_least`) through the scale
   // subresource; appends what changed to *did, or what was already there to *already. Returns a
   // failure, or nullopt.
-  std::optional<ActResult> ensure(Client& c, const std::string& d, long long want, bool at_least,
-                                  Deadline deadline, std::vector<std::string>* did, std::string* already) {
+  std::optional<ActResult> ensure(Client& c, const std::string& d, long long want, bool at_least, Deadline deadline,
+                                  std::vector<std::string>* did, std::string* already) {
     long long current = -1;
     ActResult r = patch_with_retry(
         c, scale_path(d), "application/merge-patch+json",
@@ -456,10 +461,10 @@ class HttpRouteActuator final : public KubernetesActuator {
 
  private:
   struct Plan {
-    int rules = 0;       // rules that route to the canary backend
-    bool there = true;   // every such rule already has the target weights
-    std::string seen;    // "rule 0: stable 90, canary 10; ..."
-    std::string error;   // a rule that cannot be changed
+    int rules = 0;      // rules that route to the canary backend
+    bool there = true;  // every such rule already has the target weights
+    std::string seen;   // "rule 0: stable 90, canary 10; ..."
+    std::string error;  // a rule that cannot be changed
   };
 
   std::string path() const { return api_path("/apis/gateway.networking.k8s.io/v1", "httproutes", name()); }
@@ -486,8 +491,10 @@ class HttpRouteActuator final : public KubernetesActuator {
       json& refs = rule["backendRefs"];
       std::vector<json*> canary, stable;
       for (auto& ref : refs) {
-        if (is(ref, canary_)) canary.push_back(&ref);
-        else if (is(ref, stable_)) stable.push_back(&ref);
+        if (is(ref, canary_))
+          canary.push_back(&ref);
+        else if (is(ref, stable_))
+          stable.push_back(&ref);
       }
       if (canary.empty()) continue;
       if (stable.empty()) {
@@ -522,14 +529,15 @@ class HttpRouteActuator final : public KubernetesActuator {
     const std::string target = "canary " + std::to_string(canary_weight) + "%";
     Plan plan;
     return patch_with_retry(
-        c, path(), "application/merge-patch+json",
-        {"read HTTPRoute", "patch backendRefs weights", "the HTTPRoute"}, deadline,
+        c, path(), "application/merge-patch+json", {"read HTTPRoute", "patch backendRefs weights", "the HTTPRoute"},
+        deadline,
         [&](const Reply& r, json* patch) -> std::optional<ActResult> {
           json rules = at(at(r.body, "spec"), "rules");
           plan = plan_weights(&rules, canary_weight, rollback);
           if (!plan.error.empty()) return ActResult::failure(describe() + ": " + plan.error, false);
           if (plan.rules == 0) {
-            if (rollback) return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
+            if (rollback)
+              return ActResult::noop(describe() + ": " + plan.seen + " (all traffic goes elsewhere already)");
             return ActResult::failure(describe() + ": " + plan.seen + ": cannot set a canary weight", false);
           }
           if (plan.there) return ActResult::noop(describe() + ": already" + plan.seen + " (" + target + ")");
@@ -547,8 +555,7 @@ class HttpRouteActuator final : public KubernetesActuator {
             return ActResult::failure(describe() + ": patched, but reading it back shows" + check.seen + check.error,
                                       true);
           return ActResult::changed(describe() + ": was" + plan.seen + "; now" + check.seen + " (" + target +
-                                    ", resourceVersion " + resource_version(r) + " -> " + resource_version(back) +
-                                    ")");
+                                    ", resourceVersion " + resource_version(r) + " -> " + resource_version(back) + ")");
         });
   }
 
@@ -635,8 +642,8 @@ std::unique_ptr<Actuator> make_kubernetes_scale_actuator(Settings& settings, con
     stable_replicas = settings.integer("stable_replicas");
     if (*stable_replicas < 1) settings.error("stable_replicas", "must be at least 1");
   }
-  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), clock_of(env),
-                                         std::move(canary), stable_replicas);
+  return std::make_unique<ScaleActuator>(std::move(common), transport_for(env, seams), clock_of(env), std::move(canary),
+                                         stable_replicas);
 }
 
 std::unique_ptr<Actuator> make_gateway_httproute_actuator(Settings& settings, const Environment& env,

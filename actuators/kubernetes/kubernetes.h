@@ -35,8 +35,8 @@ namespace rs::actuators {
 // Test seams of the kubernetes factories: the transport and the in-cluster environment. The clock
 // (polls, deadlines) and, without a seam transport, the HTTP transport come from env.env.
 struct KubernetesSeams {
-  std::shared_ptr<rs::HttpTransport> transport;  // null: env.env->make_http()
-  std::string service_account_dir;               // empty: the standard path
+  std::shared_ptr<rs::HttpTransport> transport;                          // null: env.env->make_http()
+  std::string service_account_dir;                                       // empty: the standard path
   std::function<std::optional<std::string>(const std::string&)> getenv;  // null: the process's
 };
 

@@ -136,8 +136,8 @@ ActResult NginxActuator::apply(int w, Clock::time_point deadline) {
     }
     ProcessResult reload = run(options_.reload_command, deadline);
     if (!reload.succeeded()) {
-      std::string detail = what + ": " + render_argv(options_.reload_command) + " failed (" + failure_summary(reload) +
-                           ")" + restore();
+      std::string detail =
+          what + ": " + render_argv(options_.reload_command) + " failed (" + failure_summary(reload) + ")" + restore();
       spdlog::error("{}", detail);
       return ActResult::failure(detail, true);
     }
@@ -171,7 +171,8 @@ std::unique_ptr<Actuator> make_nginx_actuator(Settings& settings, const Environm
   o.canary = one_or_more(settings, "canary");
   for (const auto* side : {&o.stable, &o.canary}) {
     for (const auto& s : *side) {
-      if (!valid_server(s)) settings.error(side == &o.stable ? "stable" : "canary", "'" + s + "' is not a server address");
+      if (!valid_server(s))
+        settings.error(side == &o.stable ? "stable" : "canary", "'" + s + "' is not a server address");
     }
   }
   for (const char* key : {"test_command", "reload_command"}) {

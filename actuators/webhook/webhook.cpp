@@ -51,7 +51,8 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
     std::string last;
     for (int attempt = 1;; ++attempt) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return ActResult::failure(what + ": deadline passed" + (last.empty() ? "" : " after " + last), true);
+      if (left.count() <= 0)
+        return ActResult::failure(what + ": deadline passed" + (last.empty() ? "" : " after " + last), true);
       request.timeout = std::min(options_.timeout, left);
       rs::HttpResponse response = transport_->perform(request);
       if (rs::call_succeeded(response)) {
@@ -63,12 +64,13 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
         return ActResult::failure(what + ": " + last + " (not retried: the request itself was refused)", false);
       // `retries` is the one bound on requests: the executor must not retry on top of it.
       if (attempt > options_.retries) {
-        return ActResult::failure(what + ": " + last + " after " + std::to_string(attempt) + " attempts (retries: " +
-                                      std::to_string(options_.retries) + ")",
+        return ActResult::failure(what + ": " + last + " after " + std::to_string(attempt) +
+                                      " attempts (retries: " + std::to_string(options_.retries) + ")",
                                   false);
       }
       spdlog::warn("{}: attempt {} failed ({}); retrying in {}ms", what, attempt, last, backoff.count());
-      if (Clock::now() + backoff >= deadline) return ActResult::failure(what + ": " + last + "; no time left to retry", true);
+      if (Clock::now() + backoff >= deadline)
+        return ActResult::failure(what + ": " + last + "; no time left to retry", true);
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
     }
@@ -110,8 +112,10 @@ std::unique_ptr<Actuator> make_webhook_actuator(Settings& settings, const Enviro
   o.timeout = settings.duration("timeout", o.timeout);
   if (o.timeout.count() <= 0) settings.error("timeout", "must be greater than 0");
   long long retries = settings.integer("retries", 3);
-  if (retries < 0 || retries > 20) settings.error("retries", "must be between 0 and 20");
-  else o.retries = static_cast<int>(retries);
+  if (retries < 0 || retries > 20)
+    settings.error("retries", "must be between 0 and 20");
+  else
+    o.retries = static_cast<int>(retries);
   return std::make_unique<WebhookActuator>(std::move(o), std::move(transport));
 }
 

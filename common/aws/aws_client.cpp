@@ -22,10 +22,19 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
 }
 
 bool is_throttling_code(const std::string& code) {
-  static const char* codes[] = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-                                "TooManyRequestsException", "ProvisionedThroughputExceededException",
-                                "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-                                "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+  static const char* codes[] = {"Throttling",
+                                "ThrottlingException",
+                                "ThrottledException",
+                                "RequestThrottledException",
+                                "TooManyRequestsException",
+                                "ProvisionedThroughputExceededException",
+                                "TransactionInProgressException",
+                                "RequestLimitExceeded",
+                                "BandwidthLimitExceeded",
+                                "LimitExceededException",
+                                "RequestThrottled",
+                                "SlowDown",
+                                "PriorRequestNotComplete",
                                 "EC2ThrottledException"};
   return std::find(std::begin(codes), std::end(codes), code) != std::end(codes);
 }
@@ -125,8 +134,7 @@ AwsResult AwsClient::rest_call(const std::string& method, const std::string& pat
 }
 
 AwsResult AwsClient::query_call(const std::string& action, const std::string& version,
-                                const std::vector<std::pair<std::string, std::string>>& params,
-                                Deadline deadline) {
+                                const std::vector<std::pair<std::string, std::string>>& params, Deadline deadline) {
   std::vector<std::pair<std::string, std::string>> all = {{"Action", action}, {"Version", version}};
   all.insert(all.end(), params.begin(), params.end());
   return call("POST", "/", {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}, form_encode(all),
@@ -166,8 +174,8 @@ AwsResult AwsClient::call(const std::string& method, const std::string& path,
     request.body = body;
     request.timeout = std::min(options_.timeout, left);
     request.max_body_bytes = 4 * 1024 * 1024;
-    request.sigv4 = rs::HttpRequest::SigV4{"aws:amz:" + options_.region + ":" + options_.service,
-                                           creds.access_key_id, creds.secret_access_key};
+    request.sigv4 = rs::HttpRequest::SigV4{"aws:amz:" + options_.region + ":" + options_.service, creds.access_key_id,
+                                           creds.secret_access_key};
     rs::HttpResponse response = transport_->perform(request);
     if (response.error != rs::TransportError::kNone) {
       result.code = std::string("transport:") + rs::transport_error_name(response.error);

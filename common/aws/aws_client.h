@@ -21,7 +21,7 @@ struct AwsClientOptions {
   std::string service;        // signing name: lambda, elasticloadbalancing, codedeploy, ecs
   std::string endpoint_host;  // host prefix of the default endpoint (usually = service)
   std::string region;
-  std::string endpoint;       // overrides https://HOST.REGION.amazonaws.com (tests, VPC endpoints)
+  std::string endpoint;                      // overrides https://HOST.REGION.amazonaws.com (tests, VPC endpoints)
   std::chrono::milliseconds timeout{10000};  // per attempt
   int max_attempts = 3;
   std::chrono::milliseconds initial_backoff{200};

@@ -36,7 +36,8 @@ std::string snippet(std::string text, const std::string& secret = "") {
 // a hang or bad_alloc.
 using Ini = std::map<std::string, std::map<std::string, std::string>>;
 bool read_ini(const std::string& path, Ini* out, std::string* error, bool* missing) {
-  std::optional<std::string> text = rs::common::read_regular_file(path, rs::common::kMaxConfigFileBytes, error, missing);
+  std::optional<std::string> text =
+      rs::common::read_regular_file(path, rs::common::kMaxConfigFileBytes, error, missing);
   if (!text) return false;
   std::istringstream in(*text);
   std::string line, section;
@@ -99,8 +100,7 @@ SystemClock::time_point ChainCredentialsProvider::now() const { return options_.
 bool ChainCredentialsProvider::get(Credentials* out, std::string* error, bool force_refresh) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto t = now();
-  if (cached_ && !force_refresh &&
-      (!cached_->expiration || *cached_->expiration - options_.refresh_before > t)) {
+  if (cached_ && !force_refresh && (!cached_->expiration || *cached_->expiration - options_.refresh_before > t)) {
     *out = *cached_;
     return true;
   }
@@ -118,18 +118,20 @@ bool ChainCredentialsProvider::get(Credentials* out, std::string* error, bool fo
     return true;
   }
   if (found == Found::kNotConfigured)
-    why = "no AWS credentials found (tried environment, web identity, shared files, container, "
-          "instance metadata): " + why;
+    why =
+        "no AWS credentials found (tried environment, web identity, shared files, container, "
+        "instance metadata): " +
+        why;
   *error = why;
   return false;
 }
 
 ChainCredentialsProvider::Found ChainCredentialsProvider::resolve(Credentials* out, std::string* error) {
   using Source = Found (ChainCredentialsProvider::*)(Credentials*, std::string*);
-  static const Source sources[] = {
-      &ChainCredentialsProvider::from_environment, &ChainCredentialsProvider::from_web_identity,
-      &ChainCredentialsProvider::from_shared_files, &ChainCredentialsProvider::from_container,
-      &ChainCredentialsProvider::from_imds};
+  static const Source sources[] = {&ChainCredentialsProvider::from_environment,
+                                   &ChainCredentialsProvider::from_web_identity,
+                                   &ChainCredentialsProvider::from_shared_files,
+                                   &ChainCredentialsProvider::from_container, &ChainCredentialsProvider::from_imds};
   std::string notes;
   for (Source source : sources) {
     std::string why;
@@ -196,9 +198,10 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_web_identity(Cred
     std::string region = options_.region.empty() ? env("AWS_REGION").value_or("us-east-1") : options_.region;
     endpoint = "https://sts." + region + ".amazonaws.com";
   }
-  std::string session = env("AWS_ROLE_SESSION_NAME").value_or(
-      "rollback-sidecar-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                               now().time_since_epoch()).count()));
+  std::string session =
+      env("AWS_ROLE_SESSION_NAME")
+          .value_or("rollback-sidecar-" +
+                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count()));
   rs::HttpRequest request;
   request.method = "POST";
   request.url = endpoint + "/";
@@ -226,9 +229,9 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_web_identity(Cred
     rs::common::redact(error, token);
     return Found::kError;
   }
-  const auto* c = parsed ? path(&doc, {"AssumeRoleWithWebIdentityResponse", "AssumeRoleWithWebIdentityResult",
-                                       "Credentials"})
-                         : nullptr;
+  const auto* c =
+      parsed ? path(&doc, {"AssumeRoleWithWebIdentityResponse", "AssumeRoleWithWebIdentityResult", "Credentials"})
+             : nullptr;
   if (!c) {
     *error = what + ": reply has no AssumeRoleWithWebIdentityResult/Credentials";
     return Found::kError;
@@ -413,7 +416,8 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::from_imds(Credentials*
   return Found::kOk;
 }
 
-std::shared_ptr<CredentialsProvider> default_credentials_provider(const std::string& profile, const std::string& region) {
+std::shared_ptr<CredentialsProvider> default_credentials_provider(const std::string& profile,
+                                                                  const std::string& region) {
   static std::mutex mu;
   static std::map<std::pair<std::string, std::string>, std::shared_ptr<CredentialsProvider>> providers;
   std::lock_guard<std::mutex> lock(mu);

@@ -37,9 +37,9 @@ using SystemClock = std::chrono::system_clock;
 struct Credentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;                   // empty for long-term keys
+  std::string session_token;                          // empty for long-term keys
   std::optional<SystemClock::time_point> expiration;  // empty: does not expire
-  std::string source;                          // "environment", "web-identity", "shared-file:PROFILE", ...
+  std::string source;                                 // "environment", "web-identity", "shared-file:PROFILE", ...
 
   // "environment (key ...WXYZ)": the source and the last 4 characters of the key id, nothing else.
   std::string describe() const;
@@ -74,7 +74,7 @@ struct ChainOptions {
   std::string region;        // for the STS endpoint
   std::string sts_endpoint;  // overrides https://sts.REGION.amazonaws.com (AWS_ENDPOINT_URL_STS wins)
   std::string container_host = "http://169.254.170.2";  // base of ..._RELATIVE_URI
-  std::chrono::milliseconds timeout{2000};               // per metadata / STS request
+  std::chrono::milliseconds timeout{2000};              // per metadata / STS request
   std::chrono::seconds refresh_before{300};
   // Seams for tests: the environment, the wall clock, the HTTP transport, the home directory.
   std::function<std::optional<std::string>(const std::string&)> getenv;  // default: ::getenv

@@ -45,8 +45,7 @@ TransportError classify(CURLcode code, bool oversize) {
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-      return TransportError::kConnect;
+    case CURLE_SSL_CRL_BADFILE: return TransportError::kConnect;
     default: return TransportError::kOther;
   }
 }

@@ -12,9 +12,9 @@
 namespace rs {
 
 struct TlsOptions {
-  std::string ca_file;               // empty: system trust store
-  std::string cert_file;             // client certificate (mTLS), optional
-  std::string key_file;              // client key (mTLS), optional
+  std::string ca_file;    // empty: system trust store
+  std::string cert_file;  // client certificate (mTLS), optional
+  std::string key_file;   // client key (mTLS), optional
   bool insecure_skip_verify = false;
   // PEM text instead of files (a kubeconfig's *-data fields), so no secret has to be written to
   // disk; a non-empty blob takes precedence over the matching file.
@@ -46,10 +46,10 @@ struct HttpRequest {
 
 enum class TransportError {
   kNone,
-  kTimeout,      // request exceeded HttpRequest::timeout
-  kConnect,      // could not connect / resolve / TLS handshake
-  kOversize,     // body exceeded HttpRequest::max_body_bytes (transfer aborted)
-  kOther,        // any other transport failure
+  kTimeout,   // request exceeded HttpRequest::timeout
+  kConnect,   // could not connect / resolve / TLS handshake
+  kOversize,  // body exceeded HttpRequest::max_body_bytes (transfer aborted)
+  kOther,     // any other transport failure
 };
 
 struct HttpResponse {

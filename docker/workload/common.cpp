@@ -48,8 +48,7 @@ void ArgReader::no_value() {
 
 std::chrono::milliseconds parse_duration(const std::string& what, const std::string& text) {
   auto bad = [&](const std::string& why) {
-    return UsageError("bad duration for " + what + ": '" + text + "' (" + why +
-                      "; use e.g. 500ms, 30s, 5m, 1h30m)");
+    return UsageError("bad duration for " + what + ": '" + text + "' (" + why + "; use e.g. 500ms, 30s, 5m, 1h30m)");
   };
   if (text.empty()) throw bad("empty");
   long long total_ms = 0;
@@ -64,13 +63,20 @@ std::chrono::milliseconds parse_duration(const std::string& what, const std::str
     while (i < text.size() && ((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z'))) ++i;
     std::string unit = text.substr(unit_start, i - unit_start);
     long long scale = 0;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60 * 1000;
-    else if (unit == "h") scale = 3600 * 1000;
-    else if (unit == "d") scale = 24 * 3600 * 1000LL;
-    else if (unit.empty()) throw bad("missing unit after " + std::to_string(n));
-    else throw bad("unknown unit '" + unit + "'");
+    if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60 * 1000;
+    else if (unit == "h")
+      scale = 3600 * 1000;
+    else if (unit == "d")
+      scale = 24 * 3600 * 1000LL;
+    else if (unit.empty())
+      throw bad("missing unit after " + std::to_string(n));
+    else
+      throw bad("unknown unit '" + unit + "'");
     total_ms += n * scale;
     if (total_ms > 366LL * 24 * 3600 * 1000) throw bad("longer than a year");
   }
@@ -79,8 +85,8 @@ std::chrono::milliseconds parse_duration(const std::string& what, const std::str
 
 double parse_number(const std::string& what, const std::string& text, double min, double max) {
   auto bad = [&] {
-    return UsageError("bad value for " + what + ": '" + text + "' (want a number in " + format_number(min) +
-                      ".." + format_number(max) + ")");
+    return UsageError("bad value for " + what + ": '" + text + "' (want a number in " + format_number(min) + ".." +
+                      format_number(max) + ")");
   };
   if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) throw bad();
   errno = 0;
@@ -93,8 +99,8 @@ double parse_number(const std::string& what, const std::string& text, double min
 
 long long parse_integer(const std::string& what, const std::string& text, long long min, long long max) {
   auto bad = [&] {
-    return UsageError("bad value for " + what + ": '" + text + "' (want an integer in " + std::to_string(min) +
-                      ".." + std::to_string(max) + ")");
+    return UsageError("bad value for " + what + ": '" + text + "' (want an integer in " + std::to_string(min) + ".." +
+                      std::to_string(max) + ")");
   };
   if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) throw bad();
   errno = 0;
@@ -112,9 +118,12 @@ std::uint64_t parse_bytes(const std::string& what, const std::string& text) {
     std::string s(suffix);
     return digits.size() > s.size() && digits.compare(digits.size() - s.size(), s.size(), s) == 0;
   };
-  if (ends_with("Ki")) scale = 1ULL << 10;
-  else if (ends_with("Mi")) scale = 1ULL << 20;
-  else if (ends_with("Gi")) scale = 1ULL << 30;
+  if (ends_with("Ki"))
+    scale = 1ULL << 10;
+  else if (ends_with("Mi"))
+    scale = 1ULL << 20;
+  else if (ends_with("Gi"))
+    scale = 1ULL << 30;
   if (scale != 1) digits.resize(digits.size() - 2);
   long long max = static_cast<long long>((1ULL << 50) / scale);
   try {

@@ -123,7 +123,8 @@ struct Counts {
 class LoadRun {
  public:
   explicit LoadRun(const LoadOptions& o)
-      : o_(o), capacity_(static_cast<size_t>(std::max<double>(static_cast<double>(o.concurrency), std::ceil(o.rate)))) {}
+      : o_(o),
+        capacity_(static_cast<size_t>(std::max<double>(static_cast<double>(o.concurrency), std::ceil(o.rate)))) {}
 
   void start() {
     t0_ = Clock::now();
@@ -234,9 +235,12 @@ class LoadRun {
       } else {
         ++counts_.sent;
         int status = result->status;
-        if (status >= 200 && status < 300) ++counts_.ok;
-        else if (status >= 500 && status < 600) ++counts_.server_error;
-        else ++counts_.other;
+        if (status >= 200 && status < 300)
+          ++counts_.ok;
+        else if (status >= 500 && status < 600)
+          ++counts_.server_error;
+        else
+          ++counts_.other;
       }
     }
     for (auto it = clients_.begin(); it != clients_.end(); ++it) {
@@ -280,8 +284,8 @@ std::string summary(const char* label, double seconds, const Counts& c, const st
 }
 
 Counts minus(const Counts& a, const Counts& b) {
-  return {a.sent - b.sent, a.ok - b.ok, a.server_error - b.server_error, a.other - b.other, a.errors - b.errors,
-          a.dropped - b.dropped};
+  return {a.sent - b.sent,   a.ok - b.ok,         a.server_error - b.server_error,
+          a.other - b.other, a.errors - b.errors, a.dropped - b.dropped};
 }
 
 }  // namespace

@@ -146,13 +146,13 @@ class Metrics {
                       .Name("http_requests_total")
                       .Help("Business HTTP requests served, by status code, method and version.")
                       .Register(*registry_)),
-        duration_(prometheus::BuildHistogram()
-                      .Name("http_request_duration_seconds")
-                      .Help("Latency of business HTTP requests in seconds, by version.")
-                      .Register(*registry_)
-                      .Add({{"version", o.version}},
-                           prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2,
-                                                                   2.5, 5, 10})),
+        duration_(
+            prometheus::BuildHistogram()
+                .Name("http_request_duration_seconds")
+                .Help("Latency of business HTTP requests in seconds, by version.")
+                .Register(*registry_)
+                .Add({{"version", o.version}}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                                       0.25, 0.5, 1, 2, 2.5, 5, 10})),
         fault_active_(prometheus::BuildGauge()
                           .Name("workload_fault_active")
                           .Help("1 while the named injected fault is active, else 0.")
@@ -224,15 +224,17 @@ class Metrics {
     return requests_.Add({{"code", std::to_string(code)}, {"method", method}, {"version", version_}});
   }
 
-  static prometheus::MetricFamily single(const std::string& name, const std::string& help,
-                                         prometheus::MetricType type, double value) {
+  static prometheus::MetricFamily single(const std::string& name, const std::string& help, prometheus::MetricType type,
+                                         double value) {
     prometheus::MetricFamily family;
     family.name = name;
     family.help = help;
     family.type = type;
     prometheus::ClientMetric metric;
-    if (type == prometheus::MetricType::Counter) metric.counter.value = value;
-    else metric.gauge.value = value;
+    if (type == prometheus::MetricType::Counter)
+      metric.counter.value = value;
+    else
+      metric.gauge.value = value;
     family.metric.push_back(metric);
     return family;
   }
@@ -249,8 +251,7 @@ class Metrics {
 };
 
 double random_unit() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ std::hash<std::thread::id>{}(std::this_thread::get_id())};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
@@ -325,7 +326,8 @@ std::map<std::string, std::string> admin_params(const httplib::Request& req, con
       while (!pair.empty() && (pair.back() == '\n' || pair.back() == '\r')) pair.pop_back();
       if (pair.empty()) continue;
       auto eq = pair.find('=');
-      if (eq == std::string::npos) throw BadRequest{"parameter " + url_decode(pair) + " has no value (want name=value)"};
+      if (eq == std::string::npos)
+        throw BadRequest{"parameter " + url_decode(pair) + " has no value (want name=value)"};
       add(url_decode(pair.substr(0, eq)), url_decode(pair.substr(eq + 1)));
     }
   }
@@ -342,7 +344,8 @@ struct FaultUpdate {
 
 FaultUpdate parse_fault_update(const std::map<std::string, std::string>& params) {
   if (params.empty())
-    throw BadRequest{"no fault parameters given; use error_ratio, latency_ms, health, memory_growth_mb_per_s, cpu_burn"};
+    throw BadRequest{
+        "no fault parameters given; use error_ratio, latency_ms, health, memory_growth_mb_per_s, cpu_burn"};
   FaultUpdate u;
   for (const auto& [name, value] : params) {
     try {
@@ -351,9 +354,12 @@ FaultUpdate parse_fault_update(const std::map<std::string, std::string>& params)
       } else if (name == "latency_ms") {
         u.latency_ms = parse_integer(name, value, 0, 600000);
       } else if (name == "health") {
-        if (value == "fail") u.health_fail = true;
-        else if (value == "ok") u.health_fail = false;
-        else throw BadRequest{"bad value for health: '" + value + "' (want fail or ok)"};
+        if (value == "fail")
+          u.health_fail = true;
+        else if (value == "ok")
+          u.health_fail = false;
+        else
+          throw BadRequest{"bad value for health: '" + value + "' (want fail or ok)"};
       } else if (name == "memory_growth_mb_per_s") {
         u.memory_growth = parse_number(name, value, 0, 1024);
       } else if (name == "cpu_burn") {
@@ -438,8 +444,10 @@ int run_serve(int argc, char** argv, int first) {
   });
 
   svr.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-    if (faults.health_fail.load()) text(res, 503, "unhealthy (injected fault)\n");
-    else text(res, 200, "healthy\n");
+    if (faults.health_fail.load())
+      text(res, 503, "unhealthy (injected fault)\n");
+    else
+      text(res, 200, "healthy\n");
   });
   svr.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
@@ -450,46 +458,45 @@ int run_serve(int argc, char** argv, int first) {
     res.set_content(faults_json(faults, o), "application/json");
   });
   svr.Post("/admin/fault", with_body([&](const httplib::Request& req, const std::string& body, httplib::Response& res) {
-    FaultUpdate u;
-    try {
-      u = parse_fault_update(admin_params(req, body));
-    } catch (const BadRequest& e) {
-      log_line(kComponent, "rejected POST /admin/fault: " + e.message);
-      text(res, 400, e.message + "\n");
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(faults.admin_mutex);
-      if (u.error_ratio) faults.error_ratio = *u.error_ratio;
-      if (u.latency_ms) faults.latency_ms = *u.latency_ms;
-      if (u.health_fail) faults.health_fail = *u.health_fail;
-      if (u.memory_growth) faults.memory.set_rate(*u.memory_growth);
-      if (u.cpu_burn) faults.cpu.set_fraction(*u.cpu_burn);
-    }
-    log_line(kComponent, "fault set: " + describe(u));
-    res.status = 200;
-    res.set_content(faults_json(faults, o), "application/json");
-  }));
+             FaultUpdate u;
+             try {
+               u = parse_fault_update(admin_params(req, body));
+             } catch (const BadRequest& e) {
+               log_line(kComponent, "rejected POST /admin/fault: " + e.message);
+               text(res, 400, e.message + "\n");
+               return;
+             }
+             {
+               std::lock_guard<std::mutex> lock(faults.admin_mutex);
+               if (u.error_ratio) faults.error_ratio = *u.error_ratio;
+               if (u.latency_ms) faults.latency_ms = *u.latency_ms;
+               if (u.health_fail) faults.health_fail = *u.health_fail;
+               if (u.memory_growth) faults.memory.set_rate(*u.memory_growth);
+               if (u.cpu_burn) faults.cpu.set_fraction(*u.cpu_burn);
+             }
+             log_line(kComponent, "fault set: " + describe(u));
+             res.status = 200;
+             res.set_content(faults_json(faults, o), "application/json");
+           }));
   svr.Post("/admin/reset", with_body([&](const httplib::Request&, const std::string&, httplib::Response& res) {
-    {
-      std::lock_guard<std::mutex> lock(faults.admin_mutex);
-      faults.error_ratio = 0;
-      faults.latency_ms = 0;
-      faults.health_fail = false;
-      faults.memory.reset();
-      faults.cpu.set_fraction(0);
-    }
-    log_line(kComponent, "faults reset");
-    res.status = 200;
-    res.set_content(faults_json(faults, o), "application/json");
-  }));
+             {
+               std::lock_guard<std::mutex> lock(faults.admin_mutex);
+               faults.error_ratio = 0;
+               faults.latency_ms = 0;
+               faults.health_fail = false;
+               faults.memory.reset();
+               faults.cpu.set_fraction(0);
+             }
+             log_line(kComponent, "faults reset");
+             res.status = 200;
+             res.set_content(faults_json(faults, o), "application/json");
+           }));
 
   // Everything else is the business endpoint; reserved paths reached with another method or
   // unknown admin paths get 405/404.
   auto business = [&](const httplib::Request& req, httplib::Response& res) {
     if (reserved_path(req.path)) {
-      if (req.path == "/health" || req.path == "/metrics" || req.path == "/admin/fault" ||
-          req.path == "/admin/reset") {
+      if (req.path == "/health" || req.path == "/metrics" || req.path == "/admin/fault" || req.path == "/admin/reset") {
         text(res, 405, "method " + req.method + " not allowed on " + req.path + "\n");
       } else {
         text(res, 404, "no admin endpoint " + req.path + " (GET|POST /admin/fault, POST /admin/reset)\n");
@@ -501,16 +508,18 @@ int run_serve(int argc, char** argv, int first) {
     auto delay = std::chrono::milliseconds(o.base_latency_ms + faults.latency_ms.load());
     if (delay.count() > 0) stopper.sleep_for(delay);
     bool fail = random_unit() < faults.error_ratio.load();
-    if (fail) text(res, 500, "injected error " + o.version + "\n");
-    else text(res, 200, "ok " + o.version + "\n");
+    if (fail)
+      text(res, 500, "injected error " + o.version + "\n");
+    else
+      text(res, 200, "ok " + o.version + "\n");
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.observe(req.method, res.status, seconds);
     metrics.in_flight().Decrement();
   };
   svr.Get(".*", business);
   svr.Post(".*", with_body([&](const httplib::Request& req, const std::string&, httplib::Response& res) {
-    business(req, res);
-  }));
+             business(req, res);
+           }));
 
   const std::string where = o.listen.host + ":" + std::to_string(o.listen.port);
   int port = o.listen.port;
@@ -525,9 +534,8 @@ int run_serve(int argc, char** argv, int first) {
     return 1;
   }
   log_line(kComponent, "listening on " + o.listen.host + ":" + std::to_string(port) + " version=" + o.version +
-                           " memory_limit_bytes=" + std::to_string(o.memory_limit_bytes) +
-                           " cpu_limit_cores=" + format_number(o.cpu_limit_cores) +
-                           " base_latency_ms=" + std::to_string(o.base_latency_ms));
+                           " memory_limit_bytes=" + std::to_string(o.memory_limit_bytes) + " cpu_limit_cores=" +
+                           format_number(o.cpu_limit_cores) + " base_latency_ms=" + std::to_string(o.base_latency_ms));
 
   std::mutex done_mutex;
   std::condition_variable done_cv;

@@ -42,16 +42,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     t->body = "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n";
     return t;
   }();
-  static rs::sidecar::CloudWatchIntake intake(
-      config, token_file(),
-      {[](const rs::sidecar::RollbackRequest&) {
-         rs::sidecar::RollbackRequestResult r;
-         r.accepted = true;
-         r.kind = rs::sidecar::DecisionKind::kRollback;
-         r.state = "rolled_back";
-         return r;
-       },
-       nullptr, nullptr, transport});
+  static rs::sidecar::CloudWatchIntake intake(config, token_file(),
+                                              {[](const rs::sidecar::RollbackRequest&) {
+                                                 rs::sidecar::RollbackRequestResult r;
+                                                 r.accepted = true;
+                                                 r.kind = rs::sidecar::DecisionKind::kRollback;
+                                                 r.state = "rolled_back";
+                                                 return r;
+                                               },
+                                               nullptr, nullptr, transport});
 
   const std::string body = rs::fuzz::as_string(data, size);
   rs::sidecar::HttpCall call;

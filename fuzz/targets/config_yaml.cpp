@@ -4,8 +4,8 @@
 #include "sidecar/config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto result = rs::sidecar::load_config_text(rs::fuzz::as_string(data, size), "fuzz.yaml",
-                                              rs::actuators::Registry::builtin());
+  auto result =
+      rs::sidecar::load_config_text(rs::fuzz::as_string(data, size), "fuzz.yaml", rs::actuators::Registry::builtin());
   for (const auto& e : result.errors) (void)e.message.size();
   return 0;
 }

@@ -65,8 +65,12 @@ std::string ReceivedAlert::key() const {
 }
 
 nlohmann::json ReceivedAlert::evidence() const {
-  return {{"status", status},       {"labels", labels},           {"annotations", annotations},
-          {"startsAt", starts_at},  {"generatorURL", generator_url}, {"fingerprint", fingerprint}};
+  return {{"status", status},
+          {"labels", labels},
+          {"annotations", annotations},
+          {"startsAt", starts_at},
+          {"generatorURL", generator_url},
+          {"fingerprint", fingerprint}};
 }
 
 bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAlert>* alerts, std::string* error,
@@ -121,7 +125,8 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
   }
   auto list_it = j.find("alerts");
   if (list_it == j.end() || !list_it->is_array()) {
-    *error = list_it == j.end() ? "alerts is missing" : std::string("alerts must be an array, got ") + list_it->type_name();
+    *error =
+        list_it == j.end() ? "alerts is missing" : std::string("alerts must be an array, got ") + list_it->type_name();
     return false;
   }
   alerts->clear();
@@ -134,11 +139,9 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
       return false;
     }
     ReceivedAlert alert;
-    if (!a.contains("status") || !a["status"].is_string() ||
-        (a["status"] != "firing" && a["status"] != "resolved")) {
+    if (!a.contains("status") || !a["status"].is_string() || (a["status"] != "firing" && a["status"] != "resolved")) {
       *error = where + ".status must be \"firing\" or \"resolved\", got " +
-               (a.contains("status") ? shown(a["status"])
-                                     : std::string("nothing (the alert has no status)"));
+               (a.contains("status") ? shown(a["status"]) : std::string("nothing (the alert has no status)"));
       return false;
     }
     alert.status = a["status"].get<std::string>();
@@ -147,7 +150,8 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
       return false;
     }
     if (!read_string_map(a["labels"], where + ".labels", &alert.labels, error)) return false;
-    if (a.contains("annotations") && !read_string_map(a["annotations"], where + ".annotations", &alert.annotations, error)) {
+    if (a.contains("annotations") &&
+        !read_string_map(a["annotations"], where + ".annotations", &alert.annotations, error)) {
       return false;
     }
     for (const auto& [field, target] : {std::pair<const char*, std::string*>{"startsAt", &alert.starts_at},
@@ -163,9 +167,7 @@ bool parse_alertmanager_webhook(const std::string& body, std::vector<ReceivedAle
     WallTime started;
     if (!alert.starts_at.empty()) {
       switch (parse_rfc3339_checked(alert.starts_at, &started)) {
-        case Rfc3339Result::kOk:
-          alert.started = started;
-          break;
+        case Rfc3339Result::kOk: alert.started = started; break;
         case Rfc3339Result::kOutOfRange:
           // Go's zero time (0001-01-01T00:00:00Z) and the like mean "unset": the alert still
           // counts, only the detection time cannot be measured from it.

@@ -11,13 +11,14 @@
 namespace rs::sidecar {
 namespace {
 
-constexpr std::size_t kMaxIncidentReportBytes = 16 * 1024 * 1024;  // reports are a few KiB; the cap only guards the read
+constexpr std::size_t kMaxIncidentReportBytes =
+    16 * 1024 * 1024;  // reports are a few KiB; the cap only guards the read
 
 // Reads {"reason": "...", "actor": "..."}: both non-empty strings unless optional.
 bool read_reason_actor(const std::string& body, bool reason_required, std::string* reason, std::string* actor,
                        std::string* error) {
-  nlohmann::json j = body.empty() && !reason_required ? nlohmann::json::object()
-                                                       : nlohmann::json::parse(body, nullptr, false);
+  nlohmann::json j =
+      body.empty() && !reason_required ? nlohmann::json::object() : nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     *error = "body must be a JSON object like {\"reason\": \"...\", \"actor\": \"...\"}";
     return false;
@@ -55,18 +56,20 @@ Api::Api(const Config& config, Engine& engine, SelfMetrics& metrics, const Env& 
       alive_(std::move(alive)),
       auth_(config.api.bearer_token_file),
       basic_(config.web.basic_auth_users),
-      cloudwatch_(config.cloudwatch, config.api.bearer_token_file,
-                  {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
-                   [this](const std::string& result) { metrics_.count_cloudwatch(result); },
-                   [clock = env.clock] { return clock ? clock->wall() : std::chrono::system_clock::now(); },
-                   config.cloudwatch.enabled && env.make_http ? std::shared_ptr<HttpTransport>(env.make_http())
-                                                               : nullptr,
-                   [this](const std::string& key, std::optional<WallTime> started) {
-                     return engine_.admit_alert("cloudwatch " + key, started);
-                   },
-                   [this] { return engine_.deployment_since(); }}) {
+      cloudwatch_(
+          config.cloudwatch, config.api.bearer_token_file,
+          {[this](const RollbackRequest& r) { return engine_.request_rollback(r); },
+           [this](const std::string& result) { metrics_.count_cloudwatch(result); },
+           [clock = env.clock] { return clock ? clock->wall() : std::chrono::system_clock::now(); },
+           config.cloudwatch.enabled && env.make_http ? std::shared_ptr<HttpTransport>(env.make_http()) : nullptr,
+           [this](const std::string& key, std::optional<WallTime> started) {
+             return engine_.admit_alert("cloudwatch " + key, started);
+           },
+           [this] { return engine_.deployment_since(); }}) {
   if (config.cloudwatch.enabled && config.cloudwatch.sns_topics.empty()) {
-    spdlog::warn("cloudwatch: SNS messages from any topic are accepted when correctly signed; list yours in cloudwatch.sns_topics");
+    spdlog::warn(
+        "cloudwatch: SNS messages from any topic are accepted when correctly signed; list yours in "
+        "cloudwatch.sns_topics");
   }
 }
 
@@ -74,8 +77,10 @@ std::optional<HttpReply> Api::authorize(const HttpCall& call) const {
   std::string why;
   auto verdict = auth_.check(call.header("Authorization"), &why);
   if (verdict == BearerAuth::Verdict::kAllowed) return std::nullopt;
-  if (verdict == BearerAuth::Verdict::kUnavailable) spdlog::error("{} {}: {}", call.method, call.path, why);
-  else spdlog::warn("{} {} refused: {}", call.method, call.path, why);
+  if (verdict == BearerAuth::Verdict::kUnavailable)
+    spdlog::error("{} {}: {}", call.method, call.path, why);
+  else
+    spdlog::warn("{} {} refused: {}", call.method, call.path, why);
   if (verdict == BearerAuth::Verdict::kMissing) metrics_.count_auth_failure("bearer_missing");
   if (verdict == BearerAuth::Verdict::kWrong) metrics_.count_auth_failure("bearer_wrong");
   HttpReply reply = HttpReply::error(BearerAuth::http_status(verdict), why);
@@ -108,10 +113,11 @@ void Api::install(HttpServer& real_server) {
     Api* api;
     HttpServer& server;
     void handle(const std::string& method, const std::string& path, HttpHandler handler) {
-      server.handle(method, path, [api = api, mutating = method != "GET", handler = std::move(handler)](const HttpCall& c) {
-        if (auto refused = api->check_basic_auth(c, mutating)) return *refused;
-        return handler(c);
-      });
+      server.handle(method, path,
+                    [api = api, mutating = method != "GET", handler = std::move(handler)](const HttpCall& c) {
+                      if (auto refused = api->check_basic_auth(c, mutating)) return *refused;
+                      return handler(c);
+                    });
     }
   } server{this, real_server};
   server.handle("GET", "/", [](const HttpCall&) {

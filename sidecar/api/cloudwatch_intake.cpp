@@ -97,9 +97,9 @@ struct CloudWatchIntake::PublicKey {
 std::string AlarmStateChange::key() const { return account + ":" + region + ":" + name + "@" + timestamp; }
 
 nlohmann::json AlarmStateChange::evidence() const {
-  return {{"source", "cloudwatch"}, {"via", via},         {"alarm", name},   {"alarm_arn", arn},
-          {"account", account},     {"region", region},   {"state", state},  {"previous_state", previous_state},
-          {"timestamp", timestamp}, {"reason", reason},   {"message_id", message_id}};
+  return {{"source", "cloudwatch"}, {"via", via},       {"alarm", name},           {"alarm_arn", arn},
+          {"account", account},     {"region", region}, {"state", state},          {"previous_state", previous_state},
+          {"timestamp", timestamp}, {"reason", reason}, {"message_id", message_id}};
 }
 
 bool sns_string_to_sign(const nlohmann::json& m, std::string* out, std::string* error) {
@@ -167,7 +167,8 @@ HttpReply CloudWatchIntake::handle(const HttpCall& call) {
   const std::string sns_type = call.header("x-amz-sns-message-type");
   if (!sns_type.empty() || (j.contains("Type") && j.contains("TopicArn"))) {
     if (!sns_type.empty() && sns_type != str(j, "Type")) {
-      return reject(400, "rejected_malformed", "x-amz-sns-message-type '" + clip(sns_type) + "' differs from the body's Type");
+      return reject(400, "rejected_malformed",
+                    "x-amz-sns-message-type '" + clip(sns_type) + "' differs from the body's Type");
     }
     return sns(call, j);
   }
@@ -210,23 +211,28 @@ HttpReply CloudWatchIntake::eventbridge(const HttpCall& call, const nlohmann::js
                       std::string(kAlarmStateChange) + "' (got '" + clip(str(e, "source")) + "', '" +
                       clip(str(e, "detail-type")) + "')");
   }
-  if (!e.contains("detail") || !e["detail"].is_object()) return reject(400, "rejected_malformed", "detail must be an object");
+  if (!e.contains("detail") || !e["detail"].is_object())
+    return reject(400, "rejected_malformed", "detail must be an object");
   const auto& d = e["detail"];
   AlarmStateChange c;
   c.via = "eventbridge";
   bool present = false;
   c.name = str(d, "alarmName", &present);
-  if (!present || c.name.empty()) return reject(400, "rejected_malformed", "detail.alarmName must be a non-empty string");
-  if (!d.contains("state") || !d["state"].is_object()) return reject(400, "rejected_malformed", "detail.state must be an object");
+  if (!present || c.name.empty())
+    return reject(400, "rejected_malformed", "detail.alarmName must be a non-empty string");
+  if (!d.contains("state") || !d["state"].is_object())
+    return reject(400, "rejected_malformed", "detail.state must be an object");
   c.state = str(d["state"], "value");
   c.timestamp = str(d["state"], "timestamp", &present);
-  if (!present || c.timestamp.empty()) return reject(400, "rejected_malformed", "detail.state.timestamp must be a string");
+  if (!present || c.timestamp.empty())
+    return reject(400, "rejected_malformed", "detail.state.timestamp must be a string");
   c.reason = str(d["state"], "reason");
   if (d.contains("previousState")) c.previous_state = str(d["previousState"], "value");
   c.account = str(e, "account");
   c.region = str(e, "region");
   c.message_id = str(e, "id");
-  if (e.contains("resources") && e["resources"].is_array() && !e["resources"].empty() && e["resources"][0].is_string()) {
+  if (e.contains("resources") && e["resources"].is_array() && !e["resources"].empty() &&
+      e["resources"][0].is_string()) {
     c.arn = e["resources"][0].get<std::string>();
   }
   from_arn(c.arn, &c.region, &c.account);
@@ -269,11 +275,13 @@ HttpReply CloudWatchIntake::sns(const HttpCall& call, const nlohmann::json& m) {
   }
   if (!valid) {
     return reject(403, "rejected_signature",
-                  "the SNS signature does not verify (SignatureVersion " + version + ", certificate " + clip(cert_url, 160) + ")");
+                  "the SNS signature does not verify (SignatureVersion " + version + ", certificate " +
+                      clip(cert_url, 160) + ")");
   }
   // Authentic from here on. A message older than sns_max_age is a replay (SNS retries for minutes).
   const auto sent = parse_time(str(m, "Timestamp"));
-  if (!sent) return reject(400, "rejected_malformed", "Timestamp '" + clip(str(m, "Timestamp")) + "' is not an ISO 8601 time");
+  if (!sent)
+    return reject(400, "rejected_malformed", "Timestamp '" + clip(str(m, "Timestamp")) + "' is not an ISO 8601 time");
   const auto age = hooks_.now() - *sent;
   if (age > config_.sns_max_age) {
     return reject(400, "rejected_stale",
@@ -284,8 +292,9 @@ HttpReply CloudWatchIntake::sns(const HttpCall& call, const nlohmann::json& m) {
     if (!is_sns_url(url, &why)) return reject(400, "rejected_malformed", "SubscribeURL " + why);
     if (!config_.sns_confirm_subscriptions) {
       count("subscription_logged");
-      spdlog::warn("SNS subscription to {} awaits confirmation (cloudwatch.sns_confirm_subscriptions is false): open {}",
-                   clip(topic, 160), url);
+      spdlog::warn(
+          "SNS subscription to {} awaits confirmation (cloudwatch.sns_confirm_subscriptions is false): open {}",
+          clip(topic, 160), url);
       return HttpReply::json(200, {{"type", type}, {"topic", topic}, {"result", "subscription_logged"}});
     }
     HttpResponse r = fetch(url);
@@ -316,7 +325,8 @@ HttpReply CloudWatchIntake::sns(const HttpCall& call, const nlohmann::json& m) {
   c.state = str(a, "NewStateValue");
   c.previous_state = str(a, "OldStateValue");
   c.timestamp = str(a, "StateChangeTime", &present);
-  if (!present || c.timestamp.empty()) return reject(400, "rejected_malformed", "Message.StateChangeTime must be a string");
+  if (!present || c.timestamp.empty())
+    return reject(400, "rejected_malformed", "Message.StateChangeTime must be a string");
   c.reason = str(a, "NewStateReason");
   c.arn = str(a, "AlarmArn");
   c.account = str(a, "AWSAccountId");
@@ -343,7 +353,8 @@ AlertAdmission CloudWatchIntake::admit(const std::string& key, std::optional<Wal
 
 HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
   if (c.state != "ALARM" && c.state != "OK" && c.state != "INSUFFICIENT_DATA") {
-    return reject(400, "rejected_malformed", "the alarm's state '" + clip(c.state) + "' is not ALARM, OK or INSUFFICIENT_DATA");
+    return reject(400, "rejected_malformed",
+                  "the alarm's state '" + clip(c.state) + "' is not ALARM, OK or INSUFFICIENT_DATA");
   }
   std::string result;
   std::optional<RollbackRequestResult> decision;
@@ -356,8 +367,10 @@ HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
     result = admission == AlertAdmission::kStale ? "ignored_stale" : "duplicate";
     if (admission == AlertAdmission::kStale) {
       const auto since = hooks_.deployment_since ? hooks_.deployment_since() : std::nullopt;
-      spdlog::info("CloudWatch alarm {} in ALARM since {}, before this deployment began at {}: about an earlier "
-                   "deployment; ignored", clip(c.name, 160), c.timestamp, since ? to_rfc3339(*since) : "?");
+      spdlog::info(
+          "CloudWatch alarm {} in ALARM since {}, before this deployment began at {}: about an earlier "
+          "deployment; ignored",
+          clip(c.name, 160), c.timestamp, since ? to_rfc3339(*since) : "?");
     }
   } else {
     result = "matched";
@@ -403,7 +416,8 @@ std::shared_ptr<CloudWatchIntake::PublicKey> CloudWatchIntake::signing_key(const
     auto text = common::read_regular_file(config_.sns_certificate_file, kMaxCertificateBytes, &why);
     if (!text || text->empty()) {
       *status = 503;
-      *error = "cloudwatch.sns_certificate_file cannot be read: " + (text ? config_.sns_certificate_file + " is empty" : why);
+      *error = "cloudwatch.sns_certificate_file cannot be read: " +
+               (text ? config_.sns_certificate_file + " is empty" : why);
       return nullptr;
     }
     pem = std::move(*text);
@@ -431,7 +445,8 @@ std::shared_ptr<CloudWatchIntake::PublicKey> CloudWatchIntake::signing_key(const
   X509_free(cert);
   if (expired || !key->key) {
     *status = 403;
-    *error = "the SNS signing certificate at " + clip(url, 160) + (expired ? " has expired" : " has no usable public key");
+    *error =
+        "the SNS signing certificate at " + clip(url, 160) + (expired ? " has expired" : " has no usable public key");
     return nullptr;
   }
   std::lock_guard<std::mutex> lock(keys_mu_);

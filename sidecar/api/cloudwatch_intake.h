@@ -39,16 +39,16 @@ namespace rs::sidecar {
 
 // One alarm state change, from either delivery.
 struct AlarmStateChange {
-  std::string via;        // "eventbridge" | "sns"
-  std::string name;       // alarm name
-  std::string arn;        // alarm ARN ("" when not sent)
+  std::string via;   // "eventbridge" | "sns"
+  std::string name;  // alarm name
+  std::string arn;   // alarm ARN ("" when not sent)
   std::string account;
-  std::string region;     // region code (eu-west-1)
-  std::string state;      // ALARM | OK | INSUFFICIENT_DATA
+  std::string region;  // region code (eu-west-1)
+  std::string state;   // ALARM | OK | INSUFFICIENT_DATA
   std::string previous_state;
   std::string timestamp;  // the state change's time, as sent
   std::string reason;
-  std::string message_id;  // EventBridge event id / SNS MessageId
+  std::string message_id;   // EventBridge event id / SNS MessageId
   std::string key() const;  // de-duplication identity: account:region:name@timestamp
   nlohmann::json evidence() const;
 };
@@ -65,8 +65,8 @@ class CloudWatchIntake {
   struct Hooks {
     std::function<RollbackRequestResult(const RollbackRequest&)> request_rollback;
     std::function<void(const std::string& result)> count;  // metrics; may be empty
-    std::function<WallTime()> now;                          // default: system clock
-    std::shared_ptr<HttpTransport> transport;               // default: curl (made on first use)
+    std::function<WallTime()> now;                         // default: system clock
+    std::shared_ptr<HttpTransport> transport;              // default: curl (made on first use)
     // De-duplication and staleness (Engine::admit_alert, kept in the state file); default: an
     // in-memory de-duplicator, nothing stale.
     std::function<AlertAdmission(const std::string& key, std::optional<WallTime> started)> admit;
@@ -96,7 +96,7 @@ class CloudWatchIntake {
   AlertDeduplicator seen_;
   std::mutex keys_mu_;
   std::map<std::string, std::shared_ptr<PublicKey>> keys_;  // by SigningCertURL
-  std::mutex http_mu_;  // the transport is used from one thread at a time
+  std::mutex http_mu_;                                      // the transport is used from one thread at a time
 };
 
 }  // namespace rs::sidecar

@@ -70,9 +70,7 @@ HttpReply HttpReply::text(int status, std::string body) {
   return r;
 }
 
-HttpReply HttpReply::error(int status, const std::string& message) {
-  return json(status, {{"error", message}});
-}
+HttpReply HttpReply::error(int status, const std::string& message) { return json(status, {{"error", message}}); }
 
 namespace {
 
@@ -132,9 +130,7 @@ bool is_tchar(char c) {
   return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
 }
 
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
-}
+bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
 
 // For error messages: a client-supplied value, shortened and without control characters.
 std::string shown(std::string_view s) {
@@ -225,8 +221,9 @@ std::optional<ParseError> parse_head(std::string_view head, Request* req) {
     req->minor_version = 1;
   } else if (version == "HTTP/1.0") {
     req->minor_version = 0;
-  } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && std::isdigit(static_cast<unsigned char>(version[5])) &&
-             version[6] == '.' && std::isdigit(static_cast<unsigned char>(version[7]))) {
+  } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/" &&
+             std::isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
+             std::isdigit(static_cast<unsigned char>(version[7]))) {
     return ParseError{505, "HTTP version " + shown(version) + " is not supported (use HTTP/1.1)"};
   } else {
     return ParseError{400, "malformed HTTP version " + shown(version)};
@@ -319,11 +316,11 @@ std::string serialize(const HttpReply& reply, bool head_only, bool close) {
 struct HttpServer::Impl {
   enum class Phase {
     kHandshake,  // TLS only: the handshake, under the head deadline counted from accept
-    kHead,      // waiting for (the rest of) a request head; idle between kept-alive requests
-    kBody,      // reading a body of req.content_length bytes
-    kHandling,  // a worker runs the handler; the loop does not touch the socket
-    kWriting,   // writing `out`
-    kLinger,    // reply sent, write side shut: drop what still arrives, then close
+    kHead,       // waiting for (the rest of) a request head; idle between kept-alive requests
+    kBody,       // reading a body of req.content_length bytes
+    kHandling,   // a worker runs the handler; the loop does not touch the socket
+    kWriting,    // writing `out`
+    kLinger,     // reply sent, write side shut: drop what still arrives, then close
   };
 
   // What the last SSL call on a connection waits for; it overrides the phase's poll event.
@@ -338,7 +335,7 @@ struct HttpServer::Impl {
     SSL* ssl = nullptr;  // TLS connections only
     TlsWant tls_want = TlsWant::kNone;
     Phase phase = Phase::kHead;
-    bool idle = false;        // kHead on a kept-alive connection before any byte of the next request
+    bool idle = false;         // kHead on a kept-alive connection before any byte of the next request
     bool peer_closed = false;  // read EOF: answer what we have, then close
     bool close_after = false;  // close (linger) once `out` is written
     Clock::time_point phase_start;
@@ -468,12 +465,8 @@ struct HttpServer::Impl {
   Io tls_result(Conn& c, int rc) {
     const int e = SSL_get_error(c.ssl, rc);
     switch (e) {
-      case SSL_ERROR_WANT_READ:
-        c.tls_want = TlsWant::kRead;
-        return Io::kAgain;
-      case SSL_ERROR_WANT_WRITE:
-        c.tls_want = TlsWant::kWrite;
-        return Io::kAgain;
+      case SSL_ERROR_WANT_READ: c.tls_want = TlsWant::kRead; return Io::kAgain;
+      case SSL_ERROR_WANT_WRITE: c.tls_want = TlsWant::kWrite; return Io::kAgain;
       case SSL_ERROR_ZERO_RETURN:  // close_notify (or, with SSL_OP_IGNORE_UNEXPECTED_EOF, a plain EOF)
         ERR_clear_error();
         return Io::kEof;
@@ -484,8 +477,7 @@ struct HttpServer::Impl {
         sigemptyset(&pipe);
         sigaddset(&pipe, SIGPIPE);
         const timespec zero{0, 0};
-        while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
-        }
+        while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {}
         return Io::kError;
       }
     }
@@ -587,8 +579,9 @@ struct HttpServer::Impl {
         reason += " (" + std::string(X509_verify_cert_error_string(SSL_get_verify_result(c.ssl))) + ")";
       }
     } else {
-      reason = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ? "client closed the connection during the handshake"
-                                                                    : "TLS error " + std::to_string(e);
+      reason = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN
+                   ? "client closed the connection during the handshake"
+                   : "TLS error " + std::to_string(e);
     }
     ERR_clear_error();
     if (!sent_anything(c)) {
@@ -657,8 +650,8 @@ struct HttpServer::Impl {
       if ((end == std::string::npos && c.in.size() > limits.max_head_bytes) ||
           (end != std::string::npos && end + 4 > limits.max_head_bytes)) {
         reply_error(c, 431, "other",
-                    "request head (request line and headers) is larger than " +
-                        std::to_string(limits.max_head_bytes) + " bytes");
+                    "request head (request line and headers) is larger than " + std::to_string(limits.max_head_bytes) +
+                        " bytes");
         return;
       }
       if (end == std::string::npos) return;
@@ -696,8 +689,8 @@ struct HttpServer::Impl {
         return;
       }
       if (buffered_body + c.req.content_length > limits.max_buffered_body_bytes) {
-        reply_error(c, 503, c.route, "server busy: too many request bodies being received at once; retry shortly",
-                    true, {{"Retry-After", "1"}});
+        reply_error(c, 503, c.route, "server busy: too many request bodies being received at once; retry shortly", true,
+                    {{"Retry-After", "1"}});
         return;
       }
       if (!has_body) {
@@ -773,9 +766,12 @@ struct HttpServer::Impl {
       const Phase before = c.phase;
       const std::size_t pending = c.in.size();
       const auto now = Clock::now();
-      if (c.phase == Phase::kHead || c.phase == Phase::kBody) advance(c, now);
-      else if (c.phase == Phase::kWriting) flush(c, now);
-      else return;
+      if (c.phase == Phase::kHead || c.phase == Phase::kBody)
+        advance(c, now);
+      else if (c.phase == Phase::kWriting)
+        flush(c, now);
+      else
+        return;
       it = conns.find(id);
       if (it == conns.end()) return;
       if (it->second.phase == before && it->second.in.size() == pending) break;
@@ -824,8 +820,7 @@ struct HttpServer::Impl {
     const Conn* oldest = nullptr;
     for (const auto& [id, c] : conns) {
       if (c.phase == Phase::kHandling) continue;
-      if (!oldest || c.phase_start < oldest->phase_start ||
-          (c.phase_start == oldest->phase_start && c.id < oldest->id))
+      if (!oldest || c.phase_start < oldest->phase_start || (c.phase_start == oldest->phase_start && c.id < oldest->id))
         oldest = &c;
     }
     if (!oldest) return false;
@@ -939,11 +934,8 @@ struct HttpServer::Impl {
           ++timed_out;
           close_conn(id);
           break;
-        case Phase::kLinger:
-          close_conn(id);
-          break;
-        case Phase::kHandling:
-          break;
+        case Phase::kLinger: close_conn(id); break;
+        case Phase::kHandling: break;
       }
     }
   }
@@ -953,9 +945,10 @@ struct HttpServer::Impl {
     const std::uint64_t t = timed_out, e = evicted, r = rejected;
     if (t == warned_timed_out && e == warned_evicted && r == warned_rejected) return;
     if (warned_once && now - last_warn < kWarnEvery) return;
-    spdlog::warn("HTTP: slow or idle clients: {} connection(s) cut at a deadline, {} closed and {} refused at the "
-                 "connection cap ({}) since the last warning; {} open",
-                 t - warned_timed_out, e - warned_evicted, r - warned_rejected, limits.max_connections, conns.size());
+    spdlog::warn(
+        "HTTP: slow or idle clients: {} connection(s) cut at a deadline, {} closed and {} refused at the "
+        "connection cap ({}) since the last warning; {} open",
+        t - warned_timed_out, e - warned_evicted, r - warned_rejected, limits.max_connections, conns.size());
     warned_timed_out = t;
     warned_evicted = e;
     warned_rejected = r;
@@ -1021,11 +1014,15 @@ struct HttpServer::Impl {
           auto it = conns.find(ids[i - 2]);
           if (it == conns.end()) continue;
           if (it->second.phase == Phase::kHandshake) {
-            if ((fds[i].revents & (POLLERR | POLLNVAL)) && !(fds[i].revents & POLLIN)) close_conn(ids[i - 2]);
-            else handshake(ids[i - 2]);
+            if ((fds[i].revents & (POLLERR | POLLNVAL)) && !(fds[i].revents & POLLIN))
+              close_conn(ids[i - 2]);
+            else
+              handshake(ids[i - 2]);
           } else if (it->second.phase == Phase::kWriting) {
-            if (fds[i].revents & (POLLERR | POLLNVAL)) close_conn(ids[i - 2]);
-            else drive(ids[i - 2]);
+            if (fds[i].revents & (POLLERR | POLLNVAL))
+              close_conn(ids[i - 2]);
+            else
+              drive(ids[i - 2]);
           } else if (it->second.phase != Phase::kHandling) {
             on_readable(ids[i - 2]);
           }

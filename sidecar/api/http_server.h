@@ -59,9 +59,9 @@ struct HttpLimits {
 // Counters since start(), for tests and diagnostics.
 struct HttpServerStats {
   std::uint64_t accepted = 0;
-  std::uint64_t timed_out = 0;  // cut by a head/body/write/idle deadline
-  std::uint64_t evicted = 0;    // closed to make room for a new connection at max_connections
-  std::uint64_t rejected = 0;   // new connection closed at once: every open one was in a handler
+  std::uint64_t timed_out = 0;               // cut by a head/body/write/idle deadline
+  std::uint64_t evicted = 0;                 // closed to make room for a new connection at max_connections
+  std::uint64_t rejected = 0;                // new connection closed at once: every open one was in a handler
   std::uint64_t tls_handshake_failures = 0;  // failed or timed out after the client sent a byte
 };
 

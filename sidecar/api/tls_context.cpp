@@ -73,11 +73,13 @@ SSL_CTX* TlsContext::build(const WebTlsConfig& config, std::string* error) {
   if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     const unsigned long e = ERR_peek_last_error();
     if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)  // OpenSSL 3 checks here
-      return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file + "'");
+      return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file +
+                  "'");
     return fail("tls_server_config.key_file '" + config.key_file + "' is not a usable PEM private key");
   }
   if (SSL_CTX_check_private_key(ctx) != 1)
-    return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file + "'");
+    return fail("tls_server_config.key_file '" + config.key_file + "' does not match cert_file '" + config.cert_file +
+                "'");
   if (!config.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1)
       return fail("tls_server_config.client_ca_file '" + config.client_ca_file + "' is not a usable PEM CA bundle");
@@ -88,18 +90,12 @@ SSL_CTX* TlsContext::build(const WebTlsConfig& config, std::string* error) {
     SSL_CTX_set_client_CA_list(ctx, names);
   }
   switch (config.client_auth) {
-    case ClientAuth::kNoClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-      break;
-    case ClientAuth::kRequestClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_certificate);
-      break;
+    case ClientAuth::kNoClientCert: SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr); break;
+    case ClientAuth::kRequestClientCert: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_certificate); break;
     case ClientAuth::kRequireAnyClientCert:
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any_certificate);
       break;
-    case ClientAuth::kVerifyClientCertIfGiven:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-      break;
+    case ClientAuth::kVerifyClientCertIfGiven: SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr); break;
     case ClientAuth::kRequireAndVerifyClientCert:
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       break;

@@ -87,8 +87,9 @@ void print_summary(const LoadedConfig& loaded) {
     } else {
       std::cout << "plain HTTP";
     }
-    std::cout << ", basic auth " << (c.web.basic_auth_users.empty() ? std::string("off")
-                                                                    : std::to_string(c.web.basic_auth_users.size()) + " user(s)")
+    std::cout << ", basic auth "
+              << (c.web.basic_auth_users.empty() ? std::string("off")
+                                                 : std::to_string(c.web.basic_auth_users.size()) + " user(s)")
               << "\n";
   }
   for (const auto& a : loaded.actuators) std::cout << "actuator " << a->describe() << "\n";
@@ -126,7 +127,10 @@ bool check_online(LoadedConfig& loaded, Env& env) {
       for (const auto& [k, v] : s.labels) labels += (labels.empty() ? "" : ",") + k + "=\"" + v + "\"";
       std::cout << "query " << r.name << ": " << format_value(s.value) << (labels.empty() ? "" : " {" + labels + "}")
                 << " (" << comparison_name(r.comparison) << " " << format_value(r.threshold)
-                << (std::isnan(s.value) ? ": no data" : breach ? ": BREACHING" : ": ok") << ")\n";
+                << (std::isnan(s.value) ? ": no data"
+                    : breach            ? ": BREACHING"
+                                        : ": ok")
+                << ")\n";
     }
     for (const auto& w : data.warnings) std::cout << "query " << r.name << ": Prometheus warning: " << w << "\n";
   }
@@ -243,12 +247,15 @@ int run_cli(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "gate") return run_gate(argc, argv);
   po::options_description options(kUsage);
   options.add_options()("help,h", "show this help")("version", "print the version")(
-      "config,c", po::value<std::string>(), "config file (YAML)")("online", "check: also query Prometheus and probe actuators")(
+      "config,c", po::value<std::string>(), "config file (YAML)")("online",
+                                                                  "check: also query Prometheus and probe actuators")(
       "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
       "log-format", po::value<std::string>()->default_value("text"), "text|json")(
-      "address", po::value<std::string>(), "rollback/freeze/unfreeze: the sidecar's listen address (host:port, or "
+      "address", po::value<std::string>(),
+      "rollback/freeze/unfreeze: the sidecar's listen address (host:port, or "
       "https://host:port when it serves TLS)")(
-      "ca-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: CA that signs the sidecar's certificate")(
+      "ca-file", po::value<std::string>(),
+      "rollback/freeze/unfreeze over https: CA that signs the sidecar's certificate")(
       "cert-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client certificate (mutual TLS)")(
       "key-file", po::value<std::string>(), "rollback/freeze/unfreeze over https: client key (mutual TLS)")(
       "token-file", po::value<std::string>(), "rollback/freeze/unfreeze: file with the API bearer token")(

@@ -144,8 +144,8 @@ std::vector<RuleResult> rule_results(const Outcome& o, const Config& config) {
     RuleResult r;
     if (o.verdict == kCannotJudge || !rule) {
       r = {RuleOutcome::kError, o.reason};
-    } else if (o.verdict == kFail && ((o.decision && o.decision->rule == config.rules[i].name) ||
-                                      rule->status.state == RuleState::kFiring)) {
+    } else if (o.verdict == kFail &&
+               ((o.decision && o.decision->rule == config.rules[i].name) || rule->status.state == RuleState::kFiring)) {
       r = {RuleOutcome::kFailed, config.rules[i].name + " fired: " + evidence_line(*rule)};
     } else if (with_data == 0) {
       const std::string& problem = rule->status.last_problem;
@@ -233,8 +233,8 @@ std::string junit_xml(const Outcome& o, const Config& config, const std::vector<
   const std::string suite = "gate " + config.deployment.name + " (" + config.deployment.stage + ")";
   std::ostringstream x;
   x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    << "<testsuites name=\"rollback-sidecar gate\" tests=\"" << tests << "\" failures=\"" << failures
-    << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n"
+    << "<testsuites name=\"rollback-sidecar gate\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\""
+    << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n"
     << "  <testsuite name=\"" << xml_escape(suite) << "\" tests=\"" << tests << "\" failures=\"" << failures
     << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\" timestamp=\""
     << to_rfc3339(o.started_at) << "\">\n"
@@ -319,9 +319,12 @@ nlohmann::json json_report(const Outcome& o, const Config& config, const std::ve
 std::string markdown_cell(const std::string& raw) {
   std::string out;
   for (char c : common::valid_utf8(raw)) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n' || c == '\r')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -348,8 +351,8 @@ std::string markdown_summary(const Outcome& o, const Config& config, const std::
   if (o.decision) {
     const Decision& d = *o.decision;
     m << "\nDecision #" << d.id << ": " << decision_kind_name(d.kind)
-      << (d.result == RollbackResult::kRunning ? "" : std::string(" (") + rollback_result_name(d.result) + ")")
-      << " — " << markdown_cell(d.reason) << "\n";
+      << (d.result == RollbackResult::kRunning ? "" : std::string(" (") + rollback_result_name(d.result) + ")") << " — "
+      << markdown_cell(d.reason) << "\n";
   }
   m << "\n";
   return m.str();
@@ -361,9 +364,11 @@ std::string compact_duration(Duration d) {
   if (d < Duration::zero()) d = Duration::zero();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   char buf[32];
-  if (ms < 60000) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>((ms + 999) / 1000));
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
-                     static_cast<long long>((ms % 60000 + 999) / 1000));
+  if (ms < 60000)
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>((ms + 999) / 1000));
+  else
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60000),
+                  static_cast<long long>((ms % 60000 + 999) / 1000));
   return buf;
 }
 
@@ -455,8 +460,9 @@ class Gate {
       const Duration window = r.breaches ? interval * (r.breaches->n - 1) : r.for_duration;
       longest_window = std::max(longest_window, window);
       longest_delay = std::max(longest_delay, r.delay);
-      const int n = r.breaches ? r.breaches->n
-                               : static_cast<int>((r.for_duration.count() + interval.count() - 1) / interval.count()) + 1;
+      const int n = r.breaches
+                        ? r.breaches->n
+                        : static_cast<int>((r.for_duration.count() + interval.count() - 1) / interval.count()) + 1;
       o.needed = std::max(o.needed, n);
     }
 
@@ -532,13 +538,14 @@ class Gate {
       // A signal during the last evaluation: its rollback finished; the verdict says so.
     } else if (!signal.empty()) {
       o.verdict = kCannotJudge;
-      o.reason = "interrupted by " + signal + " after " + compact_duration(std::chrono::duration_cast<Duration>(
-                                                             std::chrono::duration<double>(o.elapsed_seconds))) +
-                 " (" + std::to_string(o.evaluations) + " evaluation(s)); nothing was changed";
+      o.reason =
+          "interrupted by " + signal + " after " +
+          compact_duration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.elapsed_seconds))) +
+          " (" + std::to_string(o.evaluations) + " evaluation(s)); nothing was changed";
     } else if (all_errors_throughout) {
       o.verdict = kCannotJudge;
-      o.reason = "Prometheus could not be queried at any of " + std::to_string(o.evaluations) +
-                 " evaluation(s) (" + config_.prometheus.url + "): " + last_error;
+      o.reason = "Prometheus could not be queried at any of " + std::to_string(o.evaluations) + " evaluation(s) (" +
+                 config_.prometheus.url + "): " + last_error;
     } else {
       judge_data(o);
     }
@@ -566,11 +573,16 @@ class Gate {
     std::string out = "rule " + d.rule + " fired: value " + (d.value ? format_value(*d.value) : "-") + " " +
                       d.comparison + " " + format_value(d.threshold);
     if (d.first_breach) out += " since " + to_rfc3339(*d.first_breach);
-    if (d.kind == DecisionKind::kHold) out += "; dry run (--no-rollback or dry_run): nothing was changed";
-    else if (d.kind == DecisionKind::kNotify) out += "; the rule only notifies: nothing was rolled back";
-    else if (d.result == RollbackResult::kFailure) out += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
-    else if (d.result == RollbackResult::kRunning) out += "; rolled back (running)";
-    else out += std::string("; rolled back (") + rollback_result_name(d.result) + ")";
+    if (d.kind == DecisionKind::kHold)
+      out += "; dry run (--no-rollback or dry_run): nothing was changed";
+    else if (d.kind == DecisionKind::kNotify)
+      out += "; the rule only notifies: nothing was rolled back";
+    else if (d.result == RollbackResult::kFailure)
+      out += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
+    else if (d.result == RollbackResult::kRunning)
+      out += "; rolled back (running)";
+    else
+      out += std::string("; rolled back (") + rollback_result_name(d.result) + ")";
     return out;
   }
 
@@ -596,8 +608,8 @@ class Gate {
       o.verdict = kPass;
       int judged = 0;
       for (const auto& t : o.tallies) judged += t.with_data > 0;
-      o.reason = "no rule fired in " + common::format_duration(options_.bake) + "; " + std::to_string(judged) +
-                 " of " + std::to_string(config_.rules.size()) + " rule(s) had data, " +
+      o.reason = "no rule fired in " + common::format_duration(options_.bake) + "; " + std::to_string(judged) + " of " +
+                 std::to_string(config_.rules.size()) + " rule(s) had data, " +
                  std::to_string(o.evaluations_with_data) + " of " + std::to_string(o.evaluations) +
                  " evaluation(s) with data (" + std::to_string(o.needed) + " needed)";
     }
@@ -680,8 +692,8 @@ int run_gate(int argc, char** argv) {
   const std::string config_path = vm["config"].as<std::string>();
   notifiers::Environment notifier_env;
   notifier_env.make_transport = env.make_http;
-  LoadResult result = load_config_file(config_path, actuators::Registry::builtin(), notifiers::Registry::builtin(),
-                                       notifier_env, env);
+  LoadResult result =
+      load_config_file(config_path, actuators::Registry::builtin(), notifiers::Registry::builtin(), notifier_env, env);
   for (const auto& e : result.errors) std::cerr << e.to_string(config_path) << "\n";
   if (!result.loaded) {
     return cannot_judge(config_path + ": " + std::to_string(result.errors.size()) +

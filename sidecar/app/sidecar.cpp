@@ -95,8 +95,7 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
         [&p] { p.metrics.count_tls_handshake_error(); });
   }
   p.scheduler = std::make_unique<Scheduler>(
-      p.clock, p.config.evaluation_interval,
-      [this] { evaluate_once(); },
+      p.clock, p.config.evaluation_interval, [this] { evaluate_once(); },
       [&p](std::uint64_t skipped) {
         p.metrics.count_evaluation_overruns(static_cast<double>(skipped));
         spdlog::warn("evaluation took longer than evaluation_interval {}; skipped {} tick(s)",
@@ -133,16 +132,17 @@ bool Sidecar::start(std::string* error, const StartOptions& options) {
   std::string serving = options.serve_http ? c.listen : std::string("nothing (no HTTP listener)");
   if (options.serve_http && c.web.tls.enabled) {
     serving += std::string(" (HTTPS, ") + tls_version_name(c.web.tls.min_version) + "-" +
-               tls_version_name(c.web.tls.max_version) + ", client certificates: " +
-               client_auth_name(c.web.tls.client_auth) + ")";
+               tls_version_name(c.web.tls.max_version) +
+               ", client certificates: " + client_auth_name(c.web.tls.client_auth) + ")";
   }
   if (options.serve_http && !c.web.basic_auth_users.empty()) {
     serving += " with basic auth (" + std::to_string(c.web.basic_auth_users.size()) + " user(s))";
   }
-  spdlog::info("rollback-sidecar {} watching deployment {} (stage {}, strategy {}{}): {} rule(s) every {} against {}; "
-               "serving on {}",
-               RS_VERSION, c.deployment.name, c.deployment.stage, c.deployment.strategy, c.dry_run ? ", DRY RUN" : "",
-               c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url, serving);
+  spdlog::info(
+      "rollback-sidecar {} watching deployment {} (stage {}, strategy {}{}): {} rule(s) every {} against {}; "
+      "serving on {}",
+      RS_VERSION, c.deployment.name, c.deployment.stage, c.deployment.strategy, c.dry_run ? ", DRY RUN" : "",
+      c.rules.size(), common::format_duration(c.evaluation_interval), c.prometheus.url, serving);
   return true;
 }
 

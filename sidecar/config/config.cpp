@@ -44,17 +44,16 @@ using namespace config_internal;
 // In this order: deployment sets the {{vars}} the later ones template with; actuators read the
 // strategy; promotion reads evaluation_interval.
 constexpr Loader kLoaders[] = {
-    load_prometheus, load_runtime, load_deployment, load_rules, load_rollback, load_records,
-    load_actuators,  load_api,     load_alerts,     load_promotion, load_notifiers, load_cloudwatch_key,
-    load_web_config,
+    load_prometheus, load_runtime,        load_deployment, load_rules,  load_rollback,
+    load_records,    load_actuators,      load_api,        load_alerts, load_promotion,
+    load_notifiers,  load_cloudwatch_key, load_web_config,
 };
 
 }  // namespace
 
 LoadResult load_config_text(const std::string& yaml_text, const std::string& source_name,
                             const actuators::Registry& registry, const notifiers::Registry& notifier_registry,
-                            const notifiers::Environment& notifier_env, const Env& world,
-                            const LoadOptions& options) {
+                            const notifiers::Environment& notifier_env, const Env& world, const LoadOptions& options) {
   LoadResult result;
   std::optional<YAML::Node> root = read_document(yaml_text, result.errors);
   if (!root) return result;
@@ -62,8 +61,8 @@ LoadResult load_config_text(const std::string& yaml_text, const std::string& sou
   LoadedConfig loaded;
   loaded.config.source_path = source_name;
   MapReader top(*root, "", 1, result.errors);
-  LoadContext context{top,      loaded,           loaded.config, result.errors, {}, 0, {}, registry,
-                      notifier_registry, notifier_env, world, options};
+  LoadContext context{top, loaded,   loaded.config,     result.errors, {},    0,
+                      {},  registry, notifier_registry, notifier_env,  world, options};
   for (Loader load : kLoaders) load(context);
   validate(context, result.warnings);
   top.finish();  // every top-level key no loader read

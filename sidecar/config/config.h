@@ -36,8 +36,8 @@ struct DeploymentConfig {
 // colour may have been scaled down). Checked again after the switch.
 struct PreflightConfig {
   bool enabled = false;
-  std::string http_url;                  // GET must answer 2xx ("" = not checked)
-  std::optional<QueryCondition> query;   // must hold ("" = not checked)
+  std::string http_url;                 // GET must answer 2xx ("" = not checked)
+  std::optional<QueryCondition> query;  // must hold ("" = not checked)
   Duration timeout{5000};
 };
 
@@ -52,7 +52,7 @@ struct VerifyConfig {
 
 // How the executor drives actuators when rolling back.
 struct RollbackConfig {
-  Duration deadline{30000};         // all actuators, all retries
+  Duration deadline{30000};  // all actuators, all retries
   Duration initial_backoff{100};
   Duration max_backoff{2000};
   PreflightConfig preflight;

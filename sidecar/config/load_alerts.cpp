@@ -15,8 +15,9 @@ void load_alerts(LoadContext& c) {
   const auto match = alerts.string_map("match");
   const YAML::Node written = alerts.raw("match");
   if (written && (written.IsNull() || (written.IsMap() && written.size() == 0))) {
-    alerts.error("match", "is empty, which would match every alert (also kube-prometheus's always-firing "
-                          "Watchdog) and roll back at once; list at least one label, e.g. {service: '{{deployment}}'}");
+    alerts.error("match",
+                 "is empty, which would match every alert (also kube-prometheus's always-firing "
+                 "Watchdog) and roll back at once; list at least one label, e.g. {service: '{{deployment}}'}");
   }
   for (const auto& [label, pattern] : match) {
     std::string why;

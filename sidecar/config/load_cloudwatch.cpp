@@ -66,9 +66,11 @@ void load_prometheus_sigv4(common::PluginSettings& prometheus, common::PluginSet
                            promql::ClientOptions& out) {
   promql::ClientOptions::SigV4 s;
   s.region = sigv4.string("region");
-  if (!s.region.empty() && !is_region(s.region)) sigv4.error("region", "'" + s.region + "' is not an AWS region (e.g. eu-west-1)");
+  if (!s.region.empty() && !is_region(s.region))
+    sigv4.error("region", "'" + s.region + "' is not an AWS region (e.g. eu-west-1)");
   s.service = sigv4.string("service", "aps");
-  if (s.service.empty() || s.service.find_first_of(" :/") != std::string::npos) sigv4.error("service", "must be a signing name like aps");
+  if (s.service.empty() || s.service.find_first_of(" :/") != std::string::npos)
+    sigv4.error("service", "must be a signing name like aps");
   s.profile = sigv4.string("profile", "");
   if (!out.bearer_token_file.empty() || !out.basic_auth_username.empty()) {
     prometheus.error("sigv4", "cannot go with bearer_token_file or basic_auth (SigV4 is the Authorization header)");

@@ -15,7 +15,8 @@ void load_deployment(LoadContext& c) {
   }
   out.vars = r.string_map("vars");
   for (const char* reserved : {"deployment", "stage", "strategy"}) {
-    if (out.vars.count(reserved)) r.error("vars", std::string("'") + reserved + "' is set from deployment itself; pick another name");
+    if (out.vars.count(reserved))
+      r.error("vars", std::string("'") + reserved + "' is set from deployment itself; pick another name");
   }
   // Values are templated into PromQL string literals ({service="{{service}}"}): a quote, a
   // backslash, a newline or a brace would end the literal or the matcher and change the query.

@@ -8,8 +8,8 @@ namespace rs::sidecar::config_internal {
 namespace {
 
 const std::vector<std::string>& notification_messages() {
-  static const std::vector<std::string> all = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed",
-                                               "RollbackUnverified", "RollbackDryRun", "RuleNotify"};
+  static const std::vector<std::string> all = {"RollbackStarted",    "RollbackSucceeded", "RollbackFailed",
+                                               "RollbackUnverified", "RollbackDryRun",    "RuleNotify"};
   return all;
 }
 
@@ -27,7 +27,8 @@ void load_notifiers(LoadContext& c) {
     std::string type = n.string("type");
     if (type.empty()) continue;
     if (!c.notifier_registry.contains(type)) {
-      n.error("type", "unknown notifier type '" + type + "' (known: " + comma_list(c.notifier_registry.known_types()) + ")");
+      n.error("type",
+              "unknown notifier type '" + type + "' (known: " + comma_list(c.notifier_registry.known_types()) + ")");
       continue;
     }
     NotifierSpec spec;
@@ -41,7 +42,9 @@ void load_notifiers(LoadContext& c) {
     }
     // Whoever wants RollbackFailed also gets RollbackUnverified: traffic is on a stable version
     // that is not healthy, which pages like a failed rollback.
-    auto has = [&](const char* m) { return std::find(spec.messages.begin(), spec.messages.end(), m) != spec.messages.end(); };
+    auto has = [&](const char* m) {
+      return std::find(spec.messages.begin(), spec.messages.end(), m) != spec.messages.end();
+    };
     if (has("RollbackFailed") && !has("RollbackUnverified")) spec.messages.push_back("RollbackUnverified");
     spec.give_up_after = n.duration("give_up_after", Duration{3600000});
     if (spec.give_up_after.count() <= 0) n.error("give_up_after", "must be greater than 0");

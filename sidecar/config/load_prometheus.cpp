@@ -39,8 +39,9 @@ void load_prometheus(LoadContext& c) {
   // A password in the URL sits in the config (and in every log line quoting the URL): refused,
   // and never repeated in the message.
   if (userinfo_of(out.url).find(':') != std::string::npos) {
-    r.error("url", "has a password in it (user:***@); put the password in a file: "
-                   "basic_auth: {username: ..., password_file: /run/secrets/...}");
+    r.error("url",
+            "has a password in it (user:***@); put the password in a file: "
+            "basic_auth: {username: ..., password_file: /run/secrets/...}");
     out.url = redacted(out.url);
   }
   while (!out.url.empty() && out.url.back() == '/') out.url.pop_back();
@@ -65,7 +66,8 @@ void load_prometheus(LoadContext& c) {
     out.tls.cert_file = t.string("cert_file", "");
     out.tls.key_file = t.string("key_file", "");
     out.tls.insecure_skip_verify = t.boolean("insecure_skip_verify", false);
-    if (out.tls.cert_file.empty() != out.tls.key_file.empty()) t.error("cert_file", "cert_file and key_file go together");
+    if (out.tls.cert_file.empty() != out.tls.key_file.empty())
+      t.error("cert_file", "cert_file and key_file go together");
     t.finish();
   }
   if (r.has("sigv4")) {

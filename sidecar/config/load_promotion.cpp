@@ -27,7 +27,8 @@ void load_promotion(LoadContext& c) {
   }
   if (!p.steps.empty() && p.steps.back() != 100) pr.error("steps", "must end at 100 (full promotion)");
   if (c.config.deployment.strategy == "blue-green" && p.steps != std::vector<int>{100}) {
-    pr.error("steps", "blue-green switches all traffic at once: use steps: [100] (the analysis window is step_duration)");
+    pr.error("steps",
+             "blue-green switches all traffic at once: use steps: [100] (the analysis window is step_duration)");
   }
   p.step_duration = pr.duration("step_duration", Duration{120000});
   if (p.step_duration < c.config.evaluation_interval) pr.error("step_duration", "must be at least evaluation_interval");

@@ -60,7 +60,8 @@ void load_rollback(LoadContext& c) {
     }
     if (pf.has("query")) p.query = read_condition(pf, c.vars);
     p.timeout = pf.duration("timeout", Duration{5000});
-    if (!pf.has("http") && !pf.has("query")) pf.error("http", "preflight needs http:, query: (with above/below), or both");
+    if (!pf.has("http") && !pf.has("query"))
+      pf.error("http", "preflight needs http:, query: (with above/below), or both");
     pf.finish();
   }
   if (rb.has("verify")) {

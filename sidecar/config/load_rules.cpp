@@ -11,8 +11,8 @@ bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
 // rules[].name: letters, digits and _ . : - (a Prometheus label value and a log token).
 bool is_rule_name(const std::string& name) {
   for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_ascii_digit(c) || c == '_' ||
-                    c == '.' || c == ':' || c == '-';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_ascii_digit(c) || c == '_' || c == '.' ||
+                    c == ':' || c == '-';
     if (!ok) return false;
   }
   return !name.empty();
@@ -35,15 +35,22 @@ RuleFields read_rule_fields(MapReader& r) {
   if (r.raw("for")) f.for_duration = r.duration("for", Duration{0});
   if (r.raw("delay")) f.delay = r.duration("delay", Duration{0});
   if (auto m = r.scalar("missing", false)) {
-    if (*m == "hold") f.missing = Missing::kHold;
-    else if (*m == "breach") f.missing = Missing::kBreach;
-    else if (*m == "ok") f.missing = Missing::kOk;
-    else r.error("missing", "'" + *m + "' is not one of hold, breach, ok");
+    if (*m == "hold")
+      f.missing = Missing::kHold;
+    else if (*m == "breach")
+      f.missing = Missing::kBreach;
+    else if (*m == "ok")
+      f.missing = Missing::kOk;
+    else
+      r.error("missing", "'" + *m + "' is not one of hold, breach, ok");
   }
   if (auto a = r.scalar("action", false)) {
-    if (*a == "rollback") f.action = RuleAction::kRollback;
-    else if (*a == "notify") f.action = RuleAction::kNotify;
-    else r.error("action", "'" + *a + "' is not one of rollback, notify");
+    if (*a == "rollback")
+      f.action = RuleAction::kRollback;
+    else if (*a == "notify")
+      f.action = RuleAction::kNotify;
+    else
+      r.error("action", "'" + *a + "' is not one of rollback, notify");
   }
   if (auto s = r.scalar("severity", false)) f.severity = *s;
   if (f.above && f.below) r.error("above", "set either above or below, not both");
@@ -55,8 +62,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
   rule.line = r.line();
   rule.name = r.string("name");
   if (rule.name.size() > kMaxRuleNameLength) {
-    r.error("name", quote_clipped(rule.name) + " is longer than " + std::to_string(kMaxRuleNameLength) +
-                        " characters");
+    r.error("name", quote_clipped(rule.name) + " is longer than " + std::to_string(kMaxRuleNameLength) + " characters");
   } else if (!rule.name.empty() && !is_rule_name(rule.name)) {
     r.error("name", quote_clipped(rule.name) + " may only contain letters, digits and _ . : -");
   }
@@ -86,7 +92,10 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
     }
   }
   rule.comparison = (over.below || (!over.above && base.below)) ? Comparison::kBelow : Comparison::kAbove;
-  rule.threshold = over.above ? *over.above : over.below ? *over.below : base.above ? *base.above : base.below.value_or(0);
+  rule.threshold = over.above   ? *over.above
+                   : over.below ? *over.below
+                   : base.above ? *base.above
+                                : base.below.value_or(0);
   rule.for_duration = over.for_duration.value_or(base.for_duration.value_or(Duration{0}));
   rule.delay = over.delay.value_or(base.delay.value_or(Duration{0}));
   rule.missing = over.missing.value_or(base.missing.value_or(Missing::kHold));
@@ -115,8 +124,8 @@ void load_rules(LoadContext& c) {
                              " are allowed (each is a query every evaluation_interval): split the config");
   }
   for (size_t i = 0; i < rules.size(); ++i) {
-    load_rule(MapReader(rules[i], "rules[" + std::to_string(i) + "]", line_of(rules[i]), c.errors),
-              c.config.deployment, c.vars, c.config.rules);
+    load_rule(MapReader(rules[i], "rules[" + std::to_string(i) + "]", line_of(rules[i]), c.errors), c.config.deployment,
+              c.vars, c.config.rules);
   }
   std::set<std::string> names;
   for (const auto& r : c.config.rules) {

@@ -31,7 +31,8 @@ void load_runtime(LoadContext& c) {
   Config& cfg = c.config;
   cfg.listen = c.top.string("listen", "127.0.0.1:9107");
   if (!is_listen_address(cfg.listen)) {
-    c.top.error("listen", quote_clipped(cfg.listen) + " must be host:port (host at most 253 characters, port 0..65535)");
+    c.top.error("listen",
+                quote_clipped(cfg.listen) + " must be host:port (host at most 253 characters, port 0..65535)");
   }
   cfg.evaluation_interval = c.top.duration("evaluation_interval", Duration{5000});
   if (cfg.evaluation_interval < Duration{100}) c.top.error("evaluation_interval", "must be at least 100ms");

@@ -119,7 +119,8 @@ void load_tls(MapReader& tls, const std::string& dir, WebTlsConfig& out) {
       {"cert", "inline certificates are not supported: put the PEM in a file and use cert_file"},
       {"key", "inline keys are not supported: put the PEM in a file (mode 0600) and use key_file"},
       {"client_ca", "inline CA certificates are not supported: put the PEM in a file and use client_ca_file"},
-      {"client_allowed_sans", "is not supported by rollback-sidecar: any certificate client_ca_file verifies is accepted"},
+      {"client_allowed_sans",
+       "is not supported by rollback-sidecar: any certificate client_ca_file verifies is accepted"},
       {"cipher_suites", "is not supported by rollback-sidecar: OpenSSL's default cipher suites apply"},
       {"curve_preferences", "is not supported by rollback-sidecar: OpenSSL's default groups apply"},
       {"prefer_server_cipher_suites", "is not supported by rollback-sidecar: OpenSSL's server preference applies"},
@@ -134,8 +135,9 @@ void load_tls(MapReader& tls, const std::string& dir, WebTlsConfig& out) {
   if (!key.empty()) check_file(tls, "key_file", out.key_file);
   if (!ca.empty()) check_file(tls, "client_ca_file", out.client_ca_file);
   if (!ca.empty() && out.client_auth == ClientAuth::kNoClientCert) {
-    tls.error("client_ca_file", "is set but client_auth_type is NoClientCert, so no client certificate is asked for; "
-                                "set client_auth_type: RequireAndVerifyClientCert for mutual TLS");
+    tls.error("client_ca_file",
+              "is set but client_auth_type is NoClientCert, so no client certificate is asked for; "
+              "set client_auth_type: RequireAndVerifyClientCert for mutual TLS");
   }
   // exporter-toolkit (Go) falls back to the host's root CAs here; a sidecar verifying scrapers
   // against every public CA is never what was meant, so the CA must be named.
@@ -164,13 +166,15 @@ void load_users(MapReader& top, WebConfig& out) {
       continue;
     }
     if (user.empty() || user.find(':') != std::string::npos) {
-      top.add("basic_auth_users", line, "user names must be non-empty and without ':' (Basic auth splits at the first ':')");
+      top.add("basic_auth_users", line,
+              "user names must be non-empty and without ':' (Basic auth splits at the first ':')");
       continue;
     }
     // The hash is a secret: the message never shows it.
     if (!re2::RE2::FullMatch(it->second.Scalar(), kBcrypt)) {
-      top.add(path, line, "is not a bcrypt hash ($2y$10$ followed by 53 characters; make one with "
-                          "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`)");
+      top.add(path, line,
+              "is not a bcrypt hash ($2y$10$ followed by 53 characters; make one with "
+              "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`)");
       continue;
     }
     out.basic_auth_users[user] = it->second.Scalar();

@@ -36,19 +36,19 @@ struct LoadContext {
 
 using Loader = void (*)(LoadContext&);
 
-void load_prometheus(LoadContext& c);         // load_prometheus.cpp: prometheus
-void load_runtime(LoadContext& c);            // load_runtime.cpp: listen, evaluation_interval, dry_run
-void load_deployment(LoadContext& c);         // load_deployment.cpp: deployment (+ vars)
-void load_rules(LoadContext& c);              // load_rules.cpp: rules (+ stage overrides)
-void load_rollback(LoadContext& c);           // load_rollback.cpp: rollback (preflight, verify)
-void load_actuators(LoadContext& c);          // load_actuators.cpp: actuators, cleanup
-void load_api(LoadContext& c);                // load_api.cpp: api
-void load_alerts(LoadContext& c);             // load_alerts.cpp: alerts
-void load_promotion(LoadContext& c);          // load_promotion.cpp: promotion
-void load_records(LoadContext& c);            // load_records.cpp: state_file, audit_log, incidents_dir
-void load_notifiers(LoadContext& c);          // load_notifiers.cpp: notifiers
-void load_cloudwatch_key(LoadContext& c);     // load_cloudwatch.cpp: cloudwatch
-void load_web_config(LoadContext& c);         // load_web_config.cpp: web_config_file (+ the file it names)
+void load_prometheus(LoadContext& c);      // load_prometheus.cpp: prometheus
+void load_runtime(LoadContext& c);         // load_runtime.cpp: listen, evaluation_interval, dry_run
+void load_deployment(LoadContext& c);      // load_deployment.cpp: deployment (+ vars)
+void load_rules(LoadContext& c);           // load_rules.cpp: rules (+ stage overrides)
+void load_rollback(LoadContext& c);        // load_rollback.cpp: rollback (preflight, verify)
+void load_actuators(LoadContext& c);       // load_actuators.cpp: actuators, cleanup
+void load_api(LoadContext& c);             // load_api.cpp: api
+void load_alerts(LoadContext& c);          // load_alerts.cpp: alerts
+void load_promotion(LoadContext& c);       // load_promotion.cpp: promotion
+void load_records(LoadContext& c);         // load_records.cpp: state_file, audit_log, incidents_dir
+void load_notifiers(LoadContext& c);       // load_notifiers.cpp: notifiers
+void load_cloudwatch_key(LoadContext& c);  // load_cloudwatch.cpp: cloudwatch
+void load_web_config(LoadContext& c);      // load_web_config.cpp: web_config_file (+ the file it names)
 
 // validate.cpp: the checks that span sections (promotion vs actuators, actuators vs rules,
 // alerts vs api, templating leftovers, secret files). `warnings` get what is suspicious but valid.

@@ -17,11 +17,11 @@ void check_promotion_actuators(LoadContext& c) {
   if (!c.config.promotion.enabled) return;
   for (const auto& entry : c.actuator_entries_loaded) {
     if (!entry.actuator || entry.actuator->supports_weights()) continue;  // a failed entry has its own error
-    c.errors.push_back(ConfigError{
-        "promotion", c.top.line("promotion"),
-        "needs actuators that set traffic weights; actuators[" + std::to_string(entry.index) + "].type '" +
-            entry.type + "' (line " + std::to_string(entry.line) + ") cannot (types that can: " +
-            comma_list(c.actuator_registry.weight_types()) + ")"});
+    c.errors.push_back(
+        ConfigError{"promotion", c.top.line("promotion"),
+                    "needs actuators that set traffic weights; actuators[" + std::to_string(entry.index) + "].type '" +
+                        entry.type + "' (line " + std::to_string(entry.line) +
+                        ") cannot (types that can: " + comma_list(c.actuator_registry.weight_types()) + ")"});
   }
   if (c.actuator_entries == 0) c.top.error("promotion", "needs at least one actuator");
 }
@@ -37,7 +37,8 @@ void check_actuators_for_rollback_rules(LoadContext& c) {
 
 void check_alerts_need_the_api_token(LoadContext& c) {
   if (c.config.alerts.enabled && c.config.api.bearer_token_file.empty()) {
-    c.top.error("alerts", "needs api.bearer_token_file: Alertmanager authenticates with it (http_config.authorization)");
+    c.top.error("alerts",
+                "needs api.bearer_token_file: Alertmanager authenticates with it (http_config.authorization)");
   }
 }
 
@@ -48,8 +49,9 @@ void check_templated(LoadContext& c, const std::string& path, int line, const st
   if (open == std::string::npos) return;
   const auto close = text.find("}}", open);
   const std::string var = text.substr(open, close == std::string::npos ? std::string::npos : close + 2 - open);
-  c.errors.push_back(ConfigError{path, line, "unresolved " + quote_clipped(var) +
-                                                 " after templating: a variable's value must not contain a template"});
+  c.errors.push_back(ConfigError{
+      path, line,
+      "unresolved " + quote_clipped(var) + " after templating: a variable's value must not contain a template"});
 }
 
 void check_templating_is_complete(LoadContext& c) {
@@ -77,9 +79,9 @@ void check_api_token_file(LoadContext& c, Errors& warnings) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     const std::string why = std::strerror(errno);
-    warnings.push_back(ConfigError{"api.bearer_token_file", line,
-                                   "'" + file + "' cannot be read (" + why +
-                                       "): alerts, manual rollback and freeze are refused until it can"});
+    warnings.push_back(ConfigError{
+        "api.bearer_token_file", line,
+        "'" + file + "' cannot be read (" + why + "): alerts, manual rollback and freeze are refused until it can"});
     return;
   }
   if ((st.st_mode & S_IWOTH) != 0) {

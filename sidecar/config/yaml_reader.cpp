@@ -261,8 +261,7 @@ std::optional<YAML::Node> read_document(const std::string& text, Errors& errors)
     std::istringstream in(text);
     YAML::Parser parser(in);
     DocumentStarts starts;
-    while (starts.marks.size() < 3 && parser.HandleNextDocument(starts)) {
-    }
+    while (starts.marks.size() < 3 && parser.HandleNextDocument(starts)) {}
     const auto& marks = starts.marks;
     for (std::size_t i = 1; i < marks.size(); ++i) {
       if (marks[i].pos == marks[i - 1].pos) {

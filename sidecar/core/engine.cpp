@@ -80,10 +80,10 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       promotion_(config.promotion.steps, config.promotion.step_duration),
       last_warnings_(config.rules.size()),
       last_errors_(config.rules.size()),
-      stable_check_(config.rollback.preflight.enabled
-                        ? std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus,
-                                                              env.make_http())
-                        : nullptr),
+      stable_check_(
+          config.rollback.preflight.enabled
+              ? std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus, env.make_http())
+              : nullptr),
       rollback_run_(config.rollback, executor_, stable_check_.get(), *env.clock, actuation_mu_),
       verification_(config.rollback.verify) {
   trackers_.reserve(config.rules.size());
@@ -147,8 +147,8 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
   if (!saved) {
     if (store_.path().empty()) spdlog::warn("no state_file configured: a restart forgets a latched rollback");
   } else if (saved->identity != identity) {
-    spdlog::info("state file {} belongs to an earlier deployment ({}); this deployment starts healthy",
-                 store_.path(), deployment_state_name(saved->state));
+    spdlog::info("state file {} belongs to an earlier deployment ({}); this deployment starts healthy", store_.path(),
+                 deployment_state_name(saved->state));
   } else if (saved->state == DeploymentState::kRollingBack) {
     spdlog::warn("state file {}: rollback #{} was interrupted; resuming it before evaluating", store_.path(),
                  saved->last_decision->id);
@@ -206,7 +206,8 @@ Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcom
     last_warnings_[index] = warnings;
   }
   const std::optional<double> worst = worst_series(sample_values(data), rule.comparison);
-  if (!worst) return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
+  if (!worst)
+    return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
   return Observation::of_value(*worst);
 }
 
@@ -467,8 +468,10 @@ void Engine::observe_verification(const promql::QueryOutcome& outcome, WallTime 
   const bool verified = verdict == Verification::kVerified;
   metrics_.set_rollback_verified(verified);
   metrics_.count_rollback(verified ? "success" : "unverified", trigger_name(d.trigger));
-  if (verified) spdlog::info("rollback #{} {}", d.id, d.verification_detail);
-  else spdlog::error("rollback #{} {}", d.id, d.verification_detail);
+  if (verified)
+    spdlog::info("rollback #{} {}", d.id, d.verification_detail);
+  else
+    spdlog::error("rollback #{} {}", d.id, d.verification_detail);
   verification_changed_ = true;
   verdict_to_record_.emplace(std::move(d), now);
 }
@@ -580,7 +583,8 @@ void Engine::advance_promotion(WallTime now) {
   context.stage = config_.deployment.stage;
   context.strategy = config_.deployment.strategy;
   context.trigger = "promotion";
-  context.reason = "promotion step " + std::to_string(due->index + 1) + ": canary to " + std::to_string(due->percent) + "%";
+  context.reason =
+      "promotion step " + std::to_string(due->index + 1) + ": canary to " + std::to_string(due->percent) + "%";
   spdlog::info("promotion step {}/{}: canary to {}% (all rules ok)", due->index + 1, cfg.steps.size(), due->percent);
   ExecutionReport report = executor_.set_canary_weight(due->percent, context);
   {
@@ -668,7 +672,8 @@ void Engine::shutdown() {
     if (background_.joinable()) background_.join();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (cleanup_due_) spdlog::warn("cleanup after rollback #{} cancelled: the sidecar stops", cleanup_for_ ? cleanup_for_->id : 0);
+  if (cleanup_due_)
+    spdlog::warn("cleanup after rollback #{} cancelled: the sidecar stops", cleanup_for_ ? cleanup_for_->id : 0);
   cleanup_due_.reset();
 }
 
@@ -702,13 +707,12 @@ void Engine::persist() {
   if (saved) {
     persist_health_.succeeded(PersistFile::kState);
   } else {
-    persist_health_.failed(PersistFile::kState, error.empty() ? "state file " + store_.path() + ": write failed" : error);
+    persist_health_.failed(PersistFile::kState,
+                           error.empty() ? "state file " + store_.path() + ": write failed" : error);
   }
 }
 
-void Engine::publish_state() {
-  metrics_.set_deployment_state(deployment_state_name(state()));
-}
+void Engine::publish_state() { metrics_.set_deployment_state(deployment_state_name(state())); }
 
 StatusView Engine::status_view() const {
   std::lock_guard<std::mutex> lock(mu_);

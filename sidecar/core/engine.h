@@ -59,9 +59,9 @@ class DecisionObserver {
 // A rollback asked for from outside the rules.
 struct RollbackRequest {
   Trigger trigger = Trigger::kManual;  // alert | manual
-  std::string name;      // alertname, or "manual"
-  std::string severity;  // alert's severity label; "" for manual
-  std::string reason;    // one line for humans
+  std::string name;                    // alertname, or "manual"
+  std::string severity;                // alert's severity label; "" for manual
+  std::string reason;                  // one line for humans
   std::optional<WallTime> started_at;  // alert's startsAt (detection time is measured from it)
   nlohmann::json details;              // evidence: alert labels/annotations/..., or actor
 };
@@ -74,11 +74,11 @@ enum class AlertAdmission {
 };
 
 struct RollbackRequestResult {
-  bool accepted = false;       // a decision was taken (rollback, or hold in dry run)
+  bool accepted = false;  // a decision was taken (rollback, or hold in dry run)
   std::uint64_t decision_id = 0;
   DecisionKind kind = DecisionKind::kRollback;  // rollback | hold, when accepted
-  std::string state;           // deployment state after the request
-  std::string message;         // why not accepted, or what happens next
+  std::string state;                            // deployment state after the request
+  std::string message;                          // why not accepted, or what happens next
 };
 // {"accepted", "state", "message"} (+ "decision_id", "decision" when accepted): how the API and
 // the intakes answer a request.
@@ -184,7 +184,7 @@ class Engine {
   std::optional<Decision> cleanup_for_;
   std::unique_ptr<StableHealthCheck> stable_check_;  // rollback.preflight, when configured
   RollbackRun rollback_run_;
-  RollbackVerification verification_;                // rollback.verify
+  RollbackVerification verification_;  // rollback.verify
   std::atomic<bool> verification_changed_{false};
   std::optional<std::pair<Decision, WallTime>> verdict_to_record_;  // told to observers outside mu_
   std::atomic<bool> ready_{false};

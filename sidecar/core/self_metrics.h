@@ -9,7 +9,7 @@
 namespace prometheus {
 class Registry;
 class Histogram;
-}
+}  // namespace prometheus
 
 namespace rs::sidecar {
 

@@ -85,21 +85,22 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
 
 bool StateStore::save(const PersistedState& state, std::string* error) const {
   if (path_.empty()) return true;
-  nlohmann::json j = {{"version", kFormatVersion},
-                      {"identity", state.identity},
-                      {"state", deployment_state_name(state.state)},
-                      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)},
-                      {"freeze", state.freeze ? nlohmann::json{{"reason", state.freeze->reason},
-                                                               {"actor", state.freeze->actor},
-                                                               {"since", to_rfc3339(state.freeze->since)}}
-                                              : nlohmann::json(nullptr)},
-                      {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
-                                                                     {"weight", state.promotion->weight},
-                                                                     {"state", promotion_state_name(state.promotion->state)}}
-                                                    : nlohmann::json(nullptr)},
-                      {"deployment_since", state.deployment_since ? nlohmann::json(to_rfc3339(*state.deployment_since))
-                                                                  : nlohmann::json(nullptr)},
-                      {"seen_alerts", state.seen_alerts}};
+  nlohmann::json j = {
+      {"version", kFormatVersion},
+      {"identity", state.identity},
+      {"state", deployment_state_name(state.state)},
+      {"last_decision", state.last_decision ? to_json(*state.last_decision) : nlohmann::json(nullptr)},
+      {"freeze", state.freeze ? nlohmann::json{{"reason", state.freeze->reason},
+                                               {"actor", state.freeze->actor},
+                                               {"since", to_rfc3339(state.freeze->since)}}
+                              : nlohmann::json(nullptr)},
+      {"promotion", state.promotion ? nlohmann::json{{"step", state.promotion->step},
+                                                     {"weight", state.promotion->weight},
+                                                     {"state", promotion_state_name(state.promotion->state)}}
+                                    : nlohmann::json(nullptr)},
+      {"deployment_since",
+       state.deployment_since ? nlohmann::json(to_rfc3339(*state.deployment_since)) : nlohmann::json(nullptr)},
+      {"seen_alerts", state.seen_alerts}};
   const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string why;
   if (!common::write_file_atomically(path_, data, 0640, &why)) {

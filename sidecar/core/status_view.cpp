@@ -70,10 +70,10 @@ nlohmann::json to_json(const StatusView& view) {
       {"state", deployment_state_name(view.state)},
       {"latched", is_latched(view.state)},
       {"dry_run", config.dry_run},
-      {"verification", view.verification == Verification::kNone
-                           ? nlohmann::json(nullptr)
-                           : nlohmann::json{{"state", verification_name(view.verification)},
-                                            {"detail", view.verification_detail}}},
+      {"verification",
+       view.verification == Verification::kNone
+           ? nlohmann::json(nullptr)
+           : nlohmann::json{{"state", verification_name(view.verification)}, {"detail", view.verification_detail}}},
       {"promotion", view.promotion ? promotion_json(config, *view.promotion) : nlohmann::json(nullptr)},
       {"freeze", freeze_to_json(view.freeze)},
       {"ready", view.ready},

@@ -9,9 +9,9 @@
 namespace rs::sidecar {
 namespace {
 
-constexpr DeploymentState kAllStates[] = {DeploymentState::kHealthy,     DeploymentState::kPending,
-                                          DeploymentState::kFiring,      DeploymentState::kRollingBack,
-                                          DeploymentState::kRolledBack,  DeploymentState::kRollbackFailed};
+constexpr DeploymentState kAllStates[] = {DeploymentState::kHealthy,    DeploymentState::kPending,
+                                          DeploymentState::kFiring,     DeploymentState::kRollingBack,
+                                          DeploymentState::kRolledBack, DeploymentState::kRollbackFailed};
 
 nlohmann::json time_or_null(const std::optional<WallTime>& t) {
   return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
@@ -140,7 +140,10 @@ std::string format_value(double v) {
 nlohmann::json to_json(const Decision& d) {
   nlohmann::json actuators = nlohmann::json::array();
   for (const auto& a : d.actuators) {
-    actuators.push_back({{"actuator", a.actuator}, {"result", step_result_name(a.result)}, {"detail", a.detail}, {"attempts", a.attempts}});
+    actuators.push_back({{"actuator", a.actuator},
+                         {"result", step_result_name(a.result)},
+                         {"detail", a.detail},
+                         {"attempts", a.attempts}});
   }
   nlohmann::json value = nullptr;
   if (d.value) value = std::isfinite(*d.value) ? nlohmann::json(*d.value) : nlohmann::json(format_value(*d.value));
@@ -201,7 +204,8 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
     }
     d.threshold = j.value("threshold", 0.0);
     if (!read_duration(j, "for", &d.for_duration, error) || !read_duration(j, "delay", &d.delay, error)) return false;
-    if (!read_time(j, "first_breach", &d.first_breach, error) || !read_time(j, "firing_since", &d.firing_since, error) ||
+    if (!read_time(j, "first_breach", &d.first_breach, error) ||
+        !read_time(j, "firing_since", &d.firing_since, error) ||
         !read_time(j, "completed_at", &d.completed_at, error)) {
       return false;
     }
@@ -304,7 +308,9 @@ std::vector<Decision> DecisionMachine::step(const std::vector<const RuleTracker*
     state_ = DeploymentState::kRollingBack;
     last_decision_ = decisions[*rollback_index];
   } else {
-    state_ = any_firing ? DeploymentState::kFiring : any_pending ? DeploymentState::kPending : DeploymentState::kHealthy;
+    state_ = any_firing    ? DeploymentState::kFiring
+             : any_pending ? DeploymentState::kPending
+                           : DeploymentState::kHealthy;
     if (!decisions.empty()) last_decision_ = decisions.back();
   }
   return decisions;
@@ -331,7 +337,8 @@ void DecisionMachine::update_last_decision(const Decision& updated) {
 }
 
 void DecisionMachine::finish_rollback(const Decision& completed) {
-  state_ = completed.result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack;
+  state_ =
+      completed.result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack;
   last_decision_ = completed;
 }
 

@@ -40,10 +40,10 @@ enum class Verification { kNone, kPending, kVerified, kFailed };
 // check (ok | failure).
 enum class StepResult { kChanged, kNoop, kFailure, kOk };
 
-const char* decision_kind_name(DecisionKind k);  // "rollback" | "notify" | "hold" | "noop"
-const char* trigger_name(Trigger t);             // "rule" | "alert" | "manual"
+const char* decision_kind_name(DecisionKind k);      // "rollback" | "notify" | "hold" | "noop"
+const char* trigger_name(Trigger t);                 // "rule" | "alert" | "manual"
 const char* rollback_result_name(RollbackResult r);  // "" | "success" | "noop" | "failure"
-const char* verification_name(Verification v);      // "" | "pending" | "verified" | "failed"
+const char* verification_name(Verification v);       // "" | "pending" | "verified" | "failed"
 const char* step_result_name(StepResult r);          // "changed" | "noop" | "failure" | "ok"
 std::optional<DecisionKind> parse_decision_kind(std::string_view name);
 std::optional<Trigger> parse_trigger(std::string_view name);
@@ -66,7 +66,7 @@ struct Decision {
   Trigger trigger = Trigger::kRule;
   std::string rule;
   std::string severity;
-  std::string query;    // as sent to Prometheus
+  std::string query;  // as sent to Prometheus
   std::string comparison;
   std::optional<double> value;
   double threshold = 0;
@@ -76,8 +76,8 @@ struct Decision {
   std::optional<WallTime> firing_since;
   WallTime decided_at;
   bool dry_run = false;
-  std::string reason;                      // one line for humans
-  std::vector<std::string> also_firing;    // other rules that were actionable at the same time
+  std::string reason;                    // one line for humans
+  std::vector<std::string> also_firing;  // other rules that were actionable at the same time
   // Trigger-specific evidence: the alert's labels, annotations, startsAt, generatorURL and
   // fingerprint; the manual request's actor. Null for rules.
   nlohmann::json details;

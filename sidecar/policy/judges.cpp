@@ -52,8 +52,7 @@ Observation Judgement::to_observation() const {
   }
   switch (kind) {
     case Kind::kOk:
-    case Kind::kBreach:
-      return Observation::judged(value.value_or(std::nan("")), kind == Kind::kBreach, std::move(ev));
+    case Kind::kBreach: return Observation::judged(value.value_or(std::nan("")), kind == Kind::kBreach, std::move(ev));
     case Kind::kNoData: {
       Observation o = Observation::no_data(reason);
       o.evidence = std::move(ev);
@@ -73,10 +72,11 @@ Judgement judge_threshold(const Observation& value, Comparison comparison, doubl
   if (value.kind == Observation::Kind::kInsufficient) return make(Judgement::Kind::kInsufficient, value.error_message);
   if (value.kind != Observation::Kind::kValue) return from_problem(value, "value");
   const bool breach = breaches(comparison, value.value, threshold);
-  Judgement j = make(breach ? Judgement::Kind::kBreach : Judgement::Kind::kOk,
-                     format_value(value.value) + (breach ? " is " : " is not ") + comparison_name(comparison) + " " +
-                         format_value(threshold),
-                     {{"value", num(value.value)}, {"threshold", num(threshold)}, {"comparison", comparison_name(comparison)}});
+  Judgement j =
+      make(breach ? Judgement::Kind::kBreach : Judgement::Kind::kOk,
+           format_value(value.value) + (breach ? " is " : " is not ") + comparison_name(comparison) + " " +
+               format_value(threshold),
+           {{"value", num(value.value)}, {"threshold", num(threshold)}, {"comparison", comparison_name(comparison)}});
   j.value = value.value;
   return j;
 }
@@ -101,9 +101,9 @@ Judgement judge_baseline(const Observation& canary, const Observation& baseline,
   if (baseline.kind != Observation::Kind::kValue) return from_problem(baseline, "baseline");
   const double c = canary.value, b = baseline.value;
   if (c < 0 || b < 0) {
-    Judgement j = make(Judgement::Kind::kError,
-                       std::string(c < 0 ? "canary" : "baseline") + " value " + format_value(c < 0 ? c : b) +
-                           " is negative; a baseline comparison needs values >= 0");
+    Judgement j = make(Judgement::Kind::kError, std::string(c < 0 ? "canary" : "baseline") + " value " +
+                                                    format_value(c < 0 ? c : b) +
+                                                    " is negative; a baseline comparison needs values >= 0");
     j.error_reason = "bad_value";
     return j;
   }
@@ -127,11 +127,15 @@ Judgement judge_baseline(const Observation& canary, const Observation& baseline,
     ev["threshold_crossed"] = threshold_held;
   }
   std::string reason = "canary " + format_value(c) + " vs baseline " + format_value(b) + ": ";
-  if (breach) reason += std::string("worse by more than x") + format_value(spec.max_ratio) + " and " +
-                        format_value(spec.min_difference);
-  else if (!ratio_held) reason += "within x" + format_value(spec.max_ratio);
-  else if (!difference_held) reason += "within " + format_value(spec.min_difference);
-  else reason += "threshold " + format_value(*threshold) + " not crossed";
+  if (breach)
+    reason += std::string("worse by more than x") + format_value(spec.max_ratio) + " and " +
+              format_value(spec.min_difference);
+  else if (!ratio_held)
+    reason += "within x" + format_value(spec.max_ratio);
+  else if (!difference_held)
+    reason += "within " + format_value(spec.min_difference);
+  else
+    reason += "threshold " + format_value(*threshold) + " not crossed";
   Judgement j = make(breach ? Judgement::Kind::kBreach : Judgement::Kind::kOk, std::move(reason), std::move(ev));
   j.value = c;
   return j;

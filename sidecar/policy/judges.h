@@ -24,7 +24,7 @@ struct MinSamplesSpec {
 // `baseline: {query, max_ratio, min_difference}`: `query` is the stable version's value of the
 // same metric at the same evaluation time.
 struct BaselineSpec {
-  std::string query;  // templated
+  std::string query;            // templated
   double max_ratio = 1.0;       // >= 1
   double min_difference = 0.0;  // >= 0, in the metric's unit
 };

@@ -6,9 +6,9 @@ namespace rs::sidecar {
 namespace {
 
 constexpr std::pair<PromotionState, const char*> kNames[] = {
-    {PromotionState::kWaiting, "waiting"}, {PromotionState::kPromoting, "promoting"},
-    {PromotionState::kPaused, "paused"},   {PromotionState::kFrozen, "frozen"},
-    {PromotionState::kDryRun, "dry_run"},  {PromotionState::kStopped, "stopped"},
+    {PromotionState::kWaiting, "waiting"},   {PromotionState::kPromoting, "promoting"},
+    {PromotionState::kPaused, "paused"},     {PromotionState::kFrozen, "frozen"},
+    {PromotionState::kDryRun, "dry_run"},    {PromotionState::kStopped, "stopped"},
     {PromotionState::kComplete, "complete"}, {PromotionState::kFailed, "failed"},
 };
 

@@ -11,7 +11,7 @@ namespace rs::sidecar {
 using Duration = std::chrono::milliseconds;
 
 enum class Comparison { kAbove, kBelow };
-enum class Missing { kHold, kBreach, kOk };      // what an empty/NaN result counts as
+enum class Missing { kHold, kBreach, kOk };  // what an empty/NaN result counts as
 enum class RuleAction { kRollback, kNotify };
 
 const char* comparison_name(Comparison c);
@@ -33,7 +33,7 @@ struct BreachesSpec {
 // One rule as it applies to this deployment's stage, query already templated.
 struct RuleConfig {
   std::string name;
-  std::string query;           // as sent to Prometheus
+  std::string query;  // as sent to Prometheus
   Comparison comparison = Comparison::kAbove;
   double threshold = 0;
   Duration for_duration{0};

@@ -123,26 +123,37 @@ const RuleStatus& RuleTracker::observe(const Observation& obs, WallTime now, Mon
     case Observation::Kind::kValue: {
       status_.value = obs.value;
       status_.last_problem.clear();
-      const bool breached = obs.judged_breach ? *obs.judged_breach : breaches(rule_.comparison, obs.value, rule_.threshold);
-      if (windowed) datapoint(breached, now, mono);
-      else if (breached) breach(now, mono);
-      else reset();
+      const bool breached =
+          obs.judged_breach ? *obs.judged_breach : breaches(rule_.comparison, obs.value, rule_.threshold);
+      if (windowed)
+        datapoint(breached, now, mono);
+      else if (breached)
+        breach(now, mono);
+      else
+        reset();
       break;
     }
     case Observation::Kind::kNoData:
       status_.value.reset();
       status_.last_problem = obs.error_message.empty() ? "query returned no data" : obs.error_message;
-      if (windowed && rule_.missing != Missing::kHold) datapoint(rule_.missing == Missing::kBreach, now, mono);
-      else if (windowed) status_.state = RuleState::kNoData;
-      else if (rule_.missing == Missing::kBreach) breach(now, mono);
-      else if (rule_.missing == Missing::kOk) reset();
-      else hold(mono);  // progress kept, the `for` clock stopped
+      if (windowed && rule_.missing != Missing::kHold)
+        datapoint(rule_.missing == Missing::kBreach, now, mono);
+      else if (windowed)
+        status_.state = RuleState::kNoData;
+      else if (rule_.missing == Missing::kBreach)
+        breach(now, mono);
+      else if (rule_.missing == Missing::kOk)
+        reset();
+      else
+        hold(mono);  // progress kept, the `for` clock stopped
       break;
     case Observation::Kind::kError:
       status_.value.reset();
       status_.last_problem = obs.error_reason + ": " + obs.error_message;
-      if (windowed) status_.state = RuleState::kNoData;
-      else hold(mono);
+      if (windowed)
+        status_.state = RuleState::kNoData;
+      else
+        hold(mono);
       break;
     case Observation::Kind::kInsufficient:
       status_.value.reset();

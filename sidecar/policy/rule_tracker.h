@@ -23,13 +23,13 @@ struct Observation {
   // events); never a breach, never healthy: held like no data with `missing: hold`.
   enum class Kind { kValue, kNoData, kError, kInsufficient };
   Kind kind = Kind::kNoData;
-  double value = 0;            // kValue: a finite or infinite number (NaN is kNoData)
+  double value = 0;  // kValue: a finite or infinite number (NaN is kNoData)
   // kValue: when set, a judge (baseline, sequential test; see judges.h) already decided whether
   // this value breaches, and the rule's threshold is not consulted.
   std::optional<bool> judged_breach;
-  std::string error_reason;    // kError: promql::ErrorReason name ("timeout", "parse", ...)
-  std::string error_message;   // kError / kNoData / kInsufficient: what happened, for status and logs
-  nlohmann::json evidence;     // the judge's evidence (null for plain values)
+  std::string error_reason;   // kError: promql::ErrorReason name ("timeout", "parse", ...)
+  std::string error_message;  // kError / kNoData / kInsufficient: what happened, for status and logs
+  nlohmann::json evidence;    // the judge's evidence (null for plain values)
 
   static Observation of_value(double v);
   static Observation judged(double v, bool breach, nlohmann::json evidence);
@@ -39,18 +39,18 @@ struct Observation {
 };
 
 struct RuleStatus {
-  RuleState state = RuleState::kOk;   // as exported in rule_state
-  bool breaching = false;             // this evaluation counted as a breach
-  bool actionable = false;            // firing and `delay` elapsed, breaching now: act
-  std::optional<double> value;        // last observed value (none for nodata/error)
-  std::string last_problem;           // last no-data/error message, "" when the last one had data
-  std::string error_reason;           // the last observation's query-error reason, "" unless it was one
+  RuleState state = RuleState::kOk;       // as exported in rule_state
+  bool breaching = false;                 // this evaluation counted as a breach
+  bool actionable = false;                // firing and `delay` elapsed, breaching now: act
+  std::optional<double> value;            // last observed value (none for nodata/error)
+  std::string last_problem;               // last no-data/error message, "" when the last one had data
+  std::string error_reason;               // the last observation's query-error reason, "" unless it was one
   std::optional<WallTime> pending_since;  // first breach of the current episode
   std::optional<WallTime> firing_since;   // when `for` was satisfied
   std::optional<WallTime> last_evaluated;
-  nlohmann::json evidence;            // last observation's judge evidence (null for plain values)
-  int window_breached = 0;            // with `breaches`: breached datapoints in the window
-  int window_datapoints = 0;          // with `breaches`: datapoints in the window
+  nlohmann::json evidence;    // last observation's judge evidence (null for plain values)
+  int window_breached = 0;    // with `breaches`: breached datapoints in the window
+  int window_datapoints = 0;  // with `breaches`: datapoints in the window
 };
 
 // Contract (DESIGN §5):
@@ -76,8 +76,7 @@ struct RuleStatus {
 //   "still M of N", not "this datapoint breached").
 class RuleTracker {
  public:
-  explicit RuleTracker(const RuleConfig& rule)
-      : rule_(rule), window_(rule.breaches.value_or(BreachesSpec{})) {}
+  explicit RuleTracker(const RuleConfig& rule) : rule_(rule), window_(rule.breaches.value_or(BreachesSpec{})) {}
   // `now` stamps the status (what humans and Prometheus see); `mono` measures `for`, `delay` and
   // held time, so a wall-clock step (NTP, a VM resume) neither fires nor resets a rule. Without
   // `mono` (a backtest replaying history, where wall time is the timeline) wall time measures.

@@ -59,7 +59,8 @@ std::string validate(const SequentialTestSpec& spec) {
     return "false_rollback_rate " + fmt(spec.false_rollback_rate) + " must be in (0, 0.5]";
   if (!(spec.max_ratio >= 1 && spec.max_ratio <= 16)) return "max_ratio " + fmt(spec.max_ratio) + " must be in [1, 16]";
   if (!(spec.pass_ratio > spec.max_ratio && spec.pass_ratio <= 32))
-    return "pass_ratio " + fmt(spec.pass_ratio) + " must be above max_ratio (" + fmt(spec.max_ratio) + ") and at most 32";
+    return "pass_ratio " + fmt(spec.pass_ratio) + " must be above max_ratio (" + fmt(spec.max_ratio) +
+           ") and at most 32";
   if (!(spec.latency_bound >= 0) || !std::isfinite(spec.latency_bound))
     return "latency_bound " + fmt(spec.latency_bound) + " must be a finite number >= 0";
   return "";
@@ -90,13 +91,15 @@ bool SequentialBinomialTest::restore(const SequentialTestState& state, std::stri
   };
   if (state.version != 1) return fail("unknown version " + std::to_string(state.version));
   if (static_cast<int>(state.log_lik.size()) != kGridPoints)
-    return fail("log_lik has " + std::to_string(state.log_lik.size()) + " values, expected " + std::to_string(kGridPoints));
+    return fail("log_lik has " + std::to_string(state.log_lik.size()) + " values, expected " +
+                std::to_string(kGridPoints));
   if (state.max_ratio != spec_.max_ratio)
     return fail("it was kept for max_ratio " + format_value(state.max_ratio) + ", the rule now has " +
                 format_value(spec_.max_ratio) + " (start a new test)");
   for (double v : state.log_lik)
     if (!std::isfinite(v) || v > 0) return fail("log_lik holds a value that is not a finite log-likelihood");
-  if (!std::isfinite(state.log_lik_null) || state.log_lik_null > 0) return fail("log_lik_null is not a finite log-likelihood");
+  if (!std::isfinite(state.log_lik_null) || state.log_lik_null > 0)
+    return fail("log_lik_null is not a finite log-likelihood");
   for (int k = 0; k < 4; ++k)
     if (!(state.last[k] >= 0) || !(state.carry[k] >= 0) || !(state.counted[k] >= 0) || !std::isfinite(state.last[k]) ||
         !std::isfinite(state.carry[k]) || !std::isfinite(state.counted[k]))
@@ -173,8 +176,10 @@ long SequentialBinomialTest::compute_events_needed() const {
   long lo = hi / 2;  // log_e(lo) < bound or lo == 0
   while (hi - lo > 1) {
     long mid = lo + (hi - lo) / 2;
-    if (log_e(static_cast<double>(mid)) >= bound) hi = mid;
-    else lo = mid;
+    if (log_e(static_cast<double>(mid)) >= bound)
+      hi = mid;
+    else
+      lo = mid;
   }
   return hi;
 }
@@ -282,10 +287,11 @@ SequentialOutcome SequentialHistogramTest::update(const HistogramCounters& c) {
   SequentialOutcome out = test_.update(BinomialCounters{c.canary_count - c.canary_within, c.canary_count,
                                                         c.baseline_count - c.baseline_within, c.baseline_count});
   if (!out.error.empty()) {  // name the histogram's counters, not the derived ones
-    for (auto [from, to] : {std::pair<std::string, std::string>{"canary errors", "canary slow requests (count - within)"},
-                            {"baseline errors", "baseline slow requests (count - within)"},
-                            {"canary total", "canary count"},
-                            {"baseline total", "baseline count"}}) {
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"canary errors", "canary slow requests (count - within)"},
+          {"baseline errors", "baseline slow requests (count - within)"},
+          {"canary total", "canary count"},
+          {"baseline total", "baseline count"}}) {
       auto pos = out.error.find(from);
       if (pos != std::string::npos) out.error.replace(pos, from.size(), to);
     }
@@ -303,10 +309,17 @@ nlohmann::json SequentialHistogramTest::evidence() const {
 }
 
 nlohmann::json to_json(const SequentialTestState& s) {
-  return {{"version", s.version},   {"started", s.started},         {"last", s.last},
-          {"carry", s.carry},       {"counted", s.counted},         {"log_lik", s.log_lik},
-          {"log_lik_null", s.log_lik_null}, {"max_ratio", s.max_ratio}, {"resets", s.resets},
-          {"failed", s.failed},     {"passed", s.passed}};
+  return {{"version", s.version},
+          {"started", s.started},
+          {"last", s.last},
+          {"carry", s.carry},
+          {"counted", s.counted},
+          {"log_lik", s.log_lik},
+          {"log_lik_null", s.log_lik_null},
+          {"max_ratio", s.max_ratio},
+          {"resets", s.resets},
+          {"failed", s.failed},
+          {"passed", s.passed}};
 }
 
 bool sequential_state_from_json(const nlohmann::json& j, SequentialTestState* out, std::string* error) {

@@ -96,10 +96,10 @@ bool sequential_state_from_json(const nlohmann::json& j, SequentialTestState* ou
 //   traffic on one side: insufficient); else undecided.
 class SequentialBinomialTest {
  public:
-  static constexpr int kGridHalf = 72;                     // grid: log rho = k * step, |k| <= kGridHalf
-  static constexpr int kGridPoints = 2 * kGridHalf + 1;    // rho from 1/64 to 64
+  static constexpr int kGridHalf = 72;                       // grid: log rho = k * step, |k| <= kGridHalf
+  static constexpr int kGridPoints = 2 * kGridHalf + 1;      // rho from 1/64 to 64
   static constexpr double kGridStep = 0.057762265046662105;  // ln(2)/12: rho steps of 5.9%
-  static constexpr double kPriorSd = 1.0;                  // prior sd of log rho (and of log(rho/rho0))
+  static constexpr double kPriorSd = 1.0;                    // prior sd of log rho (and of log(rho/rho0))
 
   // `spec` must be valid (validate()).
   explicit SequentialBinomialTest(const SequentialTestSpec& spec);

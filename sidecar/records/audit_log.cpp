@@ -19,7 +19,6 @@ namespace {
 constexpr std::size_t kChunk = 4096;
 constexpr off_t kMaxLastLine = 16 * 1024 * 1024;  // longer "last lines" are not read for seq
 
-
 std::string directory_of(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -324,8 +323,10 @@ bool AuditLog::record(const std::string& event, nlohmann::json fields) {
     if (result) result("");
     return true;
   }
-  if (result) result(error + " (event " + event + ")");
-  else spdlog::error("{} (event {})", error, event);
+  if (result)
+    result(error + " (event " + event + ")");
+  else
+    spdlog::error("{} (event {})", error, event);
   if (callback) callback();
   return false;
 }

@@ -107,8 +107,8 @@ std::string vars_text(const std::map<std::string, std::string>& vars) {
 }
 
 std::string compact_utc(WallTime t) {
-  const std::time_t secs = static_cast<std::time_t>(
-      std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count());
+  const std::time_t secs =
+      static_cast<std::time_t>(std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count());
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[32];
@@ -119,14 +119,13 @@ std::string compact_utc(WallTime t) {
 std::string safe_name(const std::string& name) {
   std::string out = name;
   for (auto& c : out) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) c = '_';
   }
   if (out.empty() || out[0] == '.') out = "_" + out;  // never hidden, never "." or ".."
   return out;
 }
-
 
 bool make_dirs(const std::string& dir, std::string* error) {
   std::string partial;
@@ -183,15 +182,15 @@ std::vector<TimelineEntry> decision_timeline(const Decision& d) {
   std::vector<TimelineEntry> out;
   const std::string what = d.trigger == Trigger::kAlert    ? "alert " + d.rule
                            : d.trigger == Trigger::kManual ? std::string("manual request")
-                                                   : "rule " + d.rule;
+                                                           : "rule " + d.rule;
   if (d.first_breach) {
     out.push_back({*d.first_breach, d.trigger == Trigger::kAlert ? what + " started firing (startsAt)"
-                                                         : what + " first breached its threshold"});
+                                                                 : what + " first breached its threshold"});
   }
-  if (d.firing_since) out.push_back({*d.firing_since, what + " firing (held for " + common::format_duration(d.for_duration) + ")"});
+  if (d.firing_since)
+    out.push_back({*d.firing_since, what + " firing (held for " + common::format_duration(d.for_duration) + ")"});
   out.push_back({d.decided_at, "decision #" + std::to_string(d.id) + " (" + decision_kind_name(d.kind) + ", trigger " +
-                                   trigger_name(d.trigger) +
-                                   "): " + (d.reason.empty() ? what : d.reason)});
+                                   trigger_name(d.trigger) + "): " + (d.reason.empty() ? what : d.reason)});
   if (d.completed_at) {
     for (const auto& a : d.actuators) {
       out.push_back({*d.completed_at, "actuator " + a.actuator + ": " + step_result_name(a.result) + " after " +
@@ -235,7 +234,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
   row("Rollback duration (initiated → verified)", rollback_duration);
   row("Result", result_text(d));
   if (d.verification != Verification::kNone) {
-    row("Verification", verification_name(d.verification) + (d.verification_detail.empty() ? "" : ": " + d.verification_detail));
+    row("Verification",
+        verification_name(d.verification) + (d.verification_detail.empty() ? "" : ": " + d.verification_detail));
   }
   if (d.dry_run) row("Dry run", "yes");
   md << "\n";
@@ -245,8 +245,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
     md << "**" << d.rule << "** was `" << value_text(d.value) << "` at decision time";
     if (!d.comparison.empty()) md << "; it breaches when " << d.comparison << " `" << format_value(d.threshold) << "`";
     if (d.for_duration.count() > 0 || d.delay.count() > 0) {
-      md << " (`for` " << common::format_duration(d.for_duration) << ", `delay` "
-         << common::format_duration(d.delay) << ")";
+      md << " (`for` " << common::format_duration(d.for_duration) << ", `delay` " << common::format_duration(d.delay)
+         << ")";
     }
     md << ".\n\n";
   }
@@ -275,8 +275,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
   } else {
     md << "| Rule | Value | Comparison | Threshold | State |\n|---|---|---|---|---|\n";
     for (const auto& r : facts.rules) {
-      md << "| " << cell(r.name) << " | " << cell(value_text(r.value)) << " | " << cell(comparison_name(r.comparison)) << " | "
-         << cell(format_value(r.threshold)) << " | " << cell(rule_state_name(r.state)) << " |\n";
+      md << "| " << cell(r.name) << " | " << cell(value_text(r.value)) << " | " << cell(comparison_name(r.comparison))
+         << " | " << cell(format_value(r.threshold)) << " | " << cell(rule_state_name(r.state)) << " |\n";
     }
     md << "\n";
   }
@@ -294,8 +294,8 @@ std::string render_incident_report(const IncidentFacts& facts) {
   } else {
     md << "| Actuator | Result | Attempts | Detail |\n|---|---|---|---|\n";
     for (const auto& a : d.actuators) {
-      md << "| " << cell(a.actuator) << " | " << cell(step_result_name(a.result)) << " | " << a.attempts << " | " << cell(a.detail)
-         << " |\n";
+      md << "| " << cell(a.actuator) << " | " << cell(step_result_name(a.result)) << " | " << a.attempts << " | "
+         << cell(a.detail) << " |\n";
     }
     md << "\n";
   }

@@ -37,12 +37,14 @@ bool wants(const std::vector<std::string>& wanted, const std::string& message) {
 
 std::vector<std::pair<std::string, std::string>> timeline_of(const Decision& d) {
   std::vector<std::pair<std::string, std::string>> t;
-  if (d.first_breach) t.emplace_back(to_rfc3339(*d.first_breach), "first breach" + (d.rule.empty() ? "" : " of " + d.rule));
+  if (d.first_breach)
+    t.emplace_back(to_rfc3339(*d.first_breach), "first breach" + (d.rule.empty() ? "" : " of " + d.rule));
   if (d.firing_since) t.emplace_back(to_rfc3339(*d.firing_since), "firing");
   t.emplace_back(to_rfc3339(d.decided_at), "decision #" + std::to_string(d.id) + ": " + decision_kind_name(d.kind));
   if (d.completed_at) {
     for (const auto& a : d.actuators) {
-      t.emplace_back(to_rfc3339(*d.completed_at), a.actuator + ": " + step_result_name(a.result) + (a.detail.empty() ? "" : " (" + a.detail + ")"));
+      t.emplace_back(to_rfc3339(*d.completed_at),
+                     a.actuator + ": " + step_result_name(a.result) + (a.detail.empty() ? "" : " (" + a.detail + ")"));
     }
     t.emplace_back(to_rfc3339(*d.completed_at), std::string("rollback ") + rollback_result_name(d.result));
   }
@@ -126,9 +128,9 @@ void NotificationDispatcher::load() {
     queued_ids_.clear();
   };
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("version") ||
-      !j["version"].is_number_integer() || j["version"].get<long long>() != kOutboxVersion || !j.contains("pending") ||
-      !j["pending"].is_array() || !j.contains("queued_ids") || !j["queued_ids"].is_array()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("version") || !j["version"].is_number_integer() ||
+      j["version"].get<long long>() != kOutboxVersion || !j.contains("pending") || !j["pending"].is_array() ||
+      !j.contains("queued_ids") || !j["queued_ids"].is_array()) {
     return corrupt("not a version " + std::to_string(kOutboxVersion) + " outbox document");
   }
   for (const auto& id : j["queued_ids"]) {
@@ -140,8 +142,8 @@ void NotificationDispatcher::load() {
     std::string why;
     if (!e.is_object() || !e.contains("notifier") || !e["notifier"].is_string() || !e.contains("queued_at") ||
         !e["queued_at"].is_string() || !parse_rfc3339(e["queued_at"].get<std::string>(), &entry.queued_at) ||
-        (e.contains("attempts") && !e["attempts"].is_number_integer()) ||
-        !e.contains("notification") || !notifiers::Notification::from_json(e["notification"], &entry.notification, &why)) {
+        (e.contains("attempts") && !e["attempts"].is_number_integer()) || !e.contains("notification") ||
+        !notifiers::Notification::from_json(e["notification"], &entry.notification, &why)) {
       return corrupt("bad pending entry" + (why.empty() ? "" : ": " + why));
     }
     const std::string notifier = e["notifier"].get<std::string>();
@@ -159,7 +161,8 @@ void NotificationDispatcher::load() {
     entry.next_attempt = now;  // a restart retries at once
     entries_.push_back(std::move(entry));
   }
-  if (!entries_.empty()) spdlog::info("notification outbox {}: {} undelivered notification(s) to resend", outbox_path_, entries_.size());
+  if (!entries_.empty())
+    spdlog::info("notification outbox {}: {} undelivered notification(s) to resend", outbox_path_, entries_.size());
 }
 
 void NotificationDispatcher::persist_locked() {
@@ -178,8 +181,10 @@ void NotificationDispatcher::persist_locked() {
     // Delivery goes on from memory; only crash safety of these messages is lost until a retry
     // (the worker's next wake-up, within a second) gets the outbox onto the disk.
     persist_retry_at_ = clock_.mono() + std::chrono::seconds(1);
-    if (health_) health_->failed(PersistFile::kOutbox, "notification outbox " + error);
-    else spdlog::error("notification outbox: {}", error);
+    if (health_)
+      health_->failed(PersistFile::kOutbox, "notification outbox " + error);
+    else
+      spdlog::error("notification outbox: {}", error);
     return;
   }
   persist_retry_at_.reset();
@@ -229,8 +234,9 @@ void NotificationDispatcher::recover(const std::optional<Decision>& last) {
   if (last->kind == DecisionKind::kRollback || last->kind == DecisionKind::kNoop) {
     enqueue(*last, "RollbackStarted", DeploymentState::kRollingBack);
     if (last->result != RollbackResult::kRunning) {
-      enqueue(*last, finished_message(*last),
-              last->result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack);
+      enqueue(
+          *last, finished_message(*last),
+          last->result == RollbackResult::kFailure ? DeploymentState::kRollbackFailed : DeploymentState::kRolledBack);
     }
     if (last->verification == Verification::kFailed) enqueue(*last, kUnverified, DeploymentState::kRolledBack);
   } else {  // hold, notify
@@ -273,7 +279,8 @@ void NotificationDispatcher::run() {
     lock.unlock();
     notifiers::SendResult result;
     try {
-      result = notifier->send(entry.notification, std::chrono::duration_cast<std::chrono::milliseconds>(kAttemptTimeout));
+      result =
+          notifier->send(entry.notification, std::chrono::duration_cast<std::chrono::milliseconds>(kAttemptTimeout));
     } catch (const std::exception& e) {  // the contract says never; a bug must not end delivery
       result = notifiers::SendResult::failure(notifier->describe() + ": " + e.what(), true);
     }
@@ -303,7 +310,8 @@ void NotificationDispatcher::finish_attempt(std::size_t index, const notifiers::
                  {"detail", result.detail}});
   }
   if (result.ok) {
-    spdlog::info("notification {} sent to {} ({}, attempt {})", e.notification.message, describe, result.detail, e.attempts);
+    spdlog::info("notification {} sent to {} ({}, attempt {})", e.notification.message, describe, result.detail,
+                 e.attempts);
     entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(index));
   } else {
     const bool expired = clock_.wall() - e.queued_at >= targets_[e.target].spec.give_up_after;

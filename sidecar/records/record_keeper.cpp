@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace rs::sidecar {
 
 RecordKeeper::RecordKeeper(const Config& config, SelfMetrics& metrics)
@@ -16,8 +15,10 @@ void RecordKeeper::set_persist_health(PersistHealth* health) {
   if (!health) health = &own_health_;
   health_ = health;
   audit_.set_on_write_result([health](const std::string& error) {
-    if (error.empty()) health->succeeded(PersistFile::kAudit);
-    else health->failed(PersistFile::kAudit, error);
+    if (error.empty())
+      health->succeeded(PersistFile::kAudit);
+    else
+      health->failed(PersistFile::kAudit, error);
   });
 }
 
@@ -112,11 +113,12 @@ void RecordKeeper::retry_unwritten() {
 
 void RecordKeeper::record_startup(const std::string& version, const std::string& state) {
   const auto& d = config_.deployment;
-  nlohmann::json fields = {{"version", version},
-                           {"deployment", {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}}},
-                           {"identity", d.identity()},
-                           {"state", state},
-                           {"dry_run", config_.dry_run}};
+  nlohmann::json fields = {
+      {"version", version},
+      {"deployment", {{"name", d.name}, {"stage", d.stage}, {"strategy", d.strategy}, {"vars", d.vars}}},
+      {"identity", d.identity()},
+      {"state", state},
+      {"dry_run", config_.dry_run}};
   enqueue([this, fields] { audit("startup", fields); });
 }
 
@@ -143,7 +145,8 @@ void RecordKeeper::on_rollback_finished(const Decision& decision, const StatusVi
                               {"detail", a.detail}});
     }
     std::string report;
-    if (!config_.incidents_dir.empty() && decision.kind != DecisionKind::kHold) write_incident(decision, status, &report);
+    if (!config_.incidents_dir.empty() && decision.kind != DecisionKind::kHold)
+      write_incident(decision, status, &report);
     nlohmann::json completed = {{"decision_id", decision.id},
                                 {"result", rollback_result_name(decision.result)},
                                 {"completed_at", decision.completed_at ? to_rfc3339(*decision.completed_at) : ""},
@@ -173,7 +176,8 @@ void RecordKeeper::on_verification_finished(const Decision& decision, WallTime a
       facts.timeline = decision_timeline(decision);
     }
     facts.decision = decision;
-    facts.timeline.push_back({at, std::string("verification ") + verification_name(decision.verification) + ": " + decision.verification_detail});
+    facts.timeline.push_back({at, std::string("verification ") + verification_name(decision.verification) + ": " +
+                                      decision.verification_detail});
     std::string path;
     write_facts(facts, &path);
   });
@@ -181,8 +185,10 @@ void RecordKeeper::on_verification_finished(const Decision& decision, WallTime a
 
 void RecordKeeper::on_freeze(const FreezeEvent& event) {
   enqueue([this, event] {
-    if (event.frozen) audit("freeze", {{"actor", event.actor}, {"reason", event.reason}, {"since", to_rfc3339(event.at)}});
-    else audit("unfreeze", {{"actor", event.actor}, {"reason", event.reason}});
+    if (event.frozen)
+      audit("freeze", {{"actor", event.actor}, {"reason", event.reason}, {"since", to_rfc3339(event.at)}});
+    else
+      audit("unfreeze", {{"actor", event.actor}, {"reason", event.reason}});
   });
 }
 
@@ -208,8 +214,8 @@ void RecordKeeper::write_facts(const IncidentFacts& facts, std::string* path) {
   } else {
     if (!unwritten_incident_) metrics_.count_audit_write_error();  // once per report, not per retry
     unwritten_incident_ = facts;  // written when the disk takes it (the worker retries every second)
-    health_->failed(PersistFile::kIncident, "incident report for rollback #" + std::to_string(decision.id) +
-                                               " not written: " + error);
+    health_->failed(PersistFile::kIncident,
+                    "incident report for rollback #" + std::to_string(decision.id) + " not written: " + error);
   }
 }
 

@@ -7,10 +7,14 @@ namespace rs::sidecar {
 
 StableHealthCheck::StableHealthCheck(PreflightConfig config, promql::ClientOptions prometheus,
                                      std::shared_ptr<rs::HttpTransport> transport)
-    : config_(std::move(config)), transport_(transport), client_([&] {
-        prometheus.timeout = config_.timeout;
-        return prometheus;
-      }(), transport) {}
+    : config_(std::move(config)),
+      transport_(transport),
+      client_(
+          [&] {
+            prometheus.timeout = config_.timeout;
+            return prometheus;
+          }(),
+          transport) {}
 
 CheckResult StableHealthCheck::run_http() {
   rs::HttpRequest request;
@@ -82,9 +86,10 @@ RollbackVerification::Verdict RollbackVerification::observe(std::optional<double
     }
   } else {
     holding_since_.reset();
-    detail_ = value ? "last value " + format_value(*value) + " is not " + comparison_name(config_.condition.comparison) +
-                          " " + format_value(config_.condition.threshold)
-                    : "no value: " + problem;
+    detail_ = value
+                  ? "last value " + format_value(*value) + " is not " + comparison_name(config_.condition.comparison) +
+                        " " + format_value(config_.condition.threshold)
+                  : "no value: " + problem;
   }
   if (verdict_ == Verdict::kPending && now - started_ >= config_.timeout) {
     verdict_ = Verdict::kFailed;

@@ -27,9 +27,10 @@ RollbackRunReport RollbackRun::run(std::uint64_t decision_id, const actuators::D
                             preflight.detail, 1});
     if (!preflight.ok) {
       report.result = RollbackResult::kFailure;
-      spdlog::critical("rollback #{} NOT DONE: the stable version is not healthy ({}); traffic was not moved. "
-                       "Fix the stable version, then roll back by hand or with POST /api/v1/rollback",
-                       decision_id, preflight.detail);
+      spdlog::critical(
+          "rollback #{} NOT DONE: the stable version is not healthy ({}); traffic was not moved. "
+          "Fix the stable version, then roll back by hand or with POST /api/v1/rollback",
+          decision_id, preflight.detail);
     }
   }
   if (stable_healthy) {
@@ -50,7 +51,8 @@ RollbackRunReport RollbackRun::run(std::uint64_t decision_id, const actuators::D
     healthy_after_switch = after.ok;
     report.steps.push_back(
         {"after switch: stable version health", after.ok ? StepResult::kOk : StepResult::kFailure, after.detail, 1});
-    if (!after.ok) spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision_id, after.detail);
+    if (!after.ok)
+      spdlog::error("rollback #{}: traffic is on stable but stable is not healthy: {}", decision_id, after.detail);
   }
   for (auto& step : report.steps) step.detail = common::valid_utf8(step.detail);
   if (report.result == RollbackResult::kSuccess && config_.verify.enabled) {

@@ -36,8 +36,8 @@ bool not_running(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
 }
 
-const DecisionContext kContext{"checkout", "prod",         "canary", "rule", "error-rate",
-                               "0.31",     "0.05", "error rate 31% > 5% for 5m; rolling back"};
+const DecisionContext kContext{"checkout",   "prod", "canary", "rule",
+                               "error-rate", "0.31", "0.05",   "error rate 31% > 5% for 5m; rolling back"};
 
 TEST(ExecActuator, DecisionContextAndExtraEnvArriveAsEnvironmentVariables) {
   TempDir dir;
@@ -150,7 +150,8 @@ TEST(ExecActuator, DeadlineStopsTheCommandBeforeItsTimeout) {
 
 TEST(ExecActuator, OutputIsBoundedWithAMarker) {
   ExecOptions o;
-  o.command = {"/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; head -c 300000 /dev/zero | tr '\\0' e >&2; exit 1"};
+  o.command = {"/bin/sh", "-c",
+               "head -c 1000000 /dev/zero | tr '\\0' x; head -c 300000 /dev/zero | tr '\\0' e >&2; exit 1"};
   o.max_output_bytes = 1000;
   ActResult r = ExecActuator(o).rollback(kContext, Clock::now() + 20s);
   EXPECT_FALSE(r.ok);

@@ -77,8 +77,9 @@ TEST(FileActuator, AFailingPostCommandIsReportedAndRunAgainOnTheRetry) {
   o.path = dir.file("traefik.yml");
   o.content = "weight: {{canary_weight}}\n";
   // Fails until `fixed` exists.
-  o.post_command = {"/bin/sh", "-c", "echo reload >> " + dir.file("runs") + "; test -e " + dir.file("fixed") +
-                                         " || { echo 'router refused' >&2; exit 3; }"};
+  o.post_command = {"/bin/sh", "-c",
+                    "echo reload >> " + dir.file("runs") + "; test -e " + dir.file("fixed") +
+                        " || { echo 'router refused' >&2; exit 3; }"};
   FileActuator actuator(o);
   auto failed = actuator.rollback(kContext, Clock::now() + 5s);
   EXPECT_FALSE(failed.ok);

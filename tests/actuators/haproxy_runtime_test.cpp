@@ -71,8 +71,8 @@ TEST(RuntimeAddress, ParsesTcpUnixAndRejectsGarbage) {
   EXPECT_EQ(unix_socket->kind, Address::Kind::kUnix);
   EXPECT_EQ(unix_socket->path, "/run/haproxy/admin.sock");
 
-  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":9999", "host:0", "host:70000", "host:12x", "unix:",
-                          "::1:9999", "[::1]9999"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", "127.0.0.1:", ":9999", "host:0", "host:70000", "host:12x", "unix:", "::1:9999", "[::1]9999"}) {
     error.clear();
     EXPECT_FALSE(Address::parse(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

@@ -35,21 +35,32 @@ class HaproxyActuatorTest : public ::testing::Test {
     unix_socket_ = sockets_.file("admin.sock");
     std::string cfg =
         "global\n"
-        "  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) + " level admin\n"
-        "  stats socket ipv4@127.0.0.1:" + std::to_string(operator_port_) + " level operator\n"
-        "  stats socket " + unix_socket_ + " mode 600 level admin\n"
+        "  stats socket ipv4@127.0.0.1:" +
+        std::to_string(admin_port_) +
+        " level admin\n"
+        "  stats socket ipv4@127.0.0.1:" +
+        std::to_string(operator_port_) +
+        " level operator\n"
+        "  stats socket " +
+        unix_socket_ +
+        " mode 600 level admin\n"
         "defaults\n"
         "  mode http\n"
         "  timeout connect 2s\n"
         "  timeout client 10s\n"
         "  timeout server 10s\n"
         "frontend fe\n"
-        "  bind 127.0.0.1:" + std::to_string(front_port_) + "\n"
+        "  bind 127.0.0.1:" +
+        std::to_string(front_port_) +
+        "\n"
         "  default_backend app\n"
         "backend app\n"
         "  balance roundrobin\n"
-        "  server stable 127.0.0.1:" + std::to_string(stable_.port()) + " weight 100\n"
-        "  server canary 127.0.0.1:" + std::to_string(canary_.port()) + " weight 100\n";
+        "  server stable 127.0.0.1:" +
+        std::to_string(stable_.port()) +
+        " weight 100\n"
+        "  server canary 127.0.0.1:" +
+        std::to_string(canary_.port()) + " weight 100\n";
     haproxy_ = std::make_unique<HaproxyServer>(cfg);
     haproxy_->start({front_port_, admin_port_, operator_port_});
   }
@@ -342,7 +353,8 @@ TEST(HaproxyValidation, NamesThatWouldSplitACommandAreRefusedBeforeAnyIo) {
   o.canary = "canary";
   o.stable = "stable";
   HaproxyActuator actuator(o);
-  for (const ActResult& r : {actuator.rollback(DecisionContext{}, Clock::now() + 5s), actuator.probe(Clock::now() + 5s)}) {
+  for (const ActResult& r :
+       {actuator.rollback(DecisionContext{}, Clock::now() + 5s), actuator.probe(Clock::now() + 5s)}) {
     EXPECT_FALSE(r.ok);
     EXPECT_FALSE(r.retryable);
     EXPECT_NE(r.detail.find("invalid HAProxy name"), std::string::npos) << r.detail;
@@ -361,8 +373,8 @@ TEST(HaproxyFactory, ReadsSettingsAndReportsConfigErrors) {
   EXPECT_EQ(actuator->type(), "haproxy");
   EXPECT_NE(actuator->describe().find("127.0.0.1:9999 backend app"), std::string::npos) << actuator->describe();
 
-  MapSettings bad({{"address", "nowhere"}, {"backend", "a b"}, {"canary", "same"}, {"stable", "same"},
-                   {"connect_timeout", "0s"}});
+  MapSettings bad(
+      {{"address", "nowhere"}, {"backend", "a b"}, {"canary", "same"}, {"stable", "same"}, {"connect_timeout", "0s"}});
   make_haproxy_actuator(bad, Environment{"big-bang"});
   std::string all = bad.all_errors();
   EXPECT_NE(all.find("address: \"nowhere\""), std::string::npos) << all;

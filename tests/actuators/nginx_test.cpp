@@ -32,22 +32,40 @@ class NginxActuatorTest : public ::testing::Test {
     ::mkdir(dir_.file("tmp").c_str(), 0755);
     write_file(dir_.file("nginx.conf"),
                "worker_processes 1;\n"
-               "pid " + dir_.file("nginx.pid") + ";\n"
-               "error_log " + dir_.file("error.log") + " notice;\n"
-               "events { worker_connections 64; }\n"
-               "http {\n"
-               "  access_log off;\n"
-               "  client_body_temp_path " + dir_.file("tmp") + ";\n"
-               "  proxy_temp_path " + dir_.file("tmp") + ";\n"
-               "  fastcgi_temp_path " + dir_.file("tmp") + ";\n"
-               "  uwsgi_temp_path " + dir_.file("tmp") + ";\n"
-               "  scgi_temp_path " + dir_.file("tmp") + ";\n"
-               "  include " + dir_.file("upstream.conf") + ";\n"
-               "  server {\n"
-               "    listen 127.0.0.1:" + std::to_string(port_) + ";\n"
-               "    location / { proxy_pass http://checkout; proxy_next_upstream off; }\n"
-               "  }\n"
-               "}\n");
+               "pid " +
+                   dir_.file("nginx.pid") +
+                   ";\n"
+                   "error_log " +
+                   dir_.file("error.log") +
+                   " notice;\n"
+                   "events { worker_connections 64; }\n"
+                   "http {\n"
+                   "  access_log off;\n"
+                   "  client_body_temp_path " +
+                   dir_.file("tmp") +
+                   ";\n"
+                   "  proxy_temp_path " +
+                   dir_.file("tmp") +
+                   ";\n"
+                   "  fastcgi_temp_path " +
+                   dir_.file("tmp") +
+                   ";\n"
+                   "  uwsgi_temp_path " +
+                   dir_.file("tmp") +
+                   ";\n"
+                   "  scgi_temp_path " +
+                   dir_.file("tmp") +
+                   ";\n"
+                   "  include " +
+                   dir_.file("upstream.conf") +
+                   ";\n"
+                   "  server {\n"
+                   "    listen 127.0.0.1:" +
+                   std::to_string(port_) +
+                   ";\n"
+                   "    location / { proxy_pass http://checkout; proxy_next_upstream off; }\n"
+                   "  }\n"
+                   "}\n");
     options_.upstream_file = dir_.file("upstream.conf");
     options_.upstream = "checkout";
     options_.stable = {"127.0.0.1:" + std::to_string(stable_.port())};
@@ -60,7 +78,8 @@ class NginxActuatorTest : public ::testing::Test {
   }
 
   std::vector<std::string> nginx_command(std::vector<std::string> extra) {
-    std::vector<std::string> argv{nginx_, "-e", dir_.file("error.log"), "-p", dir_.path(), "-c", dir_.file("nginx.conf")};
+    std::vector<std::string> argv{nginx_,      "-e", dir_.file("error.log"), "-p",
+                                  dir_.path(), "-c", dir_.file("nginx.conf")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }

@@ -13,8 +13,10 @@ using rs::testing::MapSettings;
 
 TEST(Registry, BuiltinHasEveryActuatorSorted) {
   const Registry& r = Registry::builtin();
-  EXPECT_EQ(r.known_types(), (std::vector<std::string>{"argo-rollout", "aws-alb", "aws-codedeploy", "aws-ecs", "aws-lambda-alias", "exec",
-                                                        "file", "gateway-httproute", "haproxy", "kubernetes-scale", "kubernetes-service", "nginx", "webhook"}));
+  EXPECT_EQ(r.known_types(),
+            (std::vector<std::string>{"argo-rollout", "aws-alb", "aws-codedeploy", "aws-ecs", "aws-lambda-alias",
+                                      "exec", "file", "gateway-httproute", "haproxy", "kubernetes-scale",
+                                      "kubernetes-service", "nginx", "webhook"}));
   EXPECT_TRUE(r.contains("haproxy"));
   EXPECT_TRUE(r.contains("exec"));
   EXPECT_FALSE(r.contains("f5"));
@@ -22,10 +24,8 @@ TEST(Registry, BuiltinHasEveryActuatorSorted) {
 }
 
 TEST(Registry, CreatesByTypeAndReturnsNullForUnknown) {
-  MapSettings haproxy({{"address", "unix:/run/haproxy/admin.sock"},
-                       {"backend", "app"},
-                       {"canary", "canary"},
-                       {"stable", "stable"}});
+  MapSettings haproxy(
+      {{"address", "unix:/run/haproxy/admin.sock"}, {"backend", "app"}, {"canary", "canary"}, {"stable", "stable"}});
   auto a = Registry::builtin().create("haproxy", haproxy, Environment{"canary"});
   ASSERT_TRUE(a);
   EXPECT_EQ(a->type(), "haproxy");
@@ -58,9 +58,9 @@ TEST(Registry, DuplicateAddThrowsAndKnownTypesAreSorted) {
 TEST(Registry, DeclaresTheTypesThatSetWeights) {
   const Registry& r = Registry::builtin();
   EXPECT_EQ(r.weight_types(), (std::vector<std::string>{"aws-alb", "aws-lambda-alias (with canary)", "file",
-                                                         "gateway-httproute", "haproxy", "nginx", "webhook"}));
-  MapSettings haproxy({{"address", "unix:/run/haproxy/admin.sock"}, {"backend", "app"}, {"canary", "canary"},
-                       {"stable", "stable"}});
+                                                        "gateway-httproute", "haproxy", "nginx", "webhook"}));
+  MapSettings haproxy(
+      {{"address", "unix:/run/haproxy/admin.sock"}, {"backend", "app"}, {"canary", "canary"}, {"stable", "stable"}});
   EXPECT_EQ(r.create("haproxy", haproxy, Environment{"canary"})->supports_weights(), r.declares_weights("haproxy"));
   MapSettings exec({{"command", MapSettings::List{"/bin/true"}}});
   EXPECT_EQ(r.create("exec", exec, Environment{"canary"})->supports_weights(), r.declares_weights("exec"));

@@ -71,8 +71,7 @@ class MapSettings : public rs::actuators::Settings {
       size_t used = 0;
       long long n = std::stoll(*v, &used);
       if (used == v->size()) return n;
-    } catch (...) {
-    }
+    } catch (...) {}
     error(key, "\"" + *v + "\" is not an integer");
     return fallback.value_or(0);
   }
@@ -113,11 +112,16 @@ class MapSettings : public rs::actuators::Settings {
       long long n = std::stoll(text.substr(start, i - start));
       std::string unit;
       while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) unit += text[i++];
-      if (unit == "ms") total += n;
-      else if (unit == "s") total += n * 1000;
-      else if (unit == "m") total += n * 60000;
-      else if (unit == "h") total += n * 3600000;
-      else return std::nullopt;
+      if (unit == "ms")
+        total += n;
+      else if (unit == "s")
+        total += n * 1000;
+      else if (unit == "m")
+        total += n * 60000;
+      else if (unit == "h")
+        total += n * 3600000;
+      else
+        return std::nullopt;
     }
     return std::chrono::milliseconds(total);
   }

@@ -20,7 +20,8 @@ using actuators::Change;
 using actuators::DecisionContext;
 using Clock = std::chrono::steady_clock;
 
-const DecisionContext kContext{"checkout", "prod", "canary", "rule", "error-rate", "0.31", "0.05", "error \"rate\" high"};
+const DecisionContext kContext{"checkout",   "prod", "canary", "rule",
+                               "error-rate", "0.31", "0.05",   "error \"rate\" high"};
 
 // Answers each request with the next scripted status (the last one repeats), after `delay`.
 class ScriptedReceiver {
@@ -69,10 +70,11 @@ TEST(WebhookActuator, SendsTheConfiguredBodyAndHeadersAndRetriesA500) {
   ScriptedReceiver receiver({500, 200});
   TempDir dir;
   write_file(dir.file("token"), "pipeline-token-42\n");
-  MapSettings settings({{"url", receiver.url()},
-                        {"headers", MapSettings::Map{{"X-Pipeline", "checkout-prod"}}},
-                        {"bearer_token_file", dir.file("token")},
-                        {"body", std::string(R"({"action":"rollback","weight":{{canary_weight}},"decision":{{decision_json}}})")}});
+  MapSettings settings(
+      {{"url", receiver.url()},
+       {"headers", MapSettings::Map{{"X-Pipeline", "checkout-prod"}}},
+       {"bearer_token_file", dir.file("token")},
+       {"body", std::string(R"({"action":"rollback","weight":{{canary_weight}},"decision":{{decision_json}}})")}});
   auto actuator = build(settings);
   auto result = actuator->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(result.ok) << result.detail;
@@ -140,8 +142,8 @@ TEST(WebhookActuator, ConfigErrorsNameTheKey) {
   actuators::make_webhook_actuator(s, actuators::Environment{"canary"});
   const std::string errors = s.all_errors();
   for (const char* expected : {"url: must start with http", "method: 'DELETE' is not one of POST, PUT, PATCH",
-                               "headers: set Authorization through bearer_token_file", "body: unknown variable '{{weight}}'",
-                               "retries: must be between 0 and 20"}) {
+                               "headers: set Authorization through bearer_token_file",
+                               "body: unknown variable '{{weight}}'", "retries: must be between 0 and 20"}) {
     EXPECT_NE(errors.find(expected), std::string::npos) << expected << "\n" << errors;
   }
 }

@@ -18,12 +18,10 @@ const std::string kToken = "s3cret-token-value-7f3a";
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prometheus_.set_route(
-        "/api/v1/query", 200,
-        vector_reply("0.001"));
+    prometheus_.set_route("/api/v1/query", 200, vector_reply("0.001"));
     write_file(dir_.file("token"), kToken + "\n");
-    write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " +
-                                             dir_.file("calls") + "\n");
+    write_file(dir_.file("rollback.sh"),
+               "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " + dir_.file("calls") + "\n");
     ::chmod(dir_.file("rollback.sh").c_str(), 0755);
     port_ = free_port();
     base_ = "http://127.0.0.1:" + std::to_string(port_);
@@ -31,15 +29,21 @@ class ApiTest : public ::testing::Test {
 
   void start(const std::string& extra = "", bool with_token = true) {
     std::string config =
-        "prometheus: {url: " + prometheus_.url() + "}\n"
-        "listen: 127.0.0.1:" + std::to_string(port_) + "\n"
+        "prometheus: {url: " + prometheus_.url() +
+        "}\n"
+        "listen: 127.0.0.1:" +
+        std::to_string(port_) +
+        "\n"
         "evaluation_interval: 200ms\n"
         "deployment: {name: checkout, stage: prod, strategy: canary, vars: {service: checkout, canary: v2}}\n"
-        "state_file: " + dir_.file("state.json") + "\n"
+        "state_file: " +
+        dir_.file("state.json") +
+        "\n"
         "rules:\n"
         "  - {name: error-rate, query: 'errors{version=\"{{canary}}\"}', above: 0.05, for: 1s}\n"
         "actuators:\n"
-        "  - {type: exec, command: [" + dir_.file("rollback.sh") + "]}\n" +
+        "  - {type: exec, command: [" +
+        dir_.file("rollback.sh") + "]}\n" +
         (with_token ? "api: {bearer_token_file: " + dir_.file("token") + ", max_body_bytes: 2048}\n" : "") + extra;
     write_file(dir_.file("config.yml"), config);
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir_.file("config.yml")},
@@ -123,27 +127,32 @@ TEST_F(ApiTest, ManualRollbackActsOnceAndLatches) {
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(nlohmann::json::parse(again.body)["accepted"], false);
   EXPECT_EQ(read_file(dir_.file("calls")), "manual manual\n");  // exactly one actuator run
-  EXPECT_NE(http_get(base_ + "/metrics").body.find("rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"manual\"} 1"),
+  EXPECT_NE(http_get(base_ + "/metrics")
+                .body.find("rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"manual\"} 1"),
             std::string::npos);
 }
 
 // rollback_failed stops automatic attempts, but a person who fixed the router can retry.
 TEST_F(ApiTest, AFailedRollbackCanBeRetriedByAPersonOnly) {
   // The "router" refuses until the file `router-fixed` exists.
-  write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER\" >> " + dir_.file("calls") +
-                                           "\ntest -e " + dir_.file("router-fixed") + "\n");
-  start("rollback: {deadline: 1s, initial_backoff: 100ms, max_backoff: 200ms}\n"
-        "alerts: {match: {severity: sev2}}\n");
+  write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER\" >> " + dir_.file("calls") + "\ntest -e " +
+                                           dir_.file("router-fixed") + "\n");
+  start(
+      "rollback: {deadline: 1s, initial_backoff: 100ms, max_backoff: 200ms}\n"
+      "alerts: {match: {severity: sev2}}\n");
   ASSERT_EQ(call("POST", "/api/v1/rollback", R"({"reason": "errors", "actor": "alice"})").status, 202);
   ASSERT_TRUE(wait_until([&] { return status()["state"] == "rollback_failed"; }, 10s)) << sidecar_->log();
 
   // An alert does not retry it.
-  const std::string alert = nlohmann::json{{"version", "4"}, {"status", "firing"}, {"receiver", "sidecar"},
-                                           {"alerts", {{{"status", "firing"},
-                                                        {"labels", {{"alertname", "Errors"}, {"severity", "sev2"}}},
-                                                        {"annotations", nlohmann::json::object()},
-                                                        {"startsAt", "2026-11-22T10:00:00Z"},
-                                                        {"fingerprint", "f1"}}}}}
+  const std::string alert = nlohmann::json{{"version", "4"},
+                                           {"status", "firing"},
+                                           {"receiver", "sidecar"},
+                                           {"alerts",
+                                            {{{"status", "firing"},
+                                              {"labels", {{"alertname", "Errors"}, {"severity", "sev2"}}},
+                                              {"annotations", nlohmann::json::object()},
+                                              {"startsAt", "2026-11-22T10:00:00Z"},
+                                              {"fingerprint", "f1"}}}}}
                                 .dump();
   EXPECT_EQ(call("POST", "/api/v1/alerts", alert).status, 200);
   EXPECT_EQ(status()["state"], "rollback_failed");
@@ -204,11 +213,16 @@ std::string webhook(const std::string& status, const std::string& severity, cons
                           {"endsAt", "0001-01-01T00:00:00Z"},
                           {"generatorURL", "http://prometheus/graph?g0.expr=x"},
                           {"fingerprint", fingerprint}};
-  nlohmann::json payload = {{"version", "4"},          {"groupKey", "{}:{alertname=\"CheckoutErrors\"}"},
-                            {"truncatedAlerts", 0},    {"status", status},
-                            {"receiver", "sidecar"},   {"groupLabels", nlohmann::json::object()},
-                            {"commonLabels", nlohmann::json::object()}, {"commonAnnotations", nlohmann::json::object()},
-                            {"externalURL", "http://alertmanager:9093"}, {"alerts", {alert}}};
+  nlohmann::json payload = {{"version", "4"},
+                            {"groupKey", "{}:{alertname=\"CheckoutErrors\"}"},
+                            {"truncatedAlerts", 0},
+                            {"status", status},
+                            {"receiver", "sidecar"},
+                            {"groupLabels", nlohmann::json::object()},
+                            {"commonLabels", nlohmann::json::object()},
+                            {"commonAnnotations", nlohmann::json::object()},
+                            {"externalURL", "http://alertmanager:9093"},
+                            {"alerts", {alert}}};
   return payload.dump();
 }
 
@@ -242,19 +256,18 @@ TEST_F(ApiTest, AlertmanagerWebhookRollsBackOnceForAMatchingFiringAlert) {
 TEST_F(ApiTest, CloudWatchAlarmEventRollsBackOnceThroughTheRealServer) {
   start("cloudwatch: {match: {alarm: 'checkout-.*'}}\n");
   auto event = [](const std::string& alarm, const std::string& state, const std::string& changed) {
-    return nlohmann::json{
-        {"version", "0"},
-        {"id", "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92"},
-        {"detail-type", "CloudWatch Alarm State Change"},
-        {"source", "aws.cloudwatch"},
-        {"account", "123456789012"},
-        {"time", changed},
-        {"region", "eu-west-1"},
-        {"resources", {"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:" + alarm}},
-        {"detail",
-         {{"alarmName", alarm},
-          {"state", {{"value", state}, {"reason", "Threshold Crossed"}, {"timestamp", changed}}},
-          {"previousState", {{"value", "OK"}, {"timestamp", "2026-11-22T09:00:00.000+0000"}}}}}}
+    return nlohmann::json{{"version", "0"},
+                          {"id", "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92"},
+                          {"detail-type", "CloudWatch Alarm State Change"},
+                          {"source", "aws.cloudwatch"},
+                          {"account", "123456789012"},
+                          {"time", changed},
+                          {"region", "eu-west-1"},
+                          {"resources", {"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:" + alarm}},
+                          {"detail",
+                           {{"alarmName", alarm},
+                            {"state", {{"value", state}, {"reason", "Threshold Crossed"}, {"timestamp", changed}}},
+                            {"previousState", {{"value", "OK"}, {"timestamp", "2026-11-22T09:00:00.000+0000"}}}}}}
         .dump();
   };
   auto result = [](const HttpResult& r) { return nlohmann::json::parse(r.body).value("result", ""); };

@@ -14,7 +14,6 @@ namespace {
 const std::string& kBinary = kSidecarBinary;
 const std::string kWorkload = std::string(RS_BINARY_DIR) + "/docker/workload/demo-workload";
 
-
 class BlueGreenTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,35 +33,51 @@ class BlueGreenTest : public ::testing::Test {
     // Green (new colour) is live; blue (stable, old colour) is kept ready but in maintenance.
     haproxy_ = std::make_unique<HaproxyServer>(
         "global\n"
-        "  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) + " level admin\n"
+        "  stats socket ipv4@127.0.0.1:" +
+        std::to_string(admin_port_) +
+        " level admin\n"
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
-        "frontend fe\n  bind 127.0.0.1:" + std::to_string(frontend_port_) + "\n  default_backend app\n"
+        "frontend fe\n  bind 127.0.0.1:" +
+        std::to_string(frontend_port_) +
+        "\n  default_backend app\n"
         "backend app\n  balance roundrobin\n"
-        "  server blue 127.0.0.1:" + std::to_string(blue_port_) + " weight 100 disabled\n"
-        "  server green 127.0.0.1:" + std::to_string(green_port_) + " weight 100\n");
+        "  server blue 127.0.0.1:" +
+        std::to_string(blue_port_) +
+        " weight 100 disabled\n"
+        "  server green 127.0.0.1:" +
+        std::to_string(green_port_) + " weight 100\n");
     haproxy_->start({admin_port_, frontend_port_});
     write_file(dir_.file("token"), "bg-token\n");
   }
 
-  static std::string url(int port, const std::string& path) { return "http://127.0.0.1:" + std::to_string(port) + path; }
+  static std::string url(int port, const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
 
   void start_sidecar(const std::string& verify_value) {
     prometheus_.set_route("/api/v1/query", 200, vector_reply(verify_value));
     sidecar_port_ = free_port();
     write_file(dir_.file("sidecar.yml"),
-               "prometheus: {url: " + prometheus_.url() + "}\n"
-               "listen: 127.0.0.1:" + std::to_string(sidecar_port_) + "\n"
-               "evaluation_interval: 200ms\n"
-               "deployment: {name: shop, stage: blue-green, strategy: blue-green, vars: {stable: blue}}\n"
-               "rules: [{name: errors, query: 'error_ratio', above: 0.9}]\n"
-               "rollback:\n"
-               "  deadline: 3s\n"
-               "  preflight: {http: '" + url(blue_port_, "/health") + "', timeout: 1s}\n"
-               "  verify: {query: 'error_ratio{version=\"{{stable}}\"}', below: 0.01, for: 600ms, timeout: 3s}\n"
-               "actuators:\n"
-               "  - {type: haproxy, address: 127.0.0.1:" + std::to_string(admin_port_) +
+               "prometheus: {url: " + prometheus_.url() +
+                   "}\n"
+                   "listen: 127.0.0.1:" +
+                   std::to_string(sidecar_port_) +
+                   "\n"
+                   "evaluation_interval: 200ms\n"
+                   "deployment: {name: shop, stage: blue-green, strategy: blue-green, vars: {stable: blue}}\n"
+                   "rules: [{name: errors, query: 'error_ratio', above: 0.9}]\n"
+                   "rollback:\n"
+                   "  deadline: 3s\n"
+                   "  preflight: {http: '" +
+                   url(blue_port_, "/health") +
+                   "', timeout: 1s}\n"
+                   "  verify: {query: 'error_ratio{version=\"{{stable}}\"}', below: 0.01, for: 600ms, timeout: 3s}\n"
+                   "actuators:\n"
+                   "  - {type: haproxy, address: 127.0.0.1:" +
+                   std::to_string(admin_port_) +
                    ", backend: app, canary: green, stable: blue}\n"
-               "api: {bearer_token_file: " + dir_.file("token") + "}\n");
+                   "api: {bearer_token_file: " +
+                   dir_.file("token") + "}\n");
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir_.file("sidecar.yml")},
                                          dir_.file("sidecar.log"));
     std::string why;
@@ -104,9 +119,9 @@ TEST_F(BlueGreenTest, HealthyStableFlipsAndVerifies) {
       << sidecar_->log();
   auto d = status()["last_decision"];
   EXPECT_EQ(d["result"], "success");
-  EXPECT_EQ(d["actuators"][0]["result"], "ok");      // preflight
+  EXPECT_EQ(d["actuators"][0]["result"], "ok");       // preflight
   EXPECT_EQ(d["actuators"][1]["result"], "changed");  // haproxy
-  EXPECT_EQ(d["actuators"][2]["result"], "ok");      // stable healthy after the switch
+  EXPECT_EQ(d["actuators"][2]["result"], "ok");       // stable healthy after the switch
   const std::string m = metrics();
   EXPECT_NE(m.find("rollback_sidecar_rollback_verified 1"), std::string::npos) << m;
   EXPECT_NE(m.find("rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"manual\"} 1"), std::string::npos);

@@ -15,9 +15,7 @@ const std::string& kBinary = kSidecarBinary;
 class CleanupTest : public ::testing::Test {
  protected:
   void start(const std::string& delay) {
-    prometheus_.set_route(
-        "/api/v1/query", 200,
-        vector_reply("0"));
+    prometheus_.set_route("/api/v1/query", 200, vector_reply("0"));
     write_file(dir_.file("token"), "cleanup-token\n");
     for (const char* name : {"rollback", "cleanup"}) {
       const std::string script = dir_.file(std::string(name) + ".sh");
@@ -25,15 +23,22 @@ class CleanupTest : public ::testing::Test {
       ::chmod(script.c_str(), 0755);
     }
     port_ = free_port();
-    write_file(dir_.file("sidecar.yml"),
-               "prometheus: {url: " + prometheus_.url() + "}\n"
-               "listen: 127.0.0.1:" + std::to_string(port_) + "\n"
-               "evaluation_interval: 100ms\n"
-               "deployment: {name: shop, stage: prod, strategy: blue-green}\n"
-               "rules: [{name: errors, query: x, above: 1}]\n"
-               "actuators: [{type: exec, command: [" + dir_.file("rollback.sh") + "]}]\n"
-               "cleanup: {delay: " + delay + ", actuators: [{type: exec, command: [" + dir_.file("cleanup.sh") + "]}]}\n"
-               "api: {bearer_token_file: " + dir_.file("token") + "}\n");
+    write_file(dir_.file("sidecar.yml"), "prometheus: {url: " + prometheus_.url() +
+                                             "}\n"
+                                             "listen: 127.0.0.1:" +
+                                             std::to_string(port_) +
+                                             "\n"
+                                             "evaluation_interval: 100ms\n"
+                                             "deployment: {name: shop, stage: prod, strategy: blue-green}\n"
+                                             "rules: [{name: errors, query: x, above: 1}]\n"
+                                             "actuators: [{type: exec, command: [" +
+                                             dir_.file("rollback.sh") +
+                                             "]}]\n"
+                                             "cleanup: {delay: " +
+                                             delay + ", actuators: [{type: exec, command: [" + dir_.file("cleanup.sh") +
+                                             "]}]}\n"
+                                             "api: {bearer_token_file: " +
+                                             dir_.file("token") + "}\n");
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir_.file("sidecar.yml")},
                                          dir_.file("sidecar.log"));
     std::string why;
@@ -54,8 +59,7 @@ class CleanupTest : public ::testing::Test {
 TEST_F(CleanupTest, RunsOnceAfterTheDelay) {
   start("700ms");
   EXPECT_EQ(read_file(dir_.file("cleanup.calls")), "");  // not before the delay
-  ASSERT_TRUE(wait_until([&] { return read_file(dir_.file("cleanup.calls")) == "cleanup\n"; }, 10s))
-      << sidecar_->log();
+  ASSERT_TRUE(wait_until([&] { return read_file(dir_.file("cleanup.calls")) == "cleanup\n"; }, 10s)) << sidecar_->log();
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(read_file(dir_.file("cleanup.calls")), "cleanup\n");  // once
 }

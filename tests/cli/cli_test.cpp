@@ -38,17 +38,23 @@ RunResult run(const std::vector<std::string>& args, const TempDir& dir) {
 // A minimal valid config; dry_run so no router is needed.
 std::string config(const std::string& prometheus_url, int listen_port, const std::string& state_file,
                    const std::string& extra = "") {
-  return "prometheus: {url: " + prometheus_url + ", timeout: 500ms}\n"
-         "listen: 127.0.0.1:" + std::to_string(listen_port) + "\n"
+  return "prometheus: {url: " + prometheus_url +
+         ", timeout: 500ms}\n"
+         "listen: 127.0.0.1:" +
+         std::to_string(listen_port) +
+         "\n"
          "evaluation_interval: 200ms\n"
          "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
-         "state_file: " + state_file + "\n"
+         "state_file: " +
+         state_file +
+         "\n"
          "dry_run: true\n"
          "rules:\n"
          "  - name: error-rate\n"
          "    query: 'sum(rate(errors{version=\"{{canary}}\"}[1m]))'\n"
          "    above: 0.05\n"
-         "    for: 400ms\n" + extra;
+         "    for: 400ms\n" +
+         extra;
 }
 
 TEST(Cli, VersionAndHelp) {
@@ -92,7 +98,7 @@ TEST(Cli, CheckReportsEveryErrorWithFileAndLine) {
              "rules:\n"
              "  - name: errors\n"
              "    query: up\n"
-             "    abov: 0.5\n"        // line 7: typo
+             "    abov: 0.5\n"         // line 7: typo
              "    for: 5 minutes\n");  // line 8: bad duration
   RunResult r = run({"check", "--config", path}, dir);
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -111,7 +117,7 @@ TEST(Cli, CheckRejectsPromotionWithoutWeightActuators) {
              "deployment: {name: a, stage: prod, strategy: canary}\n"
              "rules: [{name: errors, query: up, above: 0.5}]\n"
              "actuators:\n"
-             "  - {type: exec, command: [/bin/true]}\n"                 // line 5
+             "  - {type: exec, command: [/bin/true]}\n"                  // line 5
              "promotion: {steps: [10, 50, 100], step_duration: 1m}\n");  // line 6
   RunResult r = run({"check", "--config", path}, dir);
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -131,10 +137,12 @@ TEST(Cli, CheckWarnsAboutAMissingApiTokenFile) {
              "deployment: {name: a, stage: prod, strategy: canary}\n"
              "dry_run: true\n"
              "rules: [{name: errors, query: up, above: 0.5}]\n"
-             "api: {bearer_token_file: " + dir.file("missing-token") + "}\n");  // line 5
+             "api: {bearer_token_file: " +
+                 dir.file("missing-token") + "}\n");  // line 5
   RunResult r = run({"check", "--config", path}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("warning: " + path + ":5: api.bearer_token_file: '" + dir.file("missing-token") + "' cannot be read"),
+  EXPECT_NE(r.output.find("warning: " + path + ":5: api.bearer_token_file: '" + dir.file("missing-token") +
+                          "' cannot be read"),
             std::string::npos)
       << r.output;
 }
@@ -166,18 +174,24 @@ TEST(Cli, CheckOnlineProbesNotifiersWithoutNotifyingAnyone) {
   const std::string path = dir.file("c.yml");
   write_file(path, config(prometheus.url(), free_port(), dir.file("state.json")) +
                        "notifiers:\n"
-                       "  - {type: alertmanager, url: '" + receivers.url() + "'}\n"
-                       "  - {type: webhook, url: '" + receivers.url() + "/hook'}\n");
+                       "  - {type: alertmanager, url: '" +
+                       receivers.url() +
+                       "'}\n"
+                       "  - {type: webhook, url: '" +
+                       receivers.url() + "/hook'}\n");
   RunResult ok = run({"check", "--config", path, "--online"}, dir);
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
-  EXPECT_NE(ok.output.find("notifier alertmanager " + receivers.url() + ": ok: HTTP 200"), std::string::npos) << ok.output;
-  EXPECT_NE(ok.output.find("notifier webhook " + receivers.url() + "/hook: ok: not probed"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("notifier alertmanager " + receivers.url() + ": ok: HTTP 200"), std::string::npos)
+      << ok.output;
+  EXPECT_NE(ok.output.find("notifier webhook " + receivers.url() + "/hook: ok: not probed"), std::string::npos)
+      << ok.output;
   for (const auto& seen : receivers.seen()) EXPECT_EQ(seen.path, "/-/ready") << "nothing was posted";
 
   receivers.set_route("/-/ready", 503, "not ready", 0ms, "text/plain");
   RunResult down = run({"check", "--config", path, "--online"}, dir);
   EXPECT_EQ(down.exit_code, 1) << down.output;
-  EXPECT_NE(down.output.find("FAILED: alertmanager " + receivers.url() + ": HTTP 503"), std::string::npos) << down.output;
+  EXPECT_NE(down.output.find("FAILED: alertmanager " + receivers.url() + ": HTTP 503"), std::string::npos)
+      << down.output;
 }
 
 TEST(Cli, RunServesEndpointsAndStopsOnSigterm) {

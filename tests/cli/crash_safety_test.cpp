@@ -20,9 +20,7 @@ const std::string& kBinary = kSidecarBinary;
 TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   TempDir dir;
   FakeHttpServer prometheus;
-  prometheus.set_route(
-      "/api/v1/query", 200,
-      vector_reply("0"));
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0"));
   FakeHttpServer notified;  // a webhook notifier's receiver: at-least-once across the crash
   notified.set_route("/hook", 200, "{}");
   write_file(dir.file("token"), "crash-token\n");
@@ -30,26 +28,45 @@ TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   write_file(dir.file("router"), "canary\n");
   write_file(dir.file("rollback.sh"),
              "#!/bin/sh\n"
-             "echo start >> " + dir.file("calls") + "\n"
-             "sleep 2\n"
-             "echo stable > " + dir.file("router") + "\n"
-             "echo done >> " + dir.file("calls") + "\n");
+             "echo start >> " +
+                 dir.file("calls") +
+                 "\n"
+                 "sleep 2\n"
+                 "echo stable > " +
+                 dir.file("router") +
+                 "\n"
+                 "echo done >> " +
+                 dir.file("calls") + "\n");
   ::chmod(dir.file("rollback.sh").c_str(), 0755);
   ::mkdir(dir.file("log").c_str(), 0755);
   const int port = free_port();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   write_file(dir.file("sidecar.yml"),
-             "prometheus: {url: " + prometheus.url() + "}\n"
-             "listen: 127.0.0.1:" + std::to_string(port) + "\n"
-             "evaluation_interval: 200ms\n"
-             "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
-             "state_file: " + dir.file("state.json") + "\n"
-             "audit_log: " + dir.file("log/audit.jsonl") + "\n"
-             "incidents_dir: " + dir.file("incidents") + "\n"
-             "rules: [{name: errors, query: 'x', above: 1}]\n"
-             "actuators: [{type: exec, command: [" + dir.file("rollback.sh") + "], timeout: 10s}]\n"
-             "api: {bearer_token_file: " + dir.file("token") + "}\n"
-             "notifiers: [{type: webhook, url: " + notified.url() + "/hook}]\n");
+             "prometheus: {url: " + prometheus.url() +
+                 "}\n"
+                 "listen: 127.0.0.1:" +
+                 std::to_string(port) +
+                 "\n"
+                 "evaluation_interval: 200ms\n"
+                 "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
+                 "state_file: " +
+                 dir.file("state.json") +
+                 "\n"
+                 "audit_log: " +
+                 dir.file("log/audit.jsonl") +
+                 "\n"
+                 "incidents_dir: " +
+                 dir.file("incidents") +
+                 "\n"
+                 "rules: [{name: errors, query: 'x', above: 1}]\n"
+                 "actuators: [{type: exec, command: [" +
+                 dir.file("rollback.sh") +
+                 "], timeout: 10s}]\n"
+                 "api: {bearer_token_file: " +
+                 dir.file("token") +
+                 "}\n"
+                 "notifiers: [{type: webhook, url: " +
+                 notified.url() + "/hook}]\n");
 
   auto first = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir.file("sidecar.yml")},
                                          dir.file("first.log"));
@@ -88,7 +105,8 @@ TEST(CrashSafety, KillNineDuringRollbackThenRestartFinishesIt) {
   EXPECT_TRUE(wait_until(
       [&] {
         messages.clear();
-        for (const auto& seen : notified.seen()) messages.insert(nlohmann::json::parse(seen.body)["message"].get<std::string>());
+        for (const auto& seen : notified.seen())
+          messages.insert(nlohmann::json::parse(seen.body)["message"].get<std::string>());
         return messages == std::set<std::string>{"RollbackStarted", "RollbackSucceeded"};
       },
       10s))

@@ -32,7 +32,8 @@ TEST(DocsExamples, CompleteConfigsInTheDocsPassCheck) {
       Process check({kBinary, "check", "--config", path}, path + ".log");
       int status = check.wait_exit(10s);
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << file << " has a config example that check rejects:\n" << read_file(path + ".log");
+          << file << " has a config example that check rejects:\n"
+          << read_file(path + ".log");
       ++checked;
     }
   }

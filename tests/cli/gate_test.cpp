@@ -18,9 +18,9 @@
 namespace rs::testing {
 namespace {
 
-using rs::e2e::Workload;
 using rs::e2e::kWorkloadBinary;
 using rs::e2e::tail;
+using rs::e2e::Workload;
 
 struct GateRun {
   int exit_code = -1;  // -1: did not exit in time, or killed by a signal
@@ -41,19 +41,23 @@ class GateTest : public ::testing::Test {
     auto fault = faulty_->fault("error_ratio=0.5");
     if (fault.status != 200) throw std::runtime_error("fault injection failed: " + fault.body + fault.error);
     for (Workload* w : {healthy_.get(), faulty_.get()}) {
-      loads_.push_back(std::make_unique<Process>(
-          std::vector<std::string>{kWorkloadBinary, "load", "--url", w->url() + "/", "--rate", "20", "--concurrency",
-                                   "4", "--report-interval", "5s"},
-          shared_->file("load-" + w->version() + ".log")));
+      loads_.push_back(
+          std::make_unique<Process>(std::vector<std::string>{kWorkloadBinary, "load", "--url", w->url() + "/", "--rate",
+                                                             "20", "--concurrency", "4", "--report-interval", "5s"},
+                                    shared_->file("load-" + w->version() + ".log")));
     }
     PrometheusServer::Options options;
     options.scrape_interval = "1s";
     options.extra_scrape_configs =
         "  - job_name: demo\n"
         "    static_configs:\n"
-        "      - targets: ['" + healthy_->address() + "']\n"
+        "      - targets: ['" +
+        healthy_->address() +
+        "']\n"
         "        labels: {service: demo, version: v2}\n"
-        "      - targets: ['" + faulty_->address() + "']\n"
+        "      - targets: ['" +
+        faulty_->address() +
+        "']\n"
         "        labels: {service: demo, version: v3}\n";
     prometheus_ = std::make_unique<PrometheusServer>(options);
     prometheus_->start();
@@ -66,7 +70,8 @@ class GateTest : public ::testing::Test {
           return !ok.empty() && !bad.empty() && std::stod(bad) > 0.2;
         },
         45s, 250ms);
-    if (!ready) throw std::runtime_error("Prometheus never had both canaries' error rates; log:\n" + tail(prometheus_->log()));
+    if (!ready)
+      throw std::runtime_error("Prometheus never had both canaries' error rates; log:\n" + tail(prometheus_->log()));
   }
 
   static void TearDownTestSuite() {
@@ -94,11 +99,16 @@ class GateTest : public ::testing::Test {
   std::string config(const std::string& canary, const std::string& prometheus_url = "") {
     return "prometheus: {url: '" + (prometheus_url.empty() ? prometheus_->url() : prometheus_url) +
            "', timeout: 900ms}\n"
-           "listen: 127.0.0.1:" + std::to_string(free_port()) + "\n"
+           "listen: 127.0.0.1:" +
+           std::to_string(free_port()) +
+           "\n"
            "evaluation_interval: 1s\n"
-           "deployment: {name: checkout, stage: canary, strategy: canary, vars: {service: demo, canary: " + canary +
+           "deployment: {name: checkout, stage: canary, strategy: canary, vars: {service: demo, canary: " +
+           canary +
            "}}\n"
-           "state_file: " + dir_.file("state.json") + "\n"
+           "state_file: " +
+           dir_.file("state.json") +
+           "\n"
            "rollback: {deadline: 5s, initial_backoff: 100ms, max_backoff: 1s}\n"
            "rules:\n"
            "  - name: error-rate\n"
@@ -116,7 +126,9 @@ class GateTest : public ::testing::Test {
            "    for: 2s\n"
            "actuators:\n"
            "  - type: file\n"
-           "    path: " + router_ + "\n"
+           "    path: " +
+           router_ +
+           "\n"
            "    content: \"CANARY_WEIGHT={{canary_weight}}\\n\"\n";
   }
 
@@ -199,7 +211,7 @@ TEST_F(GateTest, HealthyCanaryPassesAfterTheBakeTime) {
   EXPECT_LT(r.seconds, 12.0);
   EXPECT_NE(r.output.find("gate: PASS: no rule fired in 4s"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("error-rate 0 (above 0.05) ok"), std::string::npos) << "one live line per evaluation\n"
-                                                                               << r.output;
+                                                                              << r.output;
   EXPECT_EQ(read_file(router_), "CANARY_WEIGHT=50\n") << "a pass changes nothing";
   auto j = nlohmann::json::parse(read_file(json), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << read_file(json);
@@ -229,7 +241,8 @@ TEST_F(GateTest, ErrorFaultFailsWithinForAndRollsTheRouterBack) {
   const std::string cases = junit_cases(junit);
   EXPECT_EQ(cases.find("PARSE ERROR"), std::string::npos) << cases;
   EXPECT_NE(cases.find("error-rate failure error-rate fired: value 0."), std::string::npos) << cases;
-  EXPECT_NE(cases.find("(above 0.05) since 20"), std::string::npos) << "evidence: value, threshold, since when\n" << cases;
+  EXPECT_NE(cases.find("(above 0.05) since 20"), std::string::npos) << "evidence: value, threshold, since when\n"
+                                                                    << cases;
   EXPECT_NE(cases.find("code=~\"5..\""), std::string::npos) << "the query, quotes unescaped by the parser\n" << cases;
   EXPECT_NE(cases.find("latency-p95 passed"), std::string::npos) << cases;
 
@@ -307,8 +320,8 @@ TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
   GateRun unknown = gate({"--config", write_config(config("v2")), "--bake", "2s", "--bogus"});
   EXPECT_EQ(unknown.exit_code, 3) << "a usage error is never 'inconclusive'\n" << unknown.output;
 
-  GateRun window = gate({"--config", write_config(config("v2")), "--start", "2026-01-01T00:00:00Z", "--end",
-                         "2026-01-01T01:00:00Z"});
+  GateRun window = gate(
+      {"--config", write_config(config("v2")), "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T01:00:00Z"});
   EXPECT_EQ(window.exit_code, 3) << window.output;
   EXPECT_NE(window.output.find("needs the backtest engine"), std::string::npos) << window.output;
   EXPECT_EQ(read_file(router_), "CANARY_WEIGHT=50\n");
@@ -317,8 +330,7 @@ TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
 TEST_F(GateTest, SigtermMidBakeCannotJudge) {
   const std::string json = dir_.file("gate.json");
   Process* p = start_gate({"--config", write_config(config("v2")), "--bake", "60s", "--json", json});
-  ASSERT_TRUE(wait_until([&] { return read_file(log_).find("#2 ") != std::string::npos; }, 15s))
-      << read_file(log_);
+  ASSERT_TRUE(wait_until([&] { return read_file(log_).find("#2 ") != std::string::npos; }, 15s)) << read_file(log_);
   ASSERT_EQ(::kill(p->pid(), SIGTERM), 0);
   GateRun r = finish(5s);
   EXPECT_EQ(r.exit_code, 3) << r.output;

@@ -80,24 +80,31 @@ class HardeningTest : public ::testing::Test {
   void SetUp() override {
     prometheus_.set_route("/api/v1/query", 200, vector_reply("0.001"));
     write_file(dir_.file("token"), kToken + "\n");
-    write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " +
-                                             dir_.file("calls") + "\n");
+    write_file(dir_.file("rollback.sh"),
+               "#!/bin/sh\necho \"$ROLLBACK_TRIGGER $ROLLBACK_RULE\" >> " + dir_.file("calls") + "\n");
     ::chmod(dir_.file("rollback.sh").c_str(), 0755);
     port_ = free_port();
     base_ = "http://127.0.0.1:" + std::to_string(port_);
   }
 
   void start(const std::string& files) {
-    write_file(dir_.file("config.yml"),
-               "prometheus: {url: " + prometheus_.url() + "}\n"
-               "listen: 127.0.0.1:" + std::to_string(port_) + "\n"
-               "evaluation_interval: 200ms\n"
-               "deployment: {name: checkout, stage: prod, strategy: canary, vars: {service: checkout, canary: v2}}\n"
-               "rules:\n"
-               "  - {name: error-rate, query: 'errors{version=\"{{canary}}\"}', above: 0.05, for: 1s}\n"
-               "actuators:\n"
-               "  - {type: exec, command: [" + dir_.file("rollback.sh") + "]}\n"
-               "api: {bearer_token_file: " + dir_.file("token") + "}\n" + files);
+    write_file(
+        dir_.file("config.yml"),
+        "prometheus: {url: " + prometheus_.url() +
+            "}\n"
+            "listen: 127.0.0.1:" +
+            std::to_string(port_) +
+            "\n"
+            "evaluation_interval: 200ms\n"
+            "deployment: {name: checkout, stage: prod, strategy: canary, vars: {service: checkout, canary: v2}}\n"
+            "rules:\n"
+            "  - {name: error-rate, query: 'errors{version=\"{{canary}}\"}', above: 0.05, for: 1s}\n"
+            "actuators:\n"
+            "  - {type: exec, command: [" +
+            dir_.file("rollback.sh") +
+            "]}\n"
+            "api: {bearer_token_file: " +
+            dir_.file("token") + "}\n" + files);
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kSidecarBinary, "--config", dir_.file("config.yml")},
                                          dir_.file("sidecar.log"));
     std::string why;
@@ -117,9 +124,13 @@ class HardeningTest : public ::testing::Test {
 TEST_F(HardeningTest, AFullDiskHoldsTheLatchFailsReadinessAndIsWrittenWhenSpaceReturns) {
   FullDisk disk(dir_.file("disk"));
   if (!disk.mounted()) GTEST_SKIP() << "needs a tmpfs mount (root): " << disk.why();
-  start("state_file: " + disk.file("state.json") + "\n"
-        "audit_log: " + disk.file("audit.jsonl") + "\n"
-        "incidents_dir: " + disk.file("incidents") + "\n");
+  start("state_file: " + disk.file("state.json") +
+        "\n"
+        "audit_log: " +
+        disk.file("audit.jsonl") +
+        "\n"
+        "incidents_dir: " +
+        disk.file("incidents") + "\n");
   ASSERT_TRUE(wait_until([&] { return status()["evaluations"].get<int>() > 0; }, 10s)) << sidecar_->log();
 
   HttpResult r = http_request("POST", base_ + "/api/v1/rollback", R"({"reason": "disk test", "actor": "sre"})",
@@ -153,11 +164,12 @@ TEST_F(HardeningTest, AFullDiskHoldsTheLatchFailsReadinessAndIsWrittenWhenSpaceR
   }
 
   disk.free();  // space returns: the state is written at the next tick, the held records follow
-  ASSERT_TRUE(wait_until([&] { return read_file(disk.file("state.json")).find("\"rolled_back\"") != std::string::npos; },
-                         10s))
+  ASSERT_TRUE(
+      wait_until([&] { return read_file(disk.file("state.json")).find("\"rolled_back\"") != std::string::npos; }, 10s))
       << sidecar_->log();
   ASSERT_TRUE(wait_until([&] { return http_get(base_ + "/readyz").status == 200; }, 10s))
-      << http_get(base_ + "/readyz").body << "\n" << sidecar_->log();
+      << http_get(base_ + "/readyz").body << "\n"
+      << sidecar_->log();
   EXPECT_TRUE(wait_until(
       [&] { return read_file(disk.file("audit.jsonl")).find("\"rollback_completed\"") != std::string::npos; }, 5s))
       << "audit records held during the full disk are written when it has space again";
@@ -166,9 +178,13 @@ TEST_F(HardeningTest, AFullDiskHoldsTheLatchFailsReadinessAndIsWrittenWhenSpaceR
 
   // A restart neither repeats nor forgets the rollback.
   sidecar_->stop();
-  start("state_file: " + disk.file("state.json") + "\n"
-        "audit_log: " + disk.file("audit.jsonl") + "\n"
-        "incidents_dir: " + disk.file("incidents") + "\n");
+  start("state_file: " + disk.file("state.json") +
+        "\n"
+        "audit_log: " +
+        disk.file("audit.jsonl") +
+        "\n"
+        "incidents_dir: " +
+        disk.file("incidents") + "\n");
   ASSERT_TRUE(wait_until([&] { return status()["evaluations"].get<int>() > 2; }, 10s)) << sidecar_->log();
   EXPECT_EQ(status()["state"], "rolled_back");
   EXPECT_EQ(read_file(dir_.file("calls")), "manual manual\n") << "the actuator ran exactly once over the whole run";
@@ -177,9 +193,8 @@ TEST_F(HardeningTest, AFullDiskHoldsTheLatchFailsReadinessAndIsWrittenWhenSpaceR
 TEST_F(HardeningTest, SighupIsLoggedAndTheSidecarKeepsRunning) {
   start("state_file: " + dir_.file("state.json") + "\n");
   ASSERT_EQ(::kill(sidecar_->pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_until([&] { return sidecar_->log().find("SIGHUP: configuration reload is not supported") !=
-                                      std::string::npos; },
-                         5s))
+  ASSERT_TRUE(wait_until(
+      [&] { return sidecar_->log().find("SIGHUP: configuration reload is not supported") != std::string::npos; }, 5s))
       << sidecar_->log();
   ::usleep(300 * 1000);
   EXPECT_TRUE(sidecar_->alive()) << sidecar_->log();
@@ -197,10 +212,13 @@ TEST_F(HardeningTest, SighupIsLoggedAndTheSidecarKeepsRunning) {
 // first sees it. An alert that started before is about v1: no rollback, counted, logged. An alert
 // acted on is a duplicate when Alertmanager re-sends it after a restart.
 TEST_F(HardeningTest, AStaleAlertDoesNotRollBackANewDeploymentAndAResendAfterARestartIsADuplicate) {
-  write_file(dir_.file("state.json"),
-             R"({"version": 1, "identity": "name=checkout;stage=prod;strategy=canary;canary=v1;service=checkout", "state": "rolled_back",)"
-             R"( "last_decision": null, "freeze": null, "promotion": null})" "\n");
-  const std::string files = "state_file: " + dir_.file("state.json") + "\n"
+  write_file(
+      dir_.file("state.json"),
+      R"({"version": 1, "identity": "name=checkout;stage=prod;strategy=canary;canary=v1;service=checkout", "state": "rolled_back",)"
+      R"( "last_decision": null, "freeze": null, "promotion": null})"
+      "\n");
+  const std::string files = "state_file: " + dir_.file("state.json") +
+                            "\n"
                             "alerts: {match: {severity: 'sev1|sev2', service: '{{service}}'}}\n";
   auto post = [&](const std::string& body) {
     HttpResult r = http_request("POST", base_ + "/api/v1/alerts", body,

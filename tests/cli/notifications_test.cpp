@@ -17,15 +17,23 @@ const std::string& kBinary = kSidecarBinary;
 // The rule sees 0.4 against a threshold of 0.05: the deployment rolls back at once.
 std::string breaching_config(const TempDir& dir, int port, const std::string& prometheus_url,
                              const std::string& notifiers_yaml) {
-  return "prometheus: {url: " + prometheus_url + "}\n"
-         "listen: 127.0.0.1:" + std::to_string(port) + "\n"
+  return "prometheus: {url: " + prometheus_url +
+         "}\n"
+         "listen: 127.0.0.1:" +
+         std::to_string(port) +
+         "\n"
          "evaluation_interval: 200ms\n"
          "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-         "state_file: " + dir.file("state.json") + "\n"
-         "audit_log: " + dir.file("audit.jsonl") + "\n"
+         "state_file: " +
+         dir.file("state.json") +
+         "\n"
+         "audit_log: " +
+         dir.file("audit.jsonl") +
+         "\n"
          "rules: [{name: error-rate, query: 'sum(rate(errors[1m]))', above: 0.05}]\n"
          "actuators: [{type: exec, command: [/bin/true]}]\n"
-         "notifiers:\n" + notifiers_yaml;
+         "notifiers:\n" +
+         notifiers_yaml;
 }
 
 std::vector<nlohmann::json> bodies_to(FakeHttpServer& server, const std::string& path) {
@@ -45,17 +53,17 @@ TEST(Notifications, AlertmanagerShowsTheRollbackAlertsWithEvidenceAndWebhooksRet
   write_file(dir.file("alertmanager.yml"),
              "route: {receiver: 'null', group_wait: 1h}\n"
              "receivers: [{name: 'null'}]\n");
-  Process alertmanager({alertmanager_bin, "--config.file=" + dir.file("alertmanager.yml"),
-                        "--storage.path=" + dir.file("am-data"),
-                        "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
-                       dir.file("alertmanager.log"));
+  Process alertmanager(
+      {alertmanager_bin, "--config.file=" + dir.file("alertmanager.yml"), "--storage.path=" + dir.file("am-data"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      dir.file("alertmanager.log"));
   std::string why;
   ASSERT_TRUE(wait_http_ok(am + "/-/ready", 20s, &why)) << why << alertmanager.log();
 
   FakeHttpServer prometheus;
   prometheus.set_route("/api/v1/query", 200, vector_reply("0.4"));
   FakeHttpServer receivers;
-  receivers.set_route("/hook", 503, "busy");           // retried until it answers 200
+  receivers.set_route("/hook", 503, "busy");            // retried until it answers 200
   receivers.set_route("/rejects", 400, "bad payload");  // not retryable: dropped after one attempt
   const std::string slack_secret = "/services/T0001/B0001/s3cr3tSlackPath";
   receivers.set_route(slack_secret, 200, "ok", 0ms, "text/plain");
@@ -64,24 +72,31 @@ TEST(Notifications, AlertmanagerShowsTheRollbackAlertsWithEvidenceAndWebhooksRet
 
   const int port = free_port();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  write_file(dir.file("sidecar.yml"),
-             breaching_config(dir, port, prometheus.url(),
-                              "  - {type: alertmanager, url: " + am + ", labels: {team: payments}}\n"
-                              "  - {type: webhook, url: " + receivers.url() + "/hook, headers: {X-Env: prod},"
-                              " bearer_token_file: " + dir.file("hook-token") + "}\n"
-                              "  - {type: webhook, url: " + receivers.url() + "/rejects, messages: [RollbackStarted]}\n"
-                              "  - {type: slack, url_file: " + dir.file("slack-url") + ", channel: '#deploys'}\n"));
+  write_file(dir.file("sidecar.yml"), breaching_config(dir, port, prometheus.url(),
+                                                       "  - {type: alertmanager, url: " + am +
+                                                           ", labels: {team: payments}}\n"
+                                                           "  - {type: webhook, url: " +
+                                                           receivers.url() +
+                                                           "/hook, headers: {X-Env: prod},"
+                                                           " bearer_token_file: " +
+                                                           dir.file("hook-token") +
+                                                           "}\n"
+                                                           "  - {type: webhook, url: " +
+                                                           receivers.url() +
+                                                           "/rejects, messages: [RollbackStarted]}\n"
+                                                           "  - {type: slack, url_file: " +
+                                                           dir.file("slack-url") + ", channel: '#deploys'}\n"));
   Process sidecar({kBinary, "--config", dir.file("sidecar.yml")}, dir.file("sidecar.log"));
-  ASSERT_TRUE(wait_until([&] { return http_get(base + "/api/v1/status").body.find("\"rolled_back\"") != std::string::npos; },
-                         20s))
+  ASSERT_TRUE(wait_until(
+      [&] { return http_get(base + "/api/v1/status").body.find("\"rolled_back\"") != std::string::npos; }, 20s))
       << sidecar.log();
 
   // Alertmanager's own API shows RollbackSucceeded with the evidence.
   nlohmann::json alert;
   ASSERT_TRUE(wait_until(
       [&] {
-        auto alerts = nlohmann::json::parse(http_get(am + "/api/v2/alerts?filter=alertname%3D%22RollbackSucceeded%22").body,
-                                            nullptr, false);
+        auto alerts = nlohmann::json::parse(
+            http_get(am + "/api/v2/alerts?filter=alertname%3D%22RollbackSucceeded%22").body, nullptr, false);
         if (alerts.is_discarded() || !alerts.is_array() || alerts.empty()) return false;
         alert = alerts[0];
         return true;
@@ -130,7 +145,8 @@ TEST(Notifications, AlertmanagerShowsTheRollbackAlertsWithEvidenceAndWebhooksRet
   EXPECT_GE(metric_value(metrics, "rollback_sidecar_notifications_total{notifier=\"webhook\",result=\"failure\"}"), 2);
   EXPECT_EQ(metric_value(metrics, "rollback_sidecar_notifications_total{notifier=\"webhook\",result=\"dropped\"}"), 1);
   EXPECT_EQ(bodies_to(receivers, "/rejects").size(), 1u);  // 400: never retried
-  EXPECT_EQ(metric_value(metrics, "rollback_sidecar_notifications_total{notifier=\"alertmanager\",result=\"success\"}"), 2);
+  EXPECT_EQ(metric_value(metrics, "rollback_sidecar_notifications_total{notifier=\"alertmanager\",result=\"success\"}"),
+            2);
 
   // Slack got the readable text; its secret URL never reaches a log or the audit log.
   auto slack = bodies_to(receivers, slack_secret);

@@ -36,13 +36,17 @@ TEST(PrometheusRules, GeneratedRuleFileIsValidAndFiresWhenTheSidecarDecides) {
   // Prometheus's URL is only known after construction (the port is picked in the constructor).
   auto prometheus = std::make_unique<PrometheusServer>(options);
   write_file(dir.file("sidecar.yml"),
-             "prometheus: {url: " + prometheus->url() + "}\n"
-             "listen: 127.0.0.1:" + std::to_string(sidecar_port) + "\n"
-             "evaluation_interval: 1s\n"
-             "deployment: {name: shop, stage: prod, strategy: canary, vars: {service: shop}}\n"
-             "dry_run: true\n"
-             "rules:\n"
-             "  - {name: signal-high, query: 'max(signal{service=\"{{service}}\"})', above: 0.5, for: 3s, severity: sev2}\n");
+             "prometheus: {url: " + prometheus->url() +
+                 "}\n"
+                 "listen: 127.0.0.1:" +
+                 std::to_string(sidecar_port) +
+                 "\n"
+                 "evaluation_interval: 1s\n"
+                 "deployment: {name: shop, stage: prod, strategy: canary, vars: {service: shop}}\n"
+                 "dry_run: true\n"
+                 "rules:\n"
+                 "  - {name: signal-high, query: 'max(signal{service=\"{{service}}\"})', above: 0.5, for: 3s, "
+                 "severity: sev2}\n");
 
   Process generate({kBinary, "rules", "--config", dir.file("sidecar.yml")}, rules_path);
   int status = generate.wait_exit(10s);
@@ -77,8 +81,8 @@ TEST(PrometheusRules, GeneratedRuleFileIsValidAndFiresWhenTheSidecarDecides) {
             for (const auto& a : alerts["data"]["alerts"]) {
               if (a["labels"]["alertname"] == "SignalHigh" && a["state"] == "firing") {
                 alert = a;
-                prometheus_firing_seen = std::chrono::duration<double>(
-                                             std::chrono::system_clock::now().time_since_epoch()).count();
+                prometheus_firing_seen =
+                    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
               }
             }
           }
@@ -88,7 +92,8 @@ TEST(PrometheusRules, GeneratedRuleFileIsValidAndFiresWhenTheSidecarDecides) {
         return prometheus_firing_seen != 0 && decision.is_object();
       },
       40s, 100ms))
-      << sidecar.log() << "\n" << prometheus->log();
+      << sidecar.log() << "\n"
+      << prometheus->log();
 
   const double sidecar_pending = seconds_of(decision["first_breach"]);
   const double sidecar_decided = seconds_of(decision["decided_at"]);

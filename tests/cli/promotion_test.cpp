@@ -14,7 +14,6 @@ namespace {
 
 const std::string& kBinary = kSidecarBinary;
 
-
 class PromotionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -22,27 +21,40 @@ class PromotionTest : public ::testing::Test {
     const int fe = free_port();
     // The backends never receive traffic here; HAProxy only needs their addresses.
     haproxy_ = std::make_unique<HaproxyServer>(
-        "global\n  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) + " level admin\n"
+        "global\n  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) +
+        " level admin\n"
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n"
-        "frontend fe\n  bind 127.0.0.1:" + std::to_string(fe) + "\n  default_backend app\n"
+        "frontend fe\n  bind 127.0.0.1:" +
+        std::to_string(fe) +
+        "\n  default_backend app\n"
         "backend app\n"
-        "  server stable 127.0.0.1:" + std::to_string(free_port()) + " weight 100\n"
-        "  server canary 127.0.0.1:" + std::to_string(free_port()) + " weight 0\n");
+        "  server stable 127.0.0.1:" +
+        std::to_string(free_port()) +
+        " weight 100\n"
+        "  server canary 127.0.0.1:" +
+        std::to_string(free_port()) + " weight 0\n");
     haproxy_->start({admin_port_, fe});
     prometheus_.set_route("/api/v1/query", 200, vector_reply("0.001"));
     write_file(dir_.file("token"), "promo-token\n");
     port_ = free_port();
     write_file(dir_.file("sidecar.yml"),
-               "prometheus: {url: " + prometheus_.url() + "}\n"
-               "listen: 127.0.0.1:" + std::to_string(port_) + "\n"
-               "evaluation_interval: 100ms\n"
-               "deployment: {name: shop, stage: canary, strategy: canary, vars: {canary: v2}}\n"
-               "state_file: " + dir_.file("state.json") + "\n"
-               "rules: [{name: error-rate, query: 'errors{version=\"{{canary}}\"}', above: 0.05, for: 300ms}]\n"
-               "promotion: {steps: [10, 50, 100], step_duration: 700ms}\n"
-               "api: {bearer_token_file: " + dir_.file("token") + "}\n"
-               "actuators: [{type: haproxy, address: 127.0.0.1:" + std::to_string(admin_port_) +
-                   ", backend: app, canary: canary, stable: stable}]\n");
+               "prometheus: {url: " + prometheus_.url() +
+                   "}\n"
+                   "listen: 127.0.0.1:" +
+                   std::to_string(port_) +
+                   "\n"
+                   "evaluation_interval: 100ms\n"
+                   "deployment: {name: shop, stage: canary, strategy: canary, vars: {canary: v2}}\n"
+                   "state_file: " +
+                   dir_.file("state.json") +
+                   "\n"
+                   "rules: [{name: error-rate, query: 'errors{version=\"{{canary}}\"}', above: 0.05, for: 300ms}]\n"
+                   "promotion: {steps: [10, 50, 100], step_duration: 700ms}\n"
+                   "api: {bearer_token_file: " +
+                   dir_.file("token") +
+                   "}\n"
+                   "actuators: [{type: haproxy, address: 127.0.0.1:" +
+                   std::to_string(admin_port_) + ", backend: app, canary: canary, stable: stable}]\n");
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kBinary, "--config", dir_.file("sidecar.yml")},
                                          dir_.file("sidecar.log"));
   }

@@ -25,41 +25,49 @@ TEST(StatusPage, RendersStateRulesAndDecisionInChromium) {
   ASSERT_FALSE(browser.empty()) << "chromium is not installed (scripts/install-deps.sh installs it)";
   TempDir dir;
   FakeHttpServer prometheus;
-  prometheus.set_route(
-      "/api/v1/query", 200,
-      vector_reply("0.0123"));
+  prometheus.set_route("/api/v1/query", 200, vector_reply("0.0123"));
   write_file(dir.file("token"), "page-token\n");
   write_file(dir.file("rollback.sh"), "#!/bin/sh\nexit 0\n");
   ::chmod(dir.file("rollback.sh").c_str(), 0755);
   const int port = free_port();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  write_file(dir.file("sidecar.yml"),
-             "prometheus: {url: " + prometheus.url() + "}\n"
-             "listen: 127.0.0.1:" + std::to_string(port) + "\n"
-             "evaluation_interval: 500ms\n"
-             "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-             "rules:\n"
-             "  - {name: error-rate, query: 'errors_ratio', above: 0.05, for: 1m}\n"
-             "  - {name: other, query: 'vector(1) # <b>bold</b>', above: 100}\n"
-             "actuators: [{type: exec, command: [" + dir.file("rollback.sh") + "]}]\n"
-             "api: {bearer_token_file: " + dir.file("token") + "}\n");
+  write_file(dir.file("sidecar.yml"), "prometheus: {url: " + prometheus.url() +
+                                          "}\n"
+                                          "listen: 127.0.0.1:" +
+                                          std::to_string(port) +
+                                          "\n"
+                                          "evaluation_interval: 500ms\n"
+                                          "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                                          "rules:\n"
+                                          "  - {name: error-rate, query: 'errors_ratio', above: 0.05, for: 1m}\n"
+                                          "  - {name: other, query: 'vector(1) # <b>bold</b>', above: 100}\n"
+                                          "actuators: [{type: exec, command: [" +
+                                          dir.file("rollback.sh") +
+                                          "]}]\n"
+                                          "api: {bearer_token_file: " +
+                                          dir.file("token") + "}\n");
   Process sidecar({kBinary, "--config", dir.file("sidecar.yml")}, dir.file("sidecar.log"));
   std::string why;
   ASSERT_TRUE(wait_http_ok(base + "/readyz", 10s, &why)) << why << sidecar.log();
-  ASSERT_EQ(http_request("POST", base + "/api/v1/rollback", R"({"reason":"page test <img src=x onerror=alert(1)>","actor":"ci"})",
+  ASSERT_EQ(http_request("POST", base + "/api/v1/rollback",
+                         R"({"reason":"page test <img src=x onerror=alert(1)>","actor":"ci"})",
                          {"Authorization: Bearer page-token"})
                 .status,
             202);
-  ASSERT_TRUE(wait_until([&] { return http_get(base + "/api/v1/status").body.find("\"rolled_back\"") != std::string::npos; },
-                         10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return http_get(base + "/api/v1/status").body.find("\"rolled_back\"") != std::string::npos; }, 10s));
 
   HttpResult page = http_get(base + "/");
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.body.find("http://"), std::string::npos) << "the page must not load external assets";
   EXPECT_EQ(page.body.find("https://"), std::string::npos) << "the page must not load external assets";
 
-  const std::vector<std::string> common{browser, "--headless", "--no-sandbox", "--disable-gpu",
-                                        "--disable-dev-shm-usage", "--user-data-dir=" + dir.file("profile"),
+  const std::vector<std::string> common{browser,
+                                        "--headless",
+                                        "--no-sandbox",
+                                        "--disable-gpu",
+                                        "--disable-dev-shm-usage",
+                                        "--user-data-dir=" + dir.file("profile"),
                                         "--virtual-time-budget=5000"};
   std::vector<std::string> dump = common;
   dump.insert(dump.end(), {"--dump-dom", base + "/"});

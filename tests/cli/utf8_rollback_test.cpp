@@ -33,22 +33,34 @@ class Utf8RollbackTest : public ::testing::TestWithParam<Case> {
     write_file(dir_.file("token"), kToken + "\n");
     write_file(dir_.file("print.py"), c.python);
     // Each run appends one line to `calls`, then prints the awkward text.
-    write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho run >> " + dir_.file("calls") +
-                                             "\nexec /usr/bin/python3 " + dir_.file("print.py") + "\n");
+    write_file(dir_.file("rollback.sh"), "#!/bin/sh\necho run >> " + dir_.file("calls") + "\nexec /usr/bin/python3 " +
+                                             dir_.file("print.py") + "\n");
     ::chmod(dir_.file("rollback.sh").c_str(), 0755);
     port_ = free_port();
     base_ = "http://127.0.0.1:" + std::to_string(port_);
     write_file(dir_.file("config.yml"),
-               "prometheus: {url: " + prometheus_.url() + "}\n"
-               "listen: 127.0.0.1:" + std::to_string(port_) + "\n"
-               "evaluation_interval: 200ms\n"
-               "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
-               "state_file: " + dir_.file("state.json") + "\n"
-               "audit_log: " + dir_.file("audit.jsonl") + "\n"
-               "incidents_dir: " + dir_.file("incidents") + "\n"
-               "rules: [{name: error-rate, query: 'errors', above: 0.05}]\n"
-               "actuators: [{type: exec, command: [" + dir_.file("rollback.sh") + "]}]\n"
-               "api: {bearer_token_file: " + dir_.file("token") + "}\n");
+               "prometheus: {url: " + prometheus_.url() +
+                   "}\n"
+                   "listen: 127.0.0.1:" +
+                   std::to_string(port_) +
+                   "\n"
+                   "evaluation_interval: 200ms\n"
+                   "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
+                   "state_file: " +
+                   dir_.file("state.json") +
+                   "\n"
+                   "audit_log: " +
+                   dir_.file("audit.jsonl") +
+                   "\n"
+                   "incidents_dir: " +
+                   dir_.file("incidents") +
+                   "\n"
+                   "rules: [{name: error-rate, query: 'errors', above: 0.05}]\n"
+                   "actuators: [{type: exec, command: [" +
+                   dir_.file("rollback.sh") +
+                   "]}]\n"
+                   "api: {bearer_token_file: " +
+                   dir_.file("token") + "}\n");
   }
 
   void start(const std::string& log) {
@@ -91,7 +103,8 @@ TEST_P(Utf8RollbackTest, RollbackCompletesIsRecordedAndIsNotRepeatedAfterARestar
     ASSERT_EQ(r.status, 202) << r.body;
   }
   ASSERT_TRUE(wait_until([&] { return state_on_disk() == "rolled_back"; }, 15s))
-      << "state file: " << read_file(dir_.file("state.json")) << "\nlog:\n" << sidecar_->log();
+      << "state file: " << read_file(dir_.file("state.json")) << "\nlog:\n"
+      << sidecar_->log();
   EXPECT_TRUE(sidecar_->alive()) << sidecar_->log();
 
   nlohmann::json s = status();
@@ -106,7 +119,8 @@ TEST_P(Utf8RollbackTest, RollbackCompletesIsRecordedAndIsNotRepeatedAfterARestar
   // The audit log records the completed rollback; every line is JSON.
   ASSERT_TRUE(wait_until(
       [&] { return read_file(dir_.file("audit.jsonl")).find("\"rollback_completed\"") != std::string::npos; }, 10s))
-      << read_file(dir_.file("audit.jsonl")) << "\n" << sidecar_->log();
+      << read_file(dir_.file("audit.jsonl")) << "\n"
+      << sidecar_->log();
   std::ifstream audit(dir_.file("audit.jsonl"));
   std::string line;
   bool completed = false;

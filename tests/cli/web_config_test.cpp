@@ -57,24 +57,31 @@ class WebConfigCli : public ::testing::Test {
 
   // The web config, with paths relative to its own directory as exporter-toolkit reads them.
   void write_web_config(const std::string& client_auth = "RequireAndVerifyClientCert") {
-    for (const char* f : {"ca.crt", "server.crt", "server.key"})
-      write_file(dir_.file(f), read_file(certs_->file(f)));
-    write_file(dir_.file("web.yml"), "tls_server_config:\n"
-                                     "  cert_file: server.crt\n"
-                                     "  key_file: server.key\n"
-                                     "  client_ca_file: ca.crt\n"
-                                     "  client_auth_type: " + client_auth + "\n"
-                                     "basic_auth_users:\n"
-                                     "  prometheus: " + *hash_ + "\n");
+    for (const char* f : {"ca.crt", "server.crt", "server.key"}) write_file(dir_.file(f), read_file(certs_->file(f)));
+    write_file(dir_.file("web.yml"),
+               "tls_server_config:\n"
+               "  cert_file: server.crt\n"
+               "  key_file: server.key\n"
+               "  client_ca_file: ca.crt\n"
+               "  client_auth_type: " +
+                   client_auth +
+                   "\n"
+                   "basic_auth_users:\n"
+                   "  prometheus: " +
+                   *hash_ + "\n");
   }
 
   std::string config(const std::string& listen, const std::string& extra) {
-    return "prometheus: {url: " + prometheus_api_.url() + "}\n"
-           "listen: " + listen + "\n"
+    return "prometheus: {url: " + prometheus_api_.url() +
+           "}\n"
+           "listen: " +
+           listen +
+           "\n"
            "evaluation_interval: 500ms\n"
            "deployment: {name: checkout, stage: prod, strategy: canary}\n"
            "rules: [{name: error-rate, query: errors, above: 0.05, for: 1m}]\n"
-           "actuators: [{type: exec, command: [/bin/true]}]\n" + extra;
+           "actuators: [{type: exec, command: [/bin/true]}]\n" +
+           extra;
   }
 
   RunResult run(const std::vector<std::string>& args) {
@@ -94,8 +101,8 @@ class WebConfigCli : public ::testing::Test {
     std::vector<std::string> argv{kSidecarBinary, "run", "--config", dir_.file("config.yml")};
     argv.insert(argv.end(), flags.begin(), flags.end());
     sidecar_ = std::make_unique<Process>(argv, dir_.file("sidecar.log"));
-    ASSERT_TRUE(wait_until(
-        [&] { return sidecar_->log().find("serving on") != std::string::npos || !sidecar_->alive(); }, 15s));
+    ASSERT_TRUE(
+        wait_until([&] { return sidecar_->log().find("serving on") != std::string::npos || !sidecar_->alive(); }, 15s));
     ASSERT_TRUE(sidecar_->alive()) << sidecar_->log();
   }
 
@@ -133,8 +140,8 @@ TEST_F(WebConfigCli, CheckValidatesTheWebConfigFromTheKeyOrTheFlag) {
   EXPECT_EQ(ok.output.find(*hash_), std::string::npos) << "the hash is a secret";
 
   // The flag replaces the key; a key that does not match the certificate fails `check`.
-  write_file(dir_.file("bad.yml"), "tls_server_config:\n  cert_file: server.crt\n  key_file: " +
-                                       certs_->file("prometheus.key") + "\n");
+  write_file(dir_.file("bad.yml"),
+             "tls_server_config:\n  cert_file: server.crt\n  key_file: " + certs_->file("prometheus.key") + "\n");
   RunResult mismatch = run({"check", "--config", dir_.file("config.yml"), "--web.config.file", dir_.file("bad.yml")});
   EXPECT_EQ(mismatch.exit_code, 1) << mismatch.output;
   EXPECT_NE(mismatch.output.find(dir_.file("bad.yml") + ": tls_server_config.key_file '" +
@@ -143,8 +150,9 @@ TEST_F(WebConfigCli, CheckValidatesTheWebConfigFromTheKeyOrTheFlag) {
       << mismatch.output;
   EXPECT_EQ(mismatch.output.find("PRIVATE KEY"), std::string::npos);
 
-  write_file(dir_.file("typo.yml"), "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                                    "basic_auth_user:\n  prometheus: x\n");
+  write_file(dir_.file("typo.yml"),
+             "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+             "basic_auth_user:\n  prometheus: x\n");
   RunResult typo = run({"check", "--config", dir_.file("config.yml"), "--web.config.file", dir_.file("typo.yml")});
   EXPECT_EQ(typo.exit_code, 1);
   EXPECT_NE(typo.output.find(dir_.file("typo.yml") + ":4: basic_auth_user: unknown key"), std::string::npos)
@@ -152,7 +160,8 @@ TEST_F(WebConfigCli, CheckValidatesTheWebConfigFromTheKeyOrTheFlag) {
 }
 
 TEST_F(WebConfigCli, RefusesToExposeAnUnguardedIntakeBeyondLoopback) {
-  const std::string cloudwatch = "cloudwatch: {match: {alarm: 'checkout-.*'}, api_key_file: " + dir_.file("token") + "}\n";
+  const std::string cloudwatch =
+      "cloudwatch: {match: {alarm: 'checkout-.*'}, api_key_file: " + dir_.file("token") + "}\n";
   write_file(dir_.file("config.yml"), config("0.0.0.0:" + std::to_string(port_), cloudwatch));
   RunResult started = run({"run", "--config", dir_.file("config.yml")});
   EXPECT_EQ(started.exit_code, 1) << started.output;
@@ -169,8 +178,7 @@ TEST_F(WebConfigCli, RefusesToExposeAnUnguardedIntakeBeyondLoopback) {
 
 TEST_F(WebConfigCli, BasicAuthGuardsEveryEndpointAndTheBearerTokenStillGuardsMutations) {
   write_web_config("VerifyClientCertIfGiven");
-  start_sidecar("api: {bearer_token_file: " + dir_.file("token") + "}\n",
-                {"--web.config.file", dir_.file("web.yml")});
+  start_sidecar("api: {bearer_token_file: " + dir_.file("token") + "}\n", {"--web.config.file", dir_.file("web.yml")});
   for (const std::string path : {"/metrics", "/healthz", "/api/v1/status"}) {
     auto none = tls_request(https(path));
     EXPECT_EQ(none.status, 401) << path << " " << none.error;
@@ -208,9 +216,8 @@ TEST_F(WebConfigCli, BasicAuthGuardsEveryEndpointAndTheBearerTokenStillGuardsMut
   EXPECT_EQ(metric_value(text, R"(rollback_sidecar_http_auth_failures_total{reason="bearer_wrong"})"), 1);
   // A stranger's certificate fails the handshake; counted.
   EXPECT_EQ(tls_request(https("/healthz", "stranger")).status, 0);
-  EXPECT_TRUE(wait_until([&] {
-    return metric_value(tls_request(metrics).body, "rollback_sidecar_tls_handshake_errors_total") == 1;
-  }, 5s));
+  EXPECT_TRUE(wait_until(
+      [&] { return metric_value(tls_request(metrics).body, "rollback_sidecar_tls_handshake_errors_total") == 1; }, 5s));
 
   // The CLI's remote commands speak https too; the bearer token alone passes basic auth.
   RunResult unfreeze = run({"unfreeze", "--address", "https://127.0.0.1:" + std::to_string(port_), "--token-file",
@@ -237,28 +244,40 @@ TEST_F(WebConfigCli, RealPrometheusScrapesOverMutualTlsWithBasicAuth) {
   write_file(dir_.file("wrong-password"), "not-" + kPassword + "\n");
   const std::string target = "127.0.0.1:" + std::to_string(port_);
   auto job = [&](const std::string& name, const std::string& password_file) {
-    return "  - job_name: " + name + "\n"
+    return "  - job_name: " + name +
+           "\n"
            "    scheme: https\n"
            "    tls_config:\n"
-           "      ca_file: " + certs_->file("ca.crt") + "\n"
-           "      cert_file: " + certs_->file("prometheus.crt") + "\n"
-           "      key_file: " + certs_->file("prometheus.key") + "\n"
+           "      ca_file: " +
+           certs_->file("ca.crt") +
+           "\n"
+           "      cert_file: " +
+           certs_->file("prometheus.crt") +
+           "\n"
+           "      key_file: " +
+           certs_->file("prometheus.key") +
+           "\n"
            "    basic_auth:\n"
            "      username: prometheus\n"
-           "      password_file: " + password_file + "\n"
+           "      password_file: " +
+           password_file +
+           "\n"
            "    static_configs:\n"
-           "      - targets: ['" + target + "']\n";
+           "      - targets: ['" +
+           target + "']\n";
   };
   PrometheusServer::Options options;
   options.job = "sidecar";
-  options.extra_scrape_configs = job("sidecar", dir_.file("password")) + job("sidecar-wrong-password", dir_.file("wrong-password"));
+  options.extra_scrape_configs =
+      job("sidecar", dir_.file("password")) + job("sidecar-wrong-password", dir_.file("wrong-password"));
   PrometheusServer prometheus(options);
   prometheus.start();
   EXPECT_TRUE(prometheus.wait_scraped(30s)) << prometheus.log() << "\n" << sidecar_->log();
   EXPECT_TRUE(wait_until([&] { return prometheus.query_value("rollback_sidecar_build_info{job=\"sidecar\"}") == "1"; },
                          15s, 200ms))
       << prometheus.log();
-  EXPECT_TRUE(wait_until([&] { return prometheus.query_value("up{job=\"sidecar-wrong-password\"}") == "0"; }, 15s, 200ms))
+  EXPECT_TRUE(
+      wait_until([&] { return prometheus.query_value("up{job=\"sidecar-wrong-password\"}") == "0"; }, 15s, 200ms))
       << prometheus.log();
   EXPECT_EQ(prometheus.query_value("rollback_sidecar_build_info{job=\"sidecar-wrong-password\"}"), "");
   // The refusals of the wrong password show in the next scrape of the right one.

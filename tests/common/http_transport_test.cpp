@@ -35,8 +35,8 @@ TEST(CurlTransport, DistinctSlowRoutesRunConcurrentlyAndKeepOrder) {
   auto transport = make_curl_transport();
 
   auto started = std::chrono::steady_clock::now();
-  auto responses = transport->perform_all(
-      {get(server.url() + "/one"), get(server.url() + "/two"), get(server.url() + "/three")});
+  auto responses =
+      transport->perform_all({get(server.url() + "/one"), get(server.url() + "/two"), get(server.url() + "/three")});
   auto took = std::chrono::steady_clock::now() - started;
 
   ASSERT_EQ(responses.size(), 3u);

@@ -10,9 +10,9 @@ namespace rs::common {
 namespace {
 
 const std::string kFffd = "\xEF\xBF\xBD";
-const std::string kCheck = "\xE2\x9C\x93";       // U+2713, 3 bytes
-const std::string kEacute = "\xC3\xA9";          // U+00E9, 2 bytes
-const std::string kEmoji = "\xF0\x9F\x98\x80";   // U+1F600, 4 bytes
+const std::string kCheck = "\xE2\x9C\x93";      // U+2713, 3 bytes
+const std::string kEacute = "\xC3\xA9";         // U+00E9, 2 bytes
+const std::string kEmoji = "\xF0\x9F\x98\x80";  // U+1F600, 4 bytes
 
 bool dumps(const std::string& text) {
   try {
@@ -45,18 +45,18 @@ TEST(ValidUtf8, WellFormedTextIsUnchanged) {
 
 TEST(ValidUtf8, StrayAndImpossibleBytesBecomeReplacementCharacters) {
   EXPECT_EQ(valid_utf8("\xFF\xFE"), kFffd + kFffd);
-  EXPECT_EQ(valid_utf8("a\x80z"), "a" + kFffd + "z");        // lone continuation byte
+  EXPECT_EQ(valid_utf8("a\x80z"), "a" + kFffd + "z");                        // lone continuation byte
   EXPECT_EQ(valid_utf8("\xF5\x80\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // above U+10FFFF
   EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // U+110000
-  EXPECT_EQ(valid_utf8("ok \xC3( ok"), "ok " + kFffd + "( ok");  // lead without continuation
+  EXPECT_EQ(valid_utf8("ok \xC3( ok"), "ok " + kFffd + "( ok");              // lead without continuation
 }
 
 TEST(ValidUtf8, OverlongFormsAreRejected) {
-  EXPECT_EQ(valid_utf8("\xC0\xAF"), kFffd + kFffd);                  // '/' in 2 bytes
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), kFffd + kFffd);  // '/' in 2 bytes
   EXPECT_EQ(valid_utf8("\xC1\xBF"), kFffd + kFffd);
-  EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), kFffd + kFffd + kFffd);      // '/' in 3 bytes
+  EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), kFffd + kFffd + kFffd);              // '/' in 3 bytes
   EXPECT_EQ(valid_utf8("\xF0\x80\x80\xAF"), kFffd + kFffd + kFffd + kFffd);  // '/' in 4 bytes
-  EXPECT_EQ(valid_utf8("\xE0\xA0\x80"), "\xE0\xA0\x80");             // U+0800: the first real one
+  EXPECT_EQ(valid_utf8("\xE0\xA0\x80"), "\xE0\xA0\x80");                     // U+0800: the first real one
 }
 
 TEST(ValidUtf8, SurrogatesAreRejected) {
@@ -72,7 +72,9 @@ TEST(ValidUtf8, ATruncatedCharacterIsOneReplacementCharacter) {
   EXPECT_EQ(valid_utf8("end \xE2\x9C"), "end " + kFffd);
   EXPECT_EQ(valid_utf8("end \xF0\x9F\x98"), "end " + kFffd);
   EXPECT_EQ(valid_utf8("\xE2\x9C" + kCheck), kFffd + kCheck);  // the next character survives
-  EXPECT_EQ(valid_utf8("\xF0\x9F" "abc"), kFffd + "abc");
+  EXPECT_EQ(valid_utf8("\xF0\x9F"
+                       "abc"),
+            kFffd + "abc");
 }
 
 TEST(ValidUtf8, TheResultAlwaysDumpsAsJson) {

@@ -105,7 +105,7 @@ std::vector<json> prometheus_annotations(const json& dashboard) {
 
 // Grafana's built-in variables, as the test substitutes them (1 s scrape interval).
 const std::map<std::string, std::string> kBuiltins = {
-    {"__rate_interval", "5s"}, {"__interval", "1s"}, {"__interval_ms", "1000"}, {"__range", "1m"},
+    {"__rate_interval", "5s"}, {"__interval", "1s"},    {"__interval_ms", "1000"},     {"__range", "1m"},
     {"__range_s", "60"},       {"__range_ms", "60000"}, {"__rate_interval_ms", "5000"}};
 
 // $name, ${name} and ${name:format} replaced from `values`; unknown names are reported.
@@ -228,7 +228,8 @@ TEST(DashboardJson, StructureIsValid) {
       EXPECT_LE(g.value("x", 0) + g.value("w", 0), 24) << "wider than the 24-column grid";
       for (const auto& q : placed) {
         const json& h = q["gridPos"];
-        bool overlap = g["x"] < h["x"].get<int>() + h["w"].get<int>() && h["x"] < g["x"].get<int>() + g["w"].get<int>() &&
+        bool overlap = g["x"] < h["x"].get<int>() + h["w"].get<int>() &&
+                       h["x"] < g["x"].get<int>() + g["w"].get<int>() &&
                        g["y"] < h["y"].get<int>() + h["h"].get<int>() && h["y"] < g["y"].get<int>() + g["h"].get<int>();
         EXPECT_FALSE(overlap) << "overlaps panel '" << q.value("title", "") << "'";
       }
@@ -246,7 +247,8 @@ TEST(DashboardJson, StructureIsValid) {
         EXPECT_FALSE(expr.empty()) << "target " << t.value("refId", "") << " has no expr";
         std::vector<std::string> unknown;
         substitute(expr, {}, &unknown);
-        for (const auto& name : unknown) EXPECT_TRUE(defined.count(name)) << "undefined variable $" << name << " in " << expr;
+        for (const auto& name : unknown)
+          EXPECT_TRUE(defined.count(name)) << "undefined variable $" << name << " in " << expr;
         if (expr.find("rollback_sidecar_") != std::string::npos || expr.find("http_request") != std::string::npos ||
             expr.find("probe_success") != std::string::npos) {
           EXPECT_NE(expr.find("$deployment"), std::string::npos) << "not filtered by $deployment: " << expr;
@@ -265,7 +267,8 @@ TEST(DashboardJson, StructureIsValid) {
       if (expr.find("rollback_sidecar_rollbacks_total") != std::string::npos) rollbacks = true;
       std::vector<std::string> unknown;
       substitute(expr, {}, &unknown);
-      for (const auto& name : unknown) EXPECT_TRUE(defined.count(name)) << "undefined variable $" << name << " in " << expr;
+      for (const auto& name : unknown)
+        EXPECT_TRUE(defined.count(name)) << "undefined variable $" << name << " in " << expr;
     }
     EXPECT_TRUE(rollbacks) << "rollbacks should be drawn as annotations";
   }
@@ -305,13 +308,14 @@ std::string sidecar_config(const TempDir& dir, const std::string& prometheus_url
   replace("state_file: state.json", "state_file: " + dir.file("state.json"));
   replace("address: 127.0.0.1:9999", "address: 127.0.0.1:" + std::to_string(admin_port));
   // A rule Prometheus rejects at evaluation time (many-to-many matching), for the query-errors panel.
-  replace("\nactuators:\n",
-          "\n  - name: broken-query\n"
-          "    query: http_requests_total{service=\"{{service}}\"} / on() http_requests_total{service=\"{{service}}\"}\n"
-          "    above: 1\n"
-          "    action: notify\n"
-          "    severity: sev3\n"
-          "actuators:\n");
+  replace(
+      "\nactuators:\n",
+      "\n  - name: broken-query\n"
+      "    query: http_requests_total{service=\"{{service}}\"} / on() http_requests_total{service=\"{{service}}\"}\n"
+      "    above: 1\n"
+      "    action: notify\n"
+      "    severity: sev3\n"
+      "actuators:\n");
   text += "api: {bearer_token_file: " + dir.file("token") + "}\n";
   text += "promotion: {steps: [10, 100], step_duration: 10m}\n";
   // Nothing listens there: the notifications panel shows the (retried) failures.
@@ -330,25 +334,33 @@ class DashboardQueries : public ::testing::Test {
     for (const std::string version : {"v1", "v2"}) {
       const int port = free_port();
       workload_ports_[version] = port;
-      workloads_.push_back(std::make_unique<Process>(
-          std::vector<std::string>{kWorkloadBinary, "serve", "--listen", "127.0.0.1:" + std::to_string(port),
-                                   "--version", version},
-          dir_.file("workload-" + version + ".log")));
+      workloads_.push_back(
+          std::make_unique<Process>(std::vector<std::string>{kWorkloadBinary, "serve", "--listen",
+                                                             "127.0.0.1:" + std::to_string(port), "--version", version},
+                                    dir_.file("workload-" + version + ".log")));
       std::string why;
       ASSERT_TRUE(wait_http_ok(workload_url(version) + "/health", 15s, &why))
-          << "demo-workload " << version << ": " << why << "\n" << tail(workloads_.back()->log());
+          << "demo-workload " << version << ": " << why << "\n"
+          << tail(workloads_.back()->log());
     }
 
     front_port_ = free_port();
     admin_port_ = free_port();
     haproxy_ = std::make_unique<HaproxyServer>(
         "global\n"
-        "  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) + " level admin\n"
+        "  stats socket ipv4@127.0.0.1:" +
+        std::to_string(admin_port_) +
+        " level admin\n"
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
-        "frontend fe\n  bind 127.0.0.1:" + std::to_string(front_port_) + "\n  default_backend app\n"
+        "frontend fe\n  bind 127.0.0.1:" +
+        std::to_string(front_port_) +
+        "\n  default_backend app\n"
         "backend app\n  balance roundrobin\n"
-        "  server stable 127.0.0.1:" + std::to_string(workload_ports_["v1"]) + " weight 100\n"
-        "  server canary 127.0.0.1:" + std::to_string(workload_ports_["v2"]) + " weight 100\n");
+        "  server stable 127.0.0.1:" +
+        std::to_string(workload_ports_["v1"]) +
+        " weight 100\n"
+        "  server canary 127.0.0.1:" +
+        std::to_string(workload_ports_["v2"]) + " weight 100\n");
     ASSERT_NO_THROW(haproxy_->start({front_port_, admin_port_}));
 
     blackbox_port_ = free_port();
@@ -356,12 +368,14 @@ class DashboardQueries : public ::testing::Test {
                "modules:\n  http_2xx:\n    prober: http\n    timeout: 900ms\n"
                "    http: {preferred_ip_protocol: ip4, valid_status_codes: [200]}\n");
     blackbox_ = std::make_unique<Process>(
-        std::vector<std::string>{find_binary("prometheus-blackbox-exporter"), "--config.file=" + dir_.file("blackbox.yml"),
+        std::vector<std::string>{find_binary("prometheus-blackbox-exporter"),
+                                 "--config.file=" + dir_.file("blackbox.yml"),
                                  "--web.listen-address=127.0.0.1:" + std::to_string(blackbox_port_)},
         dir_.file("blackbox.log"));
     std::string why;
     ASSERT_TRUE(wait_http_ok("http://127.0.0.1:" + std::to_string(blackbox_port_) + "/-/healthy", 15s, &why))
-        << "blackbox exporter: " << why << "\n" << tail(blackbox_->log());
+        << "blackbox exporter: " << why << "\n"
+        << tail(blackbox_->log());
 
     sidecar_port_ = free_port();
     PrometheusServer::Options options;
@@ -371,33 +385,45 @@ class DashboardQueries : public ::testing::Test {
     options.extra_scrape_configs =
         "  - job_name: demo\n"
         "    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(workload_ports_["v1"]) + "']\n"
+        "      - targets: ['127.0.0.1:" +
+        std::to_string(workload_ports_["v1"]) +
+        "']\n"
         "        labels: {deployment: demo, service: demo, version: v1}\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(workload_ports_["v2"]) + "']\n"
+        "      - targets: ['127.0.0.1:" +
+        std::to_string(workload_ports_["v2"]) +
+        "']\n"
         "        labels: {deployment: demo, service: demo, version: v2}\n"
         "  - job_name: blackbox\n"
         "    metrics_path: /probe\n"
         "    params: {module: [http_2xx]}\n"
         "    static_configs:\n"
-        "      - targets: ['" + workload_url("v1") + "/health']\n"
+        "      - targets: ['" +
+        workload_url("v1") +
+        "/health']\n"
         "        labels: {deployment: demo, service: demo, version: v1}\n"
-        "      - targets: ['" + workload_url("v2") + "/health']\n"
+        "      - targets: ['" +
+        workload_url("v2") +
+        "/health']\n"
         "        labels: {deployment: demo, service: demo, version: v2}\n"
         "    relabel_configs:\n"
         "      - {source_labels: [__address__], target_label: __param_target}\n"
         "      - {source_labels: [__param_target], target_label: instance}\n"
-        "      - {target_label: __address__, replacement: '127.0.0.1:" + std::to_string(blackbox_port_) + "'}\n"
+        "      - {target_label: __address__, replacement: '127.0.0.1:" +
+        std::to_string(blackbox_port_) +
+        "'}\n"
         "  - job_name: rollback-sidecar\n"
         "    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(sidecar_port_) + "']\n"
+        "      - targets: ['127.0.0.1:" +
+        std::to_string(sidecar_port_) +
+        "']\n"
         "        labels: {deployment: demo, service: demo}\n";
     prometheus_ = std::make_unique<PrometheusServer>(options);
     ASSERT_NO_THROW(prometheus_->start());
 
-    load_ = std::make_unique<Process>(
-        std::vector<std::string>{kWorkloadBinary, "load", "--url", "http://127.0.0.1:" + std::to_string(front_port_) + "/",
-                                 "--rate", "20", "--concurrency", "8"},
-        dir_.file("load.log"));
+    load_ = std::make_unique<Process>(std::vector<std::string>{kWorkloadBinary, "load", "--url",
+                                                               "http://127.0.0.1:" + std::to_string(front_port_) + "/",
+                                                               "--rate", "20", "--concurrency", "8"},
+                                      dir_.file("load.log"));
 
     // The demo policy's health rule counts missing probes as a breach, and its rates need two
     // samples: start the sidecar once Prometheus has both.
@@ -408,7 +434,8 @@ class DashboardQueries : public ::testing::Test {
                      "count(sum by (version) (rate(http_requests_total{deployment=\"demo\"}[5s])) > 0)") == "2";
         },
         45s, 250ms))
-        << "Prometheus never had probes and request rates for v1 and v2\n" << tail(prometheus_->log());
+        << "Prometheus never had probes and request rates for v1 and v2\n"
+        << tail(prometheus_->log());
 
     write_file(dir_.file("token"), kToken + "\n");
     std::string problem;
@@ -417,12 +444,13 @@ class DashboardQueries : public ::testing::Test {
     ASSERT_EQ(problem, "");
     Process check({kSidecarBinary, "check", "--config", dir_.file("sidecar.yml")}, dir_.file("check.log"));
     const int st = check.wait_exit(20s);
-    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "rollback-sidecar check failed:\n" << check.log() << "\nconfig:\n" << read_file(dir_.file("sidecar.yml"));
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "rollback-sidecar check failed:\n"
+                                                       << check.log() << "\nconfig:\n"
+                                                       << read_file(dir_.file("sidecar.yml"));
     sidecar_ = std::make_unique<Process>(std::vector<std::string>{kSidecarBinary, "--config", dir_.file("sidecar.yml")},
                                          dir_.file("sidecar.log"));
     ASSERT_TRUE(wait_http_ok(sidecar_url() + "/readyz", 20s, &why)) << "sidecar not ready: " << why << "\n"
-                                                                       << tail(sidecar_->log());
+                                                                    << tail(sidecar_->log());
   }
 
   void TearDown() override {
@@ -457,7 +485,8 @@ class DashboardQueries : public ::testing::Test {
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return "HTTP " + std::to_string(r.status) + ": " + r.body + r.error;
     if (body.value("status", "") != "success")
-      return "status " + body.value("status", "?") + ": " + body.value("errorType", "") + ": " + body.value("error", "");
+      return "status " + body.value("status", "?") + ": " + body.value("errorType", "") + ": " +
+             body.value("error", "");
     const json& data = body["data"];
     std::vector<std::string> values;
     if (data.value("resultType", "") == "scalar") {
@@ -488,8 +517,8 @@ class DashboardQueries : public ::testing::Test {
 TEST_F(DashboardQueries, EveryPanelAndAnnotationQueryReturnsData) {
   // Make the deployment eventful: a freeze (once Prometheus has seen it unfrozen, so the change
   // is visible), then a fault the sidecar rolls back.
-  ASSERT_TRUE(wait_until([&] { return prometheus_->query_value("rollback_sidecar_freeze{deployment=\"demo\"}") == "0"; },
-                         20s, 200ms))
+  ASSERT_TRUE(wait_until(
+      [&] { return prometheus_->query_value("rollback_sidecar_freeze{deployment=\"demo\"}") == "0"; }, 20s, 200ms))
       << "Prometheus never scraped the sidecar";
   HttpResult freeze = api("PUT", "/api/v1/freeze", R"({"reason": "dashboards test", "actor": "ci"})");
   ASSERT_EQ(freeze.status, 200) << freeze.body;
@@ -503,13 +532,15 @@ TEST_F(DashboardQueries, EveryPanelAndAnnotationQueryReturnsData) {
         return last.is_object() && last.value("state", "") == "rolled_back";
       },
       45s, 250ms))
-      << "no rollback within 45s of error_ratio=1 on the canary; status:\n" << last.dump(2);
+      << "no rollback within 45s of error_ratio=1 on the canary; status:\n"
+      << last.dump(2);
   ASSERT_EQ(HaproxyServer::runtime_command(admin_port_, "get weight app/canary").rfind("0 ", 0), 0u)
       << "the canary still has weight after the rollback";
   ASSERT_TRUE(wait_until(
       [&] {
         return prometheus_->query_value(
-                   "rollback_sidecar_rollbacks_total{deployment=\"demo\",result=\"success\",trigger=\"rule\"}") == "1" &&
+                   "rollback_sidecar_rollbacks_total{deployment=\"demo\",result=\"success\",trigger=\"rule\"}") ==
+                   "1" &&
                !prometheus_->query_value("sum(rollback_sidecar_query_errors_total{deployment=\"demo\"})").empty() &&
                prometheus_->query_value("rollback_sidecar_freeze{deployment=\"demo\"}") == "1";
       },
@@ -540,7 +571,8 @@ TEST_F(DashboardQueries, EveryPanelAndAnnotationQueryReturnsData) {
       for (const auto& t : p.value("targets", json::array()))
         check(name + " / '" + p.value("title", "") + "' / " + t.value("refId", "?"), t.value("expr", ""));
     }
-    for (const auto& a : prometheus_annotations(d)) check(name + " / annotation '" + a.value("name", "") + "'", a["expr"]);
+    for (const auto& a : prometheus_annotations(d))
+      check(name + " / annotation '" + a.value("name", "") + "'", a["expr"]);
 
     // Query variables: label_values(selector, label) through the label values API; the saved
     // current value (when it is not All) must be among the answers.
@@ -555,7 +587,8 @@ TEST_F(DashboardQueries, EveryPanelAndAnnotationQueryReturnsData) {
         continue;
       }
       ++queries;
-      auto r = http_get(prometheus_->url() + "/api/v1/label/" + m[2].str() + "/values?match[]=" + url_encode(m[1].str()));
+      auto r =
+          http_get(prometheus_->url() + "/api/v1/label/" + m[2].str() + "/values?match[]=" + url_encode(m[1].str()));
       json body = json::parse(r.body, nullptr, false);
       if (body.is_discarded() || body.value("status", "") != "success" || body["data"].empty()) {
         failures.push_back(where + ": no values: " + r.body + "\n    " + def);

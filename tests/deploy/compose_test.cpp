@@ -271,8 +271,8 @@ TEST_F(ComposeTest, PrometheusScrapesEveryServiceWithTheLabelConvention) {
         scraped_hosts.insert(host_of(authority));
       }
   }
-  for (const auto& s : {"checkout-v1", "checkout-v2", "haproxy", "alertmanager", "blackbox", "grafana",
-                        "rollback-sidecar"})
+  for (const auto& s :
+       {"checkout-v1", "checkout-v2", "haproxy", "alertmanager", "blackbox", "grafana", "rollback-sidecar"})
     EXPECT_TRUE(scraped_hosts.count(s)) << "Prometheus does not scrape service " << s;
 
   // The sidecar: a job named for the alerts' selector, the deployment label, the listen port.
@@ -326,8 +326,7 @@ TEST_F(ComposeTest, AlertmanagerConfigIsValidAndReachesTheSidecarWebhook) {
       EXPECT_EQ(credentials, str(sidecar_config_["api"]["bearer_token_file"]))
           << "Alertmanager and the sidecar must read the same token";
       bool mounted = false;
-      for (const auto& sec : service("alertmanager")["secrets"])
-        mounted |= "/run/secrets/" + str(sec) == credentials;
+      for (const auto& sec : service("alertmanager")["secrets"]) mounted |= "/run/secrets/" + str(sec) == credentials;
       EXPECT_TRUE(mounted) << credentials << " is not mounted into the alertmanager service";
     }
   }
@@ -346,7 +345,8 @@ TEST_F(ComposeTest, BlackboxConfigIsValid) {
   for (const auto& job : prom["scrape_configs"]) {
     if (!job["params"]) continue;
     for (const auto& module : job["params"]["module"])
-      EXPECT_TRUE(bb["modules"][str(module)]) << "job " << str(job["job_name"]) << " uses unknown module " << str(module);
+      EXPECT_TRUE(bb["modules"][str(module)])
+          << "job " << str(job["job_name"]) << " uses unknown module " << str(module);
   }
 }
 

@@ -37,8 +37,7 @@ inline RunResult run(const std::vector<std::string>& argv, const std::string& cw
   std::vector<std::string> sh = {"/bin/sh", "-c", "exec \"$@\" >\"$RS_OUT\" 2>\"$RS_ERR\"", "sh"};
   sh.insert(sh.end(), argv.begin(), argv.end());
   RunResult result;
-  rs::testing::Process process(sh, dir.file("sh.log"), {{"RS_OUT", dir.file("out")}, {"RS_ERR", dir.file("err")}},
-                               cwd);
+  rs::testing::Process process(sh, dir.file("sh.log"), {{"RS_OUT", dir.file("out")}, {"RS_ERR", dir.file("err")}}, cwd);
   int status = process.wait_exit(timeout);
   if (status == -1) process.stop(1000ms);
   result.exit_code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
@@ -103,14 +102,15 @@ inline std::string path_of(const std::string& url) {
 }
 
 // Skips (with the reason) unless the sidecar binary was built.
-#define RS_REQUIRE_SIDECAR_BINARY()                                                                  \
-  ASSERT_EQ(access(::rs::deploy::kSidecarBinary.c_str(), X_OK), 0)                                   \
+#define RS_REQUIRE_SIDECAR_BINARY()                                \
+  ASSERT_EQ(access(::rs::deploy::kSidecarBinary.c_str(), X_OK), 0) \
       << ::rs::deploy::kSidecarBinary << " missing: build the rollback-sidecar target (ninja rollback-sidecar)"
 
 // A Debian tool the test needs; fails with the package to install when it is missing.
 inline std::string require_tool(const std::string& name, const std::string& package) {
   std::string path = rs::testing::find_binary(name);
-  if (path.empty()) ADD_FAILURE() << name << " not installed: apt-get install " << package << " (scripts/install-deps.sh)";
+  if (path.empty())
+    ADD_FAILURE() << name << " not installed: apt-get install " << package << " (scripts/install-deps.sh)";
   return path;
 }
 

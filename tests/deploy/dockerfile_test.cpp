@@ -43,8 +43,8 @@ std::vector<Instruction> parse_dockerfile(const std::string& text, std::vector<s
     if (ins.keyword == "FROM") {
       ++stage;
       std::smatch m;
-      stage_names->push_back(std::regex_search(ins.args, m, std::regex(R"(\s+AS\s+(\S+))", std::regex::icase)) ? m[1].str()
-                                                                                                              : "");
+      stage_names->push_back(
+          std::regex_search(ins.args, m, std::regex(R"(\s+AS\s+(\S+))", std::regex::icase)) ? m[1].str() : "");
     }
     ins.stage = stage;
     out.push_back(ins);
@@ -141,10 +141,10 @@ TEST_F(DockerfileTest, BuildStepsAreCommandsOfTheScript) {
   }
   EXPECT_GE(steps, 6);
   // The build stage verifies both binaries (with readelf: package ownership), each runtime stage its own.
-  for (const auto& needle : {"build-steps.sh build /src", "build-steps.sh verify /out sidecar",
-                             "build-steps.sh verify /out workload", "build-steps.sh verify / sidecar",
-                             "build-steps.sh verify / workload", "build-steps.sh install-runtime sidecar",
-                             "build-steps.sh install-runtime workload"})
+  for (const auto& needle :
+       {"build-steps.sh build /src", "build-steps.sh verify /out sidecar", "build-steps.sh verify /out workload",
+        "build-steps.sh verify / sidecar", "build-steps.sh verify / workload", "build-steps.sh install-runtime sidecar",
+        "build-steps.sh install-runtime workload"})
     EXPECT_NE(text_.find(needle), std::string::npos) << needle;
 }
 
@@ -161,7 +161,8 @@ TEST_F(DockerfileTest, CopiedSourcesExistAndPassTheDockerignore) {
       std::string src = parts[k];
       EXPECT_EQ(access(source_path(src).c_str(), R_OK), 0) << "COPY " << src << ": not in the repository";
       if (!src.empty() && src.back() == '/') src.pop_back();
-      EXPECT_TRUE(ignore.find("!" + src + "\n") != std::string::npos || ignore.find("!" + src + "/\n") != std::string::npos)
+      EXPECT_TRUE(ignore.find("!" + src + "\n") != std::string::npos ||
+                  ignore.find("!" + src + "/\n") != std::string::npos)
           << "COPY " << src << " is excluded by docker/Dockerfile.dockerignore";
     }
   }
@@ -175,8 +176,8 @@ TEST_F(DockerfileTest, PackageListsAreDebianPackagesOfThisProject) {
   const std::string install_deps = rs::testing::read_file(source_path("scripts/install-deps.sh"));
   std::istringstream pkgs(build.out);
   for (std::string p; pkgs >> p;)
-    EXPECT_TRUE(std::regex_search(install_deps, std::regex("[ (]" + std::regex_replace(p, std::regex(R"([.+])"), R"(\$&)") +
-                                                           "[ \n)]")))
+    EXPECT_TRUE(std::regex_search(
+        install_deps, std::regex("[ (]" + std::regex_replace(p, std::regex(R"([.+])"), R"(\$&)") + "[ \n)]")))
         << p << " is not in scripts/install-deps.sh";
   // Runtime packages: real Debian 12 package names, installed here by the -dev packages.
   for (const auto& image : {"sidecar", "workload"}) {
@@ -186,7 +187,8 @@ TEST_F(DockerfileTest, PackageListsAreDebianPackagesOfThisProject) {
     for (std::string p; names >> p;) {
       RunResult q = run({"dpkg-query", "-W", "-f=${Status}", p});
       EXPECT_NE(q.out.find("install ok installed"), std::string::npos)
-          << image << " runtime package " << p << " is not an installed Debian package:\n" << q.describe();
+          << image << " runtime package " << p << " is not an installed Debian package:\n"
+          << q.describe();
     }
   }
   EXPECT_NE(run({steps, "runtime-packages", "nonsense"}).exit_code, 0);
@@ -205,27 +207,31 @@ TEST_F(DockerfileTest, HealthcheckCommandSeesARunningSidecar) {
   ASSERT_EQ(command.find('['), std::string::npos) << "expected the shell form (for `|| exit 1`): " << command;
 
   rs::testing::FakeHttpServer prometheus;
-  prometheus.set_route("/api/v1/query", 200,
-                       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}})");
+  prometheus.set_route(
+      "/api/v1/query", 200,
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"0"]}]}})");
   rs::testing::TempDir dir;
   const int port = rs::testing::free_port();
-  rs::testing::write_file(dir.file("config.yml"),
-                          "prometheus: {url: " + prometheus.url() + "}\n"
-                          "listen: 127.0.0.1:" + std::to_string(port) + "\n"
-                          "evaluation_interval: 1s\n"
-                          "dry_run: true\n"
-                          "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-                          "rules:\n"
-                          "  - {name: error-rate, query: 'vector(0)', above: 0.05}\n");
-  const std::string local = std::regex_replace(command, std::regex("127\\.0\\.0\\.1:9107"),
-                                               "127.0.0.1:" + std::to_string(port));
+  rs::testing::write_file(dir.file("config.yml"), "prometheus: {url: " + prometheus.url() +
+                                                      "}\n"
+                                                      "listen: 127.0.0.1:" +
+                                                      std::to_string(port) +
+                                                      "\n"
+                                                      "evaluation_interval: 1s\n"
+                                                      "dry_run: true\n"
+                                                      "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                                                      "rules:\n"
+                                                      "  - {name: error-rate, query: 'vector(0)', above: 0.05}\n");
+  const std::string local =
+      std::regex_replace(command, std::regex("127\\.0\\.0\\.1:9107"), "127.0.0.1:" + std::to_string(port));
   ASSERT_NE(local, command) << "the HEALTHCHECK does not probe 127.0.0.1:9107";
 
   EXPECT_EQ(run({"/bin/sh", "-c", local}).exit_code, 1) << "healthy without a sidecar?";
   rs::testing::Process sidecar({kSidecarBinary, "--config", dir.file("config.yml")}, dir.file("sidecar.log"));
   std::string why;
   ASSERT_TRUE(rs::testing::wait_http_ok("http://127.0.0.1:" + std::to_string(port) + "/readyz", 15s, &why))
-      << why << "\n" << sidecar.log();
+      << why << "\n"
+      << sidecar.log();
   RunResult ok = run({"/bin/sh", "-c", local});
   EXPECT_EQ(ok.exit_code, 0) << ok.describe();
   sidecar.stop();

@@ -1,9 +1,9 @@
 // docker/kubernetes/overlays/{gamma,prod}, rendered by `kubectl kustomize`: every document
-// parses, and the pieces reference each other correctly — the sidecar's probes and the PodMonitor use the port of the config's
-// `listen`, the mounts hold the paths the config names, the selectors select the pod, and the
-// config in the ConfigMap passes `rollback-sidecar check`, the Kubernetes actuators' ServiceAccount
-// is bound to a Role granting what they use and no wildcard, and the output round-trips through
-// `kubectl apply --dry-run=client` against the fake API server (tests/fakes/kubernetes/).
+// parses, and the pieces reference each other correctly — the sidecar's probes and the PodMonitor use the port of the
+// config's `listen`, the mounts hold the paths the config names, the selectors select the pod, and the config in the
+// ConfigMap passes `rollback-sidecar check`, the Kubernetes actuators' ServiceAccount is bound to a Role granting what
+// they use and no wildcard, and the output round-trips through `kubectl apply --dry-run=client` against the fake API
+// server (tests/fakes/kubernetes/).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -140,8 +140,8 @@ TEST_P(KubernetesManifestTest, SidecarListensOnAllInterfacesOnItsContainerPort) 
   ASSERT_FALSE(listen.empty()) << "the config has no listen (the default 127.0.0.1 is unreachable for probes)";
   EXPECT_EQ(host_of(listen), "0.0.0.0") << "listen " << listen
                                         << ": the kubelet's probes and Prometheus reach the pod IP, not loopback";
-  EXPECT_FALSE(sidecar_port_name().empty()) << "no named container port of the sidecar is the listen port "
-                                            << port_of(listen);
+  EXPECT_FALSE(sidecar_port_name().empty())
+      << "no named container port of the sidecar is the listen port " << port_of(listen);
 }
 
 TEST_P(KubernetesManifestTest, ProbesUseHealthzAndReadyzOnTheListenPort) {
@@ -204,8 +204,8 @@ TEST_P(KubernetesManifestTest, AppMetricsAreScrapedWithServiceAndVersionLabels) 
       std::set<std::string> targets;
       for (const auto& rl : ep["relabelings"]) targets.insert(str(rl["targetLabel"]));
       for (const auto& label : {"service", "version", "deployment"})
-        EXPECT_TRUE(targets.count(label)) << "PodMonitor " << name << " does not set " << label
-                                          << " (the rules' queries select on it)";
+        EXPECT_TRUE(targets.count(label))
+            << "PodMonitor " << name << " does not set " << label << " (the rules' queries select on it)";
       std::string job = name;
       for (const auto& rl : ep["relabelings"])
         if (str(rl["targetLabel"]) == "job") job = str(rl["replacement"]);
@@ -292,14 +292,13 @@ TEST_P(KubernetesManifestTest, SidecarImageAndAppImageComeFromTheDockerfileTarge
       << "image tag " << tag << " is not the project version (docker/build-image.sh tags with it)";
 }
 
-
 // What each Kubernetes actuator calls: {API group, resource, verb}.
 const std::map<std::string, std::vector<std::vector<std::string>>> kActuatorNeeds = {
     {"kubernetes-service", {{"", "services", "get"}, {"", "services", "patch"}}},
-    {"kubernetes-scale", {{"apps", "deployments", "get"}, {"apps", "deployments/scale", "get"},
-                          {"apps", "deployments/scale", "patch"}}},
-    {"gateway-httproute", {{"gateway.networking.k8s.io", "httproutes", "get"},
-                           {"gateway.networking.k8s.io", "httproutes", "patch"}}},
+    {"kubernetes-scale",
+     {{"apps", "deployments", "get"}, {"apps", "deployments/scale", "get"}, {"apps", "deployments/scale", "patch"}}},
+    {"gateway-httproute",
+     {{"gateway.networking.k8s.io", "httproutes", "get"}, {"gateway.networking.k8s.io", "httproutes", "patch"}}},
     {"argo-rollout", {{"argoproj.io", "rollouts", "get"}, {"argoproj.io", "rollouts/status", "patch"}}},
 };
 
@@ -318,7 +317,8 @@ TEST_P(KubernetesManifestTest, KubernetesActuatorsHaveALeastPrivilegeRoleAndThei
       binds |= str(subject["kind"]) == "ServiceAccount" && str(subject["name"]) == sa &&
                str(subject["namespace"]) == str(deployment_["metadata"]["namespace"]);
     if (!binds) continue;
-    ASSERT_EQ(str(binding["roleRef"]["kind"]), "Role") << "RoleBinding " << name << ": a namespaced Role, not a ClusterRole";
+    ASSERT_EQ(str(binding["roleRef"]["kind"]), "Role")
+        << "RoleBinding " << name << ": a namespaced Role, not a ClusterRole";
     const std::string role = str(binding["roleRef"]["name"]);
     ASSERT_EQ(by_kind_["Role"].count(role), 1u) << "RoleBinding " << name << " names Role " << role << ", not rendered";
     for (const auto& rule : by_kind_["Role"][role]["rules"]) {
@@ -359,7 +359,8 @@ TEST_P(KubernetesManifestTest, KubernetesActuatorsHaveALeastPrivilegeRoleAndThei
 
 TEST_P(KubernetesManifestTest, RoundTripsThroughKubectlApplyDryRun) {
   const std::string kubectl = require_tool("kubectl", "kubectl (see scripts/install-deps.sh)");
-  nlohmann::json admin = {{"user", "admin"}, {"rules", nlohmann::json::array({{{"verbs", {"*"}}, {"resources", {"*"}}}})}};
+  nlohmann::json admin = {{"user", "admin"},
+                          {"rules", nlohmann::json::array({{{"verbs", {"*"}}, {"resources", {"*"}}}})}};
   rs::testing::FakeApiServer api(nlohmann::json::array(), {{"admin-token", admin}});
   RunResult r = run({kubectl, "--server", api.url(), "--token", "admin-token", "--certificate-authority", api.ca_file(),
                      "apply", "--dry-run=client", "--validate=false", "-o", "yaml", "-f", dir_.file("rendered.yml")},

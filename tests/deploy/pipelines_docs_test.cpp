@@ -46,8 +46,8 @@ bool contains(const std::string& text, const std::string& what) { return text.fi
 
 // Every `rollback-sidecar gate ...` in `text`: options are the gate's, --config and --bake are given.
 int check_gate_lines(const std::string& text, const std::string& where) {
-  static const std::set<std::string> kOptions{"--config", "--bake", "--junit", "--json", "--no-rollback",
-                                              "--log-level", "--log-format"};
+  static const std::set<std::string> kOptions{"--config",      "--bake",      "--junit",     "--json",
+                                              "--no-rollback", "--log-level", "--log-format"};
   int found = 0;
   for (std::size_t at = text.find("rollback-sidecar gate"); at != std::string::npos;
        at = text.find("rollback-sidecar gate", at + 1)) {

@@ -77,19 +77,26 @@ class Workload {
 inline std::string haproxy_config(int front_port, int admin_port, const std::string& stable_address,
                                   const std::string& canary_address) {
   return "global\n"
-         "  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port) + " level admin\n"
+         "  stats socket ipv4@127.0.0.1:" +
+         std::to_string(admin_port) +
+         " level admin\n"
          "defaults\n"
          "  mode http\n"
          "  timeout connect 2s\n"
          "  timeout client 30s\n"
          "  timeout server 30s\n"
          "frontend fe\n"
-         "  bind 127.0.0.1:" + std::to_string(front_port) + "\n"
+         "  bind 127.0.0.1:" +
+         std::to_string(front_port) +
+         "\n"
          "  default_backend app\n"
          "backend app\n"
          "  balance roundrobin\n"
-         "  server stable " + stable_address + " weight 100\n"
-         "  server canary " + canary_address + " weight 100\n";
+         "  server stable " +
+         stable_address +
+         " weight 100\n"
+         "  server canary " +
+         canary_address + " weight 100\n";
 }
 
 // Sends `n` GET / through `url` and counts the answers by body ("ok v1", "ok v2", or
@@ -144,9 +151,12 @@ inline bool parse_sample_line(const std::string& line, std::string* name, std::m
   while (i < line.size() && line[i] == ' ') ++i;
   if (i >= line.size()) return false;
   std::string text = line.substr(i, line.find(' ', i) - i);
-  if (text == "NaN") *value = std::nan("");
-  else if (text == "+Inf") *value = HUGE_VAL;
-  else if (text == "-Inf") *value = -HUGE_VAL;
+  if (text == "NaN")
+    *value = std::nan("");
+  else if (text == "+Inf")
+    *value = HUGE_VAL;
+  else if (text == "-Inf")
+    *value = -HUGE_VAL;
   else {
     char* end = nullptr;
     *value = std::strtod(text.c_str(), &end);

@@ -53,20 +53,26 @@ class HaproxyRollbackTest : public ::testing::Test {
   // A config naming this HAProxy, through the real loader and registry, and the engine on it.
   std::unique_ptr<SidecarCore> make_sidecar(const std::string& strategy) {
     const std::string yaml =
-        "prometheus: {url: " + prometheus_.url() + ", timeout: 2s}\n"
+        "prometheus: {url: " + prometheus_.url() +
+        ", timeout: 2s}\n"
         "evaluation_interval: 1s\n"
-        "deployment: {name: checkout, stage: prod, strategy: " + strategy +
+        "deployment: {name: checkout, stage: prod, strategy: " +
+        strategy +
         ", vars: {service: checkout, canary: v2, stable: v1}}\n"
-        "state_file: " + dir_.file("state.json") + "\n"
+        "state_file: " +
+        dir_.file("state.json") +
+        "\n"
         "rollback: {deadline: 3s, initial_backoff: 100ms, max_backoff: 400ms}\n"
         "rules:\n"
         "  - name: error-rate\n"
-        "    query: 'sum(rate(http_requests_total{service=\"{{service}}\",version=\"{{canary}}\",code=~\"5..\"}[1m]))'\n"
+        "    query: "
+        "'sum(rate(http_requests_total{service=\"{{service}}\",version=\"{{canary}}\",code=~\"5..\"}[1m]))'\n"
         "    above: 0.05\n"
         "    for: 0s\n"
         "    severity: sev1\n"
         "actuators:\n"
-        "  - {type: haproxy, address: '127.0.0.1:" + std::to_string(admin_port_) +
+        "  - {type: haproxy, address: '127.0.0.1:" +
+        std::to_string(admin_port_) +
         "', backend: app, canary: canary, stable: stable, connect_timeout: 500ms, read_timeout: 1s}\n";
     return make_core(yaml);
   }
@@ -101,7 +107,8 @@ class HaproxyRollbackTest : public ::testing::Test {
 
 TEST_F(HaproxyRollbackTest, BreachingRuleSetsCanaryWeightZeroAndNoRequestReachesV2) {
   auto before = answers_by_body(front_url(), 20);
-  ASSERT_GT(before["ok v2"], 0) << "roundrobin should reach the canary before the rollback: " << describe_counts(before);
+  ASSERT_GT(before["ok v2"], 0) << "roundrobin should reach the canary before the rollback: "
+                                << describe_counts(before);
   ASSERT_GT(before["ok v1"], 0) << describe_counts(before);
 
   auto core = make_sidecar("canary");

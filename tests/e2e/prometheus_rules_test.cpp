@@ -49,10 +49,13 @@ class PrometheusRulesTest : public ::testing::Test {
     // Every rule would roll back on no data (missing: breach, short `for`): only values keep
     // them ok, and a query error must never count as no data.
     const std::string yaml =
-        "prometheus: {url: " + prometheus_->url() + ", timeout: 2s}\n"
+        "prometheus: {url: " + prometheus_->url() +
+        ", timeout: 2s}\n"
         "evaluation_interval: 1s\n"
         "deployment: {name: rules, stage: prod, strategy: canary, vars: {a: a, b: b}}\n"
-        "state_file: " + dir_.file("state.json") + "\n"
+        "state_file: " +
+        dir_.file("state.json") +
+        "\n"
         "rollback: {deadline: 2s, initial_backoff: 100ms, max_backoff: 200ms}\n"
         "rules:\n"
         "  - {name: gauge-a, query: 'demo_value{job=\"exporter\",kind=\"{{a}}\"}', above: 0.5, for: 1s,"

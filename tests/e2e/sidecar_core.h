@@ -98,9 +98,8 @@ inline std::unique_ptr<SidecarCore> make_core(const std::string& yaml,
   } else {
     for (auto& a : core->loaded.actuators) acts.push_back(a.get());
   }
-  core->engine =
-      std::make_unique<sidecar::Engine>(config, acts, *core->client, fakes::env_with_clock(core->clock),
-                                        *core->metrics, *core->store);
+  core->engine = std::make_unique<sidecar::Engine>(config, acts, *core->client, fakes::env_with_clock(core->clock),
+                                                   *core->metrics, *core->store);
   std::string error;
   if (!core->engine->restore(&error)) {
     ADD_FAILURE() << "restore failed: " << error;

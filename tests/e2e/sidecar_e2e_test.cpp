@@ -63,13 +63,18 @@ class SidecarE2ETest : public ::testing::Test {
     options.extra_scrape_configs =
         "  - job_name: demo\n"
         "    static_configs:\n"
-        "      - targets: ['" + stable_->address() + "']\n"
+        "      - targets: ['" +
+        stable_->address() +
+        "']\n"
         "        labels: {service: demo, version: v1}\n"
-        "      - targets: ['" + canary_->address() + "']\n"
+        "      - targets: ['" +
+        canary_->address() +
+        "']\n"
         "        labels: {service: demo, version: v2}\n"
         "  - job_name: rollback-sidecar\n"
         "    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(sidecar_port_) + "']\n";
+        "      - targets: ['127.0.0.1:" +
+        std::to_string(sidecar_port_) + "']\n";
     prometheus_ = std::make_unique<PrometheusServer>(options);
     ASSERT_NO_THROW(prometheus_->start());
 
@@ -139,10 +144,9 @@ class SidecarE2ETest : public ::testing::Test {
     // The derived config must be valid as the CLI sees it.
     Process check({kSidecarBinary, "check", "--config", config_path_}, dir_.file("check.log"));
     int st = check.wait_exit(20s);
-    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "rollback-sidecar check: " << describe_status(st) << "\n"
-        << check.log() << "\nconfig:\n"
-        << rs::testing::read_file(config_path_);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "rollback-sidecar check: " << describe_status(st) << "\n"
+                                                       << check.log() << "\nconfig:\n"
+                                                       << rs::testing::read_file(config_path_);
   }
 
   void start_sidecar() {
@@ -186,10 +190,9 @@ class SidecarE2ETest : public ::testing::Test {
     const auto t0 = SteadyClock::now();
     const int st = sidecar_->stop(5000ms);
     const double took = seconds_since(t0);
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "SIGTERM should stop the sidecar with exit 0 within 5s; got " << describe_status(st) << " after " << took
-        << "s\n"
-        << tail(sidecar_->log());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "SIGTERM should stop the sidecar with exit 0 within 5s; got "
+                                                       << describe_status(st) << " after " << took << "s\n"
+                                                       << tail(sidecar_->log());
     std::cerr << "[ info ] sidecar stopped " << took << "s after SIGTERM (" << describe_status(st) << ")\n";
   }
 
@@ -267,8 +270,9 @@ TEST_F(SidecarE2ETest, ErrorFaultRollsBackLatchesAndARestartDoesNotActAgain) {
   EXPECT_EQ(after["last_decision"]["id"], decision_id) << "the latched decision comes from the state file";
   EXPECT_EQ(after["last_decision"]["rule"], "error-rate");
   const std::string metrics = sidecar_metrics();
-  EXPECT_EQ(or_zero(metric_sum(metrics, "rollback_sidecar_actuator_calls_total")), 0) << "no actuator call after restart\n"
-                                                                             << metrics;
+  EXPECT_EQ(or_zero(metric_sum(metrics, "rollback_sidecar_actuator_calls_total")), 0)
+      << "no actuator call after restart\n"
+      << metrics;
   EXPECT_EQ(metric_sum(metrics, "rollback_sidecar_rollbacks_total"), 0) << metrics;
   EXPECT_EQ(or_zero(metric_sum(metrics, "rollback_sidecar_decisions_total")), 0) << metrics;
   EXPECT_EQ(metric_sum(metrics, "rollback_sidecar_deployment_state", {{"state", "rolled_back"}}), 1) << metrics;

@@ -233,8 +233,8 @@ TEST_F(BuiltinNotifier, SlackWithoutItsUrlFileFailsRetryablyWithoutARequest) {
 }
 
 TEST_F(BuiltinNotifier, SlackRefusesAUrlInTheConfig) {
-  MapSettings inline_url({{"url", std::string("https://hooks.slack.com/services/T000/B000/XXXX")},
-                          {"url_file", dir_.file("slack-url")}});
+  MapSettings inline_url(
+      {{"url", std::string("https://hooks.slack.com/services/T000/B000/XXXX")}, {"url_file", dir_.file("slack-url")}});
   build("slack", inline_url);
   ASSERT_EQ(inline_url.errors.size(), 1u) << inline_url.all_errors();
   EXPECT_EQ(inline_url.errors[0].rfind("url: ", 0), 0u) << inline_url.errors[0];

@@ -102,8 +102,8 @@ class Outbox : public ::testing::Test {
     return text.empty() ? nlohmann::json() : nlohmann::json::parse(text, nullptr, false);
   }
   double metric(const std::string& result, const std::string& type = "webhook") {
-    return testing::metric_value(metrics_.serialize(),
-                                 "rollback_sidecar_notifications_total{notifier=\"" + type + "\",result=\"" + result + "\"}");
+    return testing::metric_value(metrics_.serialize(), "rollback_sidecar_notifications_total{notifier=\"" + type +
+                                                           "\",result=\"" + result + "\"}");
   }
   std::vector<nlohmann::json> attempts() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -167,7 +167,8 @@ TEST_F(Outbox, RecoverAfterTheObserverCallsQueuesNothingMore) {
   auto d = make({{&receiver, spec_for()}});
   d->start();
   d->on_decision(decision(4));
-  d->on_rollback_finished(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
+  d->on_rollback_finished(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess),
+                          status_of(DeploymentState::kRolledBack));
   d->recover(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess));
   d->recover(decision(4, DecisionKind::kRollback, RollbackResult::kSuccess));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 2; }, 5s));
@@ -194,7 +195,8 @@ TEST_F(Outbox, RecoverOfAnUnfinishedRollbackQueuesOnlyTheStart) {
   d->recover(decision(6));
   d->recover(std::nullopt);
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 1; }, 5s));
-  d->on_rollback_finished(decision(6, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
+  d->on_rollback_finished(decision(6, DecisionKind::kRollback, RollbackResult::kSuccess),
+                          status_of(DeploymentState::kRolledBack));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() >= 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackSucceeded"}));
@@ -206,7 +208,8 @@ TEST_F(Outbox, QueuedIdsSurviveARestartSoRecoverDoesNotRepeatDeliveredMessages) 
     auto first = make({{&receiver, spec_for()}});
     first->start();
     first->on_decision(decision(2));
-    first->on_rollback_finished(decision(2, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
+    first->on_rollback_finished(decision(2, DecisionKind::kRollback, RollbackResult::kSuccess),
+                                status_of(DeploymentState::kRolledBack));
     ASSERT_TRUE(testing::wait_until([&] { return first->pending() == 0 && receiver.sent().size() == 2; }, 5s));
     first->stop();
   }
@@ -291,21 +294,23 @@ TEST_F(Outbox, EveryKindOfMalformedOutboxIsSetAsideNotFatal) {
   }
   nlohmann::json no_message = n.to_json();
   no_message.erase("message");
-  for (const std::string& content : {
-           std::string("{not json"),
-           std::string(""),
-           std::string("[]"),
-           std::string("null"),
-           std::string(R"({"version":2,"queued_ids":[],"pending":[]})"),
-           std::string(R"({"queued_ids":[],"pending":[]})"),
-           std::string(R"({"version":1,"queued_ids":[]})"),
-           std::string(R"({"version":1,"queued_ids":{},"pending":[]})"),
-           std::string(R"({"version":1,"queued_ids":[],"pending":{}})"),
-           std::string(R"({"version":1,"queued_ids":[],"pending":[42]})"),
-           std::string(R"({"version":1,"queued_ids":[],"pending":[)") + entry + no_message.dump() + "}]}",
-           std::string(R"({"version":1,"queued_ids":[],"pending":[{"notifier":"scripted receiver","queued_at":"yesterday","notification":)") +
-               good + "}]}",
-       }) {
+  for (
+      const std::string& content : {
+          std::string("{not json"),
+          std::string(""),
+          std::string("[]"),
+          std::string("null"),
+          std::string(R"({"version":2,"queued_ids":[],"pending":[]})"),
+          std::string(R"({"queued_ids":[],"pending":[]})"),
+          std::string(R"({"version":1,"queued_ids":[]})"),
+          std::string(R"({"version":1,"queued_ids":{},"pending":[]})"),
+          std::string(R"({"version":1,"queued_ids":[],"pending":{}})"),
+          std::string(R"({"version":1,"queued_ids":[],"pending":[42]})"),
+          std::string(R"({"version":1,"queued_ids":[],"pending":[)") + entry + no_message.dump() + "}]}",
+          std::string(
+              R"({"version":1,"queued_ids":[],"pending":[{"notifier":"scripted receiver","queued_at":"yesterday","notification":)") +
+              good + "}]}",
+      }) {
     expect_set_aside(content);
   }
 }
@@ -313,13 +318,14 @@ TEST_F(Outbox, EveryKindOfMalformedOutboxIsSetAsideNotFatal) {
 TEST_F(Outbox, MistypedNumbersInTheOutboxAreSetAsideNotFatal) {
   // Valid JSON of the right shape whose numbers are strings: reading them must not throw out
   // of start() (a corrupt outbox must never stop the sidecar).
-  const std::string good =
-      make_notification(config_, decision(9), "RollbackStarted", "rolling_back").to_json().dump();
-  for (const std::string& content : {
-           std::string(R"({"version":"1","queued_ids":[],"pending":[]})"),
-           std::string(R"({"version":1,"queued_ids":[],"pending":[{"notifier":"scripted receiver","queued_at":"2026-11-23T10:00:00.000Z","attempts":"one","notification":)") +
-               good + "}]}",
-       }) {
+  const std::string good = make_notification(config_, decision(9), "RollbackStarted", "rolling_back").to_json().dump();
+  for (
+      const std::string& content : {
+          std::string(R"({"version":"1","queued_ids":[],"pending":[]})"),
+          std::string(
+              R"({"version":1,"queued_ids":[],"pending":[{"notifier":"scripted receiver","queued_at":"2026-11-23T10:00:00.000Z","attempts":"one","notification":)") +
+              good + "}]}",
+      }) {
     expect_set_aside(content);
   }
 }
@@ -330,7 +336,8 @@ TEST_F(Outbox, ADroppedMessageFreesTheQueueForTheNext) {
   auto d = make({{&receiver, spec_for()}});
   d->start();
   d->on_decision(decision(1));
-  d->on_rollback_finished(decision(1, DecisionKind::kRollback, RollbackResult::kSuccess), status_of(DeploymentState::kRolledBack));
+  d->on_rollback_finished(decision(1, DecisionKind::kRollback, RollbackResult::kSuccess),
+                          status_of(DeploymentState::kRolledBack));
   ASSERT_TRUE(testing::wait_until([&] { return d->pending() == 0 && receiver.sent().size() == 2; }, 5s));
   d->stop();
   EXPECT_EQ(receiver.sent(), (Messages{"RollbackStarted", "RollbackSucceeded"}));

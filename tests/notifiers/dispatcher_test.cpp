@@ -85,9 +85,7 @@ class Dispatcher : public ::testing::Test {
                                                       attempts_.push_back(f);
                                                     });
   }
-  double metric(const std::string& series) {
-    return testing::metric_value(metrics_.serialize(), series);
-  }
+  double metric(const std::string& series) { return testing::metric_value(metrics_.serialize(), series); }
 
   testing::TempDir dir_;
   Config config_;
@@ -214,7 +212,8 @@ TEST(AlertmanagerAlert, CarriesTheEvidenceAndSeverityFollowsTheMessage) {
   Config config;
   config.deployment.name = "checkout";
   config.deployment.stage = "prod";
-  auto failed = make_notification(config, rollback_decision(2, RollbackResult::kFailure), "RollbackFailed", "rollback_failed");
+  auto failed =
+      make_notification(config, rollback_decision(2, RollbackResult::kFailure), "RollbackFailed", "rollback_failed");
   auto alerts = notifiers::alertmanager_alerts(failed, {{"team", "payments"}});
   ASSERT_EQ(alerts.size(), 2u) << "the failure, and the end of the RollbackStarted alert";
   EXPECT_EQ(alerts[1]["labels"]["alertname"], "RollbackStarted");

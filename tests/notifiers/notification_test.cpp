@@ -94,10 +94,10 @@ TEST(NotificationJson, ARunningRollbackHasNullDurationAndEmptyCompletion) {
 }
 
 TEST(NotificationJson, EveryMissingOrMistypedFieldIsRejectedByName) {
-  const char* const strings[] = {"id",         "message", "deployment", "stage",  "strategy",  "trigger",
-                                 "rule",       "severity", "query",     "comparison", "value", "threshold",
-                                 "reason",     "state",   "result",     "verification", "started_at",
-                                 "decided_at", "completed_at"};
+  const char* const strings[] = {"id",           "message",    "deployment", "stage",       "strategy",
+                                 "trigger",      "rule",       "severity",   "query",       "comparison",
+                                 "value",        "threshold",  "reason",     "state",       "result",
+                                 "verification", "started_at", "decided_at", "completed_at"};
   for (const char* key : strings) {
     SCOPED_TRACE(key);
     Notification out;
@@ -118,15 +118,17 @@ TEST(NotificationJson, EveryMissingOrMistypedFieldIsRejectedByName) {
     nlohmann::json value;  // null: erase the key
   };
   const Case others[] = {
-      {"decision_id", nullptr},       {"decision_id", "7"},       {"decision_id", -1},
-      {"decision_id", 1.5},           {"duration_seconds", "0.25"}, {"duration_seconds", nlohmann::json::array()},
-      {"timeline", nullptr},          {"timeline", "first breach"}, {"timeline", nlohmann::json::object()},
+      {"decision_id", nullptr}, {"decision_id", "7"},         {"decision_id", -1},
+      {"decision_id", 1.5},     {"duration_seconds", "0.25"}, {"duration_seconds", nlohmann::json::array()},
+      {"timeline", nullptr},    {"timeline", "first breach"}, {"timeline", nlohmann::json::object()},
   };
   for (const auto& c : others) {
     SCOPED_TRACE(std::string(c.key) + " = " + c.value.dump());
     nlohmann::json j = full().to_json();
-    if (c.value.is_null()) j.erase(c.key);
-    else j[c.key] = c.value;
+    if (c.value.is_null())
+      j.erase(c.key);
+    else
+      j[c.key] = c.value;
     Notification out;
     std::string error;
     EXPECT_FALSE(Notification::from_json(j, &out, &error));
@@ -184,9 +186,10 @@ TEST(NotificationText, TextCarriesTheEvidenceStatusAndTimeline) {
   EXPECT_TRUE(contains(text, "Value: 0.31 (above threshold 0.05)\n")) << text;
   EXPECT_TRUE(contains(text, "Reason: error-rate 0.31 above 0.05 for 1m\n")) << text;
   EXPECT_TRUE(contains(text, "Status: rolled_back, result success, took 0.250 s, verification verified\n")) << text;
-  EXPECT_TRUE(contains(text, "Timeline:\n- 2026-11-23T09:59:00.000Z first breach of error-rate\n"
-                             "- 2026-11-23T10:00:00.000Z decision #7: rollback\n"
-                             "- 2026-11-23T10:00:00.250Z rollback success\n"))
+  EXPECT_TRUE(contains(text,
+                       "Timeline:\n- 2026-11-23T09:59:00.000Z first breach of error-rate\n"
+                       "- 2026-11-23T10:00:00.000Z decision #7: rollback\n"
+                       "- 2026-11-23T10:00:00.250Z rollback success\n"))
       << text;
 
   Notification manual = full("RollbackStarted");
@@ -209,7 +212,8 @@ TEST(NotificationText, TextCarriesTheEvidenceStatusAndTimeline) {
 }
 
 TEST(AlertmanagerAlerts, LabelsNameTheMessageAndSeverityIsCriticalOnlyForAFailure) {
-  for (const char* message : {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackDryRun", "RuleNotify"}) {
+  for (const char* message :
+       {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackDryRun", "RuleNotify"}) {
     SCOPED_TRACE(message);
     Notification n = full(message);
     const nlohmann::json alerts = alertmanager_alerts(n, {});
@@ -231,7 +235,8 @@ TEST(AlertmanagerAlerts, LabelsNameTheMessageAndSeverityIsCriticalOnlyForAFailur
 }
 
 TEST(AlertmanagerAlerts, ExtraLabelsAreAddedAndAConfiguredSeverityWins) {
-  const nlohmann::json alerts = alertmanager_alerts(full("RollbackFailed"), {{"team", "payments"}, {"severity", "page"}});
+  const nlohmann::json alerts =
+      alertmanager_alerts(full("RollbackFailed"), {{"team", "payments"}, {"severity", "page"}});
   ASSERT_EQ(alerts.size(), 2u);
   for (const auto& alert : alerts) {
     EXPECT_EQ(alert.at("labels").at("team"), "payments");
@@ -317,9 +322,11 @@ TEST(SlackMessage, EmojiTitleAndTextInTheBody) {
   EXPECT_EQ(body.at("text"), ":white_check_mark: *" + ok.title() + "*\n```" + ok.text() + "```");
   EXPECT_FALSE(body.contains("channel"));
   EXPECT_FALSE(body.contains("username"));
-  EXPECT_EQ(slack_message(full("RollbackFailed"), "", "").at("text").get<std::string>().rfind(":rotating_light: *", 0), 0u);
+  EXPECT_EQ(slack_message(full("RollbackFailed"), "", "").at("text").get<std::string>().rfind(":rotating_light: *", 0),
+            0u);
   for (const char* message : {"RollbackStarted", "RollbackDryRun", "RuleNotify"}) {
-    EXPECT_EQ(slack_message(full(message), "", "").at("text").get<std::string>().rfind(":warning: *", 0), 0u) << message;
+    EXPECT_EQ(slack_message(full(message), "", "").at("text").get<std::string>().rfind(":warning: *", 0), 0u)
+        << message;
   }
 }
 

@@ -25,8 +25,7 @@ rs::HttpRequest post(const std::string& url = "http://receiver:8080/hook") {
   return r;
 }
 
-SendResult send_with(rs::HttpResponse response, const std::string& secret = "",
-                     const std::string& token_file = "") {
+SendResult send_with(rs::HttpResponse response, const std::string& secret = "", const std::string& token_file = "") {
   auto log = std::make_shared<TransportLog>();
   log->script = {std::move(response)};
   FakeTransport transport(log);
@@ -96,14 +95,15 @@ TEST(SendHttp, TheRequestIsSentAsBuilt) {
 
 TEST(SendHttp, ASecretEchoedByTheServerIsRedacted) {
   const std::string secret = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX";
-  SendResult r = send_with(TransportLog::ok_response(404, "no_service: " + secret + " (again: " + secret + ")"), secret);
+  SendResult r =
+      send_with(TransportLog::ok_response(404, "no_service: " + secret + " (again: " + secret + ")"), secret);
   EXPECT_FALSE(r.ok);
   EXPECT_FALSE(contains(r.detail, "XXXXsecretXXXX")) << r.detail;
   EXPECT_TRUE(contains(r.detail, "no_service: <redacted> (again: <redacted>)")) << r.detail;
 
-  SendResult t = send_with(TransportLog::transport_error(rs::TransportError::kConnect,
-                                                         "POST " + secret + ": could not resolve host"),
-                           secret);
+  SendResult t = send_with(
+      TransportLog::transport_error(rs::TransportError::kConnect, "POST " + secret + ": could not resolve host"),
+      secret);
   EXPECT_FALSE(contains(t.detail, "XXXXsecretXXXX")) << t.detail;
   EXPECT_TRUE(contains(t.detail, "POST <redacted>: could not resolve host")) << t.detail;
 }
@@ -118,8 +118,8 @@ TEST(SendHttp, ASecretCutByTheBodyLimitDoesNotLeakItsBeginning) {
 
   testing::TempDir dir;
   testing::write_file(dir.file("token"), "tok-0123456789abcdef\n");
-  SendResult t = send_with(TransportLog::ok_response(401, std::string(190, '.') + "tok-0123456789abcdef"), "",
-                           dir.file("token"));
+  SendResult t =
+      send_with(TransportLog::ok_response(401, std::string(190, '.') + "tok-0123456789abcdef"), "", dir.file("token"));
   EXPECT_FALSE(contains(t.detail, "tok-012345")) << t.detail;
 }
 

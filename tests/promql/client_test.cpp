@@ -203,8 +203,9 @@ TEST_F(ClientTest, PasswordInUrlIsRedactedFromErrors) {
 }
 
 TEST_F(ClientTest, PrometheusErrorIsSurfacedVerbatim) {
-  server_.set_route("/api/v1/query", 422,
-                    R"({"status":"error","errorType":"execution","error":"query processing would load too many samples"})");
+  server_.set_route(
+      "/api/v1/query", 422,
+      R"({"status":"error","errorType":"execution","error":"query processing would load too many samples"})");
   auto error = expect_error(make_client(options_for(server_.url())).query("up"));
   EXPECT_EQ(error.reason, ErrorReason::kPrometheus);
   EXPECT_EQ(error.error_type, "execution");

@@ -62,8 +62,8 @@ TEST(ResponseHardening, ErrorTypeLabelIsBounded) {
   EXPECT_EQ(error_type_label(e), "other");
   e.error_type = "type:";
   EXPECT_EQ(error_type_label(e), "other");
-  for (const char* known : {"timeout", "canceled", "execution", "bad_data", "internal", "unavailable", "not_found",
-                            "not_acceptable"}) {
+  for (const char* known :
+       {"timeout", "canceled", "execution", "bad_data", "internal", "unavailable", "not_found", "not_acceptable"}) {
     e.error_type = known;
     EXPECT_EQ(error_type_label(e), known);
   }

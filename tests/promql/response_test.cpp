@@ -77,8 +77,8 @@ TEST(ParseQueryResponse, EmptyVector) {
 }
 
 TEST(ParseQueryResponse, WarningsAreKeptVerbatim) {
-  auto data = expect_data(parse_query_response(
-      200, R"({"status":"success","warnings":["partial response: store b down","x \"quoted\""],
+  auto data = expect_data(
+      parse_query_response(200, R"({"status":"success","warnings":["partial response: store b down","x \"quoted\""],
                "data":{"resultType":"vector","result":[]}})"));
   ASSERT_EQ(data.warnings.size(), 2u);
   EXPECT_EQ(data.warnings[0], "partial response: store b down");
@@ -126,7 +126,8 @@ TEST(ParseQueryResponse, MatrixAndStringAreUnsupported) {
   EXPECT_EQ(error.reason, ErrorReason::kUnsupported);
   EXPECT_NE(error.message.find("matrix"), std::string::npos) << error.message;
 
-  error = expect_error(parse_query_response(200, R"({"status":"success","data":{"resultType":"string","result":[1,"x"]}})"));
+  error = expect_error(
+      parse_query_response(200, R"({"status":"success","data":{"resultType":"string","result":[1,"x"]}})"));
   EXPECT_EQ(error.reason, ErrorReason::kUnsupported);
 }
 
@@ -160,8 +161,7 @@ const std::string kGood = R"({"metric":{},"value":[1,"1"]})";
 INSTANTIATE_TEST_SUITE_P(
     Table, ParseQueryResponseMalformed,
     ::testing::Values(
-        MalformedCase{"Empty", "", "empty"},
-        MalformedCase{"NotJson", "<html>hello</html>", "not valid JSON"},
+        MalformedCase{"Empty", "", "empty"}, MalformedCase{"NotJson", "<html>hello</html>", "not valid JSON"},
         MalformedCase{"TruncatedJson", R"({"status":"success","data":{"resultType":"vec)", "not valid JSON"},
         MalformedCase{"TopLevelArray", "[1,2]", "expected a JSON object"},
         MalformedCase{"MissingStatus", R"({"data":{}})", "status: missing"},
@@ -174,7 +174,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "data.resultType: expected a string"},
         MalformedCase{"UnknownResultType", R"({"status":"success","data":{"resultType":"tensor","result":[]}})",
                       "unknown result type"},
-        MalformedCase{"MissingResult", R"({"status":"success","data":{"resultType":"vector"}})", "data.result: missing"},
+        MalformedCase{"MissingResult", R"({"status":"success","data":{"resultType":"vector"}})",
+                      "data.result: missing"},
         MalformedCase{"VectorResultNotArray", vector_body("{}"), "data.result: expected an array"},
         MalformedCase{"ElementNotObject", vector_body("[" + kGood + ",3]"), "data.result[1]: expected an object"},
         MalformedCase{"MissingValue", vector_body(R"([{"metric":{}}])"), "data.result[0].value: missing"},
@@ -185,19 +186,22 @@ INSTANTIATE_TEST_SUITE_P(
                       "data.result[0].metric.job: label value is not a string"},
         MalformedCase{"ValueNotArray", vector_body(R"([{"metric":{},"value":"1"}])"),
                       "data.result[0].value: expected [timestamp, \"value\"]"},
-        MalformedCase{"ValueOneElement", vector_body(R"([{"metric":{},"value":[1]}])"), "data.result[0].value: expected"},
+        MalformedCase{"ValueOneElement", vector_body(R"([{"metric":{},"value":[1]}])"),
+                      "data.result[0].value: expected"},
         MalformedCase{"ValueThreeElements", vector_body(R"([{"metric":{},"value":[1,"1","2"]}])"),
                       "data.result[0].value: expected"},
         MalformedCase{"TimestampNotNumber", vector_body(R"([{"metric":{},"value":["1","1"]}])"),
                       "data.result[0].value[0]: timestamp is not a number"},
         MalformedCase{"ValueNotString", vector_body(R"([{"metric":{},"value":[1,1]}])"),
                       "data.result[0].value[1]: value is not a string"},
-        MalformedCase{"ValueNotANumber", vector_body("[" + kGood + "," + kGood + R"(,{"metric":{},"value":[1,"abc"]}])"),
+        MalformedCase{"ValueNotANumber",
+                      vector_body("[" + kGood + "," + kGood + R"(,{"metric":{},"value":[1,"abc"]}])"),
                       "data.result[2].value[1]: \"abc\" is not a number"},
         MalformedCase{"ValueEmptyString", vector_body(R"([{"metric":{},"value":[1,""]}])"), "\"\" is not a number"},
         MalformedCase{"ValueTrailingGarbage", vector_body(R"([{"metric":{},"value":[1,"1.5x"]}])"),
                       "\"1.5x\" is not a number"},
-        MalformedCase{"ValueLowercaseNan", vector_body(R"([{"metric":{},"value":[1,"nan"]}])"), "\"nan\" is not a number"},
+        MalformedCase{"ValueLowercaseNan", vector_body(R"([{"metric":{},"value":[1,"nan"]}])"),
+                      "\"nan\" is not a number"},
         MalformedCase{"ValueWhitespace", vector_body(R"([{"metric":{},"value":[1," 1"]}])"), "is not a number"},
         MalformedCase{"ValueDoubleSign", vector_body(R"([{"metric":{},"value":[1,"+-1"]}])"), "is not a number"},
         MalformedCase{"ScalarNotPair", R"({"status":"success","data":{"resultType":"scalar","result":[]}})",

@@ -20,7 +20,8 @@ FakeAws& fake() {
   return *f;
 }
 
-ClientOptions amp_options(std::shared_ptr<aws::CredentialsProvider> credentials, const std::string& workspace = "ws-fake") {
+ClientOptions amp_options(std::shared_ptr<aws::CredentialsProvider> credentials,
+                          const std::string& workspace = "ws-fake") {
   ClientOptions o;
   o.url = fake().url() + "/workspaces/" + workspace;
   o.timeout = std::chrono::milliseconds{5000};
@@ -46,7 +47,8 @@ TEST(PrometheusSigV4, SignedQueriesAreAnsweredByTheStrictFake) {
 
 TEST(PrometheusSigV4, AWrongSecretIsRefusedByAwsAndNeverShown) {
   fake().reset();
-  Client client(amp_options(rs::testing::static_credentials(rs::testing::kKeyId, "not/the/secret")), make_curl_transport());
+  Client client(amp_options(rs::testing::static_credentials(rs::testing::kKeyId, "not/the/secret")),
+                make_curl_transport());
   auto outcome = client.query("up");
   const auto* error = std::get_if<QueryError>(&outcome);
   ASSERT_TRUE(error);

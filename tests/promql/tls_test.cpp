@@ -26,11 +26,11 @@ bool make_certificate(const TempDir& dir, const std::string& name, std::string* 
     *why = "openssl not installed";
     return false;
   }
-  rs::testing::Process process({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
-                                "subjectAltName=IP:127.0.0.1", "-keyout", dir.file(name + ".key"), "-out",
-                                dir.file(name + ".crt")},
-                               dir.file("openssl.log"));
+  rs::testing::Process process(
+      {openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir.file(name + ".key"), "-out",
+       dir.file(name + ".crt")},
+      dir.file("openssl.log"));
   int status = process.wait_exit(30s);
   if (status != 0) {
     *why = "openssl failed (" + std::to_string(status) + "): " + process.log();
@@ -44,9 +44,8 @@ class TlsServer {
  public:
   TlsServer(const TempDir& dir, const char* client_ca)
       : server_(dir.file("server.crt").c_str(), dir.file("server.key").c_str(), client_ca) {
-    server_.Post(".*", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(kOneSample, "application/json");
-    });
+    server_.Post(
+        ".*", [](const httplib::Request&, httplib::Response& res) { res.set_content(kOneSample, "application/json"); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // httplib's stop() does nothing before the listen loop runs; wait so ~TlsServer cannot hang.

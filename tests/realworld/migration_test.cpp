@@ -68,12 +68,14 @@ std::string quoted(const std::string& text) {
 std::string load(const Rule& rule) {
   std::set<std::string> vars;
   const std::string query = translate_template(rule.query, &vars);
-  std::string yaml = "prometheus: {url: 'http://prometheus:9090'}\n"
-                     "deployment:\n  name: checkout\n  stage: prod\n  strategy: canary\n  vars:\n";
+  std::string yaml =
+      "prometheus: {url: 'http://prometheus:9090'}\n"
+      "deployment:\n  name: checkout\n  stage: prod\n  strategy: canary\n  vars:\n";
   for (const auto& v : vars) yaml += "    " + v + ": x\n";
   if (vars.empty()) yaml += "    unused: x\n";
   yaml += "rules:\n  - name: migrated\n    query: " + quoted(query) + "\n    " + rule.direction + ": " +
-          rule.threshold + "\n    for: 2m\n    missing: hold\n"
+          rule.threshold +
+          "\n    for: 2m\n    missing: hold\n"
           "actuators: [{type: exec, command: [/bin/true]}]\n";
   auto result = sidecar::load_config_text(yaml, "migrated.yml", actuators::Registry::builtin());
   std::string errors;
@@ -192,8 +194,8 @@ TEST(ArgoAndFlaggerMetrics, EachBecomesARuleOrIsADocumentedLimit) {
   // Every row was looked at; the counts are the ones docs/migrating.md reports.
   EXPECT_EQ(translated + not_expressible + not_metrics, static_cast<int>(rows.size()));
   EXPECT_GE(translated, 140);
-  std::cout << "argo/flagger metrics: " << translated << " translated, " << not_expressible
-            << " not expressible, " << not_metrics << " rows without a metric\n";
+  std::cout << "argo/flagger metrics: " << translated << " translated, " << not_expressible << " not expressible, "
+            << not_metrics << " rows without a metric\n";
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ enum class Kind { kVector, kScalar, kPrometheus, kUnsupported, kParse };
 
 struct Expect {
   Kind kind;
-  std::string detail{};  // kPrometheus: errorType; kParse/kUnsupported: a word the message must name
+  std::string detail{};    // kPrometheus: errorType; kParse/kUnsupported: a word the message must name
   bool transient = false;  // kPrometheus
   bool partial = false;    // kVector/kScalar: isPartial
 };
@@ -181,8 +181,7 @@ TEST_F(PrometheusBodies, EachIsParsedOrRefusedAsExpected) {
         EXPECT_NE(error.message.find(e.detail), std::string::npos) << error.message;
         EXPECT_FALSE(promql::is_transient(error));
         break;
-      default:
-        break;
+      default: break;
     }
   }
   EXPECT_EQ(checked, static_cast<int>(expectations().size()));
@@ -207,8 +206,8 @@ TEST_F(PrometheusBodies, NoBodyIsDataUnderAnErrorStatus) {
 
 struct WebhookExpect {
   bool accepted;
-  std::string error_names;    // refused: what the error must quote
-  long long truncated = 0;    // accepted
+  std::string error_names;  // refused: what the error must quote
+  long long truncated = 0;  // accepted
 };
 
 const std::map<std::string, WebhookExpect>& webhook_expectations() {

@@ -28,7 +28,8 @@ std::vector<BinomialCounters> simulate(std::uint64_t seed, int steps, double can
   for (int i = 1; i <= steps; ++i) {
     double rate = ramp_at >= 0 && i >= ramp_at ? canary_rate * 4 : canary_rate;  // promotion step: more canary traffic
     long n = std::poisson_distribution<long>(rate)(rng), m = std::poisson_distribution<long>(baseline_rate)(rng);
-    long e = std::binomial_distribution<long>(n, canary_p)(rng), f = std::binomial_distribution<long>(m, baseline_p)(rng);
+    long e = std::binomial_distribution<long>(n, canary_p)(rng),
+         f = std::binomial_distribution<long>(m, baseline_p)(rng);
     if (i == reset_at) c.canary_errors = c.canary_total = 0;  // the canary restarted
     c.canary_errors += e;
     c.canary_total += n;
@@ -72,21 +73,21 @@ int main() {
     for (const auto& k : c.counters) {
       SequentialOutcome out = t.update(k);
       nlohmann::json e = t.evidence();
-      steps.push_back({{"counters", {k.canary_errors, k.canary_total, k.baseline_errors, k.baseline_total}},
-                       {"error", out.error},
-                       {"verdict", sequential_verdict_name(out.verdict)},
-                       {"log_e", e["log_e_value"]},
-                       {"ci_low", e["ci_low"]},
-                       {"ci_high", e["ci_high"]},
-                       {"events_needed", e["events_needed"]},
-                       {"counted", {e["canary_errors"], e["canary_total"], e["baseline_errors"], e["baseline_total"]}}});
+      steps.push_back(
+          {{"counters", {k.canary_errors, k.canary_total, k.baseline_errors, k.baseline_total}},
+           {"error", out.error},
+           {"verdict", sequential_verdict_name(out.verdict)},
+           {"log_e", e["log_e_value"]},
+           {"ci_low", e["ci_low"]},
+           {"ci_high", e["ci_high"]},
+           {"events_needed", e["events_needed"]},
+           {"counted", {e["canary_errors"], e["canary_total"], e["baseline_errors"], e["baseline_total"]}}});
     }
-    nlohmann::json line = {{"case", c.name},
-                           {"spec",
-                            {{"alpha", c.spec.false_rollback_rate},
-                             {"max_ratio", c.spec.max_ratio},
-                             {"pass_ratio", c.spec.pass_ratio}}},
-                           {"steps", steps}};
+    nlohmann::json line = {
+        {"case", c.name},
+        {"spec",
+         {{"alpha", c.spec.false_rollback_rate}, {"max_ratio", c.spec.max_ratio}, {"pass_ratio", c.spec.pass_ratio}}},
+        {"steps", steps}};
     std::printf("%s\n", line.dump().c_str());
   }
   return 0;

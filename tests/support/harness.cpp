@@ -207,8 +207,7 @@ HttpResult http_request(const std::string& method, const std::string& url, const
   return result;
 }
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll) {
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout, std::chrono::milliseconds poll) {
   auto until = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (pred()) return true;
@@ -275,8 +274,7 @@ void PrometheusServer::start() {
       std::vector<std::string>{bin, "--config.file=" + dir_.file("prometheus.yml"),
                                "--storage.tsdb.path=" + dir_.file("data"),
                                "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                               "--storage.tsdb.retention.time=1h", "--log.level=warn",
-                               "--web.enable-lifecycle"},
+                               "--storage.tsdb.retention.time=1h", "--log.level=warn", "--web.enable-lifecycle"},
       dir_.file("prometheus.log"));
   std::string why;
   if (!wait_http_ok(url() + "/-/ready", 30s, &why)) {

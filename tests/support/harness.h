@@ -45,8 +45,8 @@ std::string read_file(const std::string& path);  // "" when missing
 class Process {
  public:
   // Throws std::runtime_error when fork/exec fails (exec failure is detected via a pipe).
-  Process(std::vector<std::string> argv, const std::string& log_path,
-          std::map<std::string, std::string> extra_env = {}, const std::string& cwd = "");
+  Process(std::vector<std::string> argv, const std::string& log_path, std::map<std::string, std::string> extra_env = {},
+          const std::string& cwd = "");
   ~Process();  // stop()
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -98,7 +98,7 @@ class PrometheusServer {
     std::string evaluation_interval = "1s";
     std::string extra_scrape_configs;  // YAML appended under scrape_configs (indented 2 spaces)
     std::vector<std::string> rule_files;
-    std::string extra_config;          // YAML appended at top level (e.g. alerting:)
+    std::string extra_config;  // YAML appended at top level (e.g. alerting:)
   };
   explicit PrometheusServer(Options options);
   ~PrometheusServer();
@@ -148,8 +148,8 @@ class FakeHttpServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   void set_metrics(const std::string& exposition_text);
   // Any method on `path` answers `status` with `body` after `delay`.
-  void set_route(const std::string& path, int status, const std::string& body,
-                 std::chrono::milliseconds delay = 0ms, const std::string& content_type = "application/json");
+  void set_route(const std::string& path, int status, const std::string& body, std::chrono::milliseconds delay = 0ms,
+                 const std::string& content_type = "application/json");
   // Requests seen so far (method, path, headers joined, body), for strict checks.
   struct Seen {
     std::string method, path, body;

@@ -42,10 +42,10 @@ inline void make_leaf(const TempDir& dir, const std::string& ca, const std::stri
 
 struct TlsRequest {
   std::string url;
-  std::string ca_file;                 // verifies the server
-  std::string cert_file, key_file;     // client certificate ("" = none)
+  std::string ca_file;                         // verifies the server
+  std::string cert_file, key_file;             // client certificate ("" = none)
   long ssl_version = CURL_SSLVERSION_DEFAULT;  // e.g. CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2
-  std::string userpwd;                 // "user:password" for Basic auth
+  std::string userpwd;                         // "user:password" for Basic auth
   std::vector<std::string> headers;
   std::string method = "GET";
   std::string body;

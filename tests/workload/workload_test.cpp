@@ -74,8 +74,10 @@ std::vector<Sample> parse_exposition(const std::string& text) {
     }
     std::string value = line.substr(i + 1);
     value = value.substr(0, value.find(' '));
-    if (value == "+Inf") s.value = std::numeric_limits<double>::infinity();
-    else s.value = std::stod(value);
+    if (value == "+Inf")
+      s.value = std::numeric_limits<double>::infinity();
+    else
+      s.value = std::stod(value);
     out.push_back(s);
   }
   return out;
@@ -485,8 +487,8 @@ TEST_F(WorkloadTest, SigtermStopsPromptlyWithSlowAndIdleConnections) {
   auto took = std::chrono::steady_clock::now() - t0;
   slow_client.join();
   EXPECT_EQ(exit_code(status), 0) << server_.process().log();
-  EXPECT_LT(took, 3s) << "SIGTERM took "
-                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_LT(took, 3s) << "SIGTERM took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
   EXPECT_EQ(slow.status, 200) << "the in-flight request should be answered on shutdown: " << slow.error;
   EXPECT_NE(server_.process().log().find("received SIGTERM"), std::string::npos);
 }
@@ -549,11 +551,10 @@ TEST_F(WorkloadTest, LoadModeReportsPeriodicallyAndStopsCleanlyOnSigterm) {
   start();
   Process load({kBinary, "load", "--url", server_.url("/"), "--rate", "50", "--report-interval", "200ms"},
                server_.dir().file("load.log"));
-  bool reported = rs::testing::wait_until(
-      [&] { return load.log().find("load: interval=") != std::string::npos; }, 10s);
+  bool reported = rs::testing::wait_until([&] { return load.log().find("load: interval=") != std::string::npos; }, 10s);
   EXPECT_TRUE(reported) << load.log();
-  bool flowing = rs::testing::wait_until(
-      [&] { return server_.metric("http_requests_total", kGet200) >= 10; }, 10s, 100ms);
+  bool flowing =
+      rs::testing::wait_until([&] { return server_.metric("http_requests_total", kGet200) >= 10; }, 10s, 100ms);
   EXPECT_TRUE(flowing) << load.log();
   auto t0 = std::chrono::steady_clock::now();
   int status = load.stop(10s);

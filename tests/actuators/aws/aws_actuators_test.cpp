@@ -106,7 +106,9 @@ TEST_F(AwsActuators, AccessDeniedIsReportedVerbatimAndNotRetried) {
   ASSERT_FALSE(r.ok);
   EXPECT_FALSE(r.retryable);
   EXPECT_NE(r.detail.find("GetAlias: AccessDeniedException (HTTP 403): User: arn:aws:iam::123456789012:user/sidecar "
-                          "is not authorized to perform: GetAlias"), std::string::npos) << r.detail;
+                          "is not authorized to perform: GetAlias"),
+            std::string::npos)
+      << r.detail;
   EXPECT_EQ(fake_->count("GetAlias"), 1);
 }
 
@@ -119,7 +121,8 @@ TEST_F(AwsActuators, ThrottlingIsRetried) {
   // Still throttled at the end: a retryable failure naming AWS's code.
   fake_->reset();
   fake_->fault("DescribeServices", "ThrottlingException", 10);
-  auto e = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
+  auto e =
+      build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
   auto f = e->rollback(kContext, Clock::now() + 10s);
   ASSERT_FALSE(f.ok);
   EXPECT_TRUE(f.retryable);
@@ -150,7 +153,8 @@ TEST_F(AwsActuators, BackoffsAndPollsSleepOnTheEnvClock) {
 
   fake_->reset({{"rollback_delay_polls", 3}});
   auto cd = build(&actuators::make_aws_codedeploy_actuator,
-                  {{"application", std::string("shop")}, {"deployment_group", std::string("prod")},
+                  {{"application", std::string("shop")},
+                   {"deployment_group", std::string("prod")},
                    {"poll_interval", std::string("5s")}},
                   nullptr, "canary", &env);
   auto r = cd->rollback(kContext, clock.mono() + 60s);
@@ -174,9 +178,9 @@ TEST_F(AwsActuators, WrongSecretIsRefusedAndNeverShown) {
 }
 
 TEST_F(AwsActuators, CodeDeployStopsWithRollbackVerifiesThenNoops) {
-  auto a = build(&actuators::make_aws_codedeploy_actuator,
-                 {{"application", std::string("shop")}, {"deployment_group", std::string("prod")},
-                  {"poll_interval", std::string("100ms")}});
+  auto a = build(&actuators::make_aws_codedeploy_actuator, {{"application", std::string("shop")},
+                                                            {"deployment_group", std::string("prod")},
+                                                            {"poll_interval", std::string("100ms")}});
   auto r = a->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(r.change, Change::kChanged);
@@ -191,28 +195,31 @@ TEST_F(AwsActuators, CodeDeployStopsWithRollbackVerifiesThenNoops) {
 
 TEST_F(AwsActuators, CodeDeployConcurrentStopAndImpossibleRollback) {
   fake_->control("faults", {{"operation", "StopDeployment"}, {"race", "stop"}});
-  auto a = build(&actuators::make_aws_codedeploy_actuator,
-                 {{"application", std::string("shop")}, {"deployment_group", std::string("prod")},
-                  {"poll_interval", std::string("100ms")}});
+  auto a = build(&actuators::make_aws_codedeploy_actuator, {{"application", std::string("shop")},
+                                                            {"deployment_group", std::string("prod")},
+                                                            {"poll_interval", std::string("100ms")}});
   auto r = a->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(r.ok) << r.detail;
   EXPECT_NE(r.detail.find("already stopped by someone else"), std::string::npos) << r.detail;
-  auto first = build(&actuators::make_aws_codedeploy_actuator,
-                     {{"application", std::string("shop")}, {"deployment_group", std::string("first")},
-                      {"poll_interval", std::string("100ms")}});
+  auto first = build(&actuators::make_aws_codedeploy_actuator, {{"application", std::string("shop")},
+                                                                {"deployment_group", std::string("first")},
+                                                                {"poll_interval", std::string("100ms")}});
   auto f = first->rollback(kContext, Clock::now() + 1s);
   ASSERT_FALSE(f.ok);
   EXPECT_NE(f.detail.find("no last successful deployment"), std::string::npos) << f.detail;
 }
 
 TEST_F(AwsActuators, EcsRollsBackToThePreviousTaskDefinitionThenNoops) {
-  auto a = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
+  auto a =
+      build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
   auto r = a->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(r.change, Change::kChanged);
-  EXPECT_NE(r.detail.find("now arn:aws:ecs:eu-west-1:123456789012:task-definition/web:6"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("now arn:aws:ecs:eu-west-1:123456789012:task-definition/web:6"), std::string::npos)
+      << r.detail;
   // A fresh actuator (another replica, or after a restart) sees web:6 PRIMARY, web:7 draining.
-  auto b = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
+  auto b =
+      build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")}});
   auto again = b->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(again.ok) << again.detail;
   EXPECT_EQ(again.change, Change::kNoop) << again.detail;
@@ -220,7 +227,8 @@ TEST_F(AwsActuators, EcsRollsBackToThePreviousTaskDefinitionThenNoops) {
 }
 
 TEST_F(AwsActuators, EcsStableTaskDefinitionAndRefusals) {
-  auto a = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("web")},
+  auto a = build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")},
+                                                     {"service", std::string("web")},
                                                      {"stable_task_definition", std::string("web:6")}});
   ASSERT_EQ(a->rollback(kContext, Clock::now() + 10s).change, Change::kChanged);
   EXPECT_EQ(a->rollback(kContext, Clock::now() + 10s).change, Change::kNoop);
@@ -230,8 +238,8 @@ TEST_F(AwsActuators, EcsStableTaskDefinitionAndRefusals) {
   EXPECT_FALSE(r.ok);
   EXPECT_FALSE(r.retryable);
   EXPECT_NE(r.detail.find("CODE_DEPLOY"), std::string::npos) << r.detail;
-  auto missing = build(&actuators::make_aws_ecs_actuator,
-                       {{"cluster", std::string("prod")}, {"service", std::string("nope")}});
+  auto missing =
+      build(&actuators::make_aws_ecs_actuator, {{"cluster", std::string("prod")}, {"service", std::string("nope")}});
   r = missing->rollback(kContext, Clock::now() + 10s);
   EXPECT_FALSE(r.ok);
   EXPECT_FALSE(r.retryable);
@@ -240,14 +248,16 @@ TEST_F(AwsActuators, EcsStableTaskDefinitionAndRefusals) {
 
 TEST_F(AwsActuators, AlbListenerKeepsEveryActionButTheWeights) {
   const std::string listener = fake_->seed()["state"]["listeners"].begin().key();
-  const std::string stable = fake_->seed()["state"]["target_groups"][0], canary = fake_->seed()["state"]["target_groups"][1];
+  const std::string stable = fake_->seed()["state"]["target_groups"][0],
+                    canary = fake_->seed()["state"]["target_groups"][1];
   auto a = build(&actuators::make_aws_alb_actuator,
                  {{"listener_arn", listener}, {"stable_target_group", stable}, {"canary_target_group", canary}});
   auto r = a->rollback(kContext, Clock::now() + 10s);
   ASSERT_TRUE(r.ok) << r.detail;
   EXPECT_EQ(r.change, Change::kChanged);
   EXPECT_NE(r.detail.find("was stable weight 80, canary weight 20, now stable weight 100, canary weight 0"),
-            std::string::npos) << r.detail;
+            std::string::npos)
+      << r.detail;
   json actions = fake_->state()["listeners"][listener]["DefaultActions"];
   ASSERT_EQ(actions.size(), 2u) << actions;
   EXPECT_EQ(actions[0]["Type"], "authenticate-oidc");
@@ -258,12 +268,14 @@ TEST_F(AwsActuators, AlbListenerKeepsEveryActionButTheWeights) {
   EXPECT_EQ(a->rollback(kContext, Clock::now() + 10s).change, Change::kNoop);
   auto w = a->set_canary_weight(25, kContext, Clock::now() + 10s);
   ASSERT_TRUE(w.ok) << w.detail;
-  EXPECT_EQ(fake_->state()["listeners"][listener]["DefaultActions"][1]["ForwardConfig"]["TargetGroups"][1]["Weight"], 25);
+  EXPECT_EQ(fake_->state()["listeners"][listener]["DefaultActions"][1]["ForwardConfig"]["TargetGroups"][1]["Weight"],
+            25);
 }
 
 TEST_F(AwsActuators, AlbRuleWithOnlyTheCanaryGroup) {
   const std::string rule = fake_->seed()["state"]["rules"].begin().key();
-  const std::string stable = fake_->seed()["state"]["target_groups"][0], canary = fake_->seed()["state"]["target_groups"][1];
+  const std::string stable = fake_->seed()["state"]["target_groups"][0],
+                    canary = fake_->seed()["state"]["target_groups"][1];
   auto a = build(&actuators::make_aws_alb_actuator,
                  {{"rule_arn", rule}, {"stable_target_group", stable}, {"canary_target_group", canary}});
   auto r = a->rollback(kContext, Clock::now() + 10s);
@@ -283,7 +295,8 @@ TEST(AwsActuatorSettings, RegistryKnowsTheTypesAndChecksKeys) {
   EXPECT_NE(s.all_errors().find("stable_version: is required with strategy blue-green"), std::string::npos);
   MapSettings both({{"listener_arn", std::string("arn:aws:elasticloadbalancing:r:a:listener/app/x/1/2")},
                     {"rule_arn", std::string("arn:aws:elasticloadbalancing:r:a:listener-rule/app/x/1/2/3")},
-                    {"stable_target_group", std::string("s")}, {"canary_target_group", std::string("c")},
+                    {"stable_target_group", std::string("s")},
+                    {"canary_target_group", std::string("c")},
                     {"region", std::string("eu-west-1")}});
   actuators::make_aws_alb_actuator(both, actuators::Environment{"canary"});
   EXPECT_NE(both.all_errors().find("exactly one"), std::string::npos) << both.all_errors();

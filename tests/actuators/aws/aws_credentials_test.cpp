@@ -41,8 +41,10 @@ class AwsCredentials : public ::testing::Test {
 
   // Rolls the fake's alias back with these credentials: proves the fake accepted the signature.
   void expect_accepted(std::shared_ptr<aws::CredentialsProvider> creds) {
-    MapSettings s({{"function", std::string("checkout")}, {"alias", std::string("live")},
-                   {"region", std::string("eu-west-1")}, {"endpoint", fake_->url()}});
+    MapSettings s({{"function", std::string("checkout")},
+                   {"alias", std::string("live")},
+                   {"region", std::string("eu-west-1")},
+                   {"endpoint", fake_->url()}});
     auto a = actuators::make_aws_lambda_alias_actuator(s, actuators::Environment{"canary"}, {creds, nullptr});
     auto r = a->rollback({}, Clock::now() + 10s);
     EXPECT_TRUE(r.ok) << r.detail;
@@ -74,9 +76,10 @@ TEST_F(AwsCredentials, EnvironmentFirstAndDescribeShowsNoSecret) {
 }
 
 TEST_F(AwsCredentials, SharedFilesWithProfile) {
-  write_file(home_.file("credentials"), "[default]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = x\n"
-                                        "[deploy]\naws_access_key_id = " + std::string(kKeyId) +
-                                        "\naws_secret_access_key = " + kSecret + "\n");
+  write_file(home_.file("credentials"),
+             "[default]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = x\n"
+             "[deploy]\naws_access_key_id = " +
+                 std::string(kKeyId) + "\naws_secret_access_key = " + kSecret + "\n");
   auto env = no_imds();
   env["AWS_SHARED_CREDENTIALS_FILE"] = home_.file("credentials");
   env["AWS_PROFILE"] = "deploy";
@@ -136,7 +139,8 @@ TEST(AwsErrorText, QuotedBodiesAreCutOnACharacterBoundary) {
   o.service = "lambda";
   o.region = "eu-west-1";
   o.max_attempts = 1;
-  aws::AwsClient client(o, static_credentials(), std::make_shared<CannedTransport>(502, std::string(199, 'a') + "\xC3\xA9 gateway"));
+  aws::AwsClient client(o, static_credentials(),
+                        std::make_shared<CannedTransport>(502, std::string(199, 'a') + "\xC3\xA9 gateway"));
   aws::AwsResult r = client.rest_call("GET", "/", "", Clock::now() + 5s);
   ASSERT_FALSE(r.ok);
   EXPECT_EQ(r.message, std::string(199, 'a'));
@@ -169,7 +173,7 @@ TEST_F(AwsCredentials, WebIdentityThroughStsAndRefreshBeforeExpiry) {
   EXPECT_FALSE(first.session_token.empty());
   ASSERT_TRUE(c->get(&again, &error));
   EXPECT_EQ(again.access_key_id, first.access_key_id);  // cached
-  skew_ = std::chrono::seconds(3600 - 299);               // within 5 min of expiry: refreshed
+  skew_ = std::chrono::seconds(3600 - 299);             // within 5 min of expiry: refreshed
   ASSERT_TRUE(c->get(&later, &error)) << error;
   EXPECT_NE(later.access_key_id, first.access_key_id);
   skew_ = std::chrono::seconds(0);
@@ -237,8 +241,10 @@ TEST_F(AwsCredentials, ExpiredTemporaryKeyIsRefreshedAfterExpiredToken) {
   ASSERT_TRUE(c->get(&creds, &error)) << error;
   fake_->control("config", {{"cred_ttl_seconds", 3600}});
   std::this_thread::sleep_for(1500ms);  // the key expires at the fake
-  MapSettings s({{"function", std::string("checkout")}, {"alias", std::string("live")},
-                 {"region", std::string("eu-west-1")}, {"endpoint", fake_->url()}});
+  MapSettings s({{"function", std::string("checkout")},
+                 {"alias", std::string("live")},
+                 {"region", std::string("eu-west-1")},
+                 {"endpoint", fake_->url()}});
   auto a = actuators::make_aws_lambda_alias_actuator(s, actuators::Environment{"canary"}, {c, nullptr});
   auto r = a->rollback({}, Clock::now() + 10s);
   EXPECT_TRUE(r.ok) << r.detail;

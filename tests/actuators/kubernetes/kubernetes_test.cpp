@@ -40,44 +40,56 @@ json rights(const std::string& user, const json& verbs, const json& resources) {
 }
 
 json pod(const std::string& name, const std::string& track, const std::string& ip) {
-  return {{"apiVersion", "v1"}, {"kind", "Pod"},
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
           {"metadata", {{"name", name}, {"namespace", "shop"}, {"labels", {{"app", "checkout"}, {"track", track}}}}},
           {"status", {{"podIP", ip}}}};
 }
 
 json deployment(const std::string& name, int replicas) {
-  return {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"namespace", "shop"}}},
-          {"spec", {{"replicas", replicas}, {"selector", {{"matchLabels", {{"app", "checkout"}, {"version", name}}}}}}}};
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", name}, {"namespace", "shop"}}},
+      {"spec", {{"replicas", replicas}, {"selector", {{"matchLabels", {{"app", "checkout"}, {"version", name}}}}}}}};
 }
 
 json seed() {
-  json route = {
-      {"apiVersion", "gateway.networking.k8s.io/v1"}, {"kind", "HTTPRoute"},
-      {"metadata", {{"name", "checkout"}, {"namespace", "shop"}, {"labels", {{"team", "payments"}}}}},
-      {"spec",
-       {{"parentRefs", {{{"name", "public"}, {"namespace", "gateways"}}}},
-        {"hostnames", {"shop.example.com"}},
-        {"rules",
-         {{{"matches", {{{"path", {{"type", "PathPrefix"}, {"value", "/checkout"}}}}}},
-           {"filters", {{{"type", "RequestHeaderModifier"},
-                         {"requestHeaderModifier", {{"set", {{{"name", "x-route"}, {"value", "checkout"}}}}}}}}},
-           {"backendRefs", {{{"name", "checkout-v1"}, {"port", 8080}, {"weight", 90}},
-                            {{"name", "checkout-v2"}, {"port", 8080}, {"weight", 10}}}}},
-          {{"matches", {{{"path", {{"type", "PathPrefix"}, {"value", "/static"}}}}}},
-           {"backendRefs", {{{"name", "static"}, {"port", 80}}}}}}}}},
-      {"status", {{"parents", json::array()}}}};
+  json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+                {"kind", "HTTPRoute"},
+                {"metadata", {{"name", "checkout"}, {"namespace", "shop"}, {"labels", {{"team", "payments"}}}}},
+                {"spec",
+                 {{"parentRefs", {{{"name", "public"}, {"namespace", "gateways"}}}},
+                  {"hostnames", {"shop.example.com"}},
+                  {"rules",
+                   {{{"matches", {{{"path", {{"type", "PathPrefix"}, {"value", "/checkout"}}}}}},
+                     {"filters",
+                      {{{"type", "RequestHeaderModifier"},
+                        {"requestHeaderModifier", {{"set", {{{"name", "x-route"}, {"value", "checkout"}}}}}}}}},
+                     {"backendRefs",
+                      {{{"name", "checkout-v1"}, {"port", 8080}, {"weight", 90}},
+                       {{"name", "checkout-v2"}, {"port", 8080}, {"weight", 10}}}}},
+                    {{"matches", {{{"path", {{"type", "PathPrefix"}, {"value", "/static"}}}}}},
+                     {"backendRefs", {{{"name", "static"}, {"port", 80}}}}}}}}},
+                {"status", {{"parents", json::array()}}}};
   return json::array({
       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop"}}}},
-      {{"apiVersion", "v1"}, {"kind", "Service"},
+      {{"apiVersion", "v1"},
+       {"kind", "Service"},
        {"metadata", {{"name", "checkout"}, {"namespace", "shop"}}},
-       {"spec", {{"selector", {{"app", "checkout"}, {"track", "canary"}}},
-                 {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}}}},
-      pod("checkout-v1-a", "stable", "10.0.0.11"), pod("checkout-v1-b", "stable", "10.0.0.12"),
+       {"spec",
+        {{"selector", {{"app", "checkout"}, {"track", "canary"}}},
+         {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}}}},
+      pod("checkout-v1-a", "stable", "10.0.0.11"),
+      pod("checkout-v1-b", "stable", "10.0.0.12"),
       pod("checkout-v2-a", "canary", "10.0.0.21"),
-      deployment("checkout-v1", 2), deployment("checkout-v2", 2), route,
-      {{"apiVersion", "argoproj.io/v1alpha1"}, {"kind", "Rollout"},
-       {"metadata", {{"name", "checkout"}, {"namespace", "shop"}, {"annotations", {{"rollout.argoproj.io/revision", "7"}}}}},
+      deployment("checkout-v1", 2),
+      deployment("checkout-v2", 2),
+      route,
+      {{"apiVersion", "argoproj.io/v1alpha1"},
+       {"kind", "Rollout"},
+       {"metadata",
+        {{"name", "checkout"}, {"namespace", "shop"}, {"annotations", {{"rollout.argoproj.io/revision", "7"}}}}},
        {"spec", {{"replicas", 3}}},
        {"status", {{"phase", "Paused"}, {"stableRS", "5d8f"}, {"currentPodHash", "77c9"}}}},
   });
@@ -501,14 +513,17 @@ clusters:
   - name: fake
     cluster:
       server: )" + fake_->url() + R"(
-      certificate-authority-data: )" + b64(fake_->ca_file()) + R"(
+      certificate-authority-data: )" + b64(fake_->ca_file()) +
+                                          R"(
 users:
   - name: sidecar
     user: {token: )" + kSecret + R"(}
   - name: admin-cert
     user:
-      client-certificate-data: )" + b64(fake_->client_cert()) + R"(
-      client-key-data: )" + b64(fake_->client_key()) + R"(
+      client-certificate-data: )" + b64(fake_->client_cert()) +
+                                          R"(
+      client-key-data: )" + b64(fake_->client_key()) +
+                                          R"(
 contexts:
   - name: elsewhere
     context: {cluster: nowhere, user: sidecar}
@@ -517,11 +532,17 @@ contexts:
   - name: shop-cert
     context: {cluster: fake, user: admin-cert}
 )");
-  fake_->set_tokens({{kSecret, all_rights("sa")}, {"admin-token", all_rights("admin")},
+  fake_->set_tokens({{kSecret, all_rights("sa")},
+                     {"admin-token", all_rights("admin")},
                      {"cert:fake-admin", rights("fake-admin", {"get"}, {"services"})}});
   auto make = [&](const std::string& context) {
-    MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"kubeconfig", kubeconfig}, {"context", context},
-                   {"label", "track"}, {"stable", "stable"}, {"canary", "canary"}});
+    MapSettings s({{"namespace", "shop"},
+                   {"name", "checkout"},
+                   {"kubeconfig", kubeconfig},
+                   {"context", context},
+                   {"label", "track"},
+                   {"stable", "stable"},
+                   {"canary", "canary"}});
     auto a = make_kubernetes_service_actuator(s, {});
     EXPECT_TRUE(s.errors.empty()) << s.all_errors();
     return a;
@@ -541,7 +562,8 @@ contexts:
 TEST_F(KubernetesActuatorTest, KubeconfigPathsAreRelativeToTheKubeconfig) {
   rs::testing::write_file(dir_.file("ca.crt"), rs::testing::read_file(fake_->ca_file()));
   rs::testing::write_file(dir_.file("kubeconfig"), R"(current-context: shop
-clusters: [{name: fake, cluster: {server: ")" + fake_->url() + R"(", certificate-authority: ca.crt}}]
+clusters: [{name: fake, cluster: {server: ")" + fake_->url() +
+                                                       R"(", certificate-authority: ca.crt}}]
 users: [{name: sidecar, user: {tokenFile: token}}]
 contexts: [{name: shop, context: {cluster: fake, user: sidecar}}]
 )");
@@ -566,8 +588,8 @@ TEST_F(KubernetesActuatorTest, KubeconfigAndCaFilesAreReadCappedAndContentErrors
            {dir_.file("bad.yaml"), "kubeconfig " + dir_.file("bad.yaml") + " is not valid YAML", false},
            {dir_.file("nul.yaml"), "kubeconfig " + dir_.file("nul.yaml") + " is not valid YAML: byte 0x00 at line 1",
             false},
-           {dir_.file("scalar-items.yaml"), "kubeconfig " + dir_.file("scalar-items.yaml") + " has no context named 'kind'",
-            false},
+           {dir_.file("scalar-items.yaml"),
+            "kubeconfig " + dir_.file("scalar-items.yaml") + " has no context named 'kind'", false},
            // Not there yet (a volume being mounted): may come.
            {dir_.file("absent"), "cannot read kubeconfig: " + dir_.file("absent") + ": No such file or directory",
             true}}) {
@@ -617,8 +639,13 @@ TEST_F(KubernetesActuatorTest, NoTokenInAnyErrorText) {
   EXPECT_NE(r.detail.find("<redacted>"), std::string::npos) << r.detail;
   for (auto* make : {&make_kubernetes_service_actuator, &make_kubernetes_scale_actuator,
                      &make_gateway_httproute_actuator, &make_argo_rollout_actuator}) {
-    MapSettings s = settings({{"name", "absent"}, {"label", "l"}, {"stable", "a"}, {"canary", "b"},
-                              {"canary_deployment", "absent2"}, {"stable_backend", "a"}, {"canary_backend", "b"}});
+    MapSettings s = settings({{"name", "absent"},
+                              {"label", "l"},
+                              {"stable", "a"},
+                              {"canary", "b"},
+                              {"canary_deployment", "absent2"},
+                              {"stable_backend", "a"},
+                              {"canary_backend", "b"}});
     auto a = (*make)(s, {}, {});
     for (const ActResult& x : {roll(*a), a->probe(deadline())}) {
       EXPECT_FALSE(x.ok) << x.detail;
@@ -628,8 +655,12 @@ TEST_F(KubernetesActuatorTest, NoTokenInAnyErrorText) {
 }
 
 TEST(KubernetesActuatorConfig, RejectsIncompleteOrContradictorySettings) {
-  MapSettings s({{"namespace", "Shop"}, {"kubeconfig", "/k"}, {"api_server", "ftp://x"}, {"label", "l"},
-                 {"stable", "v"}, {"canary", "v"}});
+  MapSettings s({{"namespace", "Shop"},
+                 {"kubeconfig", "/k"},
+                 {"api_server", "ftp://x"},
+                 {"label", "l"},
+                 {"stable", "v"},
+                 {"canary", "v"}});
   make_kubernetes_service_actuator(s, {});
   const std::string e = s.all_errors();
   for (const char* expected : {"name: missing", "namespace: 'Shop' is not a Kubernetes object name",
@@ -637,11 +668,14 @@ TEST(KubernetesActuatorConfig, RejectsIncompleteOrContradictorySettings) {
                                "token_file: api_server needs token_file", "canary: must differ from stable"})
     EXPECT_NE(e.find(expected), std::string::npos) << "missing: " << expected << "\ngot:\n" << e;
 
-  MapSettings scale({{"namespace", "shop"}, {"name", "web"}, {"canary_deployment", "web"}, {"stable_replicas", "0"},
+  MapSettings scale({{"namespace", "shop"},
+                     {"name", "web"},
+                     {"canary_deployment", "web"},
+                     {"stable_replicas", "0"},
                      {"context", "x"}});
   make_kubernetes_scale_actuator(scale, {});
-  for (const char* expected : {"canary_deployment: must differ from name", "stable_replicas: must be at least 1",
-                               "context: needs kubeconfig"})
+  for (const char* expected :
+       {"canary_deployment: must differ from name", "stable_replicas: must be at least 1", "context: needs kubeconfig"})
     EXPECT_NE(scale.all_errors().find(expected), std::string::npos) << expected << "\n" << scale.all_errors();
 }
 
@@ -670,13 +704,13 @@ TEST(KubernetesClient, A2xxBodyThatIsNotAnObjectIsAClearError) {
   kubernetes::Cluster cluster;
   cluster.server = "http://api.invalid";
   const std::string path = "/api/v1/namespaces/shop/services/checkout";
-  for (auto [body, got] : std::vector<std::pair<std::string, std::string>>{
-           {"[]", "(JSON array: [])"},
-           {"\"x\"", "(JSON string: \"x\")"},
-           {"null", "(JSON null: null)"},
-           {"42", "(JSON number: 42)"},
-           {"<html>\nproxy</html>", "(not JSON: <html> proxy</html>)"},
-           {"", "(an empty body)"}}) {
+  for (auto [body, got] :
+       std::vector<std::pair<std::string, std::string>>{{"[]", "(JSON array: [])"},
+                                                        {"\"x\"", "(JSON string: \"x\")"},
+                                                        {"null", "(JSON null: null)"},
+                                                        {"42", "(JSON number: 42)"},
+                                                        {"<html>\nproxy</html>", "(not JSON: <html> proxy</html>)"},
+                                                        {"", "(an empty body)"}}) {
     kubernetes::Client client(cluster, std::make_shared<CannedTransport>(body));
     kubernetes::Reply r = client.get(path, Clock::now() + 5s);
     EXPECT_FALSE(r.ok()) << body;
@@ -693,9 +727,16 @@ TEST(KubernetesClient, ActuatorsFailCleanlyOnNonObjectBodies) {
   for (const char* body : {"[]", "\"x\"", "null", "{\"metadata\": [], \"spec\": \"x\", \"status\": 3}"}) {
     for (auto* make : {&make_kubernetes_service_actuator, &make_kubernetes_scale_actuator,
                        &make_gateway_httproute_actuator, &make_argo_rollout_actuator}) {
-      MapSettings s({{"namespace", "shop"}, {"name", "checkout"}, {"api_server", "http://api.invalid"},
-                     {"token_file", dir.file("token")}, {"label", "l"}, {"stable", "a"}, {"canary", "b"},
-                     {"canary_deployment", "checkout-v2"}, {"stable_backend", "a"}, {"canary_backend", "b"}});
+      MapSettings s({{"namespace", "shop"},
+                     {"name", "checkout"},
+                     {"api_server", "http://api.invalid"},
+                     {"token_file", dir.file("token")},
+                     {"label", "l"},
+                     {"stable", "a"},
+                     {"canary", "b"},
+                     {"canary_deployment", "checkout-v2"},
+                     {"stable_backend", "a"},
+                     {"canary_backend", "b"}});
       KubernetesSeams seams;
       seams.transport = std::make_shared<CannedTransport>(body);
       auto a = (*make)(s, {}, seams);

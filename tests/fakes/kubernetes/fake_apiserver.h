@@ -22,9 +22,9 @@ class FakeApiServer {
     write_file(dir_.file("seed.json"), objects.dump());
     set_tokens(tokens);
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/python3", std::string(RS_SOURCE_DIR) + "/tests/fakes/kubernetes/fake_apiserver.py",
-                                 "--dir", dir_.path(), "--tokens", dir_.file("tokens.json"), "--seed",
-                                 dir_.file("seed.json")},
+        std::vector<std::string>{"/usr/bin/python3",
+                                 std::string(RS_SOURCE_DIR) + "/tests/fakes/kubernetes/fake_apiserver.py", "--dir",
+                                 dir_.path(), "--tokens", dir_.file("tokens.json"), "--seed", dir_.file("seed.json")},
         dir_.file("fake.log"));
     // The script writes `port` (renamed into place) once it listens; openssl runs first.
     if (!wait_until([&] { return !read_file(dir_.file("port")).empty() || !process_->alive(); }, 20000ms) ||
@@ -84,7 +84,10 @@ class FakeApiServer {
     control("/_fake/race", {{"path", path}, {"patch", patch}});
   }
   void fail(const std::string& path, int status, int count, const std::string& message) {
-    control("/_fake/fail", {{"path", path}, {"status", status}, {"count", count}, {"message", message},
+    control("/_fake/fail", {{"path", path},
+                            {"status", status},
+                            {"count", count},
+                            {"message", message},
                             {"reason", status == 503 ? "ServiceUnavailable" : "InternalError"}});
   }
   void put(const nlohmann::json& object) { control("/_fake/objects", object); }

@@ -29,7 +29,8 @@ AlertsConfig loaded_alerts(const std::string& match_yaml) {
       "rules: [{name: e, query: x, above: 1}]\n"
       "actuators: [{type: exec, command: [/bin/true]}]\n"
       "api: {bearer_token_file: /run/token}\n"
-      "alerts: {match: " + match_yaml + "}\n",
+      "alerts: {match: " +
+          match_yaml + "}\n",
       "c.yml", actuators::Registry::builtin());
   EXPECT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
   return r.loaded ? r.loaded->config.alerts : AlertsConfig{};
@@ -46,14 +47,15 @@ TEST(AlertMatches, A50KBLabelValueIsMatchedNotACrash) {
   const AlertsConfig config = loaded_alerts("{severity: 'sev1|sev2', summary: '.*', service: '.*{{service}}.*'}");
   ASSERT_TRUE(config.enabled);
   const std::string huge(50 * 1024, 'x');
-  EXPECT_TRUE(alert_matches(alert_with({{"severity", "sev1"}, {"summary", huge}, {"service", huge + "checkout" + huge}}),
-                            config));
+  EXPECT_TRUE(alert_matches(
+      alert_with({{"severity", "sev1"}, {"summary", huge}, {"service", huge + "checkout" + huge}}), config));
   EXPECT_FALSE(alert_matches(alert_with({{"severity", "sev1"}, {"summary", huge}, {"service", huge}}), config))
       << "no 'checkout' in it";
   EXPECT_FALSE(alert_matches(alert_with({{"severity", huge}, {"summary", huge}, {"service", "checkout"}}), config));
   // Much larger still: RE2 runs in linear time and constant stack.
   const std::string megabytes(4 * 1024 * 1024, 'y');
-  EXPECT_TRUE(alert_matches(alert_with({{"severity", "sev2"}, {"summary", megabytes}, {"service", "checkout"}}), config));
+  EXPECT_TRUE(
+      alert_matches(alert_with({{"severity", "sev2"}, {"summary", megabytes}, {"service", "checkout"}}), config));
 }
 
 TEST(AlertMatches, PatternsAreFullyAnchoredLikeAlertmanagersMatchers) {
@@ -168,8 +170,8 @@ TEST(AlertIntake, TheStateFileAfterAZeroStartsAtAlertLoadsAgain) {
 TEST(StateStoreTimes, ExtremeTimesStillLoadAgain) {
   testing::TempDir dir;
   StateStore store(dir.file("state.json"));
-  for (const WallTime t : {WallTime::min(), WallTime(-1ms), WallTime(-std::chrono::hours(24 * 365 * 215)),
-                           WallTime::max(), WallTime{}}) {
+  for (const WallTime t :
+       {WallTime::min(), WallTime(-1ms), WallTime(-std::chrono::hours(24 * 365 * 215)), WallTime::max(), WallTime{}}) {
     Decision d;
     d.id = 2;
     d.kind = DecisionKind::kRollback;

@@ -193,8 +193,8 @@ std::string basic(const std::string& user_password) {
 std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
 struct Options {
-  bool token_file = true;       // api.bearer_token_file configured (and written)
-  std::string extra_yaml;       // appended top-level keys
+  bool token_file = true;                               // api.bearer_token_file configured (and written)
+  std::string extra_yaml;                               // appended top-level keys
   std::map<std::string, std::string> basic_auth_users;  // as the web config loader fills them
 };
 
@@ -257,7 +257,9 @@ class ApiTest : public ::testing::Test {
   }
   std::string state() const { return deployment_state_name(engine_->state()); }
 
-  static void write_file(const std::string& path, const std::string& content) { rs::testing::write_file(path, content); }
+  static void write_file(const std::string& path, const std::string& content) {
+    rs::testing::write_file(path, content);
+  }
 
   testing::TempDir dir_;
   ManualClock clock_;
@@ -323,10 +325,12 @@ TEST_F(ApiTest, ReadyzIs503BeforeTheFirstEvaluationAndWhileARecordCannotBeWritte
   EXPECT_EQ(after.status, 200);
   EXPECT_EQ(after.body, "ready\n");
 
-  engine_->persist_health().failed(PersistFile::kAudit, "audit log /x/audit.jsonl: cannot write: No space left on device");
+  engine_->persist_health().failed(PersistFile::kAudit,
+                                   "audit log /x/audit.jsonl: cannot write: No space left on device");
   const Reply failing = get("/readyz");
   EXPECT_EQ(failing.status, 503);
-  EXPECT_EQ(failing.body, "not ready: cannot persist: audit: audit log /x/audit.jsonl: cannot write: No space left on device\n");
+  EXPECT_EQ(failing.body,
+            "not ready: cannot persist: audit: audit log /x/audit.jsonl: cannot write: No space left on device\n");
   engine_->persist_health().succeeded(PersistFile::kAudit);
   EXPECT_EQ(get("/readyz").status, 200);
 }
@@ -336,8 +340,10 @@ TEST_F(ApiTest, ReadyzIs503BeforeTheFirstEvaluationAndWhileARecordCannotBeWritte
 TEST_F(ApiTest, MutatingRoutesAnswer401WithoutABearerTokenAnd403WithAWrongOne) {
   start({true, "alerts: {match: {severity: sev1}}\n", {}});
   const std::string body = R"({"reason": "test", "actor": "ci"})";
-  const std::vector<std::pair<std::string, std::string>> routes = {
-      {"POST", "/api/v1/rollback"}, {"PUT", "/api/v1/freeze"}, {"DELETE", "/api/v1/freeze"}, {"POST", "/api/v1/alerts"}};
+  const std::vector<std::pair<std::string, std::string>> routes = {{"POST", "/api/v1/rollback"},
+                                                                   {"PUT", "/api/v1/freeze"},
+                                                                   {"DELETE", "/api/v1/freeze"},
+                                                                   {"POST", "/api/v1/alerts"}};
   for (const auto& [method, path] : routes) {
     const std::string name = method + " " + path;
     const Reply none = call(method, path, body);
@@ -365,11 +371,14 @@ TEST_F(ApiTest, MutatingRoutesAnswer401WithoutABearerTokenAnd403WithAWrongOne) {
 
 TEST_F(ApiTest, WithoutATokenFileEveryMutatingRouteIs403AndSaysWhichSettingTurnsItOn) {
   start({/*token_file=*/false, "", {}});
-  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
-           {"POST", "/api/v1/rollback"}, {"PUT", "/api/v1/freeze"}, {"DELETE", "/api/v1/freeze"}, {"POST", "/api/v1/alerts"}}) {
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{{"POST", "/api/v1/rollback"},
+                                                                                     {"PUT", "/api/v1/freeze"},
+                                                                                     {"DELETE", "/api/v1/freeze"},
+                                                                                     {"POST", "/api/v1/alerts"}}) {
     for (const std::string& authorization : {std::string(), bearer(kToken)}) {
-      const Reply r = call(method, path, R"({"reason": "x", "actor": "y"})",
-                           authorization.empty() ? std::vector<std::string>{} : std::vector<std::string>{authorization});
+      const Reply r =
+          call(method, path, R"({"reason": "x", "actor": "y"})",
+               authorization.empty() ? std::vector<std::string>{} : std::vector<std::string>{authorization});
       EXPECT_EQ(r.status, 403) << method << " " << path << " with '" << authorization << "'";
       EXPECT_NE(r.error().find("api.bearer_token_file"), std::string::npos) << method << " " << path << ": " << r.body;
     }
@@ -422,7 +431,8 @@ TEST_F(ApiTest, BadRollbackBodiesAre400AndNameWhatIsWrong) {
 TEST_F(ApiTest, AManualRollbackIsAcceptedOnceThenRefusedNamingTheLatchedState) {
   start();
   engine_->evaluate_once();
-  const Reply first = with_token("POST", "/api/v1/rollback", R"({"reason": "customers report errors", "actor": "alice"})");
+  const Reply first =
+      with_token("POST", "/api/v1/rollback", R"({"reason": "customers report errors", "actor": "alice"})");
   ASSERT_EQ(first.status, 202) << first.body;
   const nlohmann::json accepted = first.json();
   EXPECT_EQ(accepted["accepted"], true);
@@ -546,16 +556,17 @@ std::string webhook(const nlohmann::json& alerts) {
 // later matching one in the same payload does not take a second decision; a resend is duplicate.
 TEST_F(ApiTest, EachAlertOfAWebhookGetsItsResultAndAtMostOneRollbackIsTaken) {
   start({true, "alerts: {match: {severity: 'sev1|sev2'}}\n", {}});
-  const std::string payload = webhook({alert("resolved", "Old", "sev1", "f0"), alert("firing", "Noise", "sev4", "f1"),
-                                       alert("firing", "CheckoutErrors", "sev2", "f2"),
-                                       alert("firing", "CheckoutLatency", "sev1", "f3")});
+  const std::string payload =
+      webhook({alert("resolved", "Old", "sev1", "f0"), alert("firing", "Noise", "sev4", "f1"),
+               alert("firing", "CheckoutErrors", "sev2", "f2"), alert("firing", "CheckoutLatency", "sev1", "f3")});
   const Reply r = with_token("POST", "/api/v1/alerts", payload);
   ASSERT_EQ(r.status, 200) << r.body;
   const nlohmann::json body = r.json();
-  EXPECT_EQ(body["alerts"], (nlohmann::json{{{"alertname", "Old"}, {"status", "resolved"}, {"result", "resolved"}},
-                                            {{"alertname", "Noise"}, {"status", "firing"}, {"result", "ignored"}},
-                                            {{"alertname", "CheckoutErrors"}, {"status", "firing"}, {"result", "matched"}},
-                                            {{"alertname", "CheckoutLatency"}, {"status", "firing"}, {"result", "matched"}}}));
+  EXPECT_EQ(body["alerts"],
+            (nlohmann::json{{{"alertname", "Old"}, {"status", "resolved"}, {"result", "resolved"}},
+                            {{"alertname", "Noise"}, {"status", "firing"}, {"result", "ignored"}},
+                            {{"alertname", "CheckoutErrors"}, {"status", "firing"}, {"result", "matched"}},
+                            {{"alertname", "CheckoutLatency"}, {"status", "firing"}, {"result", "matched"}}}));
   EXPECT_EQ(body["rollback"]["accepted"], true) << r.body;
   EXPECT_EQ(body["rollback"]["decision_id"], 1) << r.body;
   ASSERT_TRUE(testing::wait_until([&] { return state() == "rolled_back"; }, 5s)) << state();
@@ -572,7 +583,8 @@ TEST_F(ApiTest, EachAlertOfAWebhookGetsItsResultAndAtMostOneRollbackIsTaken) {
   EXPECT_EQ(resend.json()["alerts"][3]["result"], "duplicate");
   EXPECT_FALSE(resend.json().contains("rollback")) << "no alert asked for one: " << resend.body;
 
-  const Reply bad = with_token("POST", "/api/v1/alerts", R"({"version": "4", "alerts": [{"status": "firing", "labels": {"a": 1}}]})");
+  const Reply bad =
+      with_token("POST", "/api/v1/alerts", R"({"version": "4", "alerts": [{"status": "firing", "labels": {"a": 1}}]})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.error().find("alerts[0].labels.a must be a string"), std::string::npos) << bad.body;
 

@@ -75,9 +75,10 @@ class FakeTransport : public HttpTransport {
 
 // The canonical string, written out independently of the production code (SNS docs).
 std::string canonical(const nlohmann::json& m) {
-  std::vector<std::string> fields = m["Type"] == "Notification"
-      ? std::vector<std::string>{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
-      : std::vector<std::string>{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"};
+  std::vector<std::string> fields =
+      m["Type"] == "Notification"
+          ? std::vector<std::string>{"Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"}
+          : std::vector<std::string>{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"};
   std::string s;
   for (const auto& f : fields) {
     if (m.contains(f)) s += f + "\n" + m[f].get<std::string>() + "\n";
@@ -107,14 +108,15 @@ nlohmann::json alarm_message(const std::string& name, const std::string& state, 
 }
 
 nlohmann::json sns_notification(const nlohmann::json& alarm, WallTime sent, const std::string& version = "2") {
-  return signed_sns({{"Type", "Notification"},
-                     {"MessageId", "b1a2c3d4-0000-4000-8000-" + std::to_string(sent.time_since_epoch().count() % 1000000000000)},
-                     {"TopicArn", kTopic},
-                     {"Subject", "ALARM: \"" + alarm["AlarmName"].get<std::string>() + "\" in EU (Ireland)"},
-                     {"Message", alarm.dump()},
-                     {"Timestamp", iso(sent)},
-                     {"UnsubscribeURL", std::string("https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe")}},
-                    version);
+  return signed_sns(
+      {{"Type", "Notification"},
+       {"MessageId", "b1a2c3d4-0000-4000-8000-" + std::to_string(sent.time_since_epoch().count() % 1000000000000)},
+       {"TopicArn", kTopic},
+       {"Subject", "ALARM: \"" + alarm["AlarmName"].get<std::string>() + "\" in EU (Ireland)"},
+       {"Message", alarm.dump()},
+       {"Timestamp", iso(sent)},
+       {"UnsubscribeURL", std::string("https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe")}},
+      version);
 }
 
 nlohmann::json eventbridge_event(const std::string& name, const std::string& state, const std::string& changed) {
@@ -168,8 +170,11 @@ struct Harness {
         "deployment: {name: checkout, stage: prod, strategy: canary}\n"
         "rules: [{name: e, query: x, above: 1}]\n"
         "actuators: [{type: exec, command: [/bin/true]}]\n"
-        "api: {bearer_token_file: " + token_file + "}\n"
-        "cloudwatch: " + yaml + "\n",
+        "api: {bearer_token_file: " +
+            token_file +
+            "}\n"
+            "cloudwatch: " +
+            yaml + "\n",
         "c.yml", actuators::Registry::builtin());
     if (!r.loaded) throw std::runtime_error(r.errors.at(0).to_string("c.yml"));
     loaded = std::move(*r.loaded);
@@ -194,7 +199,8 @@ struct Harness {
   static std::string result(const HttpReply& r) { return nlohmann::json::parse(r.body).value("result", ""); }
 };
 
-const std::string kMatch = "{match: {alarm: '{{deployment}}-(5xx|latency)'}, sns_topics: ['" + std::string(kTopic) + "']";
+const std::string kMatch =
+    "{match: {alarm: '{{deployment}}-(5xx|latency)'}, sns_topics: ['" + std::string(kTopic) + "']";
 const std::map<std::string, std::string> kBearer = {{"Authorization", "Bearer s3cret-token"}};
 
 // The engine's admission (Engine::admit_alert) decides staleness: an alarm that went to ALARM
@@ -302,8 +308,11 @@ TEST(CloudWatchIntake, OtherEventsAndGarbageAreRefusedByName) {
 }
 
 TEST(CloudWatchIntake, TheCanonicalStringIsSnsDocumentedFormat) {
-  nlohmann::json m = {{"Type", "Notification"}, {"MessageId", "id-1"}, {"TopicArn", kTopic},
-                      {"Message", "line1\nline2"}, {"Timestamp", "2024-05-01T12:00:00.000Z"}};
+  nlohmann::json m = {{"Type", "Notification"},
+                      {"MessageId", "id-1"},
+                      {"TopicArn", kTopic},
+                      {"Message", "line1\nline2"},
+                      {"Timestamp", "2024-05-01T12:00:00.000Z"}};
   std::string s, error;
   ASSERT_TRUE(sns_string_to_sign(m, &s, &error)) << error;
   EXPECT_EQ(s, "Message\nline1\nline2\nMessageId\nid-1\nTimestamp\n2024-05-01T12:00:00.000Z\nTopicArn\n" +
@@ -317,11 +326,13 @@ TEST(CloudWatchIntake, TheCanonicalStringIsSnsDocumentedFormat) {
 TEST(CloudWatchIntake, ASignedSnsNotificationRollsBackWithEitherSignatureVersion) {
   Harness h(kMatch + "}");
   const auto now = std::chrono::system_clock::now();
-  HttpReply v1 = h.post(sns_notification(alarm_message("checkout-latency", "ALARM", "2024-05-01T12:01:00.000+0000"), now, "1"),
-                        {{"x-amz-sns-message-type", "Notification"}});
+  HttpReply v1 =
+      h.post(sns_notification(alarm_message("checkout-latency", "ALARM", "2024-05-01T12:01:00.000+0000"), now, "1"),
+             {{"x-amz-sns-message-type", "Notification"}});
   ASSERT_EQ(v1.status, 200) << v1.body;
   EXPECT_EQ(Harness::result(v1), "matched");
-  HttpReply v2 = h.post(sns_notification(alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:02:00.000+0000"), now, "2"));
+  HttpReply v2 =
+      h.post(sns_notification(alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:02:00.000+0000"), now, "2"));
   ASSERT_EQ(v2.status, 200) << v2.body;
   EXPECT_EQ(Harness::result(v2), "matched");
   ASSERT_EQ(h.requests.size(), 2u);
@@ -334,7 +345,8 @@ TEST(CloudWatchIntake, AForgedSignatureIsRefused) {
   Harness h(kMatch + "}");
   auto m = sns_notification(alarm_message("payments-5xx", "ALARM", "2024-05-01T12:01:00.000+0000"),
                             std::chrono::system_clock::now());
-  m["Message"] = alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000").dump();  // altered after signing
+  m["Message"] =
+      alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000").dump();  // altered after signing
   HttpReply r = h.post(m);
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("signature does not verify"), std::string::npos) << r.body;
@@ -358,8 +370,9 @@ TEST(CloudWatchIntake, AReplayIsADuplicateAndAnOldOneIsRefused) {
   EXPECT_EQ(replay.status, 200);
   EXPECT_EQ(Harness::result(replay), "duplicate");
   // The same state change through EventBridge is the same alarm at the same time.
-  EXPECT_EQ(Harness::result(h.post(eventbridge_event("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000"), kBearer)),
-            "duplicate");
+  EXPECT_EQ(
+      Harness::result(h.post(eventbridge_event("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000"), kBearer)),
+      "duplicate");
   EXPECT_EQ(h.requests.size(), 1u);
   const auto old = sns_notification(alarm_message("checkout-5xx", "ALARM", "2024-05-01T09:00:00.000+0000"),
                                     std::chrono::system_clock::now() - std::chrono::hours(2));
@@ -372,11 +385,14 @@ TEST(CloudWatchIntake, AReplayIsADuplicateAndAnOldOneIsRefused) {
 
 TEST(CloudWatchIntake, ASigningCertUrlOffSnsIsRefusedWithoutFetchingIt) {
   Harness h(kMatch + "}");
-  for (const std::string url : {"https://evil.example.com/cert.pem", "http://sns.eu-west-1.amazonaws.com/cert.pem",
-                                "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem",
-                                "https://user@sns.eu-west-1.amazonaws.com/cert.pem",
-                                "https://sns.eu-west-1.amazonaws.com:8443/cert.pem"}) {
-    nlohmann::json m = {{"Type", "Notification"}, {"MessageId", "x"}, {"TopicArn", kTopic}, {"Timestamp", iso(std::chrono::system_clock::now())},
+  for (const std::string url :
+       {"https://evil.example.com/cert.pem", "http://sns.eu-west-1.amazonaws.com/cert.pem",
+        "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem",
+        "https://user@sns.eu-west-1.amazonaws.com/cert.pem", "https://sns.eu-west-1.amazonaws.com:8443/cert.pem"}) {
+    nlohmann::json m = {{"Type", "Notification"},
+                        {"MessageId", "x"},
+                        {"TopicArn", kTopic},
+                        {"Timestamp", iso(std::chrono::system_clock::now())},
                         {"Message", alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000").dump()},
                         {"SigningCertURL", url}};
     HttpReply r = h.post(signed_sns(m));
@@ -389,7 +405,9 @@ TEST(CloudWatchIntake, ASigningCertUrlOffSnsIsRefusedWithoutFetchingIt) {
 
 TEST(CloudWatchIntake, AnotherTopicIsRefused) {
   Harness h(kMatch + "}");
-  nlohmann::json m = {{"Type", "Notification"}, {"MessageId", "x"}, {"TopicArn", "arn:aws:sns:eu-west-1:999999999999:mine"},
+  nlohmann::json m = {{"Type", "Notification"},
+                      {"MessageId", "x"},
+                      {"TopicArn", "arn:aws:sns:eu-west-1:999999999999:mine"},
                       {"Timestamp", iso(std::chrono::system_clock::now())},
                       {"Message", alarm_message("checkout-5xx", "ALARM", "2024-05-01T12:01:00.000+0000").dump()}};
   HttpReply r = h.post(signed_sns(m));
@@ -456,7 +474,8 @@ TEST(CloudWatchIntake, WhatIsNotACertificateAtTheUrlIsRefused) {
 std::vector<std::string> config_errors(const std::string& yaml) {
   LoadResult r = load_config_text(
       "prometheus: {url: 'http://prom:9090'}\ndeployment: {name: checkout, stage: prod, strategy: canary}\n"
-      "rules: [{name: e, query: x, above: 1}]\nactuators: [{type: exec, command: [/bin/true]}]\n" + yaml,
+      "rules: [{name: e, query: x, above: 1}]\nactuators: [{type: exec, command: [/bin/true]}]\n" +
+          yaml,
       "c.yml", actuators::Registry::builtin());
   std::vector<std::string> out;
   for (const auto& e : r.errors) out.push_back(e.to_string("c.yml"));
@@ -472,13 +491,15 @@ TEST(CloudWatchConfig, MistakesAreNamed) {
   EXPECT_NE(all.find("unknown key 'severity'"), std::string::npos) << all;
   EXPECT_NE(all.find("cloudwatch.sns_topics: 'foo' is not an SNS topic ARN"), std::string::npos) << all;
   EXPECT_NE(all.find("cloudwatch.colour: unknown key"), std::string::npos) << all;
-  EXPECT_NE(config_errors("cloudwatch: {sns_confirm_subscriptions: false}\n").at(0).find("cloudwatch.match: is required"),
-            std::string::npos);
+  EXPECT_NE(
+      config_errors("cloudwatch: {sns_confirm_subscriptions: false}\n").at(0).find("cloudwatch.match: is required"),
+      std::string::npos);
 }
 
 TEST(PrometheusSigV4Config, RegionIsRequiredAndExcludesOtherAuth) {
   LoadResult ok = load_config_text(
-      "prometheus: {url: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1', sigv4: {region: eu-west-1}}\n"
+      "prometheus: {url: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1', sigv4: {region: "
+      "eu-west-1}}\n"
       "deployment: {name: checkout, stage: prod, strategy: canary}\nrules: [{name: e, query: x, above: 1}]\n"
       "actuators: [{type: exec, command: [/bin/true]}]\n",
       "c.yml", actuators::Registry::builtin());

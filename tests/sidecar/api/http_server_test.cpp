@@ -200,16 +200,18 @@ TEST_F(HttpServerTest, RoutesByMethodAndPathWithJsonErrors) {
   EXPECT_EQ(nlohmann::json::parse(boom.body)["error"], "internal error: kaput");
 
   const auto s = seen();
-  const std::vector<std::pair<std::string, int>> want{
-      {"/healthz", 200}, {"/echo", 200}, {"other", 404}, {"/healthz", 405}, {"/healthz", 200}, {"/boom", 500}};
+  const std::vector<std::pair<std::string, int>> want{{"/healthz", 200}, {"/echo", 200},    {"other", 404},
+                                                      {"/healthz", 405}, {"/healthz", 200}, {"/boom", 500}};
   EXPECT_EQ(s, want);
 }
 
 TEST_F(HttpServerTest, PassesBodyAndHeadersToTheHandler) {
   start();
   const std::string body = R"({"reason": "test"})";
-  Response r = roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nx-TEST:  v1 \r\n"
-                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  Response r = roundtrip(port_,
+                         "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nx-TEST:  v1 \r\n"
+                         "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["method"], "POST");
@@ -220,8 +222,8 @@ TEST_F(HttpServerTest, PassesBodyAndHeadersToTheHandler) {
 
 TEST_F(HttpServerTest, PostWithoutBodyIsAnsweredAtOnce) {
   start();
-  for (const std::string& request : {std::string("POST /echo HTTP/1.1\r\nHost: t\r\n\r\n"),
-                                     std::string("POST /echo HTTP/1.0\r\n\r\n")}) {
+  for (const std::string& request :
+       {std::string("POST /echo HTTP/1.1\r\nHost: t\r\n\r\n"), std::string("POST /echo HTTP/1.0\r\n\r\n")}) {
     const auto t0 = Clock::now();
     Response r = roundtrip(port_, request, 4s);
     const auto took = Clock::now() - t0;
@@ -236,21 +238,24 @@ TEST_F(HttpServerTest, BodyLimitIsTheConfiguredOneForEveryContentType) {
   limits.max_body_bytes = 100 * 1024;
   start(limits);
   const std::string form = "a=" + std::string(90 * 1024, 'x');  // httplib refused forms over 8 KB
-  Response ok = roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                                "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form);
+  Response ok = roundtrip(port_,
+                          "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                          "Content-Length: " +
+                              std::to_string(form.size()) + "\r\n\r\n" + form);
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(nlohmann::json::parse(ok.body)["body"].get<std::string>().size(), form.size());
 
   const std::string big(100 * 1024 + 1, 'y');
-  Response too_big = roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                                         std::to_string(big.size()) + "\r\n\r\n" + big);
+  Response too_big = roundtrip(
+      port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big);
   EXPECT_EQ(too_big.status, 413);
   EXPECT_NE(too_big.body.find("102401 bytes is larger than the limit of 102400 bytes"), std::string::npos)
       << too_big.body;
   EXPECT_EQ(too_big.header("Connection"), "close");
 
   // With Expect: 100-continue the 413 comes before the client sends the body.
-  Response early = roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n");
+  Response early =
+      roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 999999\r\n\r\n");
   EXPECT_EQ(early.status, 413);
   // ...and a body within the limit is invited with 100 Continue.
   const int fd = connect_to(port_);
@@ -407,9 +412,9 @@ TEST_F(HttpServerTest, SlowAndIdleClientsDoNotStarveHealthz) {
         pollfd p{drippers[i], POLLIN, 0};
         // Readable means the server answered (408) or closed: this dripper has been cut.
         bool cut = ::poll(&p, 1, 0) > 0;
-        if (!cut && tick % 10 == 0) cut = ::send(drippers[i], &request[(tick / 10) % request.size()], 1, MSG_NOSIGNAL) != 1;
-        if (cut)
-          cut_ms[i] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+        if (!cut && tick % 10 == 0)
+          cut = ::send(drippers[i], &request[(tick / 10) % request.size()], 1, MSG_NOSIGNAL) != 1;
+        if (cut) cut_ms[i] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
       }
       std::this_thread::sleep_for(100ms);
     }

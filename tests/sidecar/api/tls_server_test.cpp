@@ -23,8 +23,8 @@ namespace rs::sidecar {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TlsRequest;
 using testing::tls_request;
+using testing::TlsRequest;
 
 // One CA for the server and the right clients, another for a client the server must not trust.
 class TlsServerTest : public ::testing::Test {
@@ -56,7 +56,8 @@ class TlsServerTest : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(limits);
     server_->handle("GET", "/healthz", [](const HttpCall&) { return HttpReply::text(200, "ok\n"); });
     server_->handle("GET", "/big", [](const HttpCall&) { return HttpReply::text(200, std::string(8 << 20, 'x')); });
-    tls_ = std::make_shared<TlsContext>(config, [this] { ++reload_errors_; }, 100ms);
+    tls_ = std::make_shared<TlsContext>(
+        config, [this] { ++reload_errors_; }, 100ms);
     server_->use_tls(tls_, [this] { ++handshake_errors_; });
     std::string error;
     ASSERT_TRUE(server_->start("127.0.0.1:0", &error)) << error;
@@ -257,7 +258,8 @@ TEST(TlsContext, ValidateNamesTheFileThatCannotBeUsed) {
   c.key_file = dir.file("a.key");
   EXPECT_TRUE(TlsContext::validate(c, &error)) << error;
   // Key content never appears in an error.
-  testing::write_file(dir.file("bad.key"), "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n");
+  testing::write_file(dir.file("bad.key"),
+                      "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n");
   c.key_file = dir.file("bad.key");
   EXPECT_FALSE(TlsContext::validate(c, &error));
   EXPECT_EQ(error.find("c2VjcmV0"), std::string::npos) << error;

@@ -35,34 +35,38 @@ std::string joined(const std::vector<std::string>& errors) {
 
 TEST(Config, EveryErrorNamesTheKeyAndTheLineAndAllComeAtOnce) {
   const auto errors = errors_of(
-      "prometheus:\n"                                            // 1
-      "  url: http://127.0.0.1:9090\n"                           // 2
-      "  timout: 2s\n"                                           // 3
-      "evaluation_interval: 5x\n"                                // 4
+      "prometheus:\n"                                                   // 1
+      "  url: http://127.0.0.1:9090\n"                                  // 2
+      "  timout: 2s\n"                                                  // 3
+      "evaluation_interval: 5x\n"                                       // 4
       "deployment: {name: checkout, stage: prod, strategy: rolling}\n"  // 5
-      "rules:\n"                                                 // 6
-      "  - name: error-rate\n"                                   // 7
-      "    query: 'x{v=\"{{canary}}\"}'\n"                       // 8
-      "    above: high\n"                                        // 9
-      "    for: 5 minutes\n"                                     // 10
-      "    missing: maybe\n"                                     // 11
-      "  - name: error-rate\n"                                   // 12
-      "    query: y\n"                                           // 13
-      "    below: 1\n"                                           // 14
-      "    stages: {prod: {below: 2, fro: 1m}}\n"                // 15
-      "actuators:\n"                                             // 16
-      "  - type: f5\n");                                         // 17
+      "rules:\n"                                                        // 6
+      "  - name: error-rate\n"                                          // 7
+      "    query: 'x{v=\"{{canary}}\"}'\n"                              // 8
+      "    above: high\n"                                               // 9
+      "    for: 5 minutes\n"                                            // 10
+      "    missing: maybe\n"                                            // 11
+      "  - name: error-rate\n"                                          // 12
+      "    query: y\n"                                                  // 13
+      "    below: 1\n"                                                  // 14
+      "    stages: {prod: {below: 2, fro: 1m}}\n"                       // 15
+      "actuators:\n"                                                    // 16
+      "  - type: f5\n");                                                // 17
   for (const char* expected :
-       {"c.yml:3: prometheus.timout: unknown key (known here: bearer_token_file, headers, max_response_bytes, timeout, url)",
+       {"c.yml:3: prometheus.timout: unknown key (known here: bearer_token_file, headers, max_response_bytes, timeout, "
+        "url)",
         "c.yml:4: evaluation_interval: '5x' is not a duration",
         "c.yml:5: deployment.strategy: 'rolling' is not a strategy (canary or blue-green)",
         "c.yml:9: rules[0].above: 'high' is not a finite number",
         "c.yml:10: rules[0].for: '5 minutes' is not a duration",
         "c.yml:11: rules[0].missing: 'maybe' is not one of hold, breach, ok",
         "c.yml:8: rules[0].query: unknown variable '{{canary}}' (known: deployment, stage, strategy)",
-        "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, below, delay, for, missing, severity)",
+        "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, below, delay, for, missing, "
+        "severity)",
         "c.yml:12: rules: rule name 'error-rate' is used twice",
-        "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: argo-rollout, aws-alb, aws-codedeploy, aws-ecs, aws-lambda-alias, exec, file, gateway-httproute, haproxy, kubernetes-scale, kubernetes-service, nginx, webhook)"}) {
+        "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: argo-rollout, aws-alb, aws-codedeploy, "
+        "aws-ecs, aws-lambda-alias, exec, file, gateway-httproute, haproxy, kubernetes-scale, kubernetes-service, "
+        "nginx, webhook)"}) {
     EXPECT_TRUE(has_error(errors, expected)) << "missing: " << expected << "\ngot:\n" << joined(errors);
   }
 }
@@ -159,7 +163,8 @@ TEST(Config, NotifiersAreBuiltThroughTheirRegistry) {
       "notifiers:\n"
       "  - {type: pagerduty}\n"
       "  - {type: webhook, url: 'http://hooks', messages: [RollbackDone], give_up_after: 0s}\n");
-  EXPECT_TRUE(has_error(errors, "c.yml:6: notifiers[0].type: unknown notifier type 'pagerduty' (known: alertmanager, slack, webhook)"))
+  EXPECT_TRUE(has_error(
+      errors, "c.yml:6: notifiers[0].type: unknown notifier type 'pagerduty' (known: alertmanager, slack, webhook)"))
       << joined(errors);
   EXPECT_TRUE(has_error(errors, "c.yml:7: notifiers[1].messages: unknown message 'RollbackDone'")) << joined(errors);
   EXPECT_TRUE(has_error(errors, "c.yml:7: notifiers[1].give_up_after: must be greater than 0")) << joined(errors);
@@ -168,11 +173,16 @@ TEST(Config, NotifiersAreBuiltThroughTheirRegistry) {
 // A config with one rule given as `rule_yaml` (a flow map), the rest valid.
 std::string with_rule(const std::string& rule_yaml, const std::string& stage = "prod",
                       const std::string& actuators = "[{type: exec, command: [/bin/true]}]") {
-  return "prometheus: {url: 'http://prom:9090'}\n"                                               // 1
-         "deployment: {name: checkout, stage: " + stage + ", strategy: canary, vars: {v: x}}\n"  // 2
-         "rules:\n"                                                                              // 3
-         "  - " + rule_yaml + "\n"                                                               // 4
-         "actuators: " + actuators + "\n";                                                       // 5
+  return "prometheus: {url: 'http://prom:9090'}\n"  // 1
+         "deployment: {name: checkout, stage: " +
+         stage +
+         ", strategy: canary, vars: {v: x}}\n"  // 2
+         "rules:\n"                             // 3
+         "  - " +
+         rule_yaml +
+         "\n"  // 4
+         "actuators: " +
+         actuators + "\n";  // 5
 }
 
 struct ErrorCase {
@@ -185,18 +195,19 @@ class ConfigErrors : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ConfigErrors, NameTheKeyAndTheLine) {
   const auto errors = errors_of(GetParam().yaml);
-  EXPECT_TRUE(has_error(errors, GetParam().expected)) << "missing: " << GetParam().expected << "\ngot:\n" << joined(errors);
+  EXPECT_TRUE(has_error(errors, GetParam().expected)) << "missing: " << GetParam().expected << "\ngot:\n"
+                                                      << joined(errors);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ConfigErrors,
     ::testing::Values(
-        ErrorCase{"UnknownTopLevelKey",
-                  with_rule("{name: e, query: x, above: 1}") + "dry_runn: true\n",
+        ErrorCase{"UnknownTopLevelKey", with_rule("{name: e, query: x, above: 1}") + "dry_runn: true\n",
                   "c.yml:6: dry_runn: unknown key (known here: "},
         ErrorCase{"MissingQuery", with_rule("{name: e, above: 1}"), "c.yml:4: rules[0].query: is required"},
         ErrorCase{"MissingName", with_rule("{query: x, above: 1}"), "c.yml:4: rules[0].name: is required"},
-        ErrorCase{"NoThreshold", with_rule("{name: e, query: x}"), "c.yml:4: rules[0].query: needs a threshold: set above or below"},
+        ErrorCase{"NoThreshold", with_rule("{name: e, query: x}"),
+                  "c.yml:4: rules[0].query: needs a threshold: set above or below"},
         ErrorCase{"AboveAndBelow", with_rule("{name: e, query: x, above: 1, below: 2}"),
                   "c.yml:4: rules[0].above: set either above or below, not both"},
         ErrorCase{"ThresholdIsAList", with_rule("{name: e, query: x, above: [1, 2]}"),
@@ -215,38 +226,44 @@ INSTANTIATE_TEST_SUITE_P(
                   "c.yml:4: rules[0].stages: must be a map of stage name to overrides"},
         ErrorCase{"TemplateUnclosed", with_rule("{name: e, query: 'x{v=\"{{v\"}', above: 1}"),
                   "c.yml:4: rules[0].query: unclosed '{{' at offset 5"},
-        ErrorCase{"RulesNotAList", "prometheus: {url: 'http://prom:9090'}\n"
-                                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-                                   "rules: {name: e}\n",
+        ErrorCase{"RulesNotAList",
+                  "prometheus: {url: 'http://prom:9090'}\n"
+                  "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                  "rules: {name: e}\n",
                   "c.yml:3: rules: must be a non-empty list of rules"},
-        ErrorCase{"DeploymentNotAMap", "prometheus: {url: 'http://prom:9090'}\n"
-                                       "deployment: checkout\n"
-                                       "rules: [{name: e, query: x, above: 1}]\n",
+        ErrorCase{"DeploymentNotAMap",
+                  "prometheus: {url: 'http://prom:9090'}\n"
+                  "deployment: checkout\n"
+                  "rules: [{name: e, query: x, above: 1}]\n",
                   "c.yml:2: deployment: must be a map, found a scalar"},
-        ErrorCase{"ReservedVar", "prometheus: {url: 'http://prom:9090'}\n"
-                                 "deployment:\n"
-                                 "  name: checkout\n"
-                                 "  stage: prod\n"
-                                 "  strategy: canary\n"
-                                 "  vars: {stage: gamma}\n"
-                                 "rules: [{name: e, query: x, above: 1}]\n",
+        ErrorCase{"ReservedVar",
+                  "prometheus: {url: 'http://prom:9090'}\n"
+                  "deployment:\n"
+                  "  name: checkout\n"
+                  "  stage: prod\n"
+                  "  strategy: canary\n"
+                  "  vars: {stage: gamma}\n"
+                  "rules: [{name: e, query: x, above: 1}]\n",
                   "c.yml:6: deployment.vars: 'stage' is set from deployment itself"},
-        ErrorCase{"MissingDeploymentName", "prometheus: {url: 'http://prom:9090'}\n"
-                                           "deployment:\n"
-                                           "  stage: prod\n"
-                                           "  strategy: canary\n"
-                                           "rules: [{name: e, query: x, above: 1}]\n",
+        ErrorCase{"MissingDeploymentName",
+                  "prometheus: {url: 'http://prom:9090'}\n"
+                  "deployment:\n"
+                  "  stage: prod\n"
+                  "  strategy: canary\n"
+                  "rules: [{name: e, query: x, above: 1}]\n",
                   "c.yml:3: deployment.name: is required"},
-        ErrorCase{"PrometheusUrlScheme", "prometheus:\n"
-                                         "  url: prom:9090\n"
-                                         "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-                                         "rules: [{name: e, query: x, above: 1}]\n",
+        ErrorCase{"PrometheusUrlScheme",
+                  "prometheus:\n"
+                  "  url: prom:9090\n"
+                  "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+                  "rules: [{name: e, query: x, above: 1}]\n",
                   "c.yml:2: prometheus.url: 'prom:9090' must start with http:// or https://"},
         ErrorCase{"IntervalTooShort", with_rule("{name: e, query: x, above: 1}") + "evaluation_interval: 50ms\n",
                   "c.yml:6: evaluation_interval: must be at least 100ms"},
         ErrorCase{"ListenNotHostPort", with_rule("{name: e, query: x, above: 1}") + "listen: 9107\n",
                   "c.yml:6: listen: '9107' must be host:port"},
-        ErrorCase{"ActuatorWithoutType", with_rule("{name: e, query: x, above: 1}", "prod", "\n  - {command: [/bin/true]}"),
+        ErrorCase{"ActuatorWithoutType",
+                  with_rule("{name: e, query: x, above: 1}", "prod", "\n  - {command: [/bin/true]}"),
                   "c.yml:6: actuators[0].type: is required"},
         ErrorCase{"NoActuators", with_rule("{name: e, query: x, above: 1}", "prod", "[]"), "actuators"},
         ErrorCase{"YamlSyntax", "prometheus: {url: 'http://prom:9090'\nrules: []\n", "c.yml:"}),
@@ -264,8 +281,9 @@ class ConfigStages : public ::testing::TestWithParam<StageCase> {};
 TEST_P(ConfigStages, TheDeploymentsStagePicksItsOverrideOthersAreIgnored) {
   const StageCase& c = GetParam();
   LoadResult r = load_config_text(
-      with_rule("{name: e, query: x, above: 0.05, for: 5m, stages: {prod: {above: 0.02}, gamma: {above: 0.1, for: 1m}}}",
-                c.stage),
+      with_rule(
+          "{name: e, query: x, above: 0.05, for: 5m, stages: {prod: {above: 0.02}, gamma: {above: 0.1, for: 1m}}}",
+          c.stage),
       "c.yml", actuators::Registry::builtin());
   ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
   const RuleConfig& rule = r.loaded->config.rules.at(0);
@@ -308,8 +326,9 @@ TEST(Config, AnUnreadableFileIsAnErrorNamingIt) {
   LoadResult r = load_config_file("/nonexistent/sidecar.yml", actuators::Registry::builtin());
   EXPECT_FALSE(r.loaded);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].to_string("/nonexistent/sidecar.yml"),
-            "/nonexistent/sidecar.yml: cannot read the config file: /nonexistent/sidecar.yml: No such file or directory");
+  EXPECT_EQ(
+      r.errors[0].to_string("/nonexistent/sidecar.yml"),
+      "/nonexistent/sidecar.yml: cannot read the config file: /nonexistent/sidecar.yml: No such file or directory");
 }
 
 // `check --config /dev/zero` used to read until bad_alloc: only regular files, and capped.
@@ -333,17 +352,19 @@ TEST(Config, HugeNameAndListenAreErrorsNotACrash) {
   for (const auto& e : errors) EXPECT_LT(e.size(), 1000u) << "the error quotes only the start: " << e.substr(0, 300);
 
   // Also a huge listen without a colon, and a huge port.
-  EXPECT_TRUE(has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: " + huge + "\n"),
-                        "c.yml:6: listen:"));
-  EXPECT_TRUE(has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: 'h:" + std::string(200000, '9') + "'\n"),
-                        "c.yml:6: listen:"));
+  EXPECT_TRUE(
+      has_error(errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: " + huge + "\n"), "c.yml:6: listen:"));
+  EXPECT_TRUE(has_error(
+      errors_of(with_rule("{name: e, query: x, above: 1}") + "listen: 'h:" + std::string(200000, '9') + "'\n"),
+      "c.yml:6: listen:"));
 }
 
 TEST(Config, RuleNamesAndListenAddressesKeepTheirRules) {
   const std::string at_limit(200, 'n');
   EXPECT_TRUE(errors_of(with_rule("{name: '" + at_limit + "', query: x, above: 1}")).empty());
-  EXPECT_TRUE(has_error(errors_of(with_rule("{name: '" + at_limit + "n', query: x, above: 1}")),
-                        "c.yml:4: rules[0].name: '" + std::string(80, 'n') + "...' (201 characters) is longer than 200 characters"));
+  EXPECT_TRUE(has_error(
+      errors_of(with_rule("{name: '" + at_limit + "n', query: x, above: 1}")),
+      "c.yml:4: rules[0].name: '" + std::string(80, 'n') + "...' (201 characters) is longer than 200 characters"));
   EXPECT_TRUE(errors_of(with_rule("{name: 'job:errors_5m.rate-ok_1', query: x, above: 1}")).empty());
   for (const char* bad : {"'error rate'", "'errors/5m'", "'é'", "'a{b}'"}) {
     EXPECT_TRUE(has_error(errors_of(with_rule(std::string("{name: ") + bad + ", query: x, above: 1}")),
@@ -377,11 +398,12 @@ TEST(Config, AnInvalidAlertsMatchPatternIsAnErrorNamingTheKey) {
 // that cannot set weights (exec) failed the first promotion step at run time while `check`
 // passed. `check` names both keys and lists the types that can, as the registry declares them.
 TEST(Config, PromotionNeedsActuatorsThatSetWeights) {
-  const std::string exec_only = with_rule("{name: e, query: x, above: 1}") +   // actuators: line 5
+  const std::string exec_only = with_rule("{name: e, query: x, above: 1}") +           // actuators: line 5
                                 "promotion: {steps: [10, 100], step_duration: 1m}\n";  // line 6
   const auto errors = errors_of(exec_only);
-  EXPECT_TRUE(has_error(errors, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[0].type "
-                                "'exec' (line 5) cannot (types that can: "))
+  EXPECT_TRUE(has_error(errors,
+                        "c.yml:6: promotion: needs actuators that set traffic weights; actuators[0].type "
+                        "'exec' (line 5) cannot (types that can: "))
       << joined(errors);
   for (const char* type : {"haproxy", "nginx", "file", "webhook", "gateway-httproute", "aws-alb", "aws-lambda-alias"}) {
     EXPECT_TRUE(has_error(errors, type)) << type << "\n" << joined(errors);
@@ -391,7 +413,8 @@ TEST(Config, PromotionNeedsActuatorsThatSetWeights) {
                                          "[{type: file, path: /tmp/w, content: 'w {{canary_weight}}'}, "
                                          "{type: exec, command: [/bin/true]}]") +
                                "promotion: {steps: [10, 100]}\n");
-  EXPECT_TRUE(has_error(mixed, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[1].type 'exec'"))
+  EXPECT_TRUE(
+      has_error(mixed, "c.yml:6: promotion: needs actuators that set traffic weights; actuators[1].type 'exec'"))
       << joined(mixed);
   // Weight-capable actuators pass.
   EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1}", "prod",
@@ -406,18 +429,22 @@ TEST(Config, AnEmptyAlertsMatchIsRefused) {
   const std::string base = with_rule("{name: e, query: x, above: 1}") + "api: {bearer_token_file: /run/token}\n";
   for (const char* alerts : {"alerts: {match: {}}\n", "alerts: {match: }\n"}) {
     const auto errors = errors_of(base + alerts);
-    EXPECT_TRUE(has_error(errors, "c.yml:7: alerts.match: is empty, which would match every alert")) << alerts << joined(errors);
+    EXPECT_TRUE(has_error(errors, "c.yml:7: alerts.match: is empty, which would match every alert"))
+        << alerts << joined(errors);
   }
 }
 
 // Hardened: a password in prometheus.url sits in the config; refused, and never printed.
 TEST(Config, APasswordInThePrometheusUrlIsRefusedAndNotPrinted) {
-  for (const char* url : {"http://user:s3cret@prom:9090", "https://user:s3cret@prom:9090/api?x=1", "ftp://user:s3cret@prom"}) {
-    const auto errors = errors_of("prometheus:\n  url: '" + std::string(url) + "'\n"
+  for (const char* url :
+       {"http://user:s3cret@prom:9090", "https://user:s3cret@prom:9090/api?x=1", "ftp://user:s3cret@prom"}) {
+    const auto errors = errors_of("prometheus:\n  url: '" + std::string(url) +
+                                  "'\n"
                                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
                                   "rules: [{name: e, query: x, above: 1}]\n"
                                   "dry_run: true\n");
-    EXPECT_TRUE(has_error(errors, "c.yml:2: prometheus.url: has a password in it (user:***@)")) << url << joined(errors);
+    EXPECT_TRUE(has_error(errors, "c.yml:2: prometheus.url: has a password in it (user:***@)"))
+        << url << joined(errors);
     EXPECT_EQ(joined(errors).find("s3cret"), std::string::npos) << joined(errors);
   }
   // A user name alone (no password) is not a secret.
@@ -428,8 +455,10 @@ TEST(Config, APasswordInThePrometheusUrlIsRefusedAndNotPrinted) {
 }
 
 TEST(Config, AbsurdDurationsHitAClearLimit) {
-  const auto errors = errors_of(with_rule("{name: e, query: x, above: 1, for: 400d}") + "evaluation_interval: 99999999999h\n");
-  EXPECT_TRUE(has_error(errors, "c.yml:6: evaluation_interval: '99999999999h' is longer than the limit of 1y (365 days)"))
+  const auto errors =
+      errors_of(with_rule("{name: e, query: x, above: 1, for: 400d}") + "evaluation_interval: 99999999999h\n");
+  EXPECT_TRUE(
+      has_error(errors, "c.yml:6: evaluation_interval: '99999999999h' is longer than the limit of 1y (365 days)"))
       << joined(errors);
   EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].for: '400d' is longer than the limit of 1y")) << joined(errors);
   EXPECT_TRUE(errors_of(with_rule("{name: e, query: x, above: 1, for: 1y}")).empty());
@@ -446,21 +475,27 @@ TEST(Config, ASecondYamlDocumentIsAnError) {
 // matcher would change the query. A value that is itself a template stays unresolved.
 TEST(Config, VarValuesCannotInjectPromQLAndTemplatesMustResolve) {
   const auto deployment = [](const std::string& value) {
-    return "prometheus: {url: 'http://prom:9090'}\n"                                    // 1
-           "deployment:\n"                                                              // 2
-           "  name: checkout\n"                                                         // 3
-           "  stage: prod\n"                                                            // 4
-           "  strategy: canary\n"                                                       // 5
-           "  vars: {canary: " + value + "}\n"                                          // 6
-           "rules: [{name: e, query: 'x{v=\"{{canary}}\"}', above: 1}]\n"               // 7
+    return "prometheus: {url: 'http://prom:9090'}\n"  // 1
+           "deployment:\n"                            // 2
+           "  name: checkout\n"                       // 3
+           "  stage: prod\n"                          // 4
+           "  strategy: canary\n"                     // 5
+           "  vars: {canary: " +
+           value +
+           "}\n"                                                           // 6
+           "rules: [{name: e, query: 'x{v=\"{{canary}}\"}', above: 1}]\n"  // 7
            "dry_run: true\n";
   };
-  for (const auto& [value, what] : std::vector<std::pair<std::string, std::string>>{
-           {"'v2\"} or vector(1) or x{a=\"'", "'\"'"}, {"'v\\2'", "'\\'"}, {"\"v2\\nx\"", "a newline"},
-           {"'v}'", "'}'"}, {"'{v'", "'{'"}}) {
+  for (const auto& [value, what] :
+       std::vector<std::pair<std::string, std::string>>{{"'v2\"} or vector(1) or x{a=\"'", "'\"'"},
+                                                        {"'v\\2'", "'\\'"},
+                                                        {"\"v2\\nx\"", "a newline"},
+                                                        {"'v}'", "'}'"},
+                                                        {"'{v'", "'{'"}}) {
     const auto errors = errors_of(deployment(value));
     EXPECT_TRUE(has_error(errors, "c.yml:6: deployment.vars: {{canary}} ")) << value << "\n" << joined(errors);
-    EXPECT_TRUE(has_error(errors, "contains " + what + ", which would change the PromQL")) << value << "\n" << joined(errors);
+    EXPECT_TRUE(has_error(errors, "contains " + what + ", which would change the PromQL")) << value << "\n"
+                                                                                           << joined(errors);
   }
   const auto errors = errors_of(deployment("'{{stage}}'"));
   EXPECT_TRUE(has_error(errors, "c.yml:7: rules[0].query: unresolved '{{stage}}' after templating")) << joined(errors);
@@ -468,10 +503,11 @@ TEST(Config, VarValuesCannotInjectPromQLAndTemplatesMustResolve) {
 
 TEST(Config, MoreThan500RulesIsAnErrorStatingTheLimit) {
   const auto rules = [](int n) {
-    std::string yaml = "prometheus: {url: 'http://prom:9090'}\n"
-                       "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-                       "dry_run: true\n"
-                       "rules:\n";
+    std::string yaml =
+        "prometheus: {url: 'http://prom:9090'}\n"
+        "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+        "dry_run: true\n"
+        "rules:\n";
     for (int i = 0; i < n; ++i) yaml += "  - {name: r" + std::to_string(i) + ", query: x, above: 1}\n";
     return yaml;
   };
@@ -487,7 +523,8 @@ TEST(Config, TheApiTokenFileIsCheckedMissingWarnsWorldWritableFails) {
                                         actuators::Registry::builtin());
   ASSERT_TRUE(missing.loaded);
   ASSERT_EQ(missing.warnings.size(), 1u);
-  EXPECT_NE(missing.warnings[0].to_string("c.yml").find("c.yml:6: api.bearer_token_file: '/nonexistent/token' cannot be read"),
+  EXPECT_NE(missing.warnings[0].to_string("c.yml").find(
+                "c.yml:6: api.bearer_token_file: '/nonexistent/token' cannot be read"),
             std::string::npos)
       << missing.warnings[0].to_string("c.yml");
 
@@ -496,13 +533,14 @@ TEST(Config, TheApiTokenFileIsCheckedMissingWarnsWorldWritableFails) {
   ASSERT_GE(fd, 0);
   close(fd);
   ASSERT_EQ(chmod(path, 0600), 0);
-  LoadResult private_file = load_config_text(base + "api: {bearer_token_file: " + path + "}\n", "c.yml",
-                                             actuators::Registry::builtin());
+  LoadResult private_file =
+      load_config_text(base + "api: {bearer_token_file: " + path + "}\n", "c.yml", actuators::Registry::builtin());
   EXPECT_TRUE(private_file.loaded);
   EXPECT_TRUE(private_file.warnings.empty());
   ASSERT_EQ(chmod(path, 0666), 0);
   const auto errors = errors_of(base + "api: {bearer_token_file: " + path + "}\n");
-  EXPECT_TRUE(has_error(errors, "c.yml:6: api.bearer_token_file: '" + std::string(path) + "' is world-writable (mode 0666)"))
+  EXPECT_TRUE(
+      has_error(errors, "c.yml:6: api.bearer_token_file: '" + std::string(path) + "' is world-writable (mode 0666)"))
       << joined(errors);
   unlink(path);
 }

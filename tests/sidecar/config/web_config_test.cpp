@@ -46,14 +46,18 @@ class WebConfigTest : public ::testing::Test {
 };
 
 TEST_F(WebConfigTest, ReadsTlsAndUsersWithPathsRelativeToTheWebConfigFile) {
-  auto r = load("tls_server_config:\n"
-                "  cert_file: server.crt\n"
-                "  key_file: " + dir_.file("server.key") + "\n"
-                "  client_ca_file: ca.crt\n"
-                "  client_auth_type: RequireAndVerifyClientCert\n"
-                "  min_version: TLS13\n"
-                "basic_auth_users:\n"
-                "  prometheus: " + kHash + "\n");
+  auto r = load(
+      "tls_server_config:\n"
+      "  cert_file: server.crt\n"
+      "  key_file: " +
+      dir_.file("server.key") +
+      "\n"
+      "  client_ca_file: ca.crt\n"
+      "  client_auth_type: RequireAndVerifyClientCert\n"
+      "  min_version: TLS13\n"
+      "basic_auth_users:\n"
+      "  prometheus: " +
+      kHash + "\n");
   ASSERT_TRUE(r.loaded) << errors(r);
   const WebConfig& web = r.loaded->config.web;
   EXPECT_EQ(web.file, dir_.file("web.yml"));
@@ -94,23 +98,26 @@ TEST_F(WebConfigTest, TheFlagReplacesTheKey) {
 
 TEST_F(WebConfigTest, EveryErrorNamesTheWebConfigFileAndLine) {
   const std::string web = dir_.file("web.yml");
-  auto r = load("tls_server_config:\n"                                   // 1
-                "  cert_file: server.crt\n"                              // 2
-                "  client_ca_file: ca.crt\n"                             // 3
-                "  client_auth_type: RequireMutualTLS\n"                 // 4
-                "  min_version: TLS11\n"                                 // 5
-                "  max_version: SSL3\n"                                  // 6
-                "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"            // 7
-                "  key: inline\n"                                        // 8
-                "  client_allowed_sans: [a]\n"                           // 9
-                "  colour: blue\n"                                       // 10
-                "basic_auth_users:\n"                                    // 11
-                "  prometheus: plaintext-password\n"                     // 12
-                "  'a:b': " + kHash + "\n"                               // 13
-                "  ops: [x]\n"                                           // 14
-                "http_server_config: {http2: false}\n"                   // 15
-                "rate_limit: {interval: 1s, burst: 5}\n"                 // 16
-                "tls_client_config: {}\n");                              // 17
+  auto r = load(
+      "tls_server_config:\n"                         // 1
+      "  cert_file: server.crt\n"                    // 2
+      "  client_ca_file: ca.crt\n"                   // 3
+      "  client_auth_type: RequireMutualTLS\n"       // 4
+      "  min_version: TLS11\n"                       // 5
+      "  max_version: SSL3\n"                        // 6
+      "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"  // 7
+      "  key: inline\n"                              // 8
+      "  client_allowed_sans: [a]\n"                 // 9
+      "  colour: blue\n"                             // 10
+      "basic_auth_users:\n"                          // 11
+      "  prometheus: plaintext-password\n"           // 12
+      "  'a:b': " +
+      kHash +
+      "\n"                                      // 13
+      "  ops: [x]\n"                            // 14
+      "http_server_config: {http2: false}\n"    // 15
+      "rate_limit: {interval: 1s, burst: 5}\n"  // 16
+      "tls_client_config: {}\n");               // 17
   const std::string text = errors(r);
   for (const std::string expected : {
            web + ":4: tls_server_config.client_auth_type: 'RequireMutualTLS' is not a client auth type",
@@ -136,30 +143,37 @@ TEST_F(WebConfigTest, EveryErrorNamesTheWebConfigFileAndLine) {
 
 TEST_F(WebConfigTest, ClientCertificateRulesFollowExporterToolkit) {
   const std::string web = dir_.file("web.yml");
-  auto ca_without_auth = load("tls_server_config: {cert_file: server.crt, key_file: server.key, client_ca_file: ca.crt}\n");
-  EXPECT_NE(errors(ca_without_auth).find(web + ":1: tls_server_config.client_ca_file: is set but client_auth_type is "
-                                                "NoClientCert"),
+  auto ca_without_auth =
+      load("tls_server_config: {cert_file: server.crt, key_file: server.key, client_ca_file: ca.crt}\n");
+  EXPECT_NE(errors(ca_without_auth)
+                .find(web + ":1: tls_server_config.client_ca_file: is set but client_auth_type is "
+                            "NoClientCert"),
             std::string::npos)
       << errors(ca_without_auth);
-  auto verify_without_ca = load("tls_server_config:\n"
-                                "  cert_file: server.crt\n"
-                                "  key_file: server.key\n"
-                                "  client_auth_type: RequireAndVerifyClientCert\n");
-  EXPECT_NE(errors(verify_without_ca).find(web + ":4: tls_server_config.client_auth_type: RequireAndVerifyClientCert "
-                                                 "needs client_ca_file"),
+  auto verify_without_ca = load(
+      "tls_server_config:\n"
+      "  cert_file: server.crt\n"
+      "  key_file: server.key\n"
+      "  client_auth_type: RequireAndVerifyClientCert\n");
+  EXPECT_NE(errors(verify_without_ca)
+                .find(web + ":4: tls_server_config.client_auth_type: RequireAndVerifyClientCert "
+                            "needs client_ca_file"),
             std::string::npos)
       << errors(verify_without_ca);
   auto missing_file = load("tls_server_config: {cert_file: nope.crt, key_file: server.key}\n");
-  EXPECT_NE(errors(missing_file).find(web + ":1: tls_server_config.cert_file: '" + dir_.path() +
-                                      "/nope.crt' cannot be read (No such file or directory)"),
+  EXPECT_NE(errors(missing_file)
+                .find(web + ":1: tls_server_config.cert_file: '" + dir_.path() +
+                      "/nope.crt' cannot be read (No such file or directory)"),
             std::string::npos)
       << errors(missing_file);
-  auto inverted = load("tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: TLS13, "
-                       "max_version: TLS12}\n");
+  auto inverted = load(
+      "tls_server_config: {cert_file: server.crt, key_file: server.key, min_version: TLS13, "
+      "max_version: TLS12}\n");
   EXPECT_NE(errors(inverted).find("min_version: TLS13 is above max_version TLS12"), std::string::npos)
       << errors(inverted);
-  auto old_name = load("tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: "
-                       "RequireClientCert}\n");
+  auto old_name = load(
+      "tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: "
+      "RequireClientCert}\n");
   ASSERT_TRUE(old_name.loaded) << errors(old_name);
   EXPECT_EQ(old_name.loaded->config.web.tls.client_auth, ClientAuth::kRequireAnyClientCert);
   auto empty_tls = load("tls_server_config: {}\n");
@@ -169,7 +183,8 @@ TEST_F(WebConfigTest, ClientCertificateRulesFollowExporterToolkit) {
 
 TEST_F(WebConfigTest, ANonLoopbackListenNeedsTheTokenOrTlsBeforeAnIntakeCanRollBack) {
   const std::string tls = "tls_server_config: {cert_file: server.crt, key_file: server.key}\n";
-  const std::string cloudwatch = "cloudwatch: {match: {alarm: 'checkout-.*'}, api_key_file: " + dir_.file("ca.crt") + "}\n";
+  const std::string cloudwatch =
+      "cloudwatch: {match: {alarm: 'checkout-.*'}, api_key_file: " + dir_.file("ca.crt") + "}\n";
   auto exposed = load("basic_auth_users: {}\n", "listen: 0.0.0.0:9107\n" + cloudwatch);
   EXPECT_NE(errors(exposed).find("c.yml:5: listen: '0.0.0.0:9107' is not a loopback address and cloudwatch intake is "
                                  "on with neither api.bearer_token_file nor TLS"),

@@ -108,7 +108,8 @@ struct Sidecar {
         "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
         "rules: [{name: errors, query: errors, above: 0.05}]\n"
         "actuators: [{type: exec, command: [/bin/true]}]\n"
-        "state_file: '" + state_file + "'\n";
+        "state_file: '" +
+        state_file + "'\n";
     LoadResult result = load_config_text(yaml, "engine.yml", actuators::Registry::builtin());
     for (const auto& e : result.errors) ADD_FAILURE() << e.to_string("engine.yml");
     if (!result.loaded) return;
@@ -117,8 +118,7 @@ struct Sidecar {
     client = std::make_unique<promql::Client>(promql::ClientOptions{}, std::move(prometheus));
     store = std::make_unique<StateStore>(loaded.config.state_file);
     engine = std::make_unique<Engine>(loaded.config, std::vector<actuators::Actuator*>{&actuator}, *client,
-                                      fakes::env_with_clock(clock),
-                                      *metrics, *store);
+                                      fakes::env_with_clock(clock), *metrics, *store);
     std::string error;
     EXPECT_TRUE(engine->restore(&error)) << error;
   }

@@ -133,8 +133,9 @@ class ScriptedActuator : public actuators::Actuator {
 };
 
 struct Options {
-  std::string errors_rule = "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', "
-                            "above: 0.05, for: 2s}";
+  std::string errors_rule =
+      "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', "
+      "above: 0.05, for: 2s}";
   std::string canary = "v2";
   bool dry_run = false;
   std::string state_file;  // "" = no persistence
@@ -149,7 +150,9 @@ std::string config_yaml(const Options& o) {
       o.canary +
       "}}\n"
       "rules:\n"
-      "  - " + o.errors_rule + "\n"
+      "  - " +
+      o.errors_rule +
+      "\n"
       "  - {name: throughput, query: throughput, below: 10}\n"
       "actuators: [{type: exec, command: [/bin/true]}]\n";
   if (o.dry_run) yaml += "dry_run: true\n";
@@ -172,8 +175,7 @@ struct Sidecar {
     client = std::make_unique<promql::Client>(promql::ClientOptions{}, std::move(prometheus));
     store = std::make_unique<StateStore>(loaded.config.state_file);
     engine = std::make_unique<Engine>(loaded.config, std::vector<actuators::Actuator*>{&actuator}, *client,
-                                      fakes::env_with_clock(clock),
-                                      *metrics, *store);
+                                      fakes::env_with_clock(clock), *metrics, *store);
   }
   double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
     return metric_sum(metrics->serialize(), name, labels);
@@ -347,10 +349,10 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
       {"unparseable body", ok_body("<html>proxy login</html>"), "parse"},
       {"timeout", transport_error(rs::TransportError::kTimeout, "POST /api/v1/query timed out"), "timeout"},
       {"connect", transport_error(rs::TransportError::kConnect, "connection refused"), "connect"},
-      {"matrix result", ok_body(R"({"status":"success","data":{"resultType":"matrix","result":[]}})"),
-       "unsupported"},
-      {"partial answer", ok_body(R"({"status":"success","isPartial":true,"data":{"resultType":"vector","result":[)"
-                                 R"({"metric":{},"value":[1,"0.9"]}]}})"),
+      {"matrix result", ok_body(R"({"status":"success","data":{"resultType":"matrix","result":[]}})"), "unsupported"},
+      {"partial answer",
+       ok_body(R"({"status":"success","isPartial":true,"data":{"resultType":"vector","result":[)"
+               R"({"metric":{},"value":[1,"0.9"]}]}})"),
        "partial"},
   };
   for (const auto& bad : answers) {
@@ -362,7 +364,8 @@ TEST_F(EngineTest, QueryErrorsAreNoDataCountedAndNeverHealNorRollBack) {
     EXPECT_FALSE(rule["problem"].is_null()) << bad.name << ": the status says what went wrong";
     EXPECT_EQ(rule["error_reason"], bad.reason) << bad.name;
     EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", bad.reason}}), 1)
-        << bad.name << "\n" << sidecar_->metrics->serialize();
+        << bad.name << "\n"
+        << sidecar_->metrics->serialize();
     EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "nodata"}}), 1)
         << bad.name;
     EXPECT_TRUE(std::isnan(sidecar_->metric("rollback_sidecar_rule_value", {{"rule", "errors"}}))) << bad.name;
@@ -404,7 +407,8 @@ TEST_F(EngineTest, APartialAnswerIsNeverABreachOfABelowRule) {
   const nlohmann::json rule = sidecar_->rule_status("throughput");
   EXPECT_EQ(rule["state"], "nodata") << rule.dump();
   EXPECT_NE(rule["problem"].get<std::string>().find("isPartial"), std::string::npos) << rule.dump();
-  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "throughput"}, {"reason", "partial"}}), 5);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "throughput"}, {"reason", "partial"}}),
+            5);
   EXPECT_EQ(state(), "healthy");
   EXPECT_TRUE(actuator_.calls.empty());
   // The same value, complete, is a breach (no `for`: it fires and rolls back at once).
@@ -492,8 +496,8 @@ TEST_F(EngineTest, AFailedRollbackLatchesRollbackFailedAndIsNotRepeatedByRules) 
   for (int i = 0; i < 4; ++i) tick();
   EXPECT_EQ(actuator_.calls.size(), 1u) << "a broken router is not hammered every evaluation";
   EXPECT_EQ(sidecar_->metric("rollback_sidecar_rollbacks_total", {{"result", "failure"}, {"trigger", "rule"}}), 1);
-  EXPECT_EQ(sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}),
-            1);
+  EXPECT_EQ(
+      sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}), 1);
   const nlohmann::json decision = engine().status()["last_decision"];
   EXPECT_EQ(decision["result"], "failure");
   EXPECT_NE(decision.dump().find("No such backend 'app'"), std::string::npos) << decision.dump(2);
@@ -629,8 +633,8 @@ TEST_F(EngineTest, RollbackDurationIsMeasuredFromTheDecisionToTheVerifiedChange)
   EXPECT_NEAR(sidecar_->metric("rollback_sidecar_rollback_duration_seconds_sum"), 0.3, 1e-9);
   const nlohmann::json decision = engine().status()["last_decision"];
   EXPECT_NEAR(decision["duration_seconds"].get<double>(), 0.3, 1e-9) << decision.dump(2);
-  EXPECT_EQ(sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}),
-            2);
+  EXPECT_EQ(
+      sidecar_->metric("rollback_sidecar_actuator_calls_total", {{"actuator", "scripted"}, {"result", "failure"}}), 2);
 }
 
 TEST_F(EngineTest, InfiniteValuesAreShownAsPrometheusSpellsThem) {
@@ -712,9 +716,13 @@ class EngineVerification : public EngineTest, public ::testing::WithParamInterfa
 TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheIncidentReport) {
   testing::TempDir dir;
   Options options;
-  options.extra_yaml = "rollback: {verify: {query: stable_errors, below: 0.01, for: 2s, timeout: 4s}}\n"
-                       "audit_log: '" + dir.file("audit.jsonl") + "'\n"
-                       "incidents_dir: '" + dir.file("incidents") + "'\n";
+  options.extra_yaml =
+      "rollback: {verify: {query: stable_errors, below: 0.01, for: 2s, timeout: 4s}}\n"
+      "audit_log: '" +
+      dir.file("audit.jsonl") +
+      "'\n"
+      "incidents_dir: '" +
+      dir.file("incidents") + "'\n";
   Sidecar& s = start(options);
   ASSERT_TRUE(s.engine);
   RecordKeeper keeper(s.loaded.config, *s.metrics);
@@ -723,8 +731,8 @@ TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheInciden
   RecordingNotifier notifier;
   NotifierSpec spec;
   spec.type = "webhook";
-  spec.messages = {"RollbackStarted", "RollbackSucceeded", "RollbackFailed", "RollbackUnverified", "RollbackDryRun",
-                   "RuleNotify"};
+  spec.messages = {"RollbackStarted",    "RollbackSucceeded", "RollbackFailed",
+                   "RollbackUnverified", "RollbackDryRun",    "RuleNotify"};
   SystemClock notifier_clock;
   NotificationDispatcher dispatcher(s.loaded.config, {{&notifier, spec}}, *s.metrics, notifier_clock, "",
                                     [](const nlohmann::json&) {});
@@ -759,7 +767,8 @@ TEST_P(EngineVerification, TheVerdictReachesTheAuditLogTheNotifiersAndTheInciden
   const std::string report = testing::read_file(dir.file("incidents") + "/latest.md");
   EXPECT_NE(report.find(std::string("| Verification | ") + GetParam().verdict), std::string::npos) << report;
   EXPECT_NE(report.find(std::string("verification ") + GetParam().verdict + ": "), std::string::npos)
-      << "the timeline shows the verdict\n" << report;
+      << "the timeline shows the verdict\n"
+      << report;
 }
 
 INSTANTIATE_TEST_SUITE_P(Verdicts, EngineVerification,
@@ -836,8 +845,9 @@ TEST_F(EngineTest, AWallClockStepBackDoesNotResetOrStretchAPendingRule) {
 
 TEST_F(EngineTest, AWallClockStepDoesNotShortenTheDelay) {
   Options o;
-  o.errors_rule = "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', above: 0.05, "
-                  "for: 1s, delay: 3s}";
+  o.errors_rule =
+      "{name: errors, query: 'errors{service=\"{{service}}\",version=\"{{canary}}\"}', above: 0.05, "
+      "for: 1s, delay: 3s}";
   ASSERT_TRUE(start(o).engine);
   prometheus_->value("throughput", "50");
   prometheus_->value("errors", "0.2");

@@ -51,7 +51,9 @@ class CountingActuator : public actuators::Actuator {
     ++calls;
     return actuators::ActResult::changed("moved");
   }
-  actuators::ActResult probe(std::chrono::steady_clock::time_point) override { return actuators::ActResult::noop("ok"); }
+  actuators::ActResult probe(std::chrono::steady_clock::time_point) override {
+    return actuators::ActResult::noop("ok");
+  }
   int calls = 0;
 };
 
@@ -63,14 +65,15 @@ class EvaluationGrid : public ::testing::Test {
         "prometheus: {url: 'http://127.0.0.1:1'}\n"
         "evaluation_interval: 1s\n"
         "deployment: {name: checkout, stage: prod, strategy: canary}\n"
-        "rules: [{name: errors, query: 'x', above: 0.5, for: " + for_duration + "}]\n"
-        "actuators: [{type: exec, command: [/bin/true]}]\n",
+        "rules: [{name: errors, query: 'x', above: 0.5, for: " +
+            for_duration +
+            "}]\n"
+            "actuators: [{type: exec, command: [/bin/true]}]\n",
         "grid.yml", actuators::Registry::builtin());
     ASSERT_TRUE(result.loaded) << (result.errors.empty() ? "" : result.errors[0].message);
     loaded_ = std::move(result.loaded);
     engine_ = std::make_unique<Engine>(loaded_->config, std::vector<actuators::Actuator*>{&actuator_}, client_,
-                                       fakes::env_with_clock(clock_),
-                                       metrics_, store_);
+                                       fakes::env_with_clock(clock_), metrics_, store_);
     std::string error;
     ASSERT_TRUE(engine_->restore(&error)) << error;
   }

@@ -54,29 +54,47 @@ TEST(SelfMetrics, ExportsEveryDocumentedNameWithZerosForDeclaredLabels) {
   fresh.declare_actuator("haproxy");
   fresh.declare_notifier("webhook");
   const std::string text = fresh.serialize();
-  for (const char* series :
-       {"rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"rule\"} 0",
-        "rollback_sidecar_rollbacks_total{result=\"failure\",trigger=\"manual\"} 0",
-        "rollback_sidecar_deployment_state{state=\"rollback_failed\"} 0",
-        "rollback_sidecar_actuator_calls_total{actuator=\"haproxy\",result=\"failure\"} 0",
-        "rollback_sidecar_notifications_total{notifier=\"webhook\",result=\"dropped\"} 0",
-        "rollback_sidecar_persist_errors_total{file=\"state\"} 0",
-        "rollback_sidecar_persist_errors_total{file=\"audit\"} 0",
-        "rollback_sidecar_persist_errors_total{file=\"incident\"} 0",
-        "rollback_sidecar_persist_errors_total{file=\"outbox\"} 0",
-        "rollback_sidecar_alerts_received_total{result=\"ignored_stale\"} 0",
-        "rollback_sidecar_cloudwatch_messages_total{result=\"ignored_stale\"} 0",
-        "rollback_sidecar_build_info{version=\"1.2.3\"} 1"}) {
+  for (const char* series : {"rollback_sidecar_rollbacks_total{result=\"success\",trigger=\"rule\"} 0",
+                             "rollback_sidecar_rollbacks_total{result=\"failure\",trigger=\"manual\"} 0",
+                             "rollback_sidecar_deployment_state{state=\"rollback_failed\"} 0",
+                             "rollback_sidecar_actuator_calls_total{actuator=\"haproxy\",result=\"failure\"} 0",
+                             "rollback_sidecar_notifications_total{notifier=\"webhook\",result=\"dropped\"} 0",
+                             "rollback_sidecar_persist_errors_total{file=\"state\"} 0",
+                             "rollback_sidecar_persist_errors_total{file=\"audit\"} 0",
+                             "rollback_sidecar_persist_errors_total{file=\"incident\"} 0",
+                             "rollback_sidecar_persist_errors_total{file=\"outbox\"} 0",
+                             "rollback_sidecar_alerts_received_total{result=\"ignored_stale\"} 0",
+                             "rollback_sidecar_cloudwatch_messages_total{result=\"ignored_stale\"} 0",
+                             "rollback_sidecar_build_info{version=\"1.2.3\"} 1"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series << "\n" << text;
   }
   const std::string busy = busy_exposition();
-  for (const char* name :
-       {"rule_value", "rule_threshold", "rule_state", "decisions_total", "rollbacks_total", "rollback_duration_seconds",
-        "detection_seconds", "query_duration_seconds", "query_errors_total", "actuator_calls_total", "deployment_state",
-        "last_evaluation_timestamp_seconds", "build_info", "evaluation_overruns_total", "dry_run", "freeze",
-        "rollback_verified", "canary_weight", "promotion_step", "api_requests_total", "alerts_received_total",
-        "notifications_total", "audit_write_errors_total", "http_auth_failures_total", "tls_handshake_errors_total",
-        "web_config_reload_errors_total"}) {
+  for (const char* name : {"rule_value",
+                           "rule_threshold",
+                           "rule_state",
+                           "decisions_total",
+                           "rollbacks_total",
+                           "rollback_duration_seconds",
+                           "detection_seconds",
+                           "query_duration_seconds",
+                           "query_errors_total",
+                           "actuator_calls_total",
+                           "deployment_state",
+                           "last_evaluation_timestamp_seconds",
+                           "build_info",
+                           "evaluation_overruns_total",
+                           "dry_run",
+                           "freeze",
+                           "rollback_verified",
+                           "canary_weight",
+                           "promotion_step",
+                           "api_requests_total",
+                           "alerts_received_total",
+                           "notifications_total",
+                           "audit_write_errors_total",
+                           "http_auth_failures_total",
+                           "tls_handshake_errors_total",
+                           "web_config_reload_errors_total"}) {
     EXPECT_NE(busy.find("# TYPE rollback_sidecar_" + std::string(name) + " "), std::string::npos) << name;
   }
 }
@@ -98,7 +116,8 @@ TEST(SelfMetrics, InsufficientIsARuleStateOfItsOwn) {
   m.declare_rule("error-rate", "sev1");
   m.set_rule("error-rate", std::nan(""), 0.05, "insufficient");
   const std::string text = m.serialize();
-  EXPECT_NE(text.find(R"(rollback_sidecar_rule_state{rule="error-rate",state="insufficient"} 1)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(rollback_sidecar_rule_state{rule="error-rate",state="insufficient"} 1)"), std::string::npos)
+      << text;
   EXPECT_NE(text.find(R"(rollback_sidecar_rule_state{rule="error-rate",state="nodata"} 0)"), std::string::npos) << text;
 }
 

@@ -11,8 +11,8 @@ using namespace std::chrono_literals;
 
 struct ParseCase {
   std::string text;
-  int m = 0, n = 0;          // expected when valid
-  std::string error_has;     // expected in the error when invalid ("" = valid)
+  int m = 0, n = 0;       // expected when valid
+  std::string error_has;  // expected in the error when invalid ("" = valid)
 };
 
 class ParseBreaches : public ::testing::TestWithParam<ParseCase> {};
@@ -36,15 +36,14 @@ TEST_P(ParseBreaches, AcceptsMOfNAndNamesWhatIsWrong) {
 
 INSTANTIATE_TEST_SUITE_P(
     Texts, ParseBreaches,
-    ::testing::Values(ParseCase{"3 of 5", 3, 5, ""}, ParseCase{"1 of 1", 1, 1, ""}, ParseCase{"100 of 100", 100, 100, ""},
-                      ParseCase{"  2  OF  4 ", 2, 4, ""}, ParseCase{"6 of 5", 0, 0, "M (6) is larger than N (5)"},
-                      ParseCase{"0 of 5", 0, 0, "M must be at least 1"},
-                      ParseCase{"3 of 101", 0, 0, "N (101) is larger than 100"},
-                      ParseCase{"3/5", 0, 0, "expected \"M of N\""}, ParseCase{"3of5", 0, 0, "expected \"M of N\""},
-                      ParseCase{"", 0, 0, "expected a number M"}, ParseCase{"-1 of 5", 0, 0, "expected a number M"},
-                      ParseCase{"3 of", 0, 0, "expected a number N"}, ParseCase{"3 of 5 evaluations", 0, 0, "unexpected text"},
-                      ParseCase{"2.5 of 5", 0, 0, "expected \"M of N\""},
-                      ParseCase{"99999999 of 5", 0, 0, "expected a number M"}));
+    ::testing::Values(
+        ParseCase{"3 of 5", 3, 5, ""}, ParseCase{"1 of 1", 1, 1, ""}, ParseCase{"100 of 100", 100, 100, ""},
+        ParseCase{"  2  OF  4 ", 2, 4, ""}, ParseCase{"6 of 5", 0, 0, "M (6) is larger than N (5)"},
+        ParseCase{"0 of 5", 0, 0, "M must be at least 1"}, ParseCase{"3 of 101", 0, 0, "N (101) is larger than 100"},
+        ParseCase{"3/5", 0, 0, "expected \"M of N\""}, ParseCase{"3of5", 0, 0, "expected \"M of N\""},
+        ParseCase{"", 0, 0, "expected a number M"}, ParseCase{"-1 of 5", 0, 0, "expected a number M"},
+        ParseCase{"3 of", 0, 0, "expected a number N"}, ParseCase{"3 of 5 evaluations", 0, 0, "unexpected text"},
+        ParseCase{"2.5 of 5", 0, 0, "expected \"M of N\""}, ParseCase{"99999999 of 5", 0, 0, "expected a number M"}));
 
 TEST(BreachWindow, CountsTheLastNDatapoints) {
   BreachWindow w({2, 3});
@@ -102,7 +101,8 @@ TEST_P(WindowedTracker, FollowsTheContract) {
   RuleTracker tracker(c.rule);
   const WallTime start = WallTime(std::chrono::hours(480000));
   for (const auto& step : c.steps) {
-    const auto& s = tracker.observe(seen(step.seen), start + std::chrono::milliseconds(static_cast<long>(step.at * 1000)));
+    const auto& s =
+        tracker.observe(seen(step.seen), start + std::chrono::milliseconds(static_cast<long>(step.at * 1000)));
     EXPECT_EQ(rule_state_name(s.state), step.expect_state) << "at " << step.at << "s seeing " << step.seen;
     EXPECT_EQ(s.actionable, step.expect_actionable) << "at " << step.at << "s seeing " << step.seen;
   }
@@ -111,31 +111,57 @@ TEST_P(WindowedTracker, FollowsTheContract) {
 INSTANTIATE_TEST_SUITE_P(
     Rules, WindowedTracker,
     ::testing::Values(
-        Case{"ThreeOfFiveFiresOnTheThirdBreachEvenWithGoodOnesBetween", windowed(3, 5),
-             {{0, "0.1", "pending"}, {5, "0.01", "pending"}, {10, "0.1", "pending"}, {15, "0.01", "pending"},
+        Case{"ThreeOfFiveFiresOnTheThirdBreachEvenWithGoodOnesBetween",
+             windowed(3, 5),
+             {{0, "0.1", "pending"},
+              {5, "0.01", "pending"},
+              {10, "0.1", "pending"},
+              {15, "0.01", "pending"},
               {20, "0.1", "firing", true}}},
-        Case{"OldBreachesLeaveTheWindow", windowed(2, 3),
-             {{0, "0.1", "pending"}, {5, "0.01", "pending"}, {10, "0.01", "pending"}, {15, "0.01", "ok"},
+        Case{"OldBreachesLeaveTheWindow",
+             windowed(2, 3),
+             {{0, "0.1", "pending"},
+              {5, "0.01", "pending"},
+              {10, "0.01", "pending"},
+              {15, "0.01", "ok"},
               {20, "0.1", "pending"}}},
-        Case{"FiringEndsWhenFewerThanMRemain", windowed(2, 3),
-             {{0, "0.1", "pending"}, {5, "0.1", "firing", true}, {10, "0.01", "firing", true},
-              {15, "0.01", "pending"}, {20, "0.01", "ok"}}},
+        Case{"FiringEndsWhenFewerThanMRemain",
+             windowed(2, 3),
+             {{0, "0.1", "pending"},
+              {5, "0.1", "firing", true},
+              {10, "0.01", "firing", true},
+              {15, "0.01", "pending"},
+              {20, "0.01", "ok"}}},
         Case{"OneOfOneIsAPlainThreshold", windowed(1, 1), {{0, "0.1", "firing", true}, {5, "0.01", "ok"}}},
-        Case{"ErrorsAreNotDatapoints", windowed(2, 2),
+        Case{"ErrorsAreNotDatapoints",
+             windowed(2, 2),
              {{0, "0.1", "pending"}, {5, "error", "nodata"}, {10, "error", "nodata"}, {15, "0.1", "firing", true}}},
-        Case{"NoDataHeldIsNotADatapoint", windowed(2, 2, Missing::kHold),
+        Case{"NoDataHeldIsNotADatapoint",
+             windowed(2, 2, Missing::kHold),
              {{0, "0.1", "pending"}, {5, "nodata", "nodata"}, {10, "0.1", "firing", true}}},
-        Case{"NoDataAsBreachIsABreachedDatapoint", windowed(2, 3, Missing::kBreach),
+        Case{"NoDataAsBreachIsABreachedDatapoint",
+             windowed(2, 3, Missing::kBreach),
              {{0, "nodata", "pending"}, {5, "nodata", "firing", true}}},
-        Case{"NoDataAsOkIsAGoodDatapoint", windowed(2, 2, Missing::kOk),
+        Case{"NoDataAsOkIsAGoodDatapoint",
+             windowed(2, 2, Missing::kOk),
              {{0, "0.1", "pending"}, {5, "nodata", "pending"}, {10, "0.1", "pending"}, {15, "0.1", "firing", true}}},
-        Case{"InsufficientIsNotADatapointAndShowsItself", windowed(2, 3),
-             {{0, "insufficient", "insufficient"}, {5, "0.1", "pending"}, {10, "insufficient", "insufficient"},
+        Case{"InsufficientIsNotADatapointAndShowsItself",
+             windowed(2, 3),
+             {{0, "insufficient", "insufficient"},
+              {5, "0.1", "pending"},
+              {10, "insufficient", "insufficient"},
               {15, "0.1", "firing", true}}},
-        Case{"DelayCountsFromFiringAndRechecksMOfN", windowed(2, 3, Missing::kHold, 10s),
+        Case{"DelayCountsFromFiringAndRechecksMOfN",
+             windowed(2, 3, Missing::kHold, 10s),
              {{0, "0.1", "pending"}, {5, "0.1", "firing"}, {10, "0.01", "firing"}, {15, "0.1", "firing", true}}},
-        Case{"DelayRecheckFailsWhenNoLongerMOfN", windowed(2, 2, Missing::kHold, 10s),
-             {{0, "0.1", "pending"}, {5, "0.1", "firing"}, {15, "0.01", "pending"}, {20, "0.1", "pending"}, {25, "0.1", "firing"}, {35, "0.1", "firing", true}}}),
+        Case{"DelayRecheckFailsWhenNoLongerMOfN",
+             windowed(2, 2, Missing::kHold, 10s),
+             {{0, "0.1", "pending"},
+              {5, "0.1", "firing"},
+              {15, "0.01", "pending"},
+              {20, "0.1", "pending"},
+              {25, "0.1", "firing"},
+              {35, "0.1", "firing", true}}}),
     [](const ::testing::TestParamInfo<Case>& row) { return row.param.name; });
 
 TEST(WindowedTracker, ShowsTheWindowAndKeepsTheEpisode) {

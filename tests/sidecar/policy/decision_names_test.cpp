@@ -11,7 +11,8 @@ namespace rs::sidecar {
 namespace {
 
 template <typename E>
-void expect_round_trip(std::initializer_list<E> all, const char* (*name)(E), std::optional<E> (*parse)(std::string_view)) {
+void expect_round_trip(std::initializer_list<E> all, const char* (*name)(E),
+                       std::optional<E> (*parse)(std::string_view)) {
   std::set<std::string> seen;
   for (E value : all) {
     const std::string text = name(value);
@@ -27,8 +28,9 @@ TEST(DecisionNames, EveryEnumReadsBackItsOwnNames) {
   expect_round_trip({DecisionKind::kRollback, DecisionKind::kNotify, DecisionKind::kHold, DecisionKind::kNoop},
                     decision_kind_name, parse_decision_kind);
   expect_round_trip({Trigger::kRule, Trigger::kAlert, Trigger::kManual}, trigger_name, parse_trigger);
-  expect_round_trip({RollbackResult::kRunning, RollbackResult::kSuccess, RollbackResult::kNoop, RollbackResult::kFailure},
-                    rollback_result_name, parse_rollback_result);
+  expect_round_trip(
+      {RollbackResult::kRunning, RollbackResult::kSuccess, RollbackResult::kNoop, RollbackResult::kFailure},
+      rollback_result_name, parse_rollback_result);
   expect_round_trip({Verification::kNone, Verification::kPending, Verification::kVerified, Verification::kFailed},
                     verification_name, parse_verification);
   expect_round_trip({StepResult::kChanged, StepResult::kNoop, StepResult::kFailure, StepResult::kOk}, step_result_name,

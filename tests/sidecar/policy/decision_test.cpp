@@ -177,8 +177,7 @@ TEST(StateStore, ACorruptFileIsAnErrorNamingTheFileNeverAGuess) {
   for (const std::string bad :
        {"{\"version\": 1, \"state\": \"sideways\"", "[]", "{\"version\": 99}", "", "\xff\xfe",
         "{\"version\":1,\"identity\":\"x\",\"state\":\"exploded\",\"last_decision\":null}",
-        "{\"version\":\"1\",\"identity\":\"x\",\"state\":\"healthy\"}",
-        "{\"version\":1,\"state\":\"rolled_back\"}",
+        "{\"version\":\"1\",\"identity\":\"x\",\"state\":\"healthy\"}", "{\"version\":1,\"state\":\"rolled_back\"}",
         "{\"version\":1,\"identity\":\"x\",\"state\":\"rolling_back\",\"last_decision\":null}",
         "{\"version\":1,\"identity\":\"x\",\"state\":\"rolled_back\",\"last_decision\":{\"id\":\"seven\"}}",
         "{\"version\":1,\"identity\":\"x\",\"state\":\"healthy\",\"freeze\":{\"since\":\"noon\"}}",

@@ -88,7 +88,8 @@ TEST(Baseline, ToObservationFeedsTheTrackerTheVerdict) {
   EXPECT_EQ(breach.judged_breach, true);
   EXPECT_DOUBLE_EQ(breach.value, 0.05);
   EXPECT_EQ(breach.evidence["verdict"], "breach");
-  Observation nodata = judge_baseline(seen("0.05"), seen("nodata"), kAbove, BaselineSpec{"q", 2, 0.01}).to_observation();
+  Observation nodata =
+      judge_baseline(seen("0.05"), seen("nodata"), kAbove, BaselineSpec{"q", 2, 0.01}).to_observation();
   EXPECT_EQ(nodata.kind, Observation::Kind::kNoData);
   EXPECT_NE(nodata.error_message.find("baseline"), std::string::npos) << nodata.error_message;
   Observation error = judge_baseline(seen("error"), seen("0.01"), kAbove, BaselineSpec{"q", 2, 0.01}).to_observation();
@@ -114,19 +115,18 @@ TEST_P(MinSamples, BelowItTheRuleIsInsufficientNeverABreach) {
   EXPECT_TRUE(j.evidence.contains("min_samples")) << j.evidence.dump();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rows, MinSamples,
-    ::testing::Values(GuardCase{"EnoughAndBreaching", "300", 100, "0.5", "breach"},
-                      GuardCase{"EnoughAndHealthy", "300", 100, "0.01", "ok"},
-                      GuardCase{"ExactlyEnough", "100", 100, "0.5", "breach"},
-                      GuardCase{"TooFewBreachingIsInsufficient", "99", 100, "1.0", "insufficient"},
-                      GuardCase{"TooFewHealthyIsInsufficient", "3", 100, "0.0", "insufficient"},
-                      GuardCase{"NoTrafficIsInsufficient", "nodata", 100, "0.5", "insufficient"},
-                      GuardCase{"NaNSamplesIsInsufficient", "nan", 100, "0.5", "insufficient"},
-                      GuardCase{"SamplesQueryErrorHolds", "error", 100, "0.5", "error"},
-                      GuardCase{"EnoughButMainNoData", "300", 100, "nodata", "nodata"},
-                      GuardCase{"EnoughButMainError", "300", 100, "error", "error"}),
-    [](const ::testing::TestParamInfo<GuardCase>& row) { return row.param.name; });
+INSTANTIATE_TEST_SUITE_P(Rows, MinSamples,
+                         ::testing::Values(GuardCase{"EnoughAndBreaching", "300", 100, "0.5", "breach"},
+                                           GuardCase{"EnoughAndHealthy", "300", 100, "0.01", "ok"},
+                                           GuardCase{"ExactlyEnough", "100", 100, "0.5", "breach"},
+                                           GuardCase{"TooFewBreachingIsInsufficient", "99", 100, "1.0", "insufficient"},
+                                           GuardCase{"TooFewHealthyIsInsufficient", "3", 100, "0.0", "insufficient"},
+                                           GuardCase{"NoTrafficIsInsufficient", "nodata", 100, "0.5", "insufficient"},
+                                           GuardCase{"NaNSamplesIsInsufficient", "nan", 100, "0.5", "insufficient"},
+                                           GuardCase{"SamplesQueryErrorHolds", "error", 100, "0.5", "error"},
+                                           GuardCase{"EnoughButMainNoData", "300", 100, "nodata", "nodata"},
+                                           GuardCase{"EnoughButMainError", "300", 100, "error", "error"}),
+                         [](const ::testing::TestParamInfo<GuardCase>& row) { return row.param.name; });
 
 TEST(MinSamples, TheEvidenceSaysWhatItWouldHaveBeen) {
   Judgement j = apply_min_samples(judge_min_samples(seen("12"), MinSamplesSpec{"q", 100}),

@@ -55,17 +55,18 @@ const PromotionProgress kFailed{0, 10, S::kFailed};
 
 INSTANTIATE_TEST_SUITE_P(
     Situations, PromotionTable,
-    ::testing::Values(
-        Case{"FreshAndAllOkSetsTheFirstStepAtOnce", kFresh, ok_at(0s), S::kPromoting, 0},
-        Case{"ALaterStepWaitsForItsWindow", kAtStep1, ok_at(0s), S::kPromoting, -1},
-        Case{"NotAllOkPauses", kFresh, with(ok_at(0s), false, false, false, false), S::kPaused, -1},
-        Case{"AFreezeHolds", kAtStep1, with(ok_at(0s), false, false, true, true), S::kFrozen, -1},
-        Case{"AFreezeWinsOverFiringRules", kAtStep1, with(ok_at(0s), false, false, true, false), S::kFrozen, -1},
-        Case{"DryRunNeverPromotes", kFresh, with(ok_at(0s), false, true, false, true), S::kDryRun, -1},
-        Case{"ARollbackStops", kAtStep1, with(ok_at(0s), true, false, false, true), S::kStopped, -1},
-        Case{"ARollbackStopsEvenACompletePromotion", kComplete, with(ok_at(0s), true, false, false, true), S::kStopped, -1},
-        Case{"CompleteIsFinal", kComplete, with(ok_at(0s), false, true, true, false), S::kComplete, -1},
-        Case{"FailedIsFinal", kFailed, ok_at(0s), S::kFailed, -1}),
+    ::testing::Values(Case{"FreshAndAllOkSetsTheFirstStepAtOnce", kFresh, ok_at(0s), S::kPromoting, 0},
+                      Case{"ALaterStepWaitsForItsWindow", kAtStep1, ok_at(0s), S::kPromoting, -1},
+                      Case{"NotAllOkPauses", kFresh, with(ok_at(0s), false, false, false, false), S::kPaused, -1},
+                      Case{"AFreezeHolds", kAtStep1, with(ok_at(0s), false, false, true, true), S::kFrozen, -1},
+                      Case{"AFreezeWinsOverFiringRules", kAtStep1, with(ok_at(0s), false, false, true, false),
+                           S::kFrozen, -1},
+                      Case{"DryRunNeverPromotes", kFresh, with(ok_at(0s), false, true, false, true), S::kDryRun, -1},
+                      Case{"ARollbackStops", kAtStep1, with(ok_at(0s), true, false, false, true), S::kStopped, -1},
+                      Case{"ARollbackStopsEvenACompletePromotion", kComplete, with(ok_at(0s), true, false, false, true),
+                           S::kStopped, -1},
+                      Case{"CompleteIsFinal", kComplete, with(ok_at(0s), false, true, true, false), S::kComplete, -1},
+                      Case{"FailedIsFinal", kFailed, ok_at(0s), S::kFailed, -1}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(PromotionMachine, EachStepWaitsAWindowOfAllOkEvaluationsAndTheLastCompletes) {

@@ -53,13 +53,14 @@ const double kInf = std::numeric_limits<double>::infinity();
 
 INSTANTIATE_TEST_SUITE_P(
     Rows, BadData,
-    ::testing::Values(BadCase{"NaN", {kNaN, 200, 0, 1800}, "canary errors is NaN"},
-                      BadCase{"Infinite", {1, 200, 0, kInf}, "baseline total is infinite"},
-                      BadCase{"Negative", {1, 200, -3, 1800}, "baseline errors is negative (-3)"},
-                      BadCase{"NotAWholeNumber", {1.5, 200, 0, 1800}, "canary errors is not a whole number (1.5)"},
-                      BadCase{"CanaryErrorsAboveTotal", {201, 200, 0, 1800}, "canary errors (201) exceed canary total (200)"},
-                      BadCase{"BaselineErrorsAboveTotal", {0, 200, 1801, 1800},
-                              "baseline errors (1801) exceed baseline total (1800)"}),
+    ::testing::Values(
+        BadCase{"NaN", {kNaN, 200, 0, 1800}, "canary errors is NaN"},
+        BadCase{"Infinite", {1, 200, 0, kInf}, "baseline total is infinite"},
+        BadCase{"Negative", {1, 200, -3, 1800}, "baseline errors is negative (-3)"},
+        BadCase{"NotAWholeNumber", {1.5, 200, 0, 1800}, "canary errors is not a whole number (1.5)"},
+        BadCase{"CanaryErrorsAboveTotal", {201, 200, 0, 1800}, "canary errors (201) exceed canary total (200)"},
+        BadCase{
+            "BaselineErrorsAboveTotal", {0, 200, 1801, 1800}, "baseline errors (1801) exceed baseline total (1800)"}),
     [](const ::testing::TestParamInfo<BadCase>& row) { return row.param.name; });
 
 // Feeds cumulative counters built from per-interval increments.
@@ -253,8 +254,8 @@ TEST(SequentialHistogram, SlowRequestsAreTheEvents) {
 
 // One simulated deployment: Poisson request arrivals, binomial errors, evaluation every 5 s.
 // Returns the evaluation index of the fail verdict, or -1.
-int simulate(std::mt19937_64& rng, const SequentialTestSpec& s, double canary_rps, double baseline_rps,
-             double canary_p, double baseline_p, int evaluations) {
+int simulate(std::mt19937_64& rng, const SequentialTestSpec& s, double canary_rps, double baseline_rps, double canary_p,
+             double baseline_p, int evaluations) {
   SequentialBinomialTest t(s);
   std::poisson_distribution<long> ca(canary_rps * 5), ba(baseline_rps * 5);
   Feed f;
@@ -311,8 +312,10 @@ TEST(SequentialBinomialPower, FindsAFiveFoldRegressionQuickly) {
   int missed = 0;
   for (int r = 0; r < 300; ++r) {
     int i = simulate(rng, spec(0.01), 10, 90, 0.05, 0.01, 360);
-    if (i < 0) ++missed;
-    else at.push_back(i);
+    if (i < 0)
+      ++missed;
+    else
+      at.push_back(i);
   }
   std::sort(at.begin(), at.end());
   ASSERT_FALSE(at.empty());

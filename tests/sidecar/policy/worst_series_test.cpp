@@ -24,16 +24,15 @@ TEST_P(WorstSeries, JudgesTheWorstSeriesAndIgnoresNaN) {
   EXPECT_EQ(worst_series(GetParam().values, GetParam().bad), GetParam().worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, WorstSeries,
-    ::testing::Values(Case{"AboveTakesTheHighest", {0.1, 0.7, 0.3}, Comparison::kAbove, 0.7},
-                      Case{"BelowTakesTheLowest", {0.1, 0.7, 0.3}, Comparison::kBelow, 0.1},
-                      Case{"NaNIsIgnored", {kNaN, 0.2, kNaN}, Comparison::kAbove, 0.2},
-                      Case{"OnlyNaNIsNone", {kNaN, kNaN}, Comparison::kAbove, std::nullopt},
-                      Case{"EmptyIsNone", {}, Comparison::kBelow, std::nullopt},
-                      Case{"InfinityIsAValue", {1, kInf}, Comparison::kAbove, kInf},
-                      Case{"MinusInfinityIsAValue", {1, -kInf}, Comparison::kBelow, -kInf}),
-    [](const auto& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(Table, WorstSeries,
+                         ::testing::Values(Case{"AboveTakesTheHighest", {0.1, 0.7, 0.3}, Comparison::kAbove, 0.7},
+                                           Case{"BelowTakesTheLowest", {0.1, 0.7, 0.3}, Comparison::kBelow, 0.1},
+                                           Case{"NaNIsIgnored", {kNaN, 0.2, kNaN}, Comparison::kAbove, 0.2},
+                                           Case{"OnlyNaNIsNone", {kNaN, kNaN}, Comparison::kAbove, std::nullopt},
+                                           Case{"EmptyIsNone", {}, Comparison::kBelow, std::nullopt},
+                                           Case{"InfinityIsAValue", {1, kInf}, Comparison::kAbove, kInf},
+                                           Case{"MinusInfinityIsAValue", {1, -kInf}, Comparison::kBelow, -kInf}),
+                         [](const auto& p) { return std::string(p.param.name); });
 
 TEST(WorstSeries, AConditionThatMustHoldGoesBadTheOtherWay) {
   EXPECT_EQ(opposite(Comparison::kAbove), Comparison::kBelow);

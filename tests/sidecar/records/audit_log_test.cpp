@@ -77,8 +77,7 @@ TEST(AuditLog, OneJsonObjectPerLineWithTsSeqEventFirst) {
   const char* events[] = {"startup", "decision", "shutdown"};
   for (std::size_t i = 0; i < lines.size(); ++i) {
     EXPECT_EQ(lines[i].rfind("{\"ts\":\"", 0), 0u) << lines[i];
-    EXPECT_NE(lines[i].find("\"seq\":" + std::to_string(i + 1) + ",\"event\":\"" + events[i] + "\""),
-              std::string::npos)
+    EXPECT_NE(lines[i].find("\"seq\":" + std::to_string(i + 1) + ",\"event\":\"" + events[i] + "\""), std::string::npos)
         << lines[i];
     auto j = nlohmann::json::parse(lines[i]);
     EXPECT_TRUE(std::regex_match(j["ts"].get<std::string>(), rfc3339)) << j["ts"];

@@ -33,7 +33,8 @@ IncidentFacts sample_facts() {
   d.trigger = Trigger::kRule;
   d.rule = "error-rate";
   d.severity = "sev2";
-  d.query = R"(sum(rate(http_requests_total{service="checkout",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="checkout"}[1m])))";
+  d.query =
+      R"(sum(rate(http_requests_total{service="checkout",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="checkout"}[1m])))";
   d.comparison = "above";
   d.value = 0.0731;
   d.threshold = 0.02;
@@ -43,7 +44,8 @@ IncidentFacts sample_facts() {
   d.decided_at = at("2026-11-22T21:05:00.500Z");
   d.reason = "error-rate 0.0731 above 0.02 for 5m";
   d.result = RollbackResult::kSuccess;
-  d.actuators = {{"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "weights canary 0|stable 100\nverified", 2}};
+  d.actuators = {
+      {"haproxy 127.0.0.1:9999 backend app", StepResult::kChanged, "weights canary 0|stable 100\nverified", 2}};
   d.completed_at = at("2026-11-22T21:05:01.750Z");
   d.duration_seconds = 1.2;
   f.rules = {{"error-rate", 0.0731, 0.02, Comparison::kAbove, RuleState::kFiring},
@@ -72,7 +74,8 @@ TEST(IncidentReport, HasTitleAndEveryHeading) {
   const std::string md = render_incident_report(sample_facts());
   EXPECT_EQ(md.rfind("# Incident: rollback of checkout (decision #7)\n", 0), 0u) << md;
   std::size_t last = 0;
-  for (const char* heading : {"## Summary", "## Impact", "## Timeline", "## Actuators", "## Root cause", "## Action items"}) {
+  for (const char* heading :
+       {"## Summary", "## Impact", "## Timeline", "## Actuators", "## Root cause", "## Action items"}) {
     auto pos = md.find(std::string("\n") + heading + "\n");
     ASSERT_NE(pos, std::string::npos) << heading << "\n" << md;
     EXPECT_GT(pos, last) << heading << " out of order";
@@ -124,7 +127,9 @@ TEST(IncidentReport, ImpactShowsValueThresholdQueryAndEveryRule) {
   const IncidentFacts f = sample_facts();
   const std::string md = render_incident_report(f);
   const std::string impact = md.substr(md.find("## Impact"), md.find("## Timeline") - md.find("## Impact"));
-  EXPECT_TRUE(contains(impact, "**error-rate** was `0.0731` at decision time; it breaches when above `0.02` (`for` 5m, `delay` 0s).")) << impact;
+  EXPECT_TRUE(contains(
+      impact, "**error-rate** was `0.0731` at decision time; it breaches when above `0.02` (`for` 5m, `delay` 0s)."))
+      << impact;
   EXPECT_TRUE(contains(impact, "```promql\n" + f.decision.query + "\n```\n")) << impact;
   EXPECT_TRUE(contains(impact, "| Rule | Value | Comparison | Threshold | State |"));
   EXPECT_TRUE(contains(impact, "| error-rate | 0.0731 | above | 0.02 | firing |")) << impact;
@@ -163,7 +168,8 @@ TEST(IncidentReport, EmptyTimelineUsesTheDecisionsMilestones) {
 TEST(IncidentReport, ActuatorCellsEscapePipesAndNewlines) {
   const std::string md = render_incident_report(sample_facts());
   EXPECT_TRUE(contains(md, "| Actuator | Result | Attempts | Detail |"));
-  EXPECT_TRUE(contains(md, "| haproxy 127.0.0.1:9999 backend app | changed | 2 | weights canary 0\\|stable 100<br>verified |"))
+  EXPECT_TRUE(
+      contains(md, "| haproxy 127.0.0.1:9999 backend app | changed | 2 | weights canary 0\\|stable 100<br>verified |"))
       << md;
   // Every table row has the same number of unescaped separators as its header.
   for (const auto& line : lines_of(md)) {
@@ -189,7 +195,8 @@ TEST(IncidentReport, AlertTriggerShowsTheAlertAndItsEvidence) {
                {"generatorURL", "http://prometheus:9090/graph?g0.expr=x"}};
   const std::string md = render_incident_report(f);
   EXPECT_TRUE(contains(md, "| Alert | CheckoutHighErrorRate |")) << md;
-  EXPECT_TRUE(contains(md, "Alertmanager alert **CheckoutHighErrorRate** (severity sev2) fired at 2026-11-22T21:00:00.000Z"))
+  EXPECT_TRUE(
+      contains(md, "Alertmanager alert **CheckoutHighErrorRate** (severity sev2) fired at 2026-11-22T21:00:00.000Z"))
       << md;
   EXPECT_TRUE(contains(md, "```json\n")) << md;
   EXPECT_TRUE(contains(md, "\"generatorURL\": \"http://prometheus:9090/graph?g0.expr=x\"")) << md;
@@ -267,7 +274,7 @@ TEST(IncidentReport, WritesNamedReportAndLatestCopy) {
   EXPECT_EQ(read_file(dir + "/latest.md"), render_incident_report(second));
 
   EXPECT_EQ(entries(dir), (std::vector<std::string>{"20261122T210500Z-checkout-7.md",
-                                                     "20261123T081542Z-check_out_v2-8.md", "latest.md"}))
+                                                    "20261123T081542Z-check_out_v2-8.md", "latest.md"}))
       << "no temp files left behind";
 }
 

@@ -201,8 +201,8 @@ TEST_F(RecordKeeperTest, LifecycleFreezeAndNotificationRecordsCarryTheDocumented
   std::string error;
   ASSERT_TRUE(keeper.start(&error)) << error;
   keeper.record_startup("1.2.3", "healthy");
-  const nlohmann::json notification = {{"decision_id", 3},   {"notification_id", 9},       {"notifier", "slack"},
-                                       {"target", "#ops"},   {"message", "RollbackStarted"}, {"attempt", 2},
+  const nlohmann::json notification = {{"decision_id", 3},    {"notification_id", 9},         {"notifier", "slack"},
+                                       {"target", "#ops"},    {"message", "RollbackStarted"}, {"attempt", 2},
                                        {"result", "failure"}, {"detail", "HTTP 503"}};
   keeper.record_notification(notification);
   keeper.on_freeze({true, "black friday", "alice", at("2026-11-22T21:12:40.005Z")});
@@ -211,28 +211,30 @@ TEST_F(RecordKeeperTest, LifecycleFreezeAndNotificationRecordsCarryTheDocumented
   keeper.stop();
 
   const auto records = audit_records(config.audit_log);
-  ASSERT_EQ(events_of(records), (std::vector<std::string>{"startup", "notification", "freeze", "unfreeze", "shutdown"}));
+  ASSERT_EQ(events_of(records),
+            (std::vector<std::string>{"startup", "notification", "freeze", "unfreeze", "shutdown"}));
   expect_numbered(records);
-  EXPECT_EQ(body_of(records[0]),
-            (nlohmann::json{{"event", "startup"},
-                            {"version", "1.2.3"},
-                            {"deployment",
-                             {{"name", "checkout"},
-                              {"stage", "prod"},
-                              {"strategy", "canary"},
-                              {"vars", {{"canary", "v2"}, {"service", "checkout"}}}}},
-                            {"identity", config.deployment.identity()},
-                            {"state", "healthy"},
-                            {"dry_run", false}}));
+  EXPECT_EQ(body_of(records[0]), (nlohmann::json{{"event", "startup"},
+                                                 {"version", "1.2.3"},
+                                                 {"deployment",
+                                                  {{"name", "checkout"},
+                                                   {"stage", "prod"},
+                                                   {"strategy", "canary"},
+                                                   {"vars", {{"canary", "v2"}, {"service", "checkout"}}}}},
+                                                 {"identity", config.deployment.identity()},
+                                                 {"state", "healthy"},
+                                                 {"dry_run", false}}));
   nlohmann::json expected_notification = notification;
   expected_notification["event"] = "notification";
   EXPECT_EQ(body_of(records[1]), expected_notification) << "exactly the dispatcher's fields";
-  EXPECT_EQ(body_of(records[2]), (nlohmann::json{{"event", "freeze"},
-                                                 {"actor", "alice"},
-                                                 {"reason", "black friday"},
-                                                 {"since", "2026-11-22T21:12:40.005Z"}}));
-  EXPECT_EQ(body_of(records[3]), (nlohmann::json{{"event", "unfreeze"}, {"actor", "bob"}, {"reason", "incident over"}}));
-  EXPECT_EQ(body_of(records[4]), (nlohmann::json{{"event", "shutdown"}, {"reason", "signal"}, {"state", "rolled_back"}}));
+  EXPECT_EQ(
+      body_of(records[2]),
+      (nlohmann::json{
+          {"event", "freeze"}, {"actor", "alice"}, {"reason", "black friday"}, {"since", "2026-11-22T21:12:40.005Z"}}));
+  EXPECT_EQ(body_of(records[3]),
+            (nlohmann::json{{"event", "unfreeze"}, {"actor", "bob"}, {"reason", "incident over"}}));
+  EXPECT_EQ(body_of(records[4]),
+            (nlohmann::json{{"event", "shutdown"}, {"reason", "signal"}, {"state", "rolled_back"}}));
   EXPECT_EQ(health_.failing(), "");
   EXPECT_EQ(metric("rollback_sidecar_audit_write_errors_total"), 0);
 }
@@ -258,10 +260,12 @@ TEST_F(RecordKeeperTest, ARollbackIsRecordedAndItsReportIsRewrittenWithTheVerdic
   EXPECT_NE(first.find("| Result | success |"), std::string::npos) << first;
   EXPECT_NE(first.find("| Verification | pending: verifying for up to 5m |"), std::string::npos) << first;
   EXPECT_NE(first.find("| errors | 0.2 | above | 0.05 | firing |"), std::string::npos)
-      << "the rules as the status had them\n" << first;
+      << "the rules as the status had them\n"
+      << first;
   EXPECT_NE(first.find("| latency | no data | above | 0.5 | nodata |"), std::string::npos) << first;
   EXPECT_NE(first.find("| haproxy 127.0.0.1:9999 backend app | changed | 2 | canary weight 10 -> 0 |"),
-            std::string::npos) << first;
+            std::string::npos)
+      << first;
   EXPECT_EQ(first.find("verification verified"), std::string::npos) << first;
 
   Decision verified = done;
@@ -275,9 +279,11 @@ TEST_F(RecordKeeperTest, ARollbackIsRecordedAndItsReportIsRewrittenWithTheVerdic
   EXPECT_NE(rewritten.find("| Verification | verified: stable_errors below 0.01 for 1m |"), std::string::npos)
       << rewritten;
   EXPECT_NE(rewritten.find("- `2026-11-22T21:06:01.010Z` verification verified: stable_errors below 0.01 for 1m"),
-            std::string::npos) << rewritten;
+            std::string::npos)
+      << rewritten;
   EXPECT_NE(rewritten.find("| errors | 0.2 | above | 0.05 | firing |"), std::string::npos)
-      << "the rewrite keeps the rules as they stood at decision time\n" << rewritten;
+      << "the rewrite keeps the rules as they stood at decision time\n"
+      << rewritten;
   EXPECT_EQ(report_files(incidents), (std::vector<std::string>{kReportName, "latest.md"}))
       << "rewritten in place, not duplicated";
 
@@ -302,10 +308,10 @@ TEST_F(RecordKeeperTest, ARollbackIsRecordedAndItsReportIsRewrittenWithTheVerdic
                                                  {"duration_seconds", 0.873},
                                                  {"actuators", to_json(done)["actuators"]},
                                                  {"incident_report", report_path}}));
-  EXPECT_EQ(body_of(records[4]), (nlohmann::json{{"event", "verification"},
-                                                 {"decision_id", 3},
-                                                 {"result", "pending"},
-                                                 {"detail", "verifying for up to 5m"}}));
+  EXPECT_EQ(
+      body_of(records[4]),
+      (nlohmann::json{
+          {"event", "verification"}, {"decision_id", 3}, {"result", "pending"}, {"detail", "verifying for up to 5m"}}));
   EXPECT_EQ(body_of(records[5]), (nlohmann::json{{"event", "verification"},
                                                  {"decision_id", 3},
                                                  {"result", "verified"},
@@ -442,8 +448,8 @@ TEST_F(RecordKeeperTest, RecordsRefusedWhileTheDiskIsFullAreWrittenInOrderOnceIt
   ASSERT_TRUE(wait_until([&] { return health_.failing().empty(); }, 5s)) << health_.failing();
   keeper.stop();
   const auto records = audit_records(config.audit_log);
-  EXPECT_EQ(events_of(records), (std::vector<std::string>{"startup", "decision", "actuator_call", "actuator_call",
-                                                          "rollback_completed"}))
+  EXPECT_EQ(events_of(records),
+            (std::vector<std::string>{"startup", "decision", "actuator_call", "actuator_call", "rollback_completed"}))
       << "held records keep their order";
   expect_numbered(records);
   if (records.size() == 5) {

@@ -109,8 +109,8 @@ TEST(Scheduler, TicksOnAFixedGridAndSkipsTicksAnOverrunCovered) {
 
 TEST(RollbackExecutor, EveryCallIsCountedByActuatorTypeAndResult) {
   ManualClock clock;
-  ScriptedActuator router("router", {ActResult::failure("refused"), ActResult::failure("refused"),
-                                     ActResult::changed("moved")});
+  ScriptedActuator router("router",
+                          {ActResult::failure("refused"), ActResult::failure("refused"), ActResult::changed("moved")});
   ScriptedActuator dns("dns", {ActResult::noop("already on stable")});
   SelfMetrics metrics("test", {}, deployment_state_names());
   metrics.declare_actuator("scripted");
@@ -232,7 +232,8 @@ class BlockingClock : public Clock {
 TEST(Scheduler, StopFromAnotherThreadEndsTheSleepAtOnce) {
   BlockingClock clock;
   std::atomic<int> ticks{0};
-  Scheduler scheduler(clock, Duration{3600000}, [&] { ++ticks; }, nullptr);
+  Scheduler scheduler(
+      clock, Duration{3600000}, [&] { ++ticks; }, nullptr);
   auto done = std::async(std::launch::async, [&] { scheduler.run(); });
   ASSERT_TRUE(clock.wait_sleeping(std::chrono::seconds(30))) << "the first tick runs at once, then it sleeps";
   scheduler.stop();

@@ -23,7 +23,8 @@ using ScriptedTransport = fakes::UrlTransport;
 
 std::string vector_of(const std::vector<std::string>& values, bool partial = false) {
   std::string series;
-  for (const auto& v : values) series += std::string(series.empty() ? "" : ",") + R"({"metric":{},"value":[1,")" + v + R"("]})";
+  for (const auto& v : values)
+    series += std::string(series.empty() ? "" : ",") + R"({"metric":{},"value":[1,")" + v + R"("]})";
   return std::string(R"({"status":"success",)") + (partial ? R"("isPartial":true,)" : "") +
          R"("data":{"resultType":"vector","result":[)" + series + "]}}";
 }
@@ -75,9 +76,9 @@ TEST(StableHealthCheck, EveryStableSeriesMustHoldTheCondition) {
       {vector_of({"0.01"}), true, "below 0.05"},
       {vector_of({"0.01", "0.02"}), true, "below 0.05"},
       {vector_of({"0.01", "0.2"}), false, "= 0.2, not below 0.05"},  // one bad instance is enough
-      {vector_of({"0.05"}), false, "not below"},                      // equal is not below
+      {vector_of({"0.05"}), false, "not below"},                     // equal is not below
       {vector_of({}), false, "no data"},
-      {vector_of({"0.01"}, /*partial=*/true), false, "partial"},       // a missing series could be the bad one
+      {vector_of({"0.01"}, /*partial=*/true), false, "partial"},  // a missing series could be the bad one
       {R"({"status":"error","errorType":"bad_data","error":"parse error"})", false, "prometheus"},
   };
   for (const auto& c : cases) {

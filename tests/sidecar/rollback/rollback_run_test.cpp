@@ -21,11 +21,11 @@ constexpr const char* kHealth = "http://stable.internal:8080/healthz";
 
 struct Case {
   const char* name;
-  int replica_index;            // with stagger 2s
-  long stable_before;           // health URL status at preflight; 0: no preflight configured
-  long stable_after;            // health URL status after the switch
-  ActResult router;             // what the actuator answers
-  bool verify;                  // rollback.verify configured
+  int replica_index;   // with stagger 2s
+  long stable_before;  // health URL status at preflight; 0: no preflight configured
+  long stable_after;   // health URL status after the switch
+  ActResult router;    // what the actuator answers
+  bool verify;         // rollback.verify configured
   RollbackResult result;
   int router_calls;
   Verification verification;
@@ -41,7 +41,8 @@ class SwitchingRouter : public actuators::Actuator {
       : inner_("router", {std::move(result)}), stable_(stable), stable_after_(stable_after) {}
   std::string type() const override { return inner_.type(); }
   std::string describe() const override { return inner_.describe(); }
-  ActResult rollback(const actuators::DecisionContext& context, std::chrono::steady_clock::time_point deadline) override {
+  ActResult rollback(const actuators::DecisionContext& context,
+                     std::chrono::steady_clock::time_point deadline) override {
     stable_.answer(kHealth, stable_after_);
     return inner_.rollback(context, deadline);
   }
@@ -110,12 +111,39 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"router_refuses", 0, 0, 0, kRefused, true, R::kFailure, 1, V::kNone, {S::kFailure}, 0ms},
         Case{"verify_pending", 0, 0, 0, kChanged, true, R::kSuccess, 1, V::kPending, {S::kChanged}, 0ms},
         Case{"stable_unhealthy_no_switch", 0, 503, 503, kChanged, true, R::kFailure, 0, V::kNone, {S::kFailure}, 0ms},
-        Case{"stable_healthy_both_times", 0, 200, 200, kChanged, true, R::kSuccess, 1, V::kPending,
-             {S::kOk, S::kChanged, S::kOk}, 0ms},
-        Case{"stable_fails_after_switch", 0, 200, 503, kChanged, true, R::kSuccess, 1, V::kFailed,
-             {S::kOk, S::kChanged, S::kFailure}, 0ms},
-        Case{"after_switch_failure_without_verify", 0, 200, 503, kChanged, false, R::kSuccess, 1, V::kNone,
-             {S::kOk, S::kChanged, S::kFailure}, 0ms}),
+        Case{"stable_healthy_both_times",
+             0,
+             200,
+             200,
+             kChanged,
+             true,
+             R::kSuccess,
+             1,
+             V::kPending,
+             {S::kOk, S::kChanged, S::kOk},
+             0ms},
+        Case{"stable_fails_after_switch",
+             0,
+             200,
+             503,
+             kChanged,
+             true,
+             R::kSuccess,
+             1,
+             V::kFailed,
+             {S::kOk, S::kChanged, S::kFailure},
+             0ms},
+        Case{"after_switch_failure_without_verify",
+             0,
+             200,
+             503,
+             kChanged,
+             false,
+             R::kSuccess,
+             1,
+             V::kNone,
+             {S::kOk, S::kChanged, S::kFailure},
+             0ms}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(RollbackRun, ShutdownDuringTheStaggerLeavesTheRollbackUnfinished) {

@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
   awscli python3-botocore   # the strict AWS fake (tests/fakes/aws/) and its awscli proof
   python3 openssl           # the fake Kubernetes API server (tests/fakes/kubernetes/), HTTPS
   python3-scipy   # recomputes the sequential test independently (ctest -L statistics)
+  clang-format    # the suite checks the tree against .clang-format (ctest layers.clang_format_clean)
   clang           # libFuzzer (clang 14: -fsanitize=fuzzer) for scripts/fuzz.sh and its smoke in scripts/test.sh
 )
 # kubectl (>= 1.27, with kustomize) proves that fake (ctest fakes.kubernetes_kubectl_proof) and

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <thread>
 
 #include "actuators/decision_vars.h"
 #include "common/http/call_policy.h"
@@ -14,8 +13,8 @@ namespace rs::actuators {
 
 using Clock = std::chrono::steady_clock;
 
-WebhookActuator::WebhookActuator(WebhookOptions options, std::shared_ptr<rs::HttpTransport> transport)
-    : options_(std::move(options)), transport_(transport ? std::move(transport) : rs::make_curl_transport()) {}
+WebhookActuator::WebhookActuator(WebhookOptions options, std::shared_ptr<rs::HttpTransport> transport, rs::Clock& clock)
+    : options_(std::move(options)), transport_(std::move(transport)), clock_(clock) {}
 
 ActResult WebhookActuator::rollback(const DecisionContext& context, Clock::time_point deadline) {
   return send(0, context, deadline);
@@ -50,7 +49,7 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
     auto backoff = options_.initial_backoff;
     std::string last;
     for (int attempt = 1;; ++attempt) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_.mono());
       if (left.count() <= 0)
         return ActResult::failure(what + ": deadline passed" + (last.empty() ? "" : " after " + last), true);
       request.timeout = std::min(options_.timeout, left);
@@ -69,9 +68,10 @@ ActResult WebhookActuator::send(int w, const DecisionContext& context, Clock::ti
                                   false);
       }
       spdlog::warn("{}: attempt {} failed ({}); retrying in {}ms", what, attempt, last, backoff.count());
-      if (Clock::now() + backoff >= deadline)
+      if (clock_.mono() + backoff >= deadline)
         return ActResult::failure(what + ": " + last + "; no time left to retry", true);
-      std::this_thread::sleep_for(backoff);
+      if (!clock_.sleep_until(clock_.mono() + backoff))
+        return ActResult::failure(what + ": " + last + "; not retried: shutting down", true);
       backoff *= 2;
     }
   } catch (const std::exception& e) {
@@ -88,7 +88,7 @@ ActResult WebhookActuator::probe(Clock::time_point) {
   return ActResult::noop(describe() + ": not called by probe (a request could trigger the rollback)");
 }
 
-std::unique_ptr<Actuator> make_webhook_actuator(Settings& settings, const Environment&,
+std::unique_ptr<Actuator> make_webhook_actuator(Settings& settings, const Environment& env,
                                                 std::shared_ptr<rs::HttpTransport> transport) {
   WebhookOptions o;
   o.url = settings.string("url");
@@ -116,7 +116,8 @@ std::unique_ptr<Actuator> make_webhook_actuator(Settings& settings, const Enviro
     settings.error("retries", "must be between 0 and 20");
   else
     o.retries = static_cast<int>(retries);
-  return std::make_unique<WebhookActuator>(std::move(o), std::move(transport));
+  std::shared_ptr<rs::HttpTransport> http = transport ? std::move(transport) : env.env->make_http();
+  return std::make_unique<WebhookActuator>(std::move(o), std::move(http), *env.env->clock);
 }
 
 }  // namespace rs::actuators

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "actuators/actuator.h"
+#include "common/clock.h"
 #include "common/http/http_transport.h"
 
 namespace rs::actuators {
@@ -44,7 +45,8 @@ struct WebhookOptions {
 
 class WebhookActuator final : public Actuator {
  public:
-  WebhookActuator(WebhookOptions options, std::shared_ptr<rs::HttpTransport> transport);
+  // Backoff sleeps and deadlines are on `clock` (the env's), so a shutdown cuts them short.
+  WebhookActuator(WebhookOptions options, std::shared_ptr<rs::HttpTransport> transport, rs::Clock& clock);
   std::string type() const override { return "webhook"; }
   std::string describe() const override { return "webhook " + options_.method + " " + options_.url; }
   ActResult rollback(const DecisionContext& context, std::chrono::steady_clock::time_point deadline) override;
@@ -58,6 +60,7 @@ class WebhookActuator final : public Actuator {
 
   WebhookOptions options_;
   std::shared_ptr<rs::HttpTransport> transport_;
+  rs::Clock& clock_;
   std::mutex mu_;  // the transport is used from one thread at a time
 };
 

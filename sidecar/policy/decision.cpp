@@ -9,9 +9,10 @@
 namespace rs::sidecar {
 namespace {
 
-constexpr DeploymentState kAllStates[] = {DeploymentState::kHealthy,    DeploymentState::kPending,
-                                          DeploymentState::kFiring,     DeploymentState::kRollingBack,
-                                          DeploymentState::kRolledBack, DeploymentState::kRollbackFailed};
+constexpr common::EnumName<DeploymentState> kDeploymentStates[] = {
+    {DeploymentState::kHealthy, "healthy"},        {DeploymentState::kPending, "pending"},
+    {DeploymentState::kFiring, "firing"},          {DeploymentState::kRollingBack, "rolling_back"},
+    {DeploymentState::kRolledBack, "rolled_back"}, {DeploymentState::kRollbackFailed, "rollback_failed"}};
 
 nlohmann::json time_or_null(const std::optional<WallTime>& t) {
   return t ? nlohmann::json(to_rfc3339(*t)) : nlohmann::json(nullptr);
@@ -100,28 +101,15 @@ std::optional<StepResult> parse_step_result(std::string_view name) {
   return common::enum_from_name(kStepResults, name);
 }
 
-const char* deployment_state_name(DeploymentState s) {
-  switch (s) {
-    case DeploymentState::kHealthy: return "healthy";
-    case DeploymentState::kPending: return "pending";
-    case DeploymentState::kFiring: return "firing";
-    case DeploymentState::kRollingBack: return "rolling_back";
-    case DeploymentState::kRolledBack: return "rolled_back";
-    case DeploymentState::kRollbackFailed: return "rollback_failed";
-  }
-  return "unknown";
-}
+const char* deployment_state_name(DeploymentState s) { return common::enum_name(kDeploymentStates, s); }
 
-std::optional<DeploymentState> parse_deployment_state(const std::string& name) {
-  for (auto s : kAllStates) {
-    if (name == deployment_state_name(s)) return s;
-  }
-  return std::nullopt;
+std::optional<DeploymentState> parse_deployment_state(std::string_view name) {
+  return common::enum_from_name(kDeploymentStates, name);
 }
 
 std::vector<std::string> deployment_state_names() {
   std::vector<std::string> names;
-  for (auto s : kAllStates) names.emplace_back(deployment_state_name(s));
+  for (const auto& entry : kDeploymentStates) names.emplace_back(entry.name);
   return names;
 }
 

@@ -18,7 +18,7 @@ namespace rs::sidecar {
 
 enum class DeploymentState { kHealthy, kPending, kFiring, kRollingBack, kRolledBack, kRollbackFailed };
 const char* deployment_state_name(DeploymentState s);  // "healthy", ..., "rolling_back", ...
-std::optional<DeploymentState> parse_deployment_state(const std::string& name);
+std::optional<DeploymentState> parse_deployment_state(std::string_view name);
 std::vector<std::string> deployment_state_names();
 // rolled_back and rollback_failed hold until a new deployment is configured.
 bool is_latched(DeploymentState s);

@@ -11,6 +11,7 @@
 
 #include "actuators/webhook/webhook.h"
 #include "tests/actuators/test_settings.h"
+#include "tests/fakes/env.h"
 #include "tests/support/harness.h"
 
 namespace rs::testing {
@@ -94,6 +95,29 @@ TEST(WebhookActuator, SendsTheConfiguredBodyAndHeadersAndRetriesA500) {
   EXPECT_EQ(body["decision"]["deployment"], "checkout");
   EXPECT_EQ(body["decision"]["stable_weight"], 100);
   EXPECT_EQ(actuator->describe().find("pipeline-token"), std::string::npos);
+}
+
+// Backoff sleeps go through the env's clock (never std::this_thread): on a manual clock they are
+// recorded, doubling, and a shutdown (Clock::interrupt) stops the retries at once.
+TEST(WebhookActuator, BacksOffOnTheEnvClockAndStopsRetryingOnShutdown) {
+  ScriptedReceiver receiver({503, 503, 200});
+  fakes::ManualClock clock;
+  const Env env = fakes::env_with_clock(clock);
+  MapSettings settings({{"url", receiver.url()}, {"retries", std::string("5")}});
+  auto actuator = actuators::make_webhook_actuator(settings, actuators::Environment{"canary", &env});
+  ASSERT_TRUE(settings.errors.empty()) << settings.all_errors();
+  auto result = actuator->rollback(kContext, clock.mono() + 10s);
+  ASSERT_TRUE(result.ok) << result.detail;
+  EXPECT_EQ(clock.sleeps(), (std::vector<std::chrono::milliseconds>{200ms, 400ms}));
+
+  ScriptedReceiver busy({503});
+  MapSettings busy_settings({{"url", busy.url()}, {"retries", std::string("5")}});
+  auto stopping = actuators::make_webhook_actuator(busy_settings, actuators::Environment{"canary", &env});
+  clock.interrupt();
+  result = stopping->rollback(kContext, clock.mono() + 10s);
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.detail.find("shutting down"), std::string::npos) << result.detail;
+  EXPECT_EQ(busy.requests().size(), 1u) << "no retry after shutdown began";
 }
 
 TEST(WebhookActuator, A404IsNotRetried) {

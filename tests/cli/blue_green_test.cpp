@@ -32,20 +32,9 @@ class BlueGreenTest : public ::testing::Test {
     frontend_port_ = free_port();
     // Green (new colour) is live; blue (stable, old colour) is kept ready but in maintenance.
     haproxy_ = std::make_unique<HaproxyServer>(
-        "global\n"
-        "  stats socket ipv4@127.0.0.1:" +
-        std::to_string(admin_port_) +
-        " level admin\n"
-        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
-        "frontend fe\n  bind 127.0.0.1:" +
-        std::to_string(frontend_port_) +
-        "\n  default_backend app\n"
-        "backend app\n  balance roundrobin\n"
-        "  server blue 127.0.0.1:" +
-        std::to_string(blue_port_) +
-        " weight 100 disabled\n"
-        "  server green 127.0.0.1:" +
-        std::to_string(green_port_) + " weight 100\n");
+        haproxy_config(frontend_port_, admin_port_,
+                       {{"blue", "127.0.0.1:" + std::to_string(blue_port_), 100, /*disabled=*/true},
+                        {"green", "127.0.0.1:" + std::to_string(green_port_), 100}}));
     haproxy_->start({admin_port_, frontend_port_});
     write_file(dir_.file("token"), "bg-token\n");
   }

@@ -20,19 +20,10 @@ class PromotionTest : public ::testing::Test {
     admin_port_ = free_port();
     const int fe = free_port();
     // The backends never receive traffic here; HAProxy only needs their addresses.
-    haproxy_ = std::make_unique<HaproxyServer>(
-        "global\n  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port_) +
-        " level admin\n"
-        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n"
-        "frontend fe\n  bind 127.0.0.1:" +
-        std::to_string(fe) +
-        "\n  default_backend app\n"
-        "backend app\n"
-        "  server stable 127.0.0.1:" +
-        std::to_string(free_port()) +
-        " weight 100\n"
-        "  server canary 127.0.0.1:" +
-        std::to_string(free_port()) + " weight 0\n");
+    haproxy_ =
+        std::make_unique<HaproxyServer>(haproxy_config(fe, admin_port_,
+                                                       {{"stable", "127.0.0.1:" + std::to_string(free_port()), 100},
+                                                        {"canary", "127.0.0.1:" + std::to_string(free_port()), 0}}));
     haproxy_->start({admin_port_, fe});
     prometheus_.set_route("/api/v1/query", 200, vector_reply("0.001"));
     write_file(dir_.file("token"), "promo-token\n");

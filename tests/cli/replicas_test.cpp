@@ -14,18 +14,9 @@ const std::string& kBinary = kSidecarBinary;
 TEST(Replicas, ThreeSidecarsOneFaultOneEffectiveChange) {
   TempDir dir;
   const int admin = free_port(), fe = free_port();
-  HaproxyServer haproxy("global\n  stats socket ipv4@127.0.0.1:" + std::to_string(admin) +
-                        " level admin\n"
-                        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n"
-                        "frontend fe\n  bind 127.0.0.1:" +
-                        std::to_string(fe) +
-                        "\n  default_backend app\n"
-                        "backend app\n"
-                        "  server stable 127.0.0.1:" +
-                        std::to_string(free_port()) +
-                        " weight 90\n"
-                        "  server canary 127.0.0.1:" +
-                        std::to_string(free_port()) + " weight 10\n");
+  HaproxyServer haproxy(haproxy_config(fe, admin,
+                                       {{"stable", "127.0.0.1:" + std::to_string(free_port()), 90},
+                                        {"canary", "127.0.0.1:" + std::to_string(free_port()), 10}}));
   haproxy.start({admin, fe});
   FakeHttpServer prometheus;  // the same data for every replica, as from one Prometheus
   prometheus.set_route("/api/v1/query", 200, vector_reply("0.001"));

@@ -4,12 +4,12 @@
 // standard scrape_config.
 #include <gtest/gtest.h>
 
-#include <crypt.h>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_support.h"
+#include "tests/fakes/credentials.h"
 #include "tests/support/harness.h"
 #include "tests/support/tls_support.h"
 
@@ -18,15 +18,6 @@ namespace {
 
 const std::string kToken = "api-token-8d1e0c";
 const std::string kPassword = "scrape-pass-4b7f";
-
-std::string bcrypt(const std::string& password) {
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt)) throw std::runtime_error("crypt_gensalt_rn failed");
-  crypt_data data{};
-  const char* hash = crypt_rn(password.c_str(), salt, &data, sizeof data);
-  if (!hash || hash[0] == '*') throw std::runtime_error("crypt_rn failed");
-  return hash;
-}
 
 struct RunResult {
   int exit_code = -1;
@@ -42,7 +33,7 @@ class WebConfigCli : public ::testing::Test {
     make_leaf(*certs_, "ca", "prometheus", 12);
     make_ca(*certs_, "other-ca");
     make_leaf(*certs_, "other-ca", "stranger", 13);
-    hash_ = new std::string(bcrypt(kPassword));
+    hash_ = new std::string(fakes::bcrypt_hash(kPassword));
   }
   static void TearDownTestSuite() {
     delete certs_;

@@ -347,20 +347,9 @@ class DashboardQueries : public ::testing::Test {
     front_port_ = free_port();
     admin_port_ = free_port();
     haproxy_ = std::make_unique<HaproxyServer>(
-        "global\n"
-        "  stats socket ipv4@127.0.0.1:" +
-        std::to_string(admin_port_) +
-        " level admin\n"
-        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
-        "frontend fe\n  bind 127.0.0.1:" +
-        std::to_string(front_port_) +
-        "\n  default_backend app\n"
-        "backend app\n  balance roundrobin\n"
-        "  server stable 127.0.0.1:" +
-        std::to_string(workload_ports_["v1"]) +
-        " weight 100\n"
-        "  server canary 127.0.0.1:" +
-        std::to_string(workload_ports_["v2"]) + " weight 100\n");
+        haproxy_config(front_port_, admin_port_,
+                       {{"stable", "127.0.0.1:" + std::to_string(workload_ports_["v1"])},
+                        {"canary", "127.0.0.1:" + std::to_string(workload_ports_["v2"])}}));
     ASSERT_NO_THROW(haproxy_->start({front_port_, admin_port_}));
 
     blackbox_port_ = free_port();

@@ -76,27 +76,7 @@ class Workload {
 // weights, roundrobin), runtime API on a TCP stats socket at level admin.
 inline std::string haproxy_config(int front_port, int admin_port, const std::string& stable_address,
                                   const std::string& canary_address) {
-  return "global\n"
-         "  stats socket ipv4@127.0.0.1:" +
-         std::to_string(admin_port) +
-         " level admin\n"
-         "defaults\n"
-         "  mode http\n"
-         "  timeout connect 2s\n"
-         "  timeout client 30s\n"
-         "  timeout server 30s\n"
-         "frontend fe\n"
-         "  bind 127.0.0.1:" +
-         std::to_string(front_port) +
-         "\n"
-         "  default_backend app\n"
-         "backend app\n"
-         "  balance roundrobin\n"
-         "  server stable " +
-         stable_address +
-         " weight 100\n"
-         "  server canary " +
-         canary_address + " weight 100\n";
+  return rs::testing::haproxy_config(front_port, admin_port, {{"stable", stable_address}, {"canary", canary_address}});
 }
 
 // Sends `n` GET / through `url` and counts the answers by body ("ok v1", "ok v2", or

@@ -304,6 +304,21 @@ bool PrometheusServer::wait_scraped(std::chrono::milliseconds timeout) {
   return wait_until([&] { return query_value("up{job=\"" + options_.job + "\"} == 1") == "1"; }, timeout, 200ms);
 }
 
+std::string haproxy_config(int front_port, int admin_port, const std::vector<HaproxyBackendServer>& servers) {
+  std::string config = "global\n  stats socket ipv4@127.0.0.1:" + std::to_string(admin_port) +
+                       " level admin\n"
+                       "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
+                       "frontend fe\n  bind 127.0.0.1:" +
+                       std::to_string(front_port) +
+                       "\n  default_backend app\n"
+                       "backend app\n  balance roundrobin\n";
+  for (const auto& s : servers) {
+    config += "  server " + s.name + " " + s.address + " weight " + std::to_string(s.weight) +
+              (s.disabled ? " disabled" : "") + "\n";
+  }
+  return config;
+}
+
 HaproxyServer::HaproxyServer(std::string config_text) : config_(std::move(config_text)) {}
 HaproxyServer::~HaproxyServer() { stop(); }
 

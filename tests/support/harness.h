@@ -120,6 +120,17 @@ class PrometheusServer {
   std::unique_ptr<Process> process_;
 };
 
+// One server line of an HAProxy backend.
+struct HaproxyBackendServer {
+  std::string name;     // e.g. "stable", "canary"
+  std::string address;  // host:port
+  int weight = 100;
+  bool disabled = false;  // in maintenance (a blue/green standby)
+};
+// The config the tests' HAProxy runs: frontend `fe` on 127.0.0.1:front_port to backend `app`
+// (roundrobin) with `servers`, and the runtime API on a TCP stats socket at level admin.
+std::string haproxy_config(int front_port, int admin_port, const std::vector<HaproxyBackendServer>& servers);
+
 // A real HAProxy with the given config (`{{...}}`-free text), master-worker off, foreground.
 class HaproxyServer {
  public:

@@ -6,13 +6,10 @@
 // readiness, the freeze bodies, the per-alert results and the request counters.
 #include <gtest/gtest.h>
 
-#include <crypt.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include <atomic>
 #include <cerrno>
@@ -34,7 +31,9 @@
 #include "sidecar/config/config.h"
 #include "sidecar/core/engine.h"
 #include "tests/e2e/e2e_support.h"  // metric_sum, or_zero
+#include "tests/fakes/credentials.h"
 #include "tests/fakes/env.h"
+#include "tests/fakes/prometheus.h"
 #include "tests/support/harness.h"
 
 namespace rs::sidecar {
@@ -45,21 +44,6 @@ using actuators::ActResult;
 using fakes::ManualClock;
 
 const std::string kToken = "unit-s3cret-token-91c2";
-
-// Every query gets the same healthy one-sample answer.
-class HealthyPrometheus : public rs::HttpTransport {
- public:
-  std::vector<rs::HttpResponse> perform_all(const std::vector<rs::HttpRequest>& requests) override {
-    std::vector<rs::HttpResponse> out;
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      rs::HttpResponse r;
-      r.status = 200;
-      r.body = R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.001"]}]}})";
-      out.push_back(r);
-    }
-    return out;
-  }
-};
 
 // Counts its rollbacks (they run on the engine's background thread) and keeps the last context.
 class CountingActuator : public actuators::Actuator {
@@ -171,23 +155,9 @@ Reply roundtrip(int port, const std::string& method, const std::string& path, co
   return reply;
 }
 
-// A bcrypt hash (cost 5: fast tests) and the Basic header for user:password.
-std::string bcrypt(const std::string& password) {
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt)) throw std::runtime_error("crypt_gensalt_rn failed");
-  crypt_data data{};
-  const char* hash = crypt_rn(password.c_str(), salt, &data, sizeof data);
-  if (!hash || hash[0] == '*') throw std::runtime_error("crypt_rn failed");
-  return hash;
-}
-
+// The Authorization header line for user:password.
 std::string basic(const std::string& user_password) {
-  std::string out(4 * ((user_password.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(user_password.data()),
-                                static_cast<int>(user_password.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return "Authorization: Basic " + out;
+  return "Authorization: " + fakes::basic_credentials(user_password);
 }
 
 std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
@@ -217,7 +187,8 @@ class ApiTest : public ::testing::Test {
     loaded_ = std::make_unique<LoadedConfig>(std::move(*result.loaded));
     loaded_->config.web.basic_auth_users = o.basic_auth_users;
     metrics_ = std::make_unique<SelfMetrics>("test", std::vector<std::string>{"errors"}, deployment_state_names());
-    client_ = std::make_unique<promql::Client>(promql::ClientOptions{}, std::make_shared<HealthyPrometheus>());
+    client_ =
+        std::make_unique<promql::Client>(promql::ClientOptions{}, std::make_shared<fakes::OneValuePrometheus>("0.001"));
     store_ = std::make_unique<StateStore>(loaded_->config.state_file);
     engine_ = std::make_unique<Engine>(loaded_->config, std::vector<actuators::Actuator*>{&actuator_}, *client_, env_,
                                        *metrics_, *store_);
@@ -651,7 +622,7 @@ TEST_F(ApiTest, EveryRequestIsCountedByRouteAndCode) {
 // web config basic_auth_users: every route needs Basic credentials, except a mutating request that
 // carries a Bearer token, which is judged by the token alone.
 TEST_F(ApiTest, BasicAuthGuardsEveryRouteButABearerRequestIsJudgedByItsToken) {
-  start({true, "", {{"ops", bcrypt("ops-pass")}}});
+  start({true, "", {{"ops", fakes::bcrypt_hash("ops-pass")}}});
   for (const char* path : {"/", "/metrics", "/healthz", "/readyz", "/api/v1/status", "/api/v1/incidents/latest"}) {
     const Reply none = get(path);
     EXPECT_EQ(none.status, 401) << path;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "tests/fakes/env.h"
+#include "tests/fakes/prometheus.h"
 #include "actuators/actuator.h"
 #include "promql/client.h"
 #include "common/http/http_transport.h"
@@ -25,22 +26,7 @@ using actuators::ActResult;
 // Time moves only when the test says so.
 using fakes::ManualClock;
 
-// Every query gets the same one-sample answer.
-class OneValuePrometheus : public rs::HttpTransport {
- public:
-  std::vector<rs::HttpResponse> perform_all(const std::vector<rs::HttpRequest>& requests) override {
-    std::vector<rs::HttpResponse> out;
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      rs::HttpResponse r;
-      r.status = 200;
-      r.body = R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,")" + value +
-               R"("]}]}})";
-      out.push_back(r);
-    }
-    return out;
-  }
-  std::string value = "0.2";
-};
+using fakes::OneValuePrometheus;
 
 // What an exec actuator reported before the fix: the last 512 bytes of "✓"*200, cut mid-character.
 const std::string kCutDetail = "exec rollback.sh: exit code 0; stdout: ...\x9C\x93\xE2\x9C\x93\xE2\x9C";
@@ -209,7 +195,7 @@ TEST_F(EngineRecordingTest, ThrowingObserversAreLoggedCountedAndTheRollbackStill
 }
 
 TEST_F(EngineRecordingTest, AManualRollbackOnTheBackgroundThreadNeverTerminates) {
-  prometheus_->value = "0.0";
+  prometheus_->set_value("0.0");
   ASSERT_TRUE(start().engine);
   StrictObserver strict(false);  // throws on the cut character if it reaches it unrepaired
   StrictObserver broken(true);

@@ -33,6 +33,9 @@ TEST(DecisionNames, EveryEnumReadsBackItsOwnNames) {
       rollback_result_name, parse_rollback_result);
   expect_round_trip({Verification::kNone, Verification::kPending, Verification::kVerified, Verification::kFailed},
                     verification_name, parse_verification);
+  expect_round_trip({DeploymentState::kHealthy, DeploymentState::kPending, DeploymentState::kFiring,
+                     DeploymentState::kRollingBack, DeploymentState::kRolledBack, DeploymentState::kRollbackFailed},
+                    deployment_state_name, parse_deployment_state);
   expect_round_trip({StepResult::kChanged, StepResult::kNoop, StepResult::kFailure, StepResult::kOk}, step_result_name,
                     parse_step_result);
 }

@@ -27,6 +27,7 @@ BUILD_PACKAGES=(
 RUNTIME_PACKAGES=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter haproxy nginx curl ca-certificates
   libre2-9   # the sidecar's regex library (alerts.match)
+  victoria-metrics   # the second query backend (tests/e2e/victoriametrics_test.cpp, docs/backends.md)
 )
 
 packages=("${RUNTIME_PACKAGES[@]}")
@@ -64,7 +65,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Daemons are started by the tests and the demo on free ports, never by the package's service.
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian enables and starts these services on install; they would hold the default ports.
-for service in prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter haproxy nginx; do
+for service in prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter haproxy nginx \
+  victoria-metrics; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     "${SUDO[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

@@ -244,8 +244,53 @@ std::string tail(const std::string& text, size_t n = 3000) {
 }
 }  // namespace
 
-PrometheusServer::PrometheusServer(Options options) : options_(std::move(options)), port_(free_port()) {}
-PrometheusServer::~PrometheusServer() { stop(); }
+ScrapingServer::ScrapingServer(Options options, std::string name)
+    : options_(std::move(options)), name_(std::move(name)), port_(free_port()) {}
+ScrapingServer::~ScrapingServer() { stop(); }
+
+void ScrapingServer::stop() { process_.reset(); }
+
+std::string ScrapingServer::log() const { return read_file(dir_.file("server.log")); }
+
+std::string ScrapingServer::scrape_configs_yaml() const {
+  std::ostringstream cfg;
+  cfg << "scrape_configs:\n";
+  if (!options_.targets.empty()) {
+    cfg << "  - job_name: " << options_.job << "\n    static_configs:\n      - targets: [";
+    for (size_t i = 0; i < options_.targets.size(); ++i) cfg << (i ? ", " : "") << "'" << options_.targets[i] << "'";
+    cfg << "]\n";
+  }
+  cfg << options_.extra_scrape_configs << "\n";
+  return cfg.str();
+}
+
+void ScrapingServer::launch(const std::vector<std::string>& argv, const std::string& ready_path,
+                            std::chrono::milliseconds timeout) {
+  process_ = std::make_unique<Process>(argv, dir_.file("server.log"));
+  std::string why;
+  if (!wait_http_ok(url() + ready_path, timeout, &why)) {
+    throw std::runtime_error(name_ + " not ready within " + std::to_string(timeout.count() / 1000) + "s (" + why +
+                             "); log:\n" + tail(log()));
+  }
+}
+
+std::string ScrapingServer::query_value(const std::string& promql) {
+  char* enc = curl_easy_escape(nullptr, promql.c_str(), static_cast<int>(promql.size()));
+  auto r = http_request("POST", url() + "/api/v1/query", std::string("query=") + enc,
+                        {"Content-Type: application/x-www-form-urlencoded"});
+  curl_free(enc);
+  // Extract the first "value":[ts,"v"] without a JSON dependency in the harness.
+  auto pos = r.body.find("\"value\":[");
+  if (pos == std::string::npos) return "";
+  auto q1 = r.body.find('"', r.body.find(',', pos) + 1);
+  auto q2 = r.body.find('"', q1 + 1);
+  if (q1 == std::string::npos || q2 == std::string::npos) return "";
+  return r.body.substr(q1 + 1, q2 - q1 - 1);
+}
+
+bool ScrapingServer::wait_scraped(std::chrono::milliseconds timeout) {
+  return wait_until([&] { return query_value("up{job=\"" + options_.job + "\"} == 1") == "1"; }, timeout, 200ms);
+}
 
 void PrometheusServer::start() {
   std::string bin = find_binary("prometheus");
@@ -262,46 +307,28 @@ void PrometheusServer::start() {
     }
   }
   cfg << options_.extra_config << "\n";
-  cfg << "scrape_configs:\n";
-  if (!options_.targets.empty()) {
-    cfg << "  - job_name: " << options_.job << "\n    static_configs:\n      - targets: [";
-    for (size_t i = 0; i < options_.targets.size(); ++i) cfg << (i ? ", " : "") << "'" << options_.targets[i] << "'";
-    cfg << "]\n";
-  }
-  cfg << options_.extra_scrape_configs << "\n";
+  cfg << scrape_configs_yaml();
   write_file(dir_.file("prometheus.yml"), cfg.str());
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{bin, "--config.file=" + dir_.file("prometheus.yml"),
-                               "--storage.tsdb.path=" + dir_.file("data"),
-                               "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                               "--storage.tsdb.retention.time=1h", "--log.level=warn", "--web.enable-lifecycle"},
-      dir_.file("prometheus.log"));
-  std::string why;
-  if (!wait_http_ok(url() + "/-/ready", 30s, &why)) {
-    throw std::runtime_error("Prometheus not ready within 30s (" + why + "); log:\n" + tail(log()));
-  }
+  launch({bin, "--config.file=" + dir_.file("prometheus.yml"), "--storage.tsdb.path=" + dir_.file("data"),
+          "--web.listen-address=127.0.0.1:" + std::to_string(port()), "--storage.tsdb.retention.time=1h",
+          "--log.level=warn", "--web.enable-lifecycle"},
+         "/-/ready", 30s);
 }
 
-void PrometheusServer::stop() { process_.reset(); }
-
-std::string PrometheusServer::log() const { return read_file(dir_.file("prometheus.log")); }
-
-std::string PrometheusServer::query_value(const std::string& promql) {
-  char* enc = curl_easy_escape(nullptr, promql.c_str(), static_cast<int>(promql.size()));
-  auto r = http_request("POST", url() + "/api/v1/query", std::string("query=") + enc,
-                        {"Content-Type: application/x-www-form-urlencoded"});
-  curl_free(enc);
-  // Extract the first "value":[ts,"v"] without a JSON dependency in the harness.
-  auto pos = r.body.find("\"value\":[");
-  if (pos == std::string::npos) return "";
-  auto q1 = r.body.find('"', r.body.find(',', pos) + 1);
-  auto q2 = r.body.find('"', q1 + 1);
-  if (q1 == std::string::npos || q2 == std::string::npos) return "";
-  return r.body.substr(q1 + 1, q2 - q1 - 1);
-}
-
-bool PrometheusServer::wait_scraped(std::chrono::milliseconds timeout) {
-  return wait_until([&] { return query_value("up{job=\"" + options_.job + "\"} == 1") == "1"; }, timeout, 200ms);
+void VictoriaMetricsServer::start() {
+  std::string bin = find_binary("victoria-metrics");
+  if (bin.empty()) throw std::runtime_error("victoria-metrics not installed (apt-get install victoria-metrics)");
+  if (!options_.rule_files.empty() || !options_.extra_config.empty())
+    throw std::runtime_error("VictoriaMetrics evaluates no rules: rule_files and extra_config are Prometheus only");
+  // -promscrape.config is parsed strictly: Prometheus-only keys such as global.evaluation_interval
+  // are refused ("field evaluation_interval not found in type promscrape.GlobalConfig").
+  write_file(dir_.file("scrape.yml"),
+             "global:\n  scrape_interval: " + options_.scrape_interval + "\n" + scrape_configs_yaml());
+  launch({bin, "-httpListenAddr=127.0.0.1:" + std::to_string(port()), "-storageDataPath=" + dir_.file("data"),
+          "-promscrape.config=" + dir_.file("scrape.yml"),
+          // Instant queries at "now" are otherwise answered with the data of 30 s ago.
+          "-search.latencyOffset=1s", "-retentionPeriod=1d", "-loggerLevel=WARN"},
+         "/health", 30s);
 }
 
 std::string haproxy_config(int front_port, int admin_port, const std::vector<HaproxyBackendServer>& servers) {

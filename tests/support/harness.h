@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace rs::testing {
@@ -87,37 +88,65 @@ bool wait_http_ok(const std::string& url, std::chrono::milliseconds timeout, std
 // Path of a server binary from Debian's packages, or "" (tests then fail with a clear message).
 std::string find_binary(const std::string& name);
 
-// A real Prometheus on a free port in its own temp dir, scraping `targets` ("host:port") every
-// `scrape_interval` under job `job`. rule_files are copied in and loaded.
-class PrometheusServer {
+// A real metrics backend that scrapes targets itself and answers the Prometheus query API, on a
+// free port in its own temp dir, scraping `targets` ("host:port") every `scrape_interval` under
+// job `job` plus `extra_scrape_configs`. The subclasses say how to start each one.
+class ScrapingServer {
  public:
   struct Options {
     std::vector<std::string> targets;
     std::string job = "test";
     std::string scrape_interval = "1s";
-    std::string evaluation_interval = "1s";
-    std::string extra_scrape_configs;  // YAML appended under scrape_configs (indented 2 spaces)
-    std::vector<std::string> rule_files;
-    std::string extra_config;  // YAML appended at top level (e.g. alerting:)
+    std::string evaluation_interval = "1s";  // Prometheus only (its rules)
+    std::string extra_scrape_configs;        // YAML appended under scrape_configs (indented 2 spaces)
+    std::vector<std::string> rule_files;     // Prometheus only
+    std::string extra_config;                // Prometheus only: YAML appended at top level (e.g. alerting:)
   };
-  explicit PrometheusServer(Options options);
-  ~PrometheusServer();
-  void start();  // bounded wait for /-/ready; throws with the log tail on failure
+  ScrapingServer(Options options, std::string name);
+  virtual ~ScrapingServer();
+  ScrapingServer(const ScrapingServer&) = delete;
+  ScrapingServer& operator=(const ScrapingServer&) = delete;
+  virtual void start() = 0;  // bounded wait for readiness; throws with the log tail on failure
   void stop();
   bool running() const { return process_ != nullptr; }
+  const std::string& name() const { return name_; }  // "Prometheus", "VictoriaMetrics"
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Instant query; returns the first sample's value as text or "" (for test polling).
   std::string query_value(const std::string& promql);
-  // Waits until the target(s) of `job` have been scraped `n` times successfully.
+  // Waits until the target(s) of `job` have been scraped successfully.
   bool wait_scraped(std::chrono::milliseconds timeout);
   std::string log() const;
 
- private:
+ protected:
+  // "scrape_configs:\n..." for the targets and extra_scrape_configs.
+  std::string scrape_configs_yaml() const;
+  // Runs `argv` (logging to the server's log) and waits until GET url()+ready_path answers 2xx.
+  void launch(const std::vector<std::string>& argv, const std::string& ready_path, std::chrono::milliseconds timeout);
+
   Options options_;
   TempDir dir_;
+
+ private:
+  std::string name_;
   int port_;
   std::unique_ptr<Process> process_;
+};
+
+// Debian's Prometheus (--web.enable-lifecycle, 1 h retention); rule_files are copied in and loaded.
+class PrometheusServer : public ScrapingServer {
+ public:
+  explicit PrometheusServer(Options options) : ScrapingServer(std::move(options), "Prometheus") {}
+  void start() override;
+};
+
+// Debian's VictoriaMetrics single node scraping with -promscrape.config (the same scrape
+// configs), -search.latencyOffset=1s so that an instant query at "now" sees the last scrape,
+// ready when /health answers. It has no rules: rule_files and extra_config are refused.
+class VictoriaMetricsServer : public ScrapingServer {
+ public:
+  explicit VictoriaMetricsServer(Options options) : ScrapingServer(std::move(options), "VictoriaMetrics") {}
+  void start() override;
 };
 
 // One server line of an HAProxy backend.

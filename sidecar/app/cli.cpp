@@ -22,6 +22,7 @@
 #include "common/json_text.h"
 #include "sidecar/api/tls_context.h"
 #include "sidecar/core/engine.h"
+#include "sidecar/core/rule_queries.h"
 #include "sidecar/app/gate.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/prometheus_rules.h"
@@ -73,11 +74,20 @@ void print_summary(const LoadedConfig& loaded) {
             << "prometheus " << c.prometheus.url << ", every " << common::format_duration(c.evaluation_interval)
             << ", listen " << c.listen << "\n";
   for (const auto& r : c.rules) {
+    const std::string how_long = format_timing(r);
     std::cout << "rule " << r.name << ": " << action_name(r.action) << " when " << comparison_name(r.comparison) << " "
-              << format_value(r.threshold) << " for " << common::format_duration(r.for_duration) << ", delay "
-              << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", " << r.severity
-              << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n"
+              << format_value(r.threshold) << (r.baseline ? " and worse than the baseline" : "") << " " << how_long
+              << ", delay " << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", "
+              << r.severity << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n"
               << "  query: " << r.query << "\n";
+    if (r.baseline) {
+      std::cout << "  baseline (max_ratio " << format_value(r.baseline->max_ratio) << ", min_difference "
+                << format_value(r.baseline->min_difference) << "): " << r.baseline->query << "\n";
+    }
+    if (r.min_samples) {
+      std::cout << "  min_samples (at least " << format_value(r.min_samples->at_least) << "): " << r.min_samples->query
+                << "\n";
+    }
   }
   if (!c.web.file.empty()) {
     std::cout << "web config " << c.web.file << ": ";
@@ -105,19 +115,28 @@ void print_summary(const LoadedConfig& loaded) {
 bool check_online(LoadedConfig& loaded, Env& env) {
   const Config& c = loaded.config;
   promql::Client client(c.prometheus, env.make_http());
-  std::vector<std::string> queries;
-  for (const auto& r : c.rules) queries.push_back(r.query);
-  auto outcomes = client.query_all(queries);
+  const RuleQueries queries(c.rules);
+  auto outcomes = client.query_all(queries.queries());
   bool ok = true;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    const RuleConfig& r = c.rules[i];
+    const RuleConfig& r = c.rules[queries.rule_of(i)];
+    const RuleQueries::Kind kind = queries.kind_of(i);
+    // "query error-rate", "query error-rate baseline", "query error-rate min_samples"
+    const std::string label =
+        r.name + (kind == RuleQueries::Kind::kRule ? "" : std::string(" ") + query_kind_name(kind));
     if (auto* error = std::get_if<promql::QueryError>(&outcomes[i])) {
-      std::cout << "query " << r.name << ": ERROR (" << promql::error_reason_name(error->reason)
+      std::cout << "query " << label << ": ERROR (" << promql::error_reason_name(error->reason)
                 << "): " << error->message << "\n";
       ok = false;
       continue;
     }
     const auto& data = std::get<promql::QueryData>(outcomes[i]);
+    if (kind != RuleQueries::Kind::kRule) {  // judged with the rule's value at run time; shown as read
+      if (data.samples.empty()) std::cout << "query " << label << ": no data\n";
+      for (const auto& s : data.samples) std::cout << "query " << label << ": " << format_value(s.value) << "\n";
+      for (const auto& w : data.warnings) std::cout << "query " << label << ": Prometheus warning: " << w << "\n";
+      continue;
+    }
     if (data.samples.empty()) {
       std::cout << "query " << r.name << ": no data (counts as missing: " << missing_name(r.missing) << ")\n";
     }
@@ -128,8 +147,9 @@ bool check_online(LoadedConfig& loaded, Env& env) {
       std::cout << "query " << r.name << ": " << format_value(s.value) << (labels.empty() ? "" : " {" + labels + "}")
                 << " (" << comparison_name(r.comparison) << " " << format_value(r.threshold)
                 << (std::isnan(s.value) ? ": no data"
-                    : breach            ? ": BREACHING"
-                                        : ": ok")
+                    : r.baseline ? (breach ? ": floor crossed; judged against the baseline" : ": floor not crossed")
+                    : breach     ? ": BREACHING"
+                                 : ": ok")
                 << ")\n";
     }
     for (const auto& w : data.warnings) std::cout << "query " << r.name << ": Prometheus warning: " << w << "\n";

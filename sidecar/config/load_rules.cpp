@@ -2,6 +2,8 @@
 #include <set>
 
 #include "sidecar/config/loaders.h"
+#include "sidecar/policy/breach_window.h"
+#include "sidecar/policy/decision.h"  // format_value
 
 namespace rs::sidecar::config_internal {
 namespace {
@@ -18,22 +20,95 @@ bool is_rule_name(const std::string& name) {
   return !name.empty();
 }
 
+// A judge's map as one level (the rule, or a stage override) wrote it: every sub-key optional,
+// so a stage may change one of them and keep the rule's others. Queries are templated.
+struct MinSamplesFields {
+  std::optional<std::string> query;
+  std::optional<double> at_least;
+};
+struct BaselineFields {
+  std::optional<std::string> query;
+  std::optional<double> max_ratio, min_difference;
+};
+
 struct RuleFields {
   std::optional<double> above, below;
   std::optional<Duration> for_duration, delay;
+  std::optional<BreachesSpec> breaches;
+  bool breaches_set = false;  // `breaches` present (also when it failed to parse)
   std::optional<Missing> missing;
   std::optional<RuleAction> action;
   std::optional<std::string> severity;
+  std::optional<MinSamplesFields> min_samples;
+  std::optional<BaselineFields> baseline;
 };
 
-// Reads the fields a rule and its stage overrides share.
-RuleFields read_rule_fields(MapReader& r) {
+// A judge's query: required where the judge is introduced (`needed`), templated like the
+// rule's query (same vars, same errors).
+std::optional<std::string> judge_query(MapReader& m, bool needed, const Vars& vars) {
+  auto text = m.scalar("query", needed);
+  if (!text) return std::nullopt;
+  if (text->empty()) {
+    m.error("query", "must not be empty");
+    return std::nullopt;
+  }
+  return m.render("query", *text, vars);
+}
+
+// `min_samples: {query, at_least}`. `rule_has` is the rule's own map when reading a stage's:
+// the stage may then set only the sub-keys it changes.
+MinSamplesFields read_min_samples(MapReader& r, const Vars& vars, const std::optional<MinSamplesFields>& rule_has) {
+  MapReader m = r.child("min_samples");
+  MinSamplesFields f;
+  f.query = judge_query(m, !rule_has, vars);
+  const YAML::Node at_least = m.raw("at_least");
+  if (!rule_has && (!at_least || at_least.IsNull()))
+    m.error("at_least", "is required (the fewest samples to judge on)");
+  f.at_least = m.number("at_least");
+  if (f.at_least && *f.at_least < 0) m.error("at_least", "must be at least 0, not " + format_value(*f.at_least));
+  m.finish();
+  return f;
+}
+
+// `baseline: {query, max_ratio, min_difference}` (max_ratio defaults to 1, min_difference to 0).
+BaselineFields read_baseline(MapReader& r, const Vars& vars, const std::optional<BaselineFields>& rule_has) {
+  MapReader m = r.child("baseline");
+  BaselineFields f;
+  f.query = judge_query(m, !rule_has, vars);
+  f.max_ratio = m.number("max_ratio");
+  if (f.max_ratio && *f.max_ratio < 1) {
+    m.error("max_ratio", "must be at least 1 (1 = no worse than the baseline), not " + format_value(*f.max_ratio));
+  }
+  f.min_difference = m.number("min_difference");
+  if (f.min_difference && *f.min_difference < 0) {
+    m.error("min_difference", "must be at least 0, not " + format_value(*f.min_difference));
+  }
+  m.finish();
+  return f;
+}
+
+// Reads the fields a rule and its stage overrides share. `rule` is null when reading the rule
+// itself, and the rule's fields when reading one of its stage overrides.
+RuleFields read_rule_fields(MapReader& r, const std::string& rule_name, const Vars& vars,
+                            const RuleFields* rule = nullptr) {
   RuleFields f;
   f.above = r.number("above");
   f.below = r.number("below");
   // raw() first, so `for` and `delay` are listed as known keys even when absent.
   if (r.raw("for")) f.for_duration = r.duration("for", Duration{0});
   if (r.raw("delay")) f.delay = r.duration("delay", Duration{0});
+  if (r.raw("breaches")) {
+    f.breaches_set = true;
+    if (auto text = r.scalar("breaches", false)) {
+      std::string why;
+      f.breaches = parse_breaches(*text, &why);
+      if (!f.breaches) r.error("breaches", why);
+    }
+  }
+  if (f.for_duration && f.breaches_set) {
+    r.error("breaches",
+            "rule '" + rule_name + "' sets both `for` and `breaches`: `breaches: \"M of N\"` replaces `for`; keep one");
+  }
   if (auto m = r.scalar("missing", false)) {
     if (*m == "hold")
       f.missing = Missing::kHold;
@@ -53,8 +128,37 @@ RuleFields read_rule_fields(MapReader& r) {
       r.error("action", "'" + *a + "' is not one of rollback, notify");
   }
   if (auto s = r.scalar("severity", false)) f.severity = *s;
+  if (r.raw("min_samples")) f.min_samples = read_min_samples(r, vars, rule ? rule->min_samples : std::nullopt);
+  if (r.raw("baseline")) f.baseline = read_baseline(r, vars, rule ? rule->baseline : std::nullopt);
   if (f.above && f.below) r.error("above", "set either above or below, not both");
   return f;
+}
+
+// A stage's sub-keys over the rule's; the query is always set when both levels were read
+// without errors (the level that introduces the judge must have one).
+std::optional<MinSamplesSpec> merged(const std::optional<MinSamplesFields>& over,
+                                     const std::optional<MinSamplesFields>& base) {
+  if (!over && !base) return std::nullopt;
+  MinSamplesFields none;
+  const MinSamplesFields& o = over ? *over : none;
+  const MinSamplesFields& b = base ? *base : none;
+  MinSamplesSpec spec;
+  spec.query = o.query.value_or(b.query.value_or(""));
+  spec.at_least = o.at_least.value_or(b.at_least.value_or(0));
+  return spec;
+}
+
+std::optional<BaselineSpec> merged(const std::optional<BaselineFields>& over,
+                                   const std::optional<BaselineFields>& base) {
+  if (!over && !base) return std::nullopt;
+  BaselineFields none;
+  const BaselineFields& o = over ? *over : none;
+  const BaselineFields& b = base ? *base : none;
+  BaselineSpec spec;
+  spec.query = o.query.value_or(b.query.value_or(""));
+  spec.max_ratio = o.max_ratio.value_or(b.max_ratio.value_or(1.0));
+  spec.min_difference = o.min_difference.value_or(b.min_difference.value_or(0.0));
+  return spec;
 }
 
 void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::vector<RuleConfig>& out) {
@@ -67,7 +171,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
     r.error("name", quote_clipped(rule.name) + " may only contain letters, digits and _ . : -");
   }
   std::string query_template = r.string("query");
-  RuleFields base = read_rule_fields(r);
+  RuleFields base = read_rule_fields(r, rule.name, vars);
   if (!base.above && !base.below) r.error("query", "needs a threshold: set above or below");
 
   RuleFields over;
@@ -79,7 +183,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
       for (auto it = stages.begin(); it != stages.end(); ++it) {
         std::string stage = it->first.Scalar();
         MapReader s(it->second, r.key_path("stages") + "." + stage, line_of(it->first), r.errors());
-        RuleFields f = read_rule_fields(s);
+        RuleFields f = read_rule_fields(s, rule.name, vars, &base);
         if ((f.above && base.below) || (f.below && base.above)) {
           s.error(f.above ? "above" : "below", "a stage may change the threshold, not its direction");
         }
@@ -96,7 +200,12 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
                    : over.below ? *over.below
                    : base.above ? *base.above
                                 : base.below.value_or(0);
-  rule.for_duration = over.for_duration.value_or(base.for_duration.value_or(Duration{0}));
+  // `for` or `breaches`: a stage that sets either one picks it, whatever the rule set.
+  const RuleFields& timing = (over.for_duration || over.breaches_set) ? over : base;
+  rule.breaches = timing.breaches;
+  rule.for_duration = timing.breaches_set ? Duration{0} : timing.for_duration.value_or(Duration{0});
+  rule.min_samples = merged(over.min_samples, base.min_samples);
+  rule.baseline = merged(over.baseline, base.baseline);
   rule.delay = over.delay.value_or(base.delay.value_or(Duration{0}));
   rule.missing = over.missing.value_or(base.missing.value_or(Missing::kHold));
   rule.action = over.action.value_or(base.action.value_or(RuleAction::kRollback));

@@ -57,7 +57,10 @@ void check_templated(LoadContext& c, const std::string& path, int line, const st
 void check_templating_is_complete(LoadContext& c) {
   for (std::size_t i = 0; i < c.config.rules.size(); ++i) {
     const RuleConfig& r = c.config.rules[i];
-    check_templated(c, "rules[" + std::to_string(i) + "].query", r.line, r.query);
+    const std::string path = "rules[" + std::to_string(i) + "]";
+    check_templated(c, path + ".query", r.line, r.query);
+    if (r.baseline) check_templated(c, path + ".baseline.query", r.line, r.baseline->query);
+    if (r.min_samples) check_templated(c, path + ".min_samples.query", r.line, r.min_samples->query);
   }
   const RollbackConfig& rb = c.config.rollback;
   const int rollback_line = c.top.line("rollback");

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/duration.h"
+#include "sidecar/policy/judges.h"
 #include "sidecar/policy/worst_series.h"
 
 namespace rs::sidecar {
@@ -78,8 +79,9 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
       promotion_(config.promotion.steps, config.promotion.step_duration),
-      last_warnings_(config.rules.size()),
-      last_errors_(config.rules.size()),
+      queries_(config.rules),
+      last_warnings_(queries_.size()),
+      last_errors_(queries_.size()),
       stable_check_(
           config.rollback.preflight.enabled
               ? std::make_unique<StableHealthCheck>(config.rollback.preflight, config.prometheus, env.make_http())
@@ -179,36 +181,60 @@ DeploymentState Engine::state() const {
   return machine_.state();
 }
 
-Observation Engine::observe_outcome(std::size_t index, const promql::QueryOutcome& outcome) {
-  const RuleConfig& rule = config_.rules[index];
+Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& outcome) {
+  const RuleConfig& rule = config_.rules[queries_.rule_of(slot)];
+  const RuleQueries::Kind kind = queries_.kind_of(slot);
+  // "rule errors: query failed", "rule errors: baseline query failed", ...
+  const std::string what =
+      kind == RuleQueries::Kind::kRule ? std::string("query") : std::string(query_kind_name(kind)) + " query";
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     const char* reason = promql::error_reason_name(error->reason);
     metrics_.count_query_error(rule.name, reason);
     // Every failure is counted; the log says it at warn once per distinct error, not per tick.
     std::string key = std::string(reason) + ": " + error->message;
-    if (key != last_errors_[index]) {
-      spdlog::warn("rule {}: query failed ({}): {}", rule.name, reason, error->message);
-      last_errors_[index] = std::move(key);
+    if (key != last_errors_[slot]) {
+      spdlog::warn("rule {}: {} failed ({}): {}", rule.name, what, reason, error->message);
+      last_errors_[slot] = std::move(key);
     } else {
-      spdlog::debug("rule {}: query failed again ({})", rule.name, reason);
+      spdlog::debug("rule {}: {} failed again ({})", rule.name, what, reason);
     }
     return Observation::error(reason, error->message);
   }
   const auto& data = std::get<promql::QueryData>(outcome);
-  if (!last_errors_[index].empty()) {
-    spdlog::info("rule {}: query works again", rule.name);
-    last_errors_[index].clear();
+  if (!last_errors_[slot].empty()) {
+    spdlog::info("rule {}: {} works again", rule.name, what);
+    last_errors_[slot].clear();
   }
   std::string warnings;
   for (const auto& w : data.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
-  if (warnings != last_warnings_[index]) {
-    if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns: {}", rule.name, warnings);
-    last_warnings_[index] = warnings;
+  if (warnings != last_warnings_[slot]) {
+    if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns about the {}: {}", rule.name, what, warnings);
+    last_warnings_[slot] = warnings;
   }
-  const std::optional<double> worst = worst_series(sample_values(data), rule.comparison);
-  if (!worst)
+  // Several series: the worst one for the rule's and the baseline's value (the same reduction on
+  // both sides), the sum for a sample count.
+  const std::optional<double> value = kind == RuleQueries::Kind::kMinSamples
+                                          ? sum_series(sample_values(data))
+                                          : worst_series(sample_values(data), rule.comparison);
+  if (!value)
     return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
-  return Observation::of_value(*worst);
+  return Observation::of_value(*value);
+}
+
+Observation Engine::judge_rule(std::size_t index, const std::vector<promql::QueryOutcome>& outcomes) {
+  const RuleConfig& rule = config_.rules[index];
+  const RuleQueries::Slots& slots = queries_.of_rule(index);
+  Observation value = read_answer(slots.query, outcomes[slots.query]);
+  if (!rule.baseline && !rule.min_samples) return value;  // the tracker compares it to the threshold
+  // With a baseline the rule's threshold is an absolute floor the canary must cross too.
+  Judgement verdict = rule.baseline ? judge_baseline(value, read_answer(*slots.baseline, outcomes[*slots.baseline]),
+                                                     rule.comparison, *rule.baseline, rule.threshold)
+                                    : judge_threshold(value, rule.comparison, rule.threshold);
+  if (rule.min_samples) {
+    const Observation samples = read_answer(*slots.min_samples, outcomes[*slots.min_samples]);
+    verdict = apply_min_samples(judge_min_samples(samples, *rule.min_samples), std::move(verdict));
+  }
+  return verdict.to_observation();
 }
 
 void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
@@ -217,23 +243,29 @@ void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
   if (s.state == before) return;
   const std::string value = s.value ? format_value(*s.value) : "no value";
   const std::string compared = std::string(comparison_name(rule.comparison)) + " " + format_value(rule.threshold);
+  // A judge's own words ("canary 0.3 vs baseline 0.1: ...") say more than value and threshold.
+  const std::string judged = s.evidence.is_object() ? s.evidence.value("reason", "") : "";
+  const std::string seen = judged.empty() ? value + " " + compared : judged;
+  const std::string how_long = format_timing(rule);  // "for 5m" | "in 3 of 5 datapoints"
   switch (s.state) {
     case RuleState::kPending:
-      spdlog::info("rule {}: {} -> pending: {} {} (fires after {})", rule.name, rule_state_name(before), value,
-                   compared, common::format_duration(rule.for_duration));
+      spdlog::info("rule {}: {} -> pending: {} (fires {})", rule.name, rule_state_name(before), seen,
+                   rule.breaches ? "at " + format_breaches(*rule.breaches) + " datapoints"
+                                 : "after " + common::format_duration(rule.for_duration));
       break;
     case RuleState::kFiring:
       if (rule.delay.count() > 0 && !s.actionable) {
-        spdlog::warn("rule {}: {} -> firing: {} {} for {}; re-checking after delay {} before acting", rule.name,
-                     rule_state_name(before), value, compared, common::format_duration(rule.for_duration),
-                     common::format_duration(rule.delay));
+        spdlog::warn("rule {}: {} -> firing: {} {}; re-checking after delay {} before acting", rule.name,
+                     rule_state_name(before), seen, how_long, common::format_duration(rule.delay));
       } else {
-        spdlog::warn("rule {}: {} -> firing: {} {} for {}", rule.name, rule_state_name(before), value, compared,
-                     common::format_duration(rule.for_duration));
+        spdlog::warn("rule {}: {} -> firing: {} {}", rule.name, rule_state_name(before), seen, how_long);
       }
       break;
     case RuleState::kOk:
-      spdlog::info("rule {}: {} -> ok: {} (threshold {})", rule.name, rule_state_name(before), value, compared);
+      if (judged.empty())
+        spdlog::info("rule {}: {} -> ok: {} (threshold {})", rule.name, rule_state_name(before), value, compared);
+      else
+        spdlog::info("rule {}: {} -> ok: {}", rule.name, rule_state_name(before), judged);
       break;
     case RuleState::kNoData:
       spdlog::warn("rule {}: {} -> nodata: {} (missing: {})", rule.name, rule_state_name(before), s.last_problem,
@@ -290,9 +322,7 @@ void Engine::evaluate_once() {
     if (persist_pending_.load()) persist();  // retried every tick until the disk takes it
     run_cleanup_if_due();
 
-    std::vector<std::string> queries;
-    queries.reserve(config_.rules.size());
-    for (const auto& rule : config_.rules) queries.push_back(rule.query);
+    std::vector<std::string> queries = queries_.queries();  // the rules' (slots), then verification's
     bool verifying = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -310,13 +340,15 @@ void Engine::evaluate_once() {
     std::string summary;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      for (std::size_t slot = 0; slot < queries_.size(); ++slot) {
+        metrics_.observe_query_duration(config_.rules[queries_.rule_of(slot)].name, elapsed[slot]);
+      }
       std::vector<const RuleTracker*> trackers;
       for (std::size_t i = 0; i < trackers_.size(); ++i) {
         RuleTracker& tracker = trackers_[i];
         const RuleConfig& rule = tracker.rule();
-        metrics_.observe_query_duration(rule.name, elapsed[i]);
         const RuleState before = tracker.status().state;
-        const RuleStatus& status = tracker.observe(observe_outcome(i, outcomes[i]), now, mono_now);
+        const RuleStatus& status = tracker.observe(judge_rule(i, outcomes), now, mono_now);
         metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
                           rule_state_name(status.state));
         log_rule_transition(tracker, before);

@@ -25,6 +25,7 @@
 #include "sidecar/rollback/rollback_run.h"
 #include "sidecar/policy/rule_tracker.h"
 #include "sidecar/core/persist_health.h"
+#include "sidecar/core/rule_queries.h"
 #include "sidecar/core/self_metrics.h"
 #include "sidecar/core/state_store.h"
 #include "sidecar/core/status_view.h"
@@ -133,7 +134,12 @@ class Engine {
 
  private:
   void restore_from(const std::optional<PersistedState>& saved);
-  Observation observe_outcome(std::size_t index, const promql::QueryOutcome& outcome);
+  // One answer in query slot `slot` (queries_) as an observation: a query error counted under
+  // the rule's name and logged; several series reduced (worst, or summed for min_samples).
+  Observation read_answer(std::size_t slot, const promql::QueryOutcome& outcome);
+  // Rule `index`'s observation from its answers: its value alone, or the judges' verdict when it
+  // has `baseline` and/or `min_samples` (judges.h).
+  Observation judge_rule(std::size_t index, const std::vector<promql::QueryOutcome>& outcomes);
   void log_rule_transition(const RuleTracker& tracker, RuleState before);
   void take_decision(Decision decision);
   void execute_rollback(Decision decision, MonoTime decided_mono);
@@ -170,8 +176,9 @@ class Engine {
   std::optional<MonoTime> last_mono_;
   std::uint64_t evaluations_ = 0;
   std::optional<Decision> resume_;          // interrupted rollback to finish first
-  std::vector<std::string> last_warnings_;  // per rule, so repeated Prometheus warnings log once
-  std::vector<std::string> last_errors_;    // per rule, so a persisting query error logs once
+  const RuleQueries queries_;               // every rule's queries, one batch per evaluation
+  std::vector<std::string> last_warnings_;  // per query slot, so repeated Prometheus warnings log once
+  std::vector<std::string> last_errors_;    // per query slot, so a persisting query error logs once
   std::optional<Freeze> freeze_;
   std::optional<WallTime> deployment_since_;
   std::deque<std::string> seen_alerts_;  // oldest first, at most kMaxSeenAlerts

@@ -21,11 +21,33 @@ nlohmann::json to_json(const RuleView& view) {
   const RuleStatus& s = view.status;
   nlohmann::json value = nullptr;
   if (s.value) value = std::isfinite(*s.value) ? nlohmann::json(*s.value) : nlohmann::json(format_value(*s.value));
+  nlohmann::json baseline = nullptr, min_samples = nullptr, samples = nullptr;
+  if (r.baseline) {
+    baseline = {{"query", r.baseline->query},
+                {"max_ratio", r.baseline->max_ratio},
+                {"min_difference", r.baseline->min_difference}};
+  }
+  if (r.min_samples) {
+    min_samples = {{"query", r.min_samples->query}, {"at_least", r.min_samples->at_least}};
+    // The guard's count as the judge saw it (apply_min_samples files it under "min_samples");
+    // none when its query failed.
+    const nlohmann::json* guard =
+        s.evidence.is_object() && s.evidence.contains("min_samples") ? &s.evidence["min_samples"] : nullptr;
+    if (guard && guard->is_object() && guard->contains("samples")) samples = (*guard)["samples"];
+  }
+  nlohmann::json window_breached = nullptr, window_datapoints = nullptr;
+  if (r.breaches) {
+    window_breached = s.window_breached;
+    window_datapoints = s.window_datapoints;
+  }
   return {{"name", r.name},
           {"query", r.query},
           {"comparison", comparison_name(r.comparison)},
           {"threshold", r.threshold},
           {"for", common::format_duration(r.for_duration)},
+          {"breaches", r.breaches ? nlohmann::json(format_breaches(*r.breaches)) : nlohmann::json(nullptr)},
+          {"baseline", baseline},
+          {"min_samples", min_samples},
           {"delay", common::format_duration(r.delay)},
           {"missing", missing_name(r.missing)},
           {"severity", r.severity},
@@ -34,6 +56,10 @@ nlohmann::json to_json(const RuleView& view) {
           {"state", rule_state_name(s.state)},
           {"value", value},
           {"breaching", s.breaching},
+          {"evidence", s.evidence},
+          {"samples", samples},
+          {"window_breached", window_breached},
+          {"window_datapoints", window_datapoints},
           {"problem", text_or_null(s.last_problem)},
           {"error_reason", text_or_null(s.error_reason)},
           {"pending_since", time_or_null(s.pending_since)},

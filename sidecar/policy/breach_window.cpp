@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/duration.h"
+
 namespace rs::sidecar {
 
 namespace {
@@ -55,6 +57,11 @@ std::optional<BreachesSpec> parse_breaches(const std::string& text, std::string*
 
 std::string format_breaches(const BreachesSpec& spec) {
   return std::to_string(spec.m) + " of " + std::to_string(spec.n);
+}
+
+std::string format_timing(const RuleConfig& rule) {
+  if (rule.breaches) return "in " + format_breaches(*rule.breaches) + " datapoints";
+  return "for " + common::format_duration(rule.for_duration);
 }
 
 BreachWindow::BreachWindow(BreachesSpec spec) : spec_(spec), ring_(static_cast<std::size_t>(spec.n > 0 ? spec.n : 1)) {}

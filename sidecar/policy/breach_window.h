@@ -15,6 +15,8 @@ namespace rs::sidecar {
 //   "6 of 5": breaches "6 of 5": M (6) is larger than N (5); M of N needs 1 <= M <= N <= 100
 std::optional<BreachesSpec> parse_breaches(const std::string& text, std::string* error);
 std::string format_breaches(const BreachesSpec& spec);  // "3 of 5"
+// How long a rule must breach, for logs and reasons: "for 5m" or "in 3 of 5 datapoints".
+std::string format_timing(const RuleConfig& rule);
 
 // Contract:
 // - A datapoint is one evaluation that counted: a value (breach or not), or no data when the

@@ -256,8 +256,13 @@ Decision DecisionMachine::evidence(const RuleTracker& tracker, DecisionKind kind
   d.decided_at = now;
   d.dry_run = dry_run_;
   const std::string observed = status.value ? format_value(*status.value) : std::string("no data");
-  d.reason = rule.name + " " + observed + " " + d.comparison + " " + format_value(rule.threshold) + " for " +
-             common::format_duration(rule.for_duration);
+  const std::string how_long = format_timing(rule);
+  // A judged rule (baseline, min_samples) carries its judge's evidence and says its comparison.
+  const std::string judged = status.evidence.is_object() ? status.evidence.value("reason", "") : "";
+  if (!status.evidence.is_null()) d.details = status.evidence;
+  d.reason = judged.empty()
+                 ? rule.name + " " + observed + " " + d.comparison + " " + format_value(rule.threshold) + " " + how_long
+                 : rule.name + ": " + judged + ", " + how_long;
   if (kind == DecisionKind::kHold) d.reason = "dry run: would roll back: " + d.reason;
   return d;
 }

@@ -79,7 +79,8 @@ struct Decision {
   std::string reason;                    // one line for humans
   std::vector<std::string> also_firing;  // other rules that were actionable at the same time
   // Trigger-specific evidence: the alert's labels, annotations, startsAt, generatorURL and
-  // fingerprint; the manual request's actor. Null for rules.
+  // fingerprint; the manual request's actor; a judged rule's evidence (RuleStatus::evidence:
+  // baseline comparison, min_samples). Null for plain threshold rules.
   nlohmann::json details;
   // Rollback execution (kind rollback/noop):
   RollbackResult result = RollbackResult::kRunning;

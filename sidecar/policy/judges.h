@@ -14,20 +14,7 @@
 
 namespace rs::sidecar {
 
-// `min_samples: {query, at_least}`: the rule is judged only when `query` (e.g. the canary's
-// request count over the rule's window) is at least `at_least`.
-struct MinSamplesSpec {
-  std::string query;  // templated
-  double at_least = 0;
-};
-
-// `baseline: {query, max_ratio, min_difference}`: `query` is the stable version's value of the
-// same metric at the same evaluation time.
-struct BaselineSpec {
-  std::string query;            // templated
-  double max_ratio = 1.0;       // >= 1
-  double min_difference = 0.0;  // >= 0, in the metric's unit
-};
+// MinSamplesSpec and BaselineSpec (the rule keys) are in rule.h, on RuleConfig.
 
 struct Judgement {
   enum class Kind { kOk, kBreach, kNoData, kInsufficient, kError };

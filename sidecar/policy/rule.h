@@ -30,7 +30,22 @@ struct BreachesSpec {
   bool operator==(const BreachesSpec& o) const { return m == o.m && n == o.n; }
 };
 
-// One rule as it applies to this deployment's stage, query already templated.
+// `min_samples: {query, at_least}`: the rule is judged only when `query` (e.g. the canary's
+// request count over the rule's window) is at least `at_least`. judge_min_samples() in judges.h.
+struct MinSamplesSpec {
+  std::string query;  // templated
+  double at_least = 0;
+};
+
+// `baseline: {query, max_ratio, min_difference}`: `query` is the stable version's value of the
+// same metric at the same evaluation time. judge_baseline() in judges.h.
+struct BaselineSpec {
+  std::string query;            // templated
+  double max_ratio = 1.0;       // >= 1
+  double min_difference = 0.0;  // >= 0, in the metric's unit
+};
+
+// One rule as it applies to this deployment's stage, queries already templated.
 struct RuleConfig {
   std::string name;
   std::string query;  // as sent to Prometheus
@@ -39,6 +54,10 @@ struct RuleConfig {
   Duration for_duration{0};
   // When set, `M of N` replaces `for` (for_duration is then ignored): see RuleTracker.
   std::optional<BreachesSpec> breaches;
+  // Judges beside the threshold (judges.h): the canary against the stable version, and the
+  // samples guard. With `baseline`, `threshold` is an absolute floor that must be crossed too.
+  std::optional<BaselineSpec> baseline;
+  std::optional<MinSamplesSpec> min_samples;
   Duration delay{0};
   Missing missing = Missing::kHold;
   std::string severity = "sev2";

@@ -13,4 +13,12 @@ std::optional<double> worst_series(const std::vector<double>& values, Comparison
   return worst;
 }
 
+std::optional<double> sum_series(const std::vector<double>& values) {
+  std::optional<double> sum;
+  for (double v : values) {
+    if (!std::isnan(v)) sum = sum.value_or(0.0) + v;
+  }
+  return sum;
+}
+
 }  // namespace rs::sidecar

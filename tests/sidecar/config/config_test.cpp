@@ -61,7 +61,8 @@ TEST(Config, EveryErrorNamesTheKeyAndTheLineAndAllComeAtOnce) {
         "c.yml:10: rules[0].for: '5 minutes' is not a duration",
         "c.yml:11: rules[0].missing: 'maybe' is not one of hold, breach, ok",
         "c.yml:8: rules[0].query: unknown variable '{{canary}}' (known: deployment, stage, strategy)",
-        "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, below, delay, for, missing, "
+        "c.yml:15: rules[1].stages.prod.fro: unknown key (known here: above, action, baseline, below, breaches, delay, "
+        "for, min_samples, missing, "
         "severity)",
         "c.yml:12: rules: rule name 'error-rate' is used twice",
         "c.yml:17: actuators[0].type: unknown actuator type 'f5' (known: argo-rollout, aws-alb, aws-codedeploy, "
@@ -226,6 +227,63 @@ INSTANTIATE_TEST_SUITE_P(
                   "c.yml:4: rules[0].stages: must be a map of stage name to overrides"},
         ErrorCase{"TemplateUnclosed", with_rule("{name: e, query: 'x{v=\"{{v\"}', above: 1}"),
                   "c.yml:4: rules[0].query: unclosed '{{' at offset 5"},
+        // breaches: "M of N" (an alternative to `for`), min_samples and baseline (issue #11).
+        ErrorCase{"BreachesMOverN", with_rule("{name: e, query: x, above: 1, breaches: '6 of 5'}"),
+                  "c.yml:4: rules[0].breaches: breaches \"6 of 5\": M (6) is larger than N (5); M of N needs 1 <= M "
+                  "<= N <= 100"},
+        ErrorCase{"BreachesZeroOfN", with_rule("{name: e, query: x, above: 1, breaches: '0 of 3'}"),
+                  "c.yml:4: rules[0].breaches: breaches \"0 of 3\": M must be at least 1"},
+        ErrorCase{"BreachesNotMOfN", with_rule("{name: e, query: x, above: 1, breaches: 'most of the time'}"),
+                  "c.yml:4: rules[0].breaches: breaches \"most of the time\": expected a number M first"},
+        ErrorCase{"BreachesIsAList", with_rule("{name: e, query: x, above: 1, breaches: [3, 5]}"),
+                  "c.yml:4: rules[0].breaches: must be a scalar, found a list"},
+        ErrorCase{"ForAndBreaches", with_rule("{name: e, query: x, above: 1, for: 1m, breaches: '3 of 5'}"),
+                  "c.yml:4: rules[0].breaches: rule 'e' sets both `for` and `breaches`: `breaches: \"M of N\"` "
+                  "replaces `for`; keep one"},
+        ErrorCase{"StageForAndBreaches",
+                  with_rule("{name: e, query: x, above: 1, stages: {prod: {for: 1m, breaches: '3 of 5'}}}"),
+                  "c.yml:4: rules[0].stages.prod.breaches: rule 'e' sets both `for` and `breaches`"},
+        ErrorCase{"MinSamplesWithoutQuery", with_rule("{name: e, query: x, above: 1, min_samples: {at_least: 10}}"),
+                  "c.yml:4: rules[0].min_samples.query: is required"},
+        ErrorCase{"MinSamplesWithoutAtLeast", with_rule("{name: e, query: x, above: 1, min_samples: {query: n}}"),
+                  "c.yml:4: rules[0].min_samples.at_least: is required"},
+        ErrorCase{"MinSamplesNegative",
+                  with_rule("{name: e, query: x, above: 1, min_samples: {query: n, at_least: -1}}"),
+                  "c.yml:4: rules[0].min_samples.at_least: must be at least 0, not -1"},
+        ErrorCase{"MinSamplesNotANumber",
+                  with_rule("{name: e, query: x, above: 1, min_samples: {query: n, at_least: many}}"),
+                  "c.yml:4: rules[0].min_samples.at_least: 'many' is not a finite number"},
+        ErrorCase{"MinSamplesNotAMap", with_rule("{name: e, query: x, above: 1, min_samples: 100}"),
+                  "c.yml:4: rules[0].min_samples: must be a map, found a scalar"},
+        ErrorCase{"MinSamplesUnknownKey",
+                  with_rule("{name: e, query: x, above: 1, min_samples: {query: n, at_least: 1, atleast: 2}}"),
+                  "c.yml:4: rules[0].min_samples.atleast: unknown key (known here: at_least, query)"},
+        ErrorCase{"MinSamplesQueryUnknownVar",
+                  with_rule("{name: e, query: x, above: 1, min_samples: {query: 'n{v=\"{{nope}}\"}', at_least: 1}}"),
+                  "c.yml:4: rules[0].min_samples.query: unknown variable '{{nope}}'"},
+        ErrorCase{"BaselineWithoutQuery", with_rule("{name: e, query: x, above: 1, baseline: {max_ratio: 2}}"),
+                  "c.yml:4: rules[0].baseline.query: is required"},
+        ErrorCase{"BaselineRatioBelowOne",
+                  with_rule("{name: e, query: x, above: 1, baseline: {query: b, max_ratio: 0.5}}"),
+                  "c.yml:4: rules[0].baseline.max_ratio: must be at least 1 (1 = no worse than the baseline), not 0.5"},
+        ErrorCase{"BaselineNegativeDifference",
+                  with_rule("{name: e, query: x, above: 1, baseline: {query: b, min_difference: -0.1}}"),
+                  "c.yml:4: rules[0].baseline.min_difference: must be at least 0, not -0.1"},
+        ErrorCase{"BaselineRatioNotANumber",
+                  with_rule("{name: e, query: x, above: 1, baseline: {query: b, max_ratio: twice}}"),
+                  "c.yml:4: rules[0].baseline.max_ratio: 'twice' is not a finite number"},
+        ErrorCase{"BaselineUnknownKey", with_rule("{name: e, query: x, above: 1, baseline: {query: b, ratio: 2}}"),
+                  "c.yml:4: rules[0].baseline.ratio: unknown key (known here: max_ratio, min_difference, query)"},
+        ErrorCase{"BaselineQueryUnclosedTemplate",
+                  with_rule("{name: e, query: x, above: 1, baseline: {query: 'b{v=\"{{v\"}'}}"),
+                  "c.yml:4: rules[0].baseline.query: unclosed '{{' at offset 5"},
+        ErrorCase{"StageIntroducesBaselineWithoutQuery",
+                  with_rule("{name: e, query: x, above: 1, stages: {prod: {baseline: {max_ratio: 2}}}}"),
+                  "c.yml:4: rules[0].stages.prod.baseline.query: is required"},
+        ErrorCase{"StageBaselineRatioBelowOne",
+                  with_rule("{name: e, query: x, above: 1, baseline: {query: b}, stages: {gamma: {baseline: "
+                            "{max_ratio: 0.9}}}}"),
+                  "c.yml:4: rules[0].stages.gamma.baseline.max_ratio: must be at least 1"},
         ErrorCase{"RulesNotAList",
                   "prometheus: {url: 'http://prom:9090'}\n"
                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
@@ -268,6 +326,92 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"NoActuators", with_rule("{name: e, query: x, above: 1}", "prod", "[]"), "actuators"},
         ErrorCase{"YamlSyntax", "prometheus: {url: 'http://prom:9090'\nrules: []\n", "c.yml:"}),
     [](const ::testing::TestParamInfo<ErrorCase>& row) { return row.param.name; });
+
+// breaches, min_samples and baseline load templated like the rule's query; a stage override may
+// change single sub-keys of min_samples/baseline (the others come from the rule), introduce them
+// (with a query), and pick `for` or `breaches` whatever the rule set.
+TEST(Config, JudgeKeysLoadTemplatedAndStageOverridesMergeThem) {
+  const std::string rule =
+      "{name: e, query: 'errors{version=\"{{canary}}\"}', above: 0.01, breaches: '3 of 5',"
+      " min_samples: {query: 'requests{version=\"{{canary}}\"}', at_least: 100},"
+      " baseline: {query: 'errors{version=\"{{stable}}\"}', max_ratio: 2, min_difference: 0.005},"
+      " stages: {prod: {baseline: {max_ratio: 3}, min_samples: {at_least: 50}},"
+      " gamma: {for: 1m}}}";
+  const auto load = [&](const std::string& stage, const std::string& rule_yaml) {
+    return load_config_text(
+        "prometheus: {url: 'http://prom:9090'}\n"
+        "deployment: {name: checkout, stage: " +
+            stage +
+            ", strategy: canary, vars: {canary: v2, stable: v1}}\n"
+            "rules:\n"
+            "  - " +
+            rule_yaml + "\ndry_run: true\n",
+        "c.yml", actuators::Registry::builtin());
+  };
+  {
+    LoadResult r = load("prod", rule);
+    ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+    const RuleConfig& c = r.loaded->config.rules.at(0);
+    ASSERT_TRUE(c.breaches);
+    EXPECT_EQ(*c.breaches, (BreachesSpec{3, 5}));
+    EXPECT_EQ(c.for_duration.count(), 0);
+    ASSERT_TRUE(c.baseline);
+    EXPECT_EQ(c.baseline->query, "errors{version=\"v1\"}");
+    EXPECT_EQ(c.baseline->max_ratio, 3) << "the prod override's";
+    EXPECT_EQ(c.baseline->min_difference, 0.005) << "the rule's, kept under the override";
+    ASSERT_TRUE(c.min_samples);
+    EXPECT_EQ(c.min_samples->query, "requests{version=\"v2\"}") << "the rule's query, templated";
+    EXPECT_EQ(c.min_samples->at_least, 50);
+    EXPECT_EQ(c.threshold, 0.01);
+  }
+  {
+    LoadResult r = load("gamma", rule);
+    ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+    const RuleConfig& c = r.loaded->config.rules.at(0);
+    EXPECT_FALSE(c.breaches) << "gamma's `for` replaces the rule's `breaches`";
+    EXPECT_EQ(c.for_duration.count(), 60000);
+    EXPECT_EQ(c.baseline->max_ratio, 2);
+    EXPECT_EQ(c.min_samples->at_least, 100);
+  }
+  {
+    // Defaults: max_ratio 1, min_difference 0; a stage may bring a judge the rule lacks, and
+    // `breaches` where the rule has `for`.
+    LoadResult r = load("prod",
+                        "{name: e, query: x, below: 0.99, for: 5m, stages: {prod: {breaches: '2 of 4',"
+                        " baseline: {query: 'ok{version=\"{{stable}}\"}'}}}}");
+    ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+    const RuleConfig& c = r.loaded->config.rules.at(0);
+    EXPECT_EQ(*c.breaches, (BreachesSpec{2, 4}));
+    EXPECT_EQ(c.for_duration.count(), 0) << "`breaches` replaces `for`";
+    ASSERT_TRUE(c.baseline);
+    EXPECT_EQ(c.baseline->query, "ok{version=\"v1\"}");
+    EXPECT_EQ(c.baseline->max_ratio, 1);
+    EXPECT_EQ(c.baseline->min_difference, 0);
+    EXPECT_FALSE(c.min_samples);
+    EXPECT_EQ(c.comparison, Comparison::kBelow);
+  }
+  {
+    LoadResult r = load("prod", "{name: e, query: x, above: 1}");
+    ASSERT_TRUE(r.loaded);
+    const RuleConfig& c = r.loaded->config.rules.at(0);
+    EXPECT_FALSE(c.breaches || c.baseline || c.min_samples) << "none of them unless set";
+  }
+}
+
+// A var whose value is itself a template stays unresolved in the judges' queries too.
+TEST(Config, JudgeQueriesMustResolveLikeTheRulesQuery) {
+  const auto errors = errors_of(
+      "prometheus: {url: 'http://prom:9090'}\n"                                                // 1
+      "deployment: {name: checkout, stage: prod, strategy: canary, vars: {v: '{{stage}}'}}\n"  // 2
+      "rules:\n"                                                                               // 3
+      "  - {name: e, query: x, above: 1, baseline: {query: 'b{v=\"{{v}}\"}'},"
+      " min_samples: {query: 'n{v=\"{{v}}\"}', at_least: 1}}\n"  // 4
+      "dry_run: true\n");
+  EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].baseline.query: unresolved '{{stage}}' after templating"))
+      << joined(errors);
+  EXPECT_TRUE(has_error(errors, "c.yml:4: rules[0].min_samples.query: unresolved '{{stage}}' after templating"))
+      << joined(errors);
+}
 
 struct StageCase {
   std::string stage;

@@ -904,5 +904,211 @@ TEST_F(EngineTest, WithoutStateOfAnEarlierDeploymentNoAlertIsStaleAndSeenKeysAre
   EXPECT_EQ(engine().admit_alert("key999", std::nullopt), AlertAdmission::kDuplicate);
 }
 
+// ---- judges from the config: baseline, min_samples, breaches (issue #11) ----------------------
+
+// The canary's error ratio against the stable version's, with an absolute floor (the rule's
+// `above`): a breach needs the ratio AND the difference exceeded AND the floor crossed.
+TEST_F(EngineTest, ABaselineBreachNeedsBothTheRatioAndTheDifferenceExceeded) {
+  Options o;
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0.05, for: 0s,"
+      " baseline: {query: stable_errors, max_ratio: 2, min_difference: 0.01}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  struct Step {
+    const char* what;
+    std::vector<std::string> canary, stable;
+  };
+  const std::vector<Step> steps = {
+      {"neither: x1.5, +0.005", {"0.015"}, {"0.01"}},
+      {"ratio only: x3, +0.002", {"0.003"}, {"0.001"}},
+      {"difference only: x1.4, +0.02", {"0.07"}, {"0.05"}},
+      {"ratio and difference, but under the floor 0.05: x4, +0.03", {"0.04"}, {"0.01"}},
+      {"several stable series: against the worst (0.05: x1.4), not the best (0.01: x7)",
+       {"0.07"},
+       {"0.01", "0.05", "NaN"}},
+  };
+  for (const auto& step : steps) {
+    prometheus_->answer("canary_errors", vector_of(step.canary));
+    prometheus_->answer("stable_errors", vector_of(step.stable));
+    tick();
+    const nlohmann::json rule = sidecar_->rule_status("errors");
+    EXPECT_EQ(rule["state"], "ok") << step.what << "\n" << rule.dump(2);
+    EXPECT_EQ(rule["breaching"], false) << step.what;
+    ASSERT_TRUE(rule["evidence"].is_object()) << step.what << "\n" << rule.dump(2);
+    EXPECT_EQ(rule["evidence"]["verdict"], "ok") << step.what;
+  }
+  EXPECT_EQ(sidecar_->rule_status("errors")["evidence"]["baseline"], 0.05) << "the last step's worst stable series";
+  EXPECT_TRUE(actuator_.calls.empty());
+  EXPECT_EQ(state(), "healthy");
+
+  const std::size_t before = prometheus_->queries.size();
+  prometheus_->value("canary_errors", "0.06");
+  prometheus_->value("stable_errors", "0.02");
+  tick();  // x3 and +0.04: both exceeded, floor crossed -> breach; for: 0s -> roll back
+  EXPECT_EQ(prometheus_->queries.size() - before, 3u) << "rule queries and the baseline query, one batch";
+  ASSERT_EQ(actuator_.calls.size(), 1u) << sidecar_->rule_status("errors").dump(2);
+  EXPECT_EQ(actuator_.calls[0].value, "0.06") << "the canary's value";
+  const nlohmann::json rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["baseline"], (nlohmann::json{{"query", "stable_errors"}, {"max_ratio", 2}, {"min_difference", 0.01}}));
+  EXPECT_EQ(rule["evidence"]["canary"], 0.06);
+  EXPECT_EQ(rule["evidence"]["baseline"], 0.02);
+  EXPECT_EQ(rule["evidence"]["ratio_exceeded"], true);
+  EXPECT_EQ(rule["evidence"]["difference_exceeded"], true);
+  EXPECT_EQ(rule["evidence"]["threshold_crossed"], true);
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_EQ(decision["kind"], "rollback");
+  EXPECT_NE(decision["reason"].get<std::string>().find("canary 0.06 vs baseline 0.02: worse by more than x2 and 0.01"),
+            std::string::npos)
+      << decision["reason"];
+  EXPECT_EQ(decision["details"]["baseline"], 0.02) << decision.dump(2);
+  EXPECT_NEAR(decision["details"]["ratio"].get<double>(), 3.0, 1e-9);
+}
+
+// No data from the baseline query is no data for the rule: its `missing` decides.
+TEST_F(EngineTest, BaselineNoDataIsTheRulesMissing) {
+  Options o;
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0, for: 0s, baseline: {query: stable_errors, max_ratio: 2}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("canary_errors", "0.5");
+  prometheus_->answer("stable_errors", vector_of({}));
+  for (int i = 0; i < 3; ++i) tick();
+  nlohmann::json rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["state"], "nodata") << rule.dump(2);
+  EXPECT_NE(rule["problem"].get<std::string>().find("baseline query"), std::string::npos) << rule.dump(2);
+  EXPECT_TRUE(actuator_.calls.empty()) << "missing: hold (the default) never rolls back";
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "nodata"}}), 1);
+  prometheus_->answer("stable_errors", http(503, "unavailable"));
+  tick();
+  rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["state"], "nodata");
+  EXPECT_EQ(rule["error_reason"], "http") << rule.dump(2);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", "http"}}), 1)
+      << "the baseline query's error is counted under the rule's name";
+
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0, for: 0s, missing: breach,"
+      " baseline: {query: stable_errors, max_ratio: 2}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->answer("stable_errors", http(503, "unavailable"));
+  tick();
+  EXPECT_TRUE(actuator_.calls.empty()) << "a query error is never no data, even with missing: breach";
+  prometheus_->answer("stable_errors", vector_of({"NaN"}));
+  tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u) << "missing: breach: the baseline's no data is a breach";
+  EXPECT_EQ(engine().status()["last_decision"]["rule"], "errors");
+}
+
+// Too few samples: `insufficient`, never a breach however bad the value, and never healthy.
+TEST_F(EngineTest, BelowMinSamplesTheRuleIsInsufficientAndNeverFires) {
+  Options o;
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0.05, for: 0s, missing: breach,"
+      " min_samples: {query: samples, at_least: 100}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("canary_errors", "0.5");  // would roll back at once
+  prometheus_->answer("samples", vector_of({"30", "40"}));
+  for (int i = 0; i < 5; ++i) {
+    tick();
+    const nlohmann::json rule = sidecar_->rule_status("errors");
+    EXPECT_EQ(rule["state"], "insufficient") << rule.dump(2);
+    EXPECT_EQ(rule["breaching"], false);
+  }
+  nlohmann::json rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["samples"], 70) << "the series are added up: " << rule.dump(2);
+  EXPECT_EQ(rule["min_samples"], (nlohmann::json{{"query", "samples"}, {"at_least", 100}}));
+  EXPECT_EQ(rule["evidence"]["would_have_been"], "breach");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}, {"state", "insufficient"}}), 1);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_rule_state", {{"rule", "errors"}}), 1);
+  EXPECT_EQ(state(), "healthy") << "insufficient changes nothing";
+
+  prometheus_->answer("samples", vector_of({}));  // no traffic at all: zero samples, not no data
+  tick();
+  rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["state"], "insufficient") << "missing: breach is about the rule's value, not its samples";
+  EXPECT_EQ(rule["samples"], 0);
+
+  prometheus_->answer("samples", http(500, "boom"));
+  tick();
+  rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["state"], "nodata") << "sufficiency unknown: held " << rule.dump(2);
+  EXPECT_TRUE(rule["samples"].is_null());
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", "http"}}), 1);
+  EXPECT_TRUE(actuator_.calls.empty());
+
+  prometheus_->answer("samples", vector_of({"60", "50"}));
+  tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u) << "110 samples: judged, and 0.5 breaches";
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_EQ(decision["details"]["min_samples"]["samples"], 110) << decision.dump(2);
+}
+
+// `breaches: "3 of 5"`: fires on the datapoint that makes 3 breaches among the last 5; query
+// errors are not datapoints (had they counted as breaches it would fire two evaluations early).
+TEST_F(EngineTest, ThreeOfFiveFiresOnTheFifthDatapointAndErrorsInBetweenAreNotBreaches) {
+  Options o;
+  o.errors_rule = "{name: errors, query: canary_errors, above: 0.05, breaches: '3 of 5'}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  const rs::HttpResponse bad = vector_of({"0.2"}), good = vector_of({"0.01"}), error = http(503, "unavailable");
+  struct Step {
+    rs::HttpResponse answer;
+    int breached, datapoints;
+    const char* state;
+  };
+  const std::vector<Step> steps = {
+      {bad, 1, 1, "pending"},  {good, 1, 2, "pending"}, {error, 1, 2, "nodata"}, {bad, 2, 3, "pending"},
+      {error, 2, 3, "nodata"}, {error, 2, 3, "nodata"}, {good, 2, 4, "pending"},
+  };
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    prometheus_->answer("canary_errors", steps[i].answer);
+    tick();
+    const nlohmann::json rule = sidecar_->rule_status("errors");
+    EXPECT_EQ(rule["state"], steps[i].state) << "step " << i << ": " << rule.dump(2);
+    EXPECT_EQ(rule["window_breached"], steps[i].breached) << "step " << i;
+    EXPECT_EQ(rule["window_datapoints"], steps[i].datapoints) << "step " << i;
+    EXPECT_TRUE(actuator_.calls.empty()) << "step " << i;
+  }
+  EXPECT_EQ(sidecar_->rule_status("errors")["breaches"], "3 of 5");
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_query_errors_total", {{"rule", "errors"}, {"reason", "http"}}), 3);
+  prometheus_->answer("canary_errors", bad);
+  tick();  // the fifth datapoint, the third breach
+  ASSERT_EQ(actuator_.calls.size(), 1u) << sidecar_->rule_status("errors").dump(2);
+  const nlohmann::json rule = sidecar_->rule_status("errors");
+  EXPECT_EQ(rule["window_breached"], 3);
+  EXPECT_EQ(rule["window_datapoints"], 5);
+  EXPECT_NE(engine().status()["last_decision"]["reason"].get<std::string>().find("in 3 of 5 datapoints"),
+            std::string::npos)
+      << engine().status()["last_decision"].dump(2);
+}
+
+// Dry run with a judged rule: the decision is a hold carrying the comparison; nothing acts.
+TEST_F(EngineTest, ADryRunBaselineBreachIsAHoldWithItsComparison) {
+  Options o;
+  o.dry_run = true;
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0, for: 1s, baseline: {query: stable_errors, max_ratio: 2},"
+      " min_samples: {query: samples, at_least: 10}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("canary_errors", "0.3");
+  prometheus_->value("stable_errors", "0.1");
+  prometheus_->value("samples", "500");
+  for (int i = 0; i < 4; ++i) tick();
+  EXPECT_TRUE(actuator_.calls.empty());
+  const nlohmann::json decision = engine().status()["last_decision"];
+  ASSERT_TRUE(decision.is_object()) << engine().status().dump(2);
+  EXPECT_EQ(decision["kind"], "hold");
+  EXPECT_EQ(decision["reason"],
+            "dry run: would roll back: errors: canary 0.3 vs baseline 0.1: worse by more than x2 "
+            "and 0, for 1s");
+  EXPECT_EQ(decision["details"]["min_samples"]["samples"], 500);
+  EXPECT_EQ(sidecar_->metric("rollback_sidecar_decisions_total", {{"decision", "hold"}, {"rule", "errors"}}), 1);
+  EXPECT_EQ(state(), "firing");
+}
+
 }  // namespace
 }  // namespace rs::sidecar

@@ -39,5 +39,14 @@ TEST(WorstSeries, AConditionThatMustHoldGoesBadTheOtherWay) {
   EXPECT_EQ(worst_series({0.9, 0.95}, opposite(Comparison::kAbove)), 0.9) << "must stay above: the lowest is worst";
 }
 
+// min_samples counts: the series are added up, NaN ones ignored, none with a number is no data.
+TEST(SumSeries, AddsTheSeriesThatHaveANumber) {
+  EXPECT_EQ(sum_series({40, 60}), 100);
+  EXPECT_EQ(sum_series({kNaN, 7, kNaN}), 7);
+  EXPECT_EQ(sum_series({0}), 0) << "a zero count is a count, not no data";
+  EXPECT_EQ(sum_series({kNaN}), std::nullopt);
+  EXPECT_EQ(sum_series({}), std::nullopt);
+}
+
 }  // namespace
 }  // namespace rs::sidecar

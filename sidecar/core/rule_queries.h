@@ -1,0 +1,46 @@
+// The queries one evaluation sends for the rules, as one flat list for Client::query_all (one
+// concurrent batch), and where each rule's answers sit in it: every rule's own query first, in
+// config order (rule i's at index i), then each `baseline` and `min_samples` query after them.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sidecar/policy/rule.h"
+
+namespace rs::sidecar {
+
+class RuleQueries {
+ public:
+  // Which query of its rule a slot holds: names it in logs ("baseline query failed").
+  enum class Kind { kRule, kBaseline, kMinSamples };
+
+  struct Slots {
+    std::size_t query = 0;  // the rule's own query (== the rule's index)
+    std::optional<std::size_t> baseline;
+    std::optional<std::size_t> min_samples;
+  };
+
+  explicit RuleQueries(const std::vector<RuleConfig>& rules);
+
+  // Every rule query, in slot order; the caller may append its own after them.
+  const std::vector<std::string>& queries() const { return queries_; }
+  const Slots& of_rule(std::size_t rule) const { return slots_[rule]; }
+  std::size_t rule_of(std::size_t slot) const { return rule_[slot]; }
+  Kind kind_of(std::size_t slot) const { return kind_[slot]; }
+  std::size_t size() const { return queries_.size(); }
+
+ private:
+  std::size_t add(std::string query, std::size_t rule, Kind kind);
+
+  std::vector<std::string> queries_;
+  std::vector<std::size_t> rule_;  // per slot: the rule it belongs to
+  std::vector<Kind> kind_;         // per slot
+  std::vector<Slots> slots_;       // per rule
+};
+
+const char* query_kind_name(RuleQueries::Kind k);  // "query" | "baseline" | "min_samples"
+
+}  // namespace rs::sidecar

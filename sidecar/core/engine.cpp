@@ -203,8 +203,7 @@ DeploymentState Engine::state() const {
 Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& outcome) {
   const RuleConfig& rule = config_.rules[queries_.rule_of(slot)];
   // "rule errors: query failed", "rule errors: baseline query failed", ...
-  const std::string what =
-      std::string(queries_.name_of(slot)) + (queries_.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query");
+  const std::string what = queries_.label_of(slot);
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     const char* reason = promql::error_reason_name(error->reason);
     metrics_.count_query_error(rule.name, reason);

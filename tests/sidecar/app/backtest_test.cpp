@@ -330,6 +330,53 @@ TEST(BacktestReplay, JsonIsOneObjectWithDecisionsAndSummary) {
       << text;
 }
 
+const char* kSequentialRule =
+    "  - name: canary-test\n"
+    "    test:\n"
+    "      type: sequential-binomial\n"
+    "      canary_errors: 'ce'\n"
+    "      canary_total: 'ct'\n"
+    "      baseline_errors: 'be'\n"
+    "      baseline_total: 'bt'\n"
+    "      false_rollback_rate: 0.05\n"
+    "      max_ratio: 2\n"
+    "      pass_ratio: 3\n";
+
+// Cumulative counters at step k: 1000 requests per step on each side, 1 % errors, the canary's
+// `canary_rate` from step `from` on.
+std::vector<Values> counters(double canary_rate, std::int64_t from) {
+  auto canary_errors = [=](std::int64_t k) -> std::optional<double> {
+    const std::int64_t bad = k > from ? k - from : 0;
+    return 10.0 * (k - bad) + 1000.0 * canary_rate * bad;
+  };
+  auto total = [](std::int64_t k) -> std::optional<double> { return 1000.0 * k; };
+  auto baseline_errors = [](std::int64_t k) -> std::optional<double> { return 10.0 * k; };
+  return {canary_errors, total, baseline_errors, total};
+}
+
+// A sequential test (`test:`) replays through RuleJudge: it rolls back a canary with 20x the
+// baseline's errors and not one that matches it; in pieces or not.
+TEST(BacktestReplay, SequentialTestRollsBackTheWorseCanaryOnly) {
+  const LoadedConfig loaded = load(kSequentialRule);
+  const auto healthy = replay(loaded.config, 60, counters(0.01, 0));
+  EXPECT_TRUE(healthy.decisions.empty());
+  EXPECT_EQ(healthy.rules[0].evaluations_without_history, 0);
+
+  const auto bad = replay(loaded.config, 60, counters(0.2, 10));
+  ASSERT_EQ(bad.decisions.size(), 1u);
+  const Decision& d = bad.decisions[0];
+  EXPECT_EQ(d.rule, "canary-test");
+  EXPECT_EQ(d.kind, DecisionKind::kRollback);
+  EXPECT_GT(d.decided_at, at(10));
+  EXPECT_LE(d.decided_at, at(20)) << "20x of 1 % at 1000 requests a step is found within a few steps";
+  EXPECT_TRUE(d.details.is_object()) << "the test's evidence";
+  const auto pieces = replay(loaded.config, 60, counters(0.2, 10), 7);
+  ASSERT_EQ(pieces.decisions.size(), 1u);
+  EXPECT_EQ(pieces.decisions[0].decided_at, d.decided_at);
+  EXPECT_EQ(backtest_json(pieces, loaded.config), backtest_json(bad, loaded.config));
+  EXPECT_EQ(backtest_json(bad, loaded.config)["decisions"][0]["evidence"]["queries"]["canary_errors"], "ce");
+}
+
 TEST(BacktestTime, RfcAndUnixSecondsAndGarbage) {
   std::string error;
   EXPECT_EQ(parse_backtest_time("2024-05-01T10:00:00Z", &error), kStart);

@@ -2,8 +2,8 @@
 
 namespace rs::sidecar {
 
-// Values are inserted with textContent only, so nothing from a query, an alert or a label
-// can inject markup.
+// Values are inserted with textContent or setAttribute only, so nothing from a query, an alert or
+// a label can inject markup. The chart is inline SVG drawn from /api/v1/status: no external assets.
 const std::string& status_page_html() {
   static const std::string kPage = R"HTML(<!doctype html>
 <html lang="en">
@@ -31,6 +31,14 @@ const std::string& status_page_html() {
   section { background: #fff; padding: 12px 16px; margin-bottom: 16px; border: 1px solid #e3e6eb; }
   #error { color: #8a1010; }
   .muted { color: #667; }
+  svg.chart { display: block; background: #fafbfc; border: 1px solid #e3e6eb; }
+  svg.chart .band-pending { fill: #fff1c2; } svg.chart .band-firing { fill: #ffd6d6; }
+  svg.chart .band-insufficient, svg.chart .band-nodata { fill: #ececec; }
+  svg.chart .value { fill: none; stroke: #1d2330; stroke-width: 1.5; }
+  svg.chart .baseline { fill: none; stroke: #3a7bd5; stroke-width: 1; }
+  svg.chart .interval { fill: none; stroke: #8fa3bf; stroke-width: 1; stroke-dasharray: 1 2; }
+  svg.chart .threshold { stroke: #c0392b; stroke-width: 1; stroke-dasharray: 4 3; }
+  svg.chart .decision { stroke: #8a1010; stroke-width: 2; }
 </style>
 </head>
 <body>
@@ -44,7 +52,7 @@ const std::string& status_page_html() {
   <p id="error"></p>
   <h2>Rules</h2>
   <table id="rules">
-    <thead><tr><th>rule</th><th>value</th><th>threshold</th><th>for</th><th>state</th><th>since</th><th>query</th></tr></thead>
+    <thead><tr><th>rule</th><th>value</th><th>threshold</th><th>for</th><th>state</th><th>since</th><th>recent</th><th>query</th></tr></thead>
     <tbody></tbody>
   </table>
   <h2>Last decision</h2>
@@ -61,7 +69,67 @@ function el(tag, text, cls) {
   return e;
 }
 function fmt(v) { return v === null || v === undefined ? "–" : (typeof v === "number" ? +v.toPrecision(6) : v); }
-function renderRules(rules) {
+const SVG_NS = "http://www.w3.org/2000/svg";
+function svgEl(tag, attrs) {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+  return e;
+}
+function asNumber(v) {
+  if (typeof v === "number") return v;
+  return v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : null;
+}
+// The rule's recent values against its threshold (and the baseline's value, or a sequential
+// test's interval), with pending/firing/insufficient moments as bands and the decision as a line.
+function chart(r, decision) {
+  const W = 240, H = 48, P = 3;
+  const svg = svgEl("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, class: "chart", role: "img"});
+  const h = r.history;
+  const title = svgEl("title", {});
+  svg.append(title);
+  if (!h || !h.t || h.t.length === 0) { title.textContent = "no evaluations yet"; return svg; }
+  const n = h.t.length, t0 = h.t[0], t1 = h.t[n - 1];
+  const step = n > 1 ? (t1 - t0) / (n - 1) : 1, span = Math.max(t1 - t0, 1e-9);
+  const series = {value: h.value.map(asNumber), baseline: h.baseline.map(asNumber), low: h.low.map(asNumber),
+                  high: h.high.map(asNumber)};
+  const finite = [r.threshold];
+  for (const k in series) for (const v of series[k]) if (v !== null && isFinite(v)) finite.push(v);
+  let lo = Math.min(...finite), hi = Math.max(...finite);
+  if (hi - lo < 1e-12) { hi += Math.abs(hi) * 0.1 + 1e-6; lo -= Math.abs(lo) * 0.1 + 1e-6; }
+  const x = t => n > 1 ? P + (t - t0) / span * (W - 2 * P) : W / 2;
+  const y = v => { const c = Math.min(Math.max(v, lo), hi); return H - P - (c - lo) / (hi - lo) * (H - 2 * P); };
+  const bandW = Math.max((W - 2 * P) / Math.max(n - 1, 1), 1);
+  for (let i = 0; i < n; ++i) {
+    const st = h.state[i];
+    if (st === "pending" || st === "firing" || st === "insufficient" || st === "nodata") {
+      svg.append(svgEl("rect", {class: "band-" + st, x: (x(h.t[i]) - bandW / 2).toFixed(1), y: 0,
+                                width: bandW.toFixed(1), height: H}));
+    }
+  }
+  svg.append(svgEl("line", {class: "threshold", x1: P, x2: W - P, y1: y(r.threshold).toFixed(1),
+                            y2: y(r.threshold).toFixed(1)}));
+  for (const [key, cls] of [["low", "interval"], ["high", "interval"], ["baseline", "baseline"], ["value", "value"]]) {
+    let points = [];
+    const flush = () => { if (points.length) svg.append(svgEl("polyline", {class: cls, "data-series": key, points: points.join(" ")})); points = []; };
+    for (let i = 0; i < n; ++i) {
+      const v = series[key][i];
+      if (v === null) { flush(); continue; }
+      points.push(x(h.t[i]).toFixed(1) + "," + y(v).toFixed(1));
+    }
+    flush();
+  }
+  if (decision && decision.rule === r.name && decision.decided_at) {
+    const td = Date.parse(decision.decided_at) / 1000;
+    if (td >= t0 - step && td <= t1 + step) {
+      svg.append(svgEl("line", {class: "decision", x1: x(td).toFixed(1), x2: x(td).toFixed(1), y1: 0, y2: H}));
+    }
+  }
+  const last = series.value[n - 1];
+  title.textContent = r.name + ": last " + n + " evaluations, latest " + (last === null ? "no data" : fmt(last)) +
+    " against " + (r.comparison === "above" ? "> " : "< ") + fmt(r.threshold);
+  return svg;
+}
+function renderRules(rules, decision) {
   const body = document.querySelector("#rules tbody");
   body.replaceChildren();
   for (const r of rules) {
@@ -71,7 +139,14 @@ function renderRules(rules) {
               el("td", (r.comparison === "above" ? "> " : "< ") + fmt(r.threshold), "num"), el("td", r.for));
     const st = el("td"); st.append(el("span", r.state, "badge " + r.state)); tr.append(st);
     tr.append(el("td", r.firing_since || r.pending_since || (r.problem ? r.problem : "")));
-    const q = el("td"); q.append(el("code", r.query)); tr.append(q);
+    const c = el("td"); c.append(chart(r, decision)); tr.append(c);
+    const q = el("td");
+    if (r.test) {
+      for (const k in r.test.queries) { q.append(el("div", k, "muted")); q.append(el("code", r.test.queries[k])); }
+    } else {
+      q.append(el("code", r.query));
+    }
+    tr.append(q);
     body.append(tr);
   }
 }
@@ -108,7 +183,7 @@ async function refresh() {
     const f = document.getElementById("freeze");
     f.style.display = s.freeze && s.freeze.frozen ? "block" : "none";
     if (s.freeze && s.freeze.frozen) f.textContent = "Frozen since " + s.freeze.since + " by " + s.freeze.actor + ": " + s.freeze.reason;
-    renderRules(s.rules);
+    renderRules(s.rules, s.last_decision);
     renderDecision(s.last_decision);
     document.getElementById("error").textContent = "";
     document.body.dataset.loaded = "true";

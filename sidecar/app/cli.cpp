@@ -80,6 +80,17 @@ void print_summary(const LoadedConfig& loaded) {
             << ", listen " << c.listen << "\n";
   for (const auto& r : c.rules) {
     const std::string how_long = format_timing(r);
+    if (r.test) {
+      std::cout << "rule " << r.name << ": " << action_name(r.action) << " when its " << test_type_name(r.test->type)
+                << " test fails (canary worse than " << format_value(r.test->spec.max_ratio)
+                << "x the baseline, false_rollback_rate " << format_value(r.test->spec.false_rollback_rate)
+                << ", passes below " << format_value(r.test->spec.pass_ratio) << "x) " << how_long << ", delay "
+                << common::format_duration(r.delay) << ", " << r.severity
+                << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n";
+      for (int i = 0; i < 4; ++i)
+        std::cout << "  " << test_counter_key(r.test->type, i) << ": " << r.test->queries[i] << "\n";
+      continue;
+    }
     std::cout << "rule " << r.name << ": " << action_name(r.action) << " when " << comparison_name(r.comparison) << " "
               << format_value(r.threshold) << (r.baseline ? " and worse than the baseline" : "") << " " << how_long
               << ", delay " << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", "
@@ -126,9 +137,8 @@ bool check_online(LoadedConfig& loaded, Env& env) {
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const RuleConfig& r = c.rules[queries.rule_of(i)];
     const RuleQueries::Kind kind = queries.kind_of(i);
-    // "query error-rate", "query error-rate baseline", "query error-rate min_samples"
-    const std::string label =
-        r.name + (kind == RuleQueries::Kind::kRule ? "" : std::string(" ") + query_kind_name(kind));
+    // "query error-rate", "query error-rate baseline", "query error-rate canary_errors"
+    const std::string label = r.name + (kind == RuleQueries::Kind::kRule ? "" : std::string(" ") + queries.name_of(i));
     if (auto* error = std::get_if<promql::QueryError>(&outcomes[i])) {
       std::cout << "query " << label << ": ERROR (" << promql::error_reason_name(error->reason)
                 << "): " << error->message << "\n";

@@ -253,7 +253,7 @@ std::string junit_xml(const Outcome& o, const Config& config, const std::vector<
     x << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\"" << xml_escape(rule.name) << "\" time=\""
       << seconds << "\">\n";
     if (r.result == RuleOutcome::kFailed) {
-      std::string body = "query: " + rule.query + "\n";
+      std::string body = "query: " + queries_text(rule) + "\n";
       if (i < o.status.rules.size()) body += evidence_line(o.status.rules[i]) + "\n";
       if (o.decision && o.decision->rule == rule.name) body += decision_evidence(*o.decision);
       x << "      <failure type=\"rule-fired\" message=\"" << xml_escape(r.message) << "\">" << xml_text(body)

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "common/duration.h"
+#include "sidecar/policy/breach_window.h"
 #include "sidecar/policy/decision.h"
 
 namespace rs::sidecar {
@@ -24,6 +25,36 @@ std::string alert_name_for(const std::string& rule_name) {
   return out;
 }
 
+// The rule's condition as PromQL: what the engine judges each evaluation, as far as PromQL can say
+// it. `baseline`: the stable query must be one series (as the engine requires), so scalar() of it
+// is the baseline's value, and NaN (none or several series) compares false: no breach, as the
+// engine holds. `min_samples`: the summed count must reach at_least. `breaches: "M of N"`: at least
+// M of the last N evaluations breached (a subquery at the evaluation interval), with `for: 0`.
+std::string condition_expr(const RuleConfig& rule, Duration interval) {
+  const char* op = rule.comparison == Comparison::kAbove ? ">" : "<";
+  const std::string value = "(" + rule.query + ")";
+  std::string expr = value + " " + op + " " + format_value(rule.threshold);
+  if (rule.baseline) {
+    const std::string base = "scalar(" + rule.baseline->query + ")";
+    const std::string ratio = format_value(rule.baseline->max_ratio);
+    const std::string diff = format_value(rule.baseline->min_difference);
+    expr = rule.comparison == Comparison::kAbove ? "(" + expr + ") and (" + value + " > " + base + " * " + ratio +
+                                                       ") and (" + value + " - " + base + " > " + diff + ")"
+                                                 : "(" + expr + ") and (" + value + " * " + ratio + " < " + base +
+                                                       ") and (" + base + " - " + value + " > " + diff + ")";
+  }
+  if (rule.missing == Missing::kBreach) expr = "(" + expr + ") or on() absent(" + rule.query + ")";
+  if (rule.min_samples) {
+    expr = "(" + expr + ") and on() (sum(" + rule.min_samples->query +
+           ") >= " + format_value(rule.min_samples->at_least) + ")";
+  }
+  if (rule.breaches) {
+    expr = "count_over_time((" + expr + ")[" + common::format_duration(interval * rule.breaches->n) + ":" +
+           common::format_duration(interval) + "]) >= " + std::to_string(rule.breaches->m);
+  }
+  return expr;
+}
+
 std::string render_prometheus_rules(const Config& config) {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
@@ -31,14 +62,19 @@ std::string render_prometheus_rules(const Config& config) {
   out << YAML::Key << "name" << YAML::Value << "rollback-sidecar-" + config.deployment.name;
   out << YAML::Key << "interval" << YAML::Value << common::format_duration(config.evaluation_interval);
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  std::string skipped;
   for (const auto& rule : config.rules) {
-    const char* op = rule.comparison == Comparison::kAbove ? ">" : "<";
-    std::string expr = "(" + rule.query + ") " + op + " " + format_value(rule.threshold);
-    if (rule.missing == Missing::kBreach) expr = "(" + expr + ") or on() absent(" + rule.query + ")";
+    if (rule.test) {  // a sequential test keeps state across evaluations: no PromQL expression says it
+      skipped += "# rule " + rule.name + ": " + test_type_name(rule.test->type) +
+                 " test not exported (its anytime-valid statistic is not a PromQL expression)\n";
+      continue;
+    }
+    const std::string expr = condition_expr(rule, config.evaluation_interval);
     out << YAML::BeginMap;
     out << YAML::Key << "alert" << YAML::Value << alert_name_for(rule.name);
     out << YAML::Key << "expr" << YAML::Value << expr;
-    out << YAML::Key << "for" << YAML::Value << common::format_duration(rule.for_duration);
+    out << YAML::Key << "for" << YAML::Value
+        << common::format_duration(rule.breaches ? Duration{0} : rule.for_duration);
     out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "severity" << YAML::Value << rule.severity;
     out << YAML::Key << "rule" << YAML::Value << rule.name;
@@ -49,18 +85,22 @@ std::string render_prometheus_rules(const Config& config) {
     out << YAML::Key << "annotations" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "summary" << YAML::Value
         << config.deployment.name + ": " + rule.name + " " + comparison_name(rule.comparison) + " " +
-               format_value(rule.threshold) + " for " + common::format_duration(rule.for_duration);
+               format_value(rule.threshold) + (rule.baseline ? " and worse than the baseline" : "") + " " +
+               format_timing(rule);
     out << YAML::Key << "description" << YAML::Value
-        << std::string("{{ $value }} is ") + comparison_name(rule.comparison) + " the threshold " +
-               format_value(rule.threshold) + "; rollback-sidecar " +
-               (rule.action == RuleAction::kRollback ? "rolls back" : "notifies") + " when this fires.";
+        << (rule.breaches ? "{{ $value }} of the last " + std::to_string(rule.breaches->n) + " evaluations breached " +
+                                comparison_name(rule.comparison) + " " + format_value(rule.threshold)
+                          : std::string("{{ $value }} is ") + comparison_name(rule.comparison) + " the threshold " +
+                                format_value(rule.threshold)) +
+               "; rollback-sidecar " + (rule.action == RuleAction::kRollback ? "rolls back" : "notifies") +
+               " when this fires.";
     out << YAML::Key << "query" << YAML::Value << rule.query;
     out << YAML::EndMap;
     out << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
   return std::string("# Generated by rollback-sidecar rules --config ") + config.source_path +
-         "; regenerate instead of editing.\n" + out.c_str() + "\n";
+         "; regenerate instead of editing.\n" + skipped + out.c_str() + "\n";
 }
 
 }  // namespace rs::sidecar

@@ -87,6 +87,57 @@ BaselineFields read_baseline(MapReader& r, const Vars& vars, const std::optional
   return f;
 }
 
+// `test: {type, four counter queries, false_rollback_rate, max_ratio, pass_ratio[, latency_bound]}`.
+// Only at the rule's level: a stage cannot swap a test's queries or its error budget halfway.
+std::optional<TestConfig> read_test(MapReader& r, const std::string& rule_name, const Vars& vars) {
+  MapReader m = r.child("test");
+  TestConfig t;
+  const auto type = m.scalar("type", true);
+  if (!type) {
+    m.finish();
+    return std::nullopt;
+  }
+  if (*type == test_type_name(TestType::kSequentialBinomial)) {
+    t.type = TestType::kSequentialBinomial;
+  } else if (*type == test_type_name(TestType::kSequentialHistogram)) {
+    t.type = TestType::kSequentialHistogram;
+  } else {
+    m.error("type", quote_clipped(*type) + " is not one of sequential-binomial, sequential-histogram");
+    m.finish();
+    return std::nullopt;
+  }
+  bool ok = true;
+  for (int i = 0; i < 4; ++i) {
+    const std::string key = test_counter_key(t.type, i);
+    auto text = m.scalar(key, true);
+    if (text && text->empty()) m.error(key, "must not be empty");
+    auto q = text && !text->empty() ? m.render(key, *text, vars) : std::nullopt;
+    if (q)
+      t.queries[i] = *q;
+    else
+      ok = false;
+  }
+  if (auto a = m.number("false_rollback_rate")) t.spec.false_rollback_rate = *a;
+  if (auto a = m.number("max_ratio")) t.spec.max_ratio = *a;
+  if (auto a = m.number("pass_ratio")) t.spec.pass_ratio = *a;
+  if (t.type == TestType::kSequentialHistogram) {
+    if (!m.has("latency_bound")) m.error("latency_bound", "is required (seconds: the `le` of canary_within's bucket)");
+    if (auto b = m.number("latency_bound")) t.spec.latency_bound = *b;
+  }
+  if (t.type == TestType::kSequentialHistogram && !(t.spec.latency_bound > 0)) {
+    m.error("latency_bound", "must be above 0 seconds, not " + format_value(t.spec.latency_bound));
+    ok = false;
+  }
+  const std::string why = validate(t.spec);  // starts with the key it is about
+  if (!why.empty()) {
+    m.error(why.substr(0, why.find(' ')), "rule '" + rule_name + "': " + why);
+    ok = false;
+  }
+  m.finish();
+  if (!ok) return std::nullopt;
+  return t;
+}
+
 // Reads the fields a rule and its stage overrides share. `rule` is null when reading the rule
 // itself, and the rule's fields when reading one of its stage overrides.
 RuleFields read_rule_fields(MapReader& r, const std::string& rule_name, const Vars& vars,
@@ -170,9 +221,22 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
   } else if (!rule.name.empty() && !is_rule_name(rule.name)) {
     r.error("name", quote_clipped(rule.name) + " may only contain letters, digits and _ . : -");
   }
-  std::string query_template = r.string("query");
+  const bool tested = r.has("test");
+  std::string query_template = tested ? "" : r.string("query");
   RuleFields base = read_rule_fields(r, rule.name, vars);
-  if (!base.above && !base.below) r.error("query", "needs a threshold: set above or below");
+  if (tested) {
+    // The test judges on its own counters, against its own ratio: nothing else may judge.
+    for (const char* key : {"query", "above", "below", "baseline", "min_samples", "breaches"}) {
+      if (r.has(key)) {
+        r.raw(key);
+        r.error(key, std::string("rule '") + rule.name +
+                         "' has a `test`, which judges on its own counter queries; remove `" + key + "`");
+      }
+    }
+    rule.test = read_test(r, rule.name, vars);
+  } else if (!base.above && !base.below) {
+    r.error("query", "needs a threshold: set above or below");
+  }
 
   RuleFields over;
   if (r.has("stages")) {
@@ -184,6 +248,15 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
         std::string stage = it->first.Scalar();
         MapReader s(it->second, r.key_path("stages") + "." + stage, line_of(it->first), r.errors());
         RuleFields f = read_rule_fields(s, rule.name, vars, &base);
+        if (tested && (f.above || f.below || f.baseline || f.min_samples || f.breaches_set)) {
+          s.error(f.above         ? "above"
+                  : f.below       ? "below"
+                  : f.baseline    ? "baseline"
+                  : f.min_samples ? "min_samples"
+                                  : "breaches",
+                  "rule '" + rule.name +
+                      "' has a `test`: a stage may change for, delay, missing, action and severity only");
+        }
         if ((f.above && base.below) || (f.below && base.above)) {
           s.error(f.above ? "above" : "below", "a stage may change the threshold, not its direction");
         }
@@ -196,6 +269,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
     }
   }
   rule.comparison = (over.below || (!over.above && base.below)) ? Comparison::kBelow : Comparison::kAbove;
+  if (rule.test) base.above = rule.test->spec.max_ratio;  // the rule's value is the ratio, read against max_ratio
   rule.threshold = over.above   ? *over.above
                    : over.below ? *over.below
                    : base.above ? *base.above

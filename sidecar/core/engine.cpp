@@ -89,8 +89,13 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       rollback_run_(config.rollback, executor_, stable_check_.get(), *env.clock, actuation_mu_),
       verification_(config.rollback.verify) {
   trackers_.reserve(config.rules.size());
+  judges_.reserve(config.rules.size());
+  history_.resize(config.rules.size());
+  last_judge_errors_.resize(config.rules.size());
+  test_verdicts_.resize(config.rules.size(), SequentialVerdict::kInsufficient);
   for (const auto& rule : config.rules) {
     trackers_.emplace_back(rule);
+    judges_.emplace_back(rule);
     metrics_.declare_rule(rule.name, rule.severity);
     metrics_.set_rule(rule.name, std::nan(""), rule.threshold, "ok");
   }
@@ -135,6 +140,20 @@ void Engine::restore_from(const std::optional<PersistedState>& saved) {
   }
   if (saved && saved->identity == identity) {
     deployment_since_ = saved->deployment_since;  // none in an older file: unknown, nothing is stale
+    for (std::size_t i = 0; i < judges_.size(); ++i) {
+      const std::string& name = config_.rules[i].name;
+      auto it = saved->tests.find(name);
+      if (!judges_[i].has_test() || it == saved->tests.end()) continue;
+      std::string why;
+      if (judges_[i].restore_test(it->second, &why)) {
+        test_verdicts_[i] = judges_[i].test_verdict();
+        spdlog::info("rule {}: sequential test continues from the state file ({})", name,
+                     sequential_verdict_name(test_verdicts_[i]));
+      } else {
+        spdlog::warn("rule {}: sequential test state in {} not used ({}); the test starts afresh", name, store_.path(),
+                     why);
+      }
+    }
   } else if (saved) {
     // The state of an earlier deployment: this one is first seen now, and began no earlier.
     deployment_since_ = clock_.wall();
@@ -183,10 +202,9 @@ DeploymentState Engine::state() const {
 
 Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& outcome) {
   const RuleConfig& rule = config_.rules[queries_.rule_of(slot)];
-  const RuleQueries::Kind kind = queries_.kind_of(slot);
   // "rule errors: query failed", "rule errors: baseline query failed", ...
   const std::string what =
-      kind == RuleQueries::Kind::kRule ? std::string("query") : std::string(query_kind_name(kind)) + " query";
+      std::string(queries_.name_of(slot)) + (queries_.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query");
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     const char* reason = promql::error_reason_name(error->reason);
     metrics_.count_query_error(rule.name, reason);
@@ -201,40 +219,55 @@ Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& ou
     return Observation::error(reason, error->message);
   }
   const auto& data = std::get<promql::QueryData>(outcome);
-  if (!last_errors_[slot].empty()) {
-    spdlog::info("rule {}: {} works again", rule.name, what);
-    last_errors_[slot].clear();
-  }
   std::string warnings;
   for (const auto& w : data.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
   if (warnings != last_warnings_[slot]) {
     if (!warnings.empty()) spdlog::warn("rule {}: Prometheus warns about the {}: {}", rule.name, what, warnings);
     last_warnings_[slot] = warnings;
   }
-  // Several series: the worst one for the rule's and the baseline's value (the same reduction on
-  // both sides), the sum for a sample count.
-  const std::optional<double> value = kind == RuleQueries::Kind::kMinSamples
-                                          ? sum_series(sample_values(data))
-                                          : worst_series(sample_values(data), rule.comparison);
-  if (!value)
-    return Observation::no_data(data.samples.empty() ? "query returned an empty result" : "query returned NaN");
-  return Observation::of_value(*value);
+  // Several series: the worst one for the rule's value, the sum for a sample count; a baseline
+  // or a test counter must be one series (rule_judge.h).
+  Observation o = observe_series(sample_values(data), queries_.reduction_of(slot), rule.comparison);
+  if (o.kind == Observation::Kind::kError) {  // bad data: counted and logged like a query error
+    metrics_.count_query_error(rule.name, o.error_reason);
+    std::string key = o.error_reason + ": " + o.error_message;
+    if (key != last_errors_[slot]) spdlog::warn("rule {}: {}: {}", rule.name, what, o.error_message);
+    last_errors_[slot] = std::move(key);
+    o.error_message = what + ": " + o.error_message;
+    return o;
+  }
+  if (!last_errors_[slot].empty()) {
+    spdlog::info("rule {}: {} works again", rule.name, what);
+    last_errors_[slot].clear();
+  }
+  return o;
 }
 
 Observation Engine::judge_rule(std::size_t index, const std::vector<promql::QueryOutcome>& outcomes) {
-  const RuleConfig& rule = config_.rules[index];
   const RuleQueries::Slots& slots = queries_.of_rule(index);
-  Observation value = read_answer(slots.query, outcomes[slots.query]);
-  if (!rule.baseline && !rule.min_samples) return value;  // the tracker compares it to the threshold
-  // With a baseline the rule's threshold is an absolute floor the canary must cross too.
-  Judgement verdict = rule.baseline ? judge_baseline(value, read_answer(*slots.baseline, outcomes[*slots.baseline]),
-                                                     rule.comparison, *rule.baseline, rule.threshold)
-                                    : judge_threshold(value, rule.comparison, rule.threshold);
-  if (rule.min_samples) {
-    const Observation samples = read_answer(*slots.min_samples, outcomes[*slots.min_samples]);
-    verdict = apply_min_samples(judge_min_samples(samples, *rule.min_samples), std::move(verdict));
+  RuleAnswers answers;
+  if (slots.test) {
+    for (int c = 0; c < 4; ++c) answers.counters[c] = read_answer((*slots.test)[c], outcomes[(*slots.test)[c]]);
+  } else {
+    answers.value = read_answer(slots.query, outcomes[slots.query]);
   }
-  return verdict.to_observation();
+  if (slots.baseline) answers.baseline = read_answer(*slots.baseline, outcomes[*slots.baseline]);
+  if (slots.min_samples) answers.min_samples = read_answer(*slots.min_samples, outcomes[*slots.min_samples]);
+  Observation judged = judges_[index].judge(answers);
+  const auto failed = [](const std::optional<Observation>& o) { return o && o->kind == Observation::Kind::kError; };
+  bool inputs_failed = failed(answers.value) || failed(answers.baseline) || failed(answers.min_samples);
+  for (const auto& c : answers.counters) inputs_failed |= c.kind == Observation::Kind::kError;
+  if (judged.kind == Observation::Kind::kError && !inputs_failed) {
+    // Data the judge refused (a negative value for a ratio, a test's inconsistent counters):
+    // counted like a query error (the inputs' own errors were counted in read_answer), logged once.
+    const RuleConfig& rule = config_.rules[index];
+    metrics_.count_query_error(rule.name, judged.error_reason);
+    if (judged.error_message != last_judge_errors_[index]) spdlog::warn("rule {}: {}", rule.name, judged.error_message);
+    last_judge_errors_[index] = judged.error_message;
+  } else {
+    last_judge_errors_[index].clear();
+  }
+  return judged;
 }
 
 void Engine::log_rule_transition(const RuleTracker& tracker, RuleState before) {
@@ -336,6 +369,7 @@ void Engine::evaluate_once() {
     for (auto& outcome : outcomes) outcome = promql::refuse_partial(std::move(outcome));
 
     std::vector<Decision> decisions;
+    bool tests_to_persist = false;
     const bool debug = spdlog::should_log(spdlog::level::debug);
     std::string summary;
     {
@@ -349,6 +383,7 @@ void Engine::evaluate_once() {
         const RuleConfig& rule = tracker.rule();
         const RuleState before = tracker.status().state;
         const RuleStatus& status = tracker.observe(judge_rule(i, outcomes), now, mono_now);
+        history_[i].add(now, status);
         metrics_.set_rule(rule.name, status.value ? *status.value : std::nan(""), rule.threshold,
                           rule_state_name(status.state));
         log_rule_transition(tracker, before);
@@ -360,6 +395,7 @@ void Engine::evaluate_once() {
         trackers.push_back(&tracker);
       }
       if (verifying) observe_verification(outcomes.back(), now);
+      tests_to_persist = tests_due(mono_now);
       const DeploymentState before = machine_.state();
       decisions = machine_.step(trackers, now);
       last_evaluation_ = now;
@@ -369,7 +405,7 @@ void Engine::evaluate_once() {
                      deployment_state_name(machine_.state()));
       }
     }
-    if (verification_changed_.exchange(false)) persist();
+    if (verification_changed_.exchange(false) || tests_to_persist) persist();
     record_verdict();
     if (debug) spdlog::debug("evaluation:{}", summary);
     metrics_.set_last_evaluation(to_unix_seconds(now));
@@ -730,6 +766,9 @@ void Engine::persist() {
     if (config_.promotion.enabled) state.promotion = promotion_.progress();
     state.deployment_since = deployment_since_;
     state.seen_alerts.assign(seen_alerts_.begin(), seen_alerts_.end());
+    for (std::size_t i = 0; i < judges_.size(); ++i) {
+      if (judges_[i].has_test()) state.tests[config_.rules[i].name] = judges_[i].test_state();
+    }
   }
   bool saved = false;
   std::string error;
@@ -742,6 +781,20 @@ void Engine::persist() {
     persist_health_.failed(PersistFile::kState,
                            error.empty() ? "state file " + store_.path() + ": write failed" : error);
   }
+}
+
+bool Engine::tests_due(MonoTime mono) {
+  bool changed = false, any = false;
+  for (std::size_t i = 0; i < judges_.size(); ++i) {
+    if (!judges_[i].has_test()) continue;
+    any = true;
+    const SequentialVerdict v = judges_[i].test_verdict();
+    if (v != test_verdicts_[i]) changed = true;
+    test_verdicts_[i] = v;
+  }
+  if (!any || (!changed && tests_persisted_ && mono - *tests_persisted_ < kTestPersistEvery)) return false;
+  tests_persisted_ = mono;
+  return true;
 }
 
 void Engine::publish_state() { metrics_.set_deployment_state(deployment_state_name(state())); }
@@ -763,7 +816,9 @@ StatusView Engine::status_view_locked() const {
   view.evaluations = evaluations_;
   view.last_evaluation = last_evaluation_;
   view.rules.reserve(trackers_.size());
-  for (std::size_t i = 0; i < trackers_.size(); ++i) view.rules.push_back({&config_.rules[i], trackers_[i].status()});
+  for (std::size_t i = 0; i < trackers_.size(); ++i) {
+    view.rules.push_back({&config_.rules[i], trackers_[i].status(), history_[i].points()});
+  }
   view.last_decision = machine_.last_decision();
   return view;
 }

@@ -23,6 +23,7 @@
 #include "sidecar/rollback/rollback_checks.h"
 #include "sidecar/rollback/rollback_executor.h"
 #include "sidecar/rollback/rollback_run.h"
+#include "sidecar/policy/rule_judge.h"
 #include "sidecar/policy/rule_tracker.h"
 #include "sidecar/core/persist_health.h"
 #include "sidecar/core/rule_queries.h"
@@ -144,6 +145,8 @@ class Engine {
   void take_decision(Decision decision);
   void execute_rollback(Decision decision, MonoTime decided_mono);
   void persist();
+  // Under mu_: whether the tests' state should be written now (a verdict changed, or it is due).
+  bool tests_due(MonoTime mono);
   void publish_state();
   StatusView status_view_locked() const;
   void observe_verification(const promql::QueryOutcome& outcome, WallTime now);
@@ -167,6 +170,7 @@ class Engine {
 
   mutable std::mutex mu_;  // guards everything below that status() reads
   std::vector<RuleTracker> trackers_;
+  std::vector<RuleHistory> history_;  // per rule: its recent evaluations, for the status page's chart
   DecisionMachine machine_;
   PromotionMachine promotion_;
   std::optional<WallTime> last_evaluation_;
@@ -175,10 +179,17 @@ class Engine {
   std::optional<MonoTime> mono_grid_origin_;
   std::optional<MonoTime> last_mono_;
   std::uint64_t evaluations_ = 0;
-  std::optional<Decision> resume_;          // interrupted rollback to finish first
-  const RuleQueries queries_;               // every rule's queries, one batch per evaluation
-  std::vector<std::string> last_warnings_;  // per query slot, so repeated Prometheus warnings log once
-  std::vector<std::string> last_errors_;    // per query slot, so a persisting query error logs once
+  std::optional<Decision> resume_;              // interrupted rollback to finish first
+  const RuleQueries queries_;                   // every rule's queries, one batch per evaluation
+  std::vector<RuleJudge> judges_;               // per rule: its judges (and sequential test state)
+  std::vector<std::string> last_judge_errors_;  // per rule, so bad data a judge refuses logs once
+  // Sequential tests are persisted on a verdict change and at most every kTestPersistEvery
+  // otherwise: their counters are cumulative, so a restart from an older state loses no events.
+  static constexpr std::chrono::seconds kTestPersistEvery{30};
+  std::optional<MonoTime> tests_persisted_;
+  std::vector<SequentialVerdict> test_verdicts_;  // per rule, as last persisted
+  std::vector<std::string> last_warnings_;        // per query slot, so repeated Prometheus warnings log once
+  std::vector<std::string> last_errors_;          // per query slot, so a persisting query error logs once
   std::optional<Freeze> freeze_;
   std::optional<WallTime> deployment_since_;
   std::deque<std::string> seen_alerts_;  // oldest first, at most kMaxSeenAlerts

@@ -1,26 +1,30 @@
 // The queries one evaluation sends for the rules, as one flat list for Client::query_all (one
 // concurrent batch), and where each rule's answers sit in it: every rule's own query first, in
-// config order (rule i's at index i), then each `baseline` and `min_samples` query after them.
+// config order (rule i's at index i; for a rule with `test`, its first counter query), then each
+// `baseline`, `min_samples` and remaining test counter query after them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sidecar/policy/rule.h"
+#include "sidecar/policy/rule_judge.h"
 
 namespace rs::sidecar {
 
 class RuleQueries {
  public:
   // Which query of its rule a slot holds: names it in logs ("baseline query failed").
-  enum class Kind { kRule, kBaseline, kMinSamples };
+  enum class Kind { kRule, kBaseline, kMinSamples, kTestCounter };
 
   struct Slots {
-    std::size_t query = 0;  // the rule's own query (== the rule's index)
+    std::size_t query = 0;  // the rule's own query, or its test's first counter (== the rule's index)
     std::optional<std::size_t> baseline;
     std::optional<std::size_t> min_samples;
+    std::optional<std::array<std::size_t, 4>> test;  // the test's counters, in TestConfig::queries order
   };
 
   explicit RuleQueries(const std::vector<RuleConfig>& rules);
@@ -30,17 +34,20 @@ class RuleQueries {
   const Slots& of_rule(std::size_t rule) const { return slots_[rule]; }
   std::size_t rule_of(std::size_t slot) const { return rule_[slot]; }
   Kind kind_of(std::size_t slot) const { return kind_[slot]; }
+  // What the slot's answer is called in logs: "query", "baseline", "min_samples", "canary_errors", ...
+  const char* name_of(std::size_t slot) const { return name_[slot]; }
+  // How the slot's series reduce to one value (rule_judge.h).
+  SeriesReduction reduction_of(std::size_t slot) const;
   std::size_t size() const { return queries_.size(); }
 
  private:
-  std::size_t add(std::string query, std::size_t rule, Kind kind);
+  std::size_t add(std::string query, std::size_t rule, Kind kind, const char* name);
 
   std::vector<std::string> queries_;
   std::vector<std::size_t> rule_;  // per slot: the rule it belongs to
   std::vector<Kind> kind_;         // per slot
+  std::vector<const char*> name_;  // per slot
   std::vector<Slots> slots_;       // per rule
 };
-
-const char* query_kind_name(RuleQueries::Kind k);  // "query" | "baseline" | "min_samples"
 
 }  // namespace rs::sidecar

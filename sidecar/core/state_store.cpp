@@ -76,6 +76,10 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
       state.seen_alerts.push_back(key.get<std::string>());
     }
   }
+  if (j.contains("tests") && !j["tests"].is_null()) {
+    if (!j["tests"].is_object()) return fail("tests is malformed (needs an object of rule name to test state)");
+    for (const auto& [rule, test] : j["tests"].items()) state.tests[rule] = test;
+  }
   if (state.state == DeploymentState::kRollingBack && !state.last_decision) {
     return fail("state rolling_back without the decision being executed");
   }
@@ -101,6 +105,7 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
       {"deployment_since",
        state.deployment_since ? nlohmann::json(to_rfc3339(*state.deployment_since)) : nlohmann::json(nullptr)},
       {"seen_alerts", state.seen_alerts}};
+  if (!state.tests.empty()) j["tests"] = state.tests;
   const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string why;
   if (!common::write_file_atomically(path_, data, 0640, &why)) {

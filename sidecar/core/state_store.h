@@ -1,9 +1,12 @@
 // Persists the deployment's latched state so a restart neither undoes nor repeats a rollback.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sidecar/policy/decision.h"
 #include "sidecar/policy/promotion_machine.h"
@@ -30,6 +33,9 @@ struct PersistedState {
   // De-duplication keys of the alerts already acted on (identity@startsAt), oldest first,
   // bounded by the engine; absent in older files.
   std::vector<std::string> seen_alerts;
+  // Each sequential test's state (RuleJudge::test_state()) by rule name, so a restarted sidecar
+  // continues the test; absent in older files. Checked when restored (sequential_state_from_json).
+  std::map<std::string, nlohmann::json> tests;
 };
 
 // Contract: save() replaces the file atomically (write to a temp file in the same directory,

@@ -14,7 +14,45 @@ nlohmann::json time_or_null(const std::optional<WallTime>& t) {
 
 nlohmann::json text_or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
 
+nlohmann::json number_or_null(const std::optional<double>& v) {
+  if (!v) return nullptr;
+  return std::isfinite(*v) ? nlohmann::json(*v) : nlohmann::json(format_value(*v));
+}
+
+std::optional<double> evidence_number(const nlohmann::json& evidence, const char* key) {
+  if (!evidence.is_object()) return std::nullopt;
+  auto it = evidence.find(key);
+  if (it == evidence.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+nlohmann::json history_json(const std::vector<RulePoint>& points) {
+  nlohmann::json t = nlohmann::json::array(), value = nlohmann::json::array(), baseline = nlohmann::json::array(),
+                 low = nlohmann::json::array(), high = nlohmann::json::array(), state = nlohmann::json::array();
+  for (const auto& p : points) {
+    t.push_back(to_unix_seconds(p.at));
+    value.push_back(number_or_null(p.value));
+    baseline.push_back(number_or_null(p.baseline));
+    low.push_back(number_or_null(p.low));
+    high.push_back(number_or_null(p.high));
+    state.push_back(rule_state_name(p.state));
+  }
+  return {{"t", t}, {"value", value}, {"baseline", baseline}, {"low", low}, {"high", high}, {"state", state}};
+}
+
 }  // namespace
+
+void RuleHistory::add(WallTime at, const RuleStatus& status) {
+  if (points_.size() == kCapacity) points_.erase(points_.begin());
+  RulePoint p;
+  p.at = at;
+  p.value = status.value;
+  p.baseline = evidence_number(status.evidence, "baseline");
+  p.low = evidence_number(status.evidence, "ci_low");
+  p.high = evidence_number(status.evidence, "ci_high");
+  p.state = status.state;
+  points_.push_back(p);
+}
 
 nlohmann::json to_json(const RuleView& view) {
   const RuleConfig& r = *view.rule;
@@ -35,6 +73,17 @@ nlohmann::json to_json(const RuleView& view) {
         s.evidence.is_object() && s.evidence.contains("min_samples") ? &s.evidence["min_samples"] : nullptr;
     if (guard && guard->is_object() && guard->contains("samples")) samples = (*guard)["samples"];
   }
+  nlohmann::json test = nullptr;
+  if (r.test) {
+    nlohmann::json queries = nlohmann::json::object();
+    for (int i = 0; i < 4; ++i) queries[test_counter_key(r.test->type, i)] = r.test->queries[i];
+    test = {{"type", test_type_name(r.test->type)},
+            {"false_rollback_rate", r.test->spec.false_rollback_rate},
+            {"max_ratio", r.test->spec.max_ratio},
+            {"pass_ratio", r.test->spec.pass_ratio},
+            {"queries", std::move(queries)}};
+    if (r.test->type == TestType::kSequentialHistogram) test["latency_bound"] = r.test->spec.latency_bound;
+  }
   nlohmann::json window_breached = nullptr, window_datapoints = nullptr;
   if (r.breaches) {
     window_breached = s.window_breached;
@@ -48,6 +97,7 @@ nlohmann::json to_json(const RuleView& view) {
           {"breaches", r.breaches ? nlohmann::json(format_breaches(*r.breaches)) : nlohmann::json(nullptr)},
           {"baseline", baseline},
           {"min_samples", min_samples},
+          {"test", test},
           {"delay", common::format_duration(r.delay)},
           {"missing", missing_name(r.missing)},
           {"severity", r.severity},
@@ -64,7 +114,8 @@ nlohmann::json to_json(const RuleView& view) {
           {"error_reason", text_or_null(s.error_reason)},
           {"pending_since", time_or_null(s.pending_since)},
           {"firing_since", time_or_null(s.firing_since)},
-          {"last_evaluated", time_or_null(s.last_evaluated)}};
+          {"last_evaluated", time_or_null(s.last_evaluated)},
+          {"history", history_json(view.history)}};
 }
 
 namespace {

@@ -19,9 +19,30 @@
 
 namespace rs::sidecar {
 
+// One evaluation of a rule, for the status page's chart: the value, what it was compared with
+// (the baseline's value, or a sequential test's interval), and the state after it.
+struct RulePoint {
+  WallTime at;
+  std::optional<double> value;
+  std::optional<double> baseline;   // `baseline` rules: the stable version's value
+  std::optional<double> low, high;  // `test` rules: the anytime-valid interval of the ratio
+  RuleState state = RuleState::kOk;
+};
+// The newest points of one rule, oldest first; at most kCapacity (the chart's width).
+class RuleHistory {
+ public:
+  static constexpr std::size_t kCapacity = 120;
+  void add(WallTime at, const RuleStatus& status);
+  const std::vector<RulePoint>& points() const { return points_; }
+
+ private:
+  std::vector<RulePoint> points_;  // a vector, not a ring: 120 moves per tick is nothing
+};
+
 struct RuleView {
   const RuleConfig* rule = nullptr;  // into the Config, which outlives the engine and its observers
   RuleStatus status;
+  std::vector<RulePoint> history;  // oldest first
 };
 
 struct PromotionView {
@@ -46,7 +67,8 @@ struct StatusView {
 // The /api/v1/status document (docs/api.md). Text quoting outside sources (rule problems,
 // decision details) is made valid UTF-8, so dumping it never throws.
 nlohmann::json to_json(const StatusView& view);
-// One rule's entry of it.
+// One rule's entry of it; its "history" is columnar ({"t": [unix s], "value", "baseline", "low",
+// "high", "state"}: one entry per point, null where a point has none).
 nlohmann::json to_json(const RuleView& rule);
 // Its "freeze" part.
 nlohmann::json freeze_to_json(const std::optional<Freeze>& freeze);

@@ -245,7 +245,7 @@ Decision DecisionMachine::evidence(const RuleTracker& tracker, DecisionKind kind
   d.trigger = Trigger::kRule;
   d.rule = rule.name;
   d.severity = rule.severity;
-  d.query = rule.query;
+  d.query = queries_text(rule);
   d.comparison = comparison_name(rule.comparison);
   d.value = status.value;
   d.threshold = rule.threshold;

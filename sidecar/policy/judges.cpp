@@ -47,7 +47,7 @@ const char* judgement_name(Judgement::Kind k) {
 Observation Judgement::to_observation() const {
   nlohmann::json ev = evidence;
   if (ev.is_object()) {
-    ev["verdict"] = judgement_name(kind);
+    if (!ev.contains("verdict")) ev["verdict"] = judgement_name(kind);
     ev["reason"] = reason;
   }
   switch (kind) {

@@ -2,9 +2,12 @@
 // and one rule as it applies to this deployment's stage. Pure data; the config loader fills it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
+
+#include "sidecar/policy/sequential_test.h"
 
 namespace rs::sidecar {
 
@@ -45,6 +48,21 @@ struct BaselineSpec {
   double min_difference = 0.0;  // >= 0, in the metric's unit
 };
 
+// `test: {type, <four counter queries>, false_rollback_rate, max_ratio, pass_ratio}`: an
+// anytime-valid sequential test on counters (sequential_test.h) instead of a query and threshold.
+enum class TestType { kSequentialBinomial, kSequentialHistogram };
+const char* test_type_name(TestType t);  // "sequential-binomial" | "sequential-histogram"
+struct TestConfig {
+  TestType type = TestType::kSequentialBinomial;
+  SequentialTestSpec spec;
+  // Templated counter queries, in the order of BinomialCounters / HistogramCounters.
+  std::array<std::string, 4> queries;
+};
+// The config key of counter query `i` (0..3) of a test of type `t`: binomial canary_errors,
+// canary_total, baseline_errors, baseline_total; histogram canary_within, canary_count,
+// baseline_within, baseline_count.
+const char* test_counter_key(TestType t, int i);
+
 // One rule as it applies to this deployment's stage, queries already templated.
 struct RuleConfig {
   std::string name;
@@ -58,6 +76,10 @@ struct RuleConfig {
   // samples guard. With `baseline`, `threshold` is an absolute floor that must be crossed too.
   std::optional<BaselineSpec> baseline;
   std::optional<MinSamplesSpec> min_samples;
+  // With `test` the rule has no query of its own: the test judges (`query` is empty, the
+  // comparison is `above` and `threshold` is the test's max_ratio, so the rule's value, the
+  // estimated error-rate ratio canary/baseline, reads against it).
+  std::optional<TestConfig> test;
   Duration delay{0};
   Missing missing = Missing::kHold;
   std::string severity = "sev2";
@@ -65,6 +87,10 @@ struct RuleConfig {
   std::string stage_override;  // the stage whose override applied, "" if none
   int line = 0;                // where the rule starts in the file (1-based)
 };
+
+// The rule's PromQL as a person reads it in a decision, a report or a notification: its query, or
+// for a rule with `test` one "key: query" line per counter.
+std::string queries_text(const RuleConfig& rule);
 
 // A PromQL condition: `query` compared against `threshold`.
 struct QueryCondition {

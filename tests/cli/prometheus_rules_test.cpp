@@ -109,5 +109,69 @@ TEST(PrometheusRules, GeneratedRuleFileIsValidAndFiresWhenTheSidecarDecides) {
   EXPECT_LE(std::fabs(sidecar_decided - prometheus_firing_seen), 1.5);
 }
 
+// Judged rules export what the engine judges: the baseline comparison (ratio and difference and
+// the floor), the min_samples guard and "M of N"; `promtool test rules` proves each expression
+// fires on the data that should roll back and stays quiet on the data that should not. A
+// sequential test has no PromQL form: it is listed as not exported.
+TEST(PrometheusRules, JudgedRulesExportTheirConditionsAndPromtoolFiresThemOnTheRightData) {
+  TempDir dir;
+  write_file(dir.file("sidecar.yml"),
+             "prometheus: {url: 'http://127.0.0.1:9'}\n"
+             "evaluation_interval: 1m\n"
+             "deployment: {name: shop, stage: prod, strategy: canary, vars: {canary: v2, stable: v1}}\n"
+             "dry_run: true\n"
+             "rules:\n"
+             "  - {name: vs-stable, query: 'err{version=\"{{canary}}\"}', above: 0.01, for: 0s,\n"
+             "     baseline: {query: 'err{version=\"{{stable}}\"}', max_ratio: 2, min_difference: 0.01}}\n"
+             "  - {name: guarded, query: 'err{version=\"{{canary}}\"}', above: 0.05, breaches: '2 of 3',\n"
+             "     min_samples: {query: 'req{version=\"{{canary}}\"}', at_least: 100}}\n"
+             "  - name: seq\n"
+             "    test: {type: sequential-binomial, canary_errors: 'sum(e)', canary_total: 'sum(t)',\n"
+             "           baseline_errors: 'sum(be)', baseline_total: 'sum(bt)'}\n");
+  const std::string rules_path = dir.file("rules.yml");
+  Process generate({kBinary, "rules", "--config", dir.file("sidecar.yml")}, rules_path);
+  int status = generate.wait_exit(10s);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(rules_path);
+  const std::string rules = read_file(rules_path);
+  EXPECT_NE(rules.find("# rule seq: sequential-binomial test not exported"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("alert: Seq"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("scalar(err{version=\"v1\"})"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("count_over_time("), std::string::npos) << rules;
+
+  // Series every minute. vs-stable: canary 0.06 against stable 0.02 (x3, +0.04: fires) for the
+  // first 3 minutes, then stable 0.05 (x1.2: quiet). guarded: canary 0.08 with 500 then 50
+  // requests: fires once 2 of 3 evaluations breached with enough samples, quiet once the samples
+  // are too few.
+  write_file(
+      dir.file("test.yml"),
+      "rule_files: [rules.yml]\n"
+      "evaluation_interval: 1m\n"
+      "tests:\n"
+      "  - interval: 1m\n"
+      "    input_series:\n"
+      "      - {series: 'err{version=\"v2\"}', values: '0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06'}\n"
+      "      - {series: 'err{version=\"v1\"}', values: '0.02 0.02 0.02 0.05 0.05 0.05 0.05 0.05 0.05 0.05'}\n"
+      "      - {series: 'req{version=\"v2\"}', values: '500 500 500 500 500 50 50 50 50 50'}\n"
+      "    alert_rule_test:\n"
+      "      - {eval_time: 2m, alertname: VsStable, exp_alerts: [{exp_labels: {severity: sev2, rule: vs-stable,"
+      " deployment: shop, stage: prod, action: rollback, version: v2}, exp_annotations: {"
+      "description: '0.06 is above the threshold 0.01; rollback-sidecar rolls back when this fires.',"
+      " query: 'err{version=\"v2\"}', summary: 'shop: vs-stable above 0.01 and worse than the baseline for 0s'}}]}\n"
+      "      - {eval_time: 5m, alertname: VsStable, exp_alerts: []}\n"
+      "      - {eval_time: 0m, alertname: Guarded, exp_alerts: []}\n"
+      "      - {eval_time: 2m, alertname: Guarded, exp_alerts: [{exp_labels: {severity: sev2, rule: guarded,"
+      " deployment: shop, stage: prod, action: rollback, version: v2}, exp_annotations: {"
+      "description: '3 of the last 3 evaluations breached above 0.05; rollback-sidecar rolls back when this"
+      " fires.', query: 'err{version=\"v2\"}', summary: 'shop: guarded above 0.05 in 2 of 3 datapoints'}}]}\n"
+      "      - {eval_time: 7m, alertname: Guarded, exp_alerts: []}\n");
+  const std::string promtool = find_binary("promtool");
+  ASSERT_FALSE(promtool.empty());
+  Process check({promtool, "check", "rules", rules_path}, dir.file("check.log"));
+  status = check.wait_exit(20s);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("check.log")) << rules;
+  Process test({promtool, "test", "rules", dir.file("test.yml")}, dir.file("test.log"), {}, dir.path());
+  status = test.wait_exit(30s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("test.log")) << rules;
+}
 }  // namespace
 }  // namespace rs::testing

@@ -284,6 +284,57 @@ INSTANTIATE_TEST_SUITE_P(
                   with_rule("{name: e, query: x, above: 1, baseline: {query: b}, stages: {gamma: {baseline: "
                             "{max_ratio: 0.9}}}}"),
                   "c.yml:4: rules[0].stages.gamma.baseline.max_ratio: must be at least 1"},
+        // test: sequential tests on four counter queries (issue #11).
+        ErrorCase{"TestWithoutType", with_rule("{name: s, test: {canary_errors: a}}"),
+                  "c.yml:4: rules[0].test.type: is required"},
+        ErrorCase{"TestUnknownType", with_rule("{name: s, test: {type: t-test}}"),
+                  "c.yml:4: rules[0].test.type: 't-test' is not one of sequential-binomial, sequential-histogram"},
+        ErrorCase{"TestMissingCounter",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: a, canary_total: b,"
+                            " baseline_errors: c}}"),
+                  "c.yml:4: rules[0].test.baseline_total: is required"},
+        ErrorCase{"TestEmptyCounter",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: '', canary_total: b,"
+                            " baseline_errors: c, baseline_total: d}}"),
+                  "c.yml:4: rules[0].test.canary_errors: must not be empty"},
+        ErrorCase{"TestRateTooHigh",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: a, canary_total: b,"
+                            " baseline_errors: c, baseline_total: d, false_rollback_rate: 0.7}}"),
+                  "c.yml:4: rules[0].test.false_rollback_rate: rule 's': false_rollback_rate 0.7 must be in (0, 0.5]"},
+        ErrorCase{"TestPassRatioNotAboveMaxRatio",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: a, canary_total: b,"
+                            " baseline_errors: c, baseline_total: d, max_ratio: 2, pass_ratio: 1.5}}"),
+                  "c.yml:4: rules[0].test.pass_ratio: rule 's': pass_ratio 1.5 must be above max_ratio (2)"},
+        ErrorCase{"HistogramTestWithoutBound",
+                  with_rule("{name: s, test: {type: sequential-histogram, canary_within: a, canary_count: b,"
+                            " baseline_within: c, baseline_count: d}}"),
+                  "c.yml:4: rules[0].test.latency_bound: is required"},
+        ErrorCase{"HistogramTestWithBinomialKeys",
+                  with_rule("{name: s, test: {type: sequential-histogram, latency_bound: 0.5, canary_errors: a,"
+                            " canary_count: b, baseline_within: c, baseline_count: d}}"),
+                  "c.yml:4: rules[0].test.canary_within: is required"},
+        ErrorCase{"TestWithAQuery",
+                  with_rule("{name: s, query: x, test: {type: sequential-binomial, canary_errors: a,"
+                            " canary_total: b, baseline_errors: c, baseline_total: d}}"),
+                  "c.yml:4: rules[0].query: rule 's' has a `test`, which judges on its own counter queries; remove "
+                  "`query`"},
+        ErrorCase{"TestWithAThreshold",
+                  with_rule("{name: s, above: 1, test: {type: sequential-binomial, canary_errors: a,"
+                            " canary_total: b, baseline_errors: c, baseline_total: d}}"),
+                  "c.yml:4: rules[0].above: rule 's' has a `test`"},
+        ErrorCase{"TestWithBreaches",
+                  with_rule("{name: s, breaches: '3 of 5', test: {type: sequential-binomial, canary_errors: a,"
+                            " canary_total: b, baseline_errors: c, baseline_total: d}}"),
+                  "c.yml:4: rules[0].breaches: rule 's' has a `test`"},
+        ErrorCase{"TestStageChangesTheThreshold",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: a, canary_total: b,"
+                            " baseline_errors: c, baseline_total: d}, stages: {prod: {above: 2}}}"),
+                  "c.yml:4: rules[0].stages.prod.above: rule 's' has a `test`: a stage may change for, delay, "
+                  "missing, action and severity only"},
+        ErrorCase{"TestCounterUnknownVar",
+                  with_rule("{name: s, test: {type: sequential-binomial, canary_errors: 'e{v=\"{{nope}}\"}',"
+                            " canary_total: b, baseline_errors: c, baseline_total: d}}"),
+                  "c.yml:4: rules[0].test.canary_errors: unknown variable '{{nope}}'"},
         ErrorCase{"RulesNotAList",
                   "prometheus: {url: 'http://prom:9090'}\n"
                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
@@ -396,6 +447,47 @@ TEST(Config, JudgeKeysLoadTemplatedAndStageOverridesMergeThem) {
     const RuleConfig& c = r.loaded->config.rules.at(0);
     EXPECT_FALSE(c.breaches || c.baseline || c.min_samples) << "none of them unless set";
   }
+}
+
+// `test:` loads its four counter queries templated, its numbers with their defaults, and makes
+// the rule's value the ratio read against max_ratio; a stage may change `for` and `action`.
+TEST(Config, SequentialTestsLoadTemplated) {
+  const auto load = [](const std::string& rule_yaml) {
+    return load_config_text(
+        "prometheus: {url: 'http://prom:9090'}\n"
+        "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2, stable: v1}}\n"
+        "rules:\n"
+        "  - " +
+            rule_yaml + "\ndry_run: true\n",
+        "c.yml", actuators::Registry::builtin());
+  };
+  LoadResult r = load(
+      "{name: s, test: {type: sequential-binomial, canary_errors: 'sum(e{v=\"{{canary}}\"})',"
+      " canary_total: 'sum(t{v=\"{{canary}}\"})', baseline_errors: 'sum(e{v=\"{{stable}}\"})',"
+      " baseline_total: 'sum(t{v=\"{{stable}}\"})', max_ratio: 1.2}, stages: {prod: {action: notify}}}");
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  const RuleConfig& c = r.loaded->config.rules.at(0);
+  ASSERT_TRUE(c.test);
+  EXPECT_EQ(c.test->type, TestType::kSequentialBinomial);
+  EXPECT_EQ(c.test->queries[0], "sum(e{v=\"v2\"})");
+  EXPECT_EQ(c.test->queries[3], "sum(t{v=\"v1\"})");
+  EXPECT_EQ(c.test->spec.false_rollback_rate, 0.01) << "the default";
+  EXPECT_EQ(c.test->spec.max_ratio, 1.2);
+  EXPECT_EQ(c.test->spec.pass_ratio, 1.5) << "the default";
+  EXPECT_EQ(c.threshold, 1.2) << "the rule's value, the ratio, reads against max_ratio";
+  EXPECT_EQ(c.comparison, Comparison::kAbove);
+  EXPECT_TRUE(c.query.empty());
+  EXPECT_EQ(c.action, RuleAction::kNotify) << "the stage's";
+
+  r = load(
+      "{name: h, test: {type: sequential-histogram, latency_bound: 0.25, canary_within: a, canary_count: b,"
+      " baseline_within: c, baseline_count: d, false_rollback_rate: 0.05}}");
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  const RuleConfig& h = r.loaded->config.rules.at(0);
+  EXPECT_EQ(h.test->type, TestType::kSequentialHistogram);
+  EXPECT_EQ(h.test->spec.latency_bound, 0.25);
+  EXPECT_EQ(h.test->spec.false_rollback_rate, 0.05);
+  EXPECT_EQ(h.threshold, 1);
 }
 
 // A var whose value is itself a template stays unresolved in the judges' queries too.

@@ -56,7 +56,7 @@ StatusView status_for(const std::vector<RuleSnapshot>& rules, DeploymentState st
     RuleStatus status;
     status.state = r.state;
     status.value = r.value;
-    view.rules.push_back({&config, status});
+    view.rules.push_back({&config, status, {}});
   }
   return view;
 }

@@ -41,7 +41,7 @@ class BacktestCliTest : public ::testing::Test {
                          "evaluation_interval: 15s\n"
                          "deployment: {name: checkout, stage: prod, strategy: canary}\n"
                          "actuators:\n  - {type: file, path: " +
-                         dir_.file("router") + "}\n" +
+                         dir_.file("router") + ", content: 'W={{canary_weight}}'}\n" +
                          (rules_yaml.empty() ? "rules:\n  - {name: error-rate, query: 'error_ratio', above: 0.05}\n"
                                              : rules_yaml));
     return path;

@@ -25,7 +25,8 @@ LoadedConfig load(const std::string& rules, bool dry_run = false) {
   const std::string yaml = std::string("prometheus: {url: 'http://127.0.0.1:1'}\n") +
                            "evaluation_interval: 15s\n"
                            "deployment: {name: checkout, stage: prod, strategy: canary}\n" +
-                           (dry_run ? "dry_run: true\n" : "") + "actuators:\n  - {type: file, path: /tmp/unused}\n" +
+                           (dry_run ? "dry_run: true\n" : "") +
+                           "actuators:\n  - {type: file, path: /tmp/unused, content: 'W={{canary_weight}}'}\n" +
                            "rules:\n" + rules;
   LoadResult r = load_config_text(yaml, "backtest.yml", actuators::Registry::builtin());
   std::string errors;

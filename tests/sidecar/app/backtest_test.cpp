@@ -295,6 +295,23 @@ TEST(BacktestReplay, ANotifyRuleNotifiesAndTheRollbackRuleStillLatches) {
   EXPECT_EQ(report.decisions[1].decided_at, at(12));
 }
 
+// The config's stage (prod) picks the rule's override, as live: 0.2 breaches the rule's own 0.05
+// and gamma's 0.1, not prod's 0.5.
+TEST(BacktestReplay, TheDeploymentsStageOverrideApplies) {
+  const std::string rule =
+      "  - name: error-rate\n"
+      "    query: 'error_ratio'\n"
+      "    above: 0.05\n"
+      "    stages: {prod: {above: 0.5}, gamma: {above: 0.1}}\n";
+  const LoadedConfig loaded = load(rule);
+  ASSERT_DOUBLE_EQ(loaded.config.rules[0].threshold, 0.5);
+  EXPECT_TRUE(replay(loaded.config, 10, {[](std::int64_t) { return 0.2; }}).decisions.empty());
+  const auto over = replay(loaded.config, 10, {[](std::int64_t k) { return k >= 3 ? 0.6 : 0.2; }});
+  ASSERT_EQ(over.decisions.size(), 1u);
+  EXPECT_EQ(over.decisions[0].decided_at, at(3));
+  EXPECT_DOUBLE_EQ(over.decisions[0].threshold, 0.5);
+}
+
 TEST(BacktestReplay, JsonIsOneObjectWithDecisionsAndSummary) {
   const LoadedConfig loaded = load(kErrorRate);
   const auto report = replay(loaded.config, 20, {[](std::int64_t k) { return k < 10 ? 0.01 : 0.2; }});

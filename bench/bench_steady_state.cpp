@@ -1,5 +1,5 @@
 // bench_steady_state: RSS and CPU of the real rollback-sidecar binary in steady state with the
-// shipped default policy (policies/default.yml, all five rules) evaluated every second.
+// shipped default policy (policies/default.yml, all its rules) evaluated every second.
 //
 // Environment (all real processes on loopback, free ports, one temp dir):
 //   demo-workload serve v1 + v2 behind HAProxy (frontend + backend app, runtime API on TCP),
@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
                   "--rate", fixed(rate, 2), "--concurrency", "4", "--report-interval", "60s"},
                  dir.file("load.log"));
 
-    // policies/default.yml: the five rules as shipped; interval 1s and this environment's addresses.
+    // policies/default.yml: every rule as shipped; interval 1s and this environment's addresses.
     YAML::Node config = YAML::LoadFile(std::string(RS_SOURCE_DIR) + "/policies/default.yml");
     config["evaluation_interval"] = "1s";
     config["prometheus"]["url"] = prometheus.url();

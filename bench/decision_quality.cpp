@@ -6,7 +6,7 @@
 //       fault to the rollback decision (median, p90) and the fraction not rolled back within
 //       30 min of the fault. Two tables: the fault present from the canary's start (a bad
 //       version), and the fault starting after 5 healthy minutes (a slow leak, a bad dependency).
-// Judges (pure sidecar/policy code, exactly as the engine would feed them):
+// Judges (pure sidecar/policy code: RuleJudge + RuleTracker, the classes the engine runs):
 //   threshold    error ratio over 1m > 5% for 5m
 //   thr+guards   error ratio over 1m > 5%, min_samples 100 requests in the 1m window, breaches "6 of 10"
 //   baseline     canary vs baseline error ratio over 1m: max_ratio 2, min_difference 0.01,
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sidecar/policy/judges.h"
+#include "sidecar/policy/rule_judge.h"
 #include "sidecar/policy/rule_tracker.h"
 #include "sidecar/policy/sequential_test.h"
 
@@ -51,86 +52,41 @@ Observation ratio(double errors, double total) {
   return Observation::of_value(errors / total);
 }
 
+// One judge: a rule as the config loader would make it, judged by RuleJudge and tracked by
+// RuleTracker, exactly as the engine does each evaluation (the same classes, not a copy).
 class Judge {
  public:
-  virtual ~Judge() = default;
+  explicit Judge(const RuleConfig& rule) : judge_(rule), tracker_(rule) {}
   // True when this evaluation decides a rollback.
-  virtual bool step(const Snapshot& s, rs::WallTime now) = 0;
+  bool step(const Snapshot& s, rs::WallTime now) {
+    RuleAnswers a;
+    a.value = ratio(s.win_canary_errors, s.win_canary_total);
+    a.baseline = ratio(s.win_baseline_errors, s.win_baseline_total);
+    a.min_samples = Observation::of_value(s.win_canary_total);  // requests in the rule's 1m window
+    a.counters = {Observation::of_value(s.canary_errors), Observation::of_value(s.canary_total),
+                  Observation::of_value(s.baseline_errors), Observation::of_value(s.baseline_total)};
+    const RuleStatus& st = tracker_.observe(judge_.judge(a), now);
+    insufficient_ = st.state == RuleState::kInsufficient;
+    return st.actionable;
+  }
   // True while the judge says it has too few samples.
-  virtual bool insufficient() const { return false; }
+  bool insufficient() const { return insufficient_; }
+
+ private:
+  RuleJudge judge_;
+  RuleTracker tracker_;
+  bool insufficient_ = false;
 };
 
 RuleConfig rule_config(Duration for_duration, std::optional<BreachesSpec> breaches) {
   RuleConfig r;
   r.name = "errors";
+  r.query = "error ratio over 1m";
   r.threshold = 0.05;
   r.for_duration = for_duration;
   r.breaches = breaches;
   return r;
 }
-
-class ThresholdJudge : public Judge {
- public:
-  ThresholdJudge() : tracker_(rule_config(5min, std::nullopt)) {}
-  bool step(const Snapshot& s, rs::WallTime now) override {
-    return tracker_.observe(ratio(s.win_canary_errors, s.win_canary_total), now).actionable;
-  }
-
- private:
-  RuleTracker tracker_;
-};
-
-class GuardedThresholdJudge : public Judge {
- public:
-  GuardedThresholdJudge() : tracker_(rule_config(0s, BreachesSpec{6, 10})) {}
-  bool step(const Snapshot& s, rs::WallTime now) override {
-    Judgement j =
-        apply_min_samples(judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
-                          judge_threshold(ratio(s.win_canary_errors, s.win_canary_total), Comparison::kAbove, 0.05));
-    const auto& st = tracker_.observe(j.to_observation(), now);
-    insufficient_ = st.state == RuleState::kInsufficient;
-    return st.actionable;
-  }
-  bool insufficient() const override { return insufficient_; }
-
- private:
-  RuleTracker tracker_;
-  bool insufficient_ = false;
-};
-
-class BaselineJudge : public Judge {
- public:
-  BaselineJudge() : tracker_(rule_config(1min, std::nullopt)) {}
-  bool step(const Snapshot& s, rs::WallTime now) override {
-    Judgement j = apply_min_samples(judge_min_samples(Observation::of_value(s.win_canary_total), {"q", 100}),
-                                    judge_baseline(ratio(s.win_canary_errors, s.win_canary_total),
-                                                   ratio(s.win_baseline_errors, s.win_baseline_total),
-                                                   Comparison::kAbove, BaselineSpec{"q", 2.0, 0.01}));
-    const auto& st = tracker_.observe(j.to_observation(), now);
-    insufficient_ = st.state == RuleState::kInsufficient;
-    return st.actionable;
-  }
-  bool insufficient() const override { return insufficient_; }
-
- private:
-  RuleTracker tracker_;
-  bool insufficient_ = false;
-};
-
-class SequentialJudge : public Judge {
- public:
-  SequentialJudge() : test_(SequentialTestSpec{}) {}
-  bool step(const Snapshot& s, rs::WallTime) override {
-    auto out = test_.update({s.canary_errors, s.canary_total, s.baseline_errors, s.baseline_total});
-    insufficient_ = out.verdict == SequentialVerdict::kInsufficient;
-    return out.verdict == SequentialVerdict::kFail;
-  }
-  bool insufficient() const override { return insufficient_; }
-
- private:
-  SequentialBinomialTest test_;
-  bool insufficient_ = false;
-};
 
 const char* const kJudgeNames[] = {
     "threshold `> 5% for 5m`", "threshold + `min_samples: 100` + `breaches: \"6 of 10\"`",
@@ -139,10 +95,20 @@ constexpr int kJudges = 4;
 
 std::vector<std::unique_ptr<Judge>> make_judges() {
   std::vector<std::unique_ptr<Judge>> j;
-  j.push_back(std::make_unique<ThresholdJudge>());
-  j.push_back(std::make_unique<GuardedThresholdJudge>());
-  j.push_back(std::make_unique<BaselineJudge>());
-  j.push_back(std::make_unique<SequentialJudge>());
+  j.push_back(std::make_unique<Judge>(rule_config(5min, std::nullopt)));
+  RuleConfig guarded = rule_config(0s, BreachesSpec{6, 10});
+  guarded.min_samples = MinSamplesSpec{"requests over 1m", 100};
+  j.push_back(std::make_unique<Judge>(guarded));
+  RuleConfig baseline = rule_config(1min, std::nullopt);
+  baseline.threshold = 0;  // no absolute floor: canary vs baseline only
+  baseline.baseline = BaselineSpec{"baseline error ratio over 1m", 2.0, 0.01};
+  baseline.min_samples = MinSamplesSpec{"requests over 1m", 100};
+  j.push_back(std::make_unique<Judge>(baseline));
+  RuleConfig sequential = rule_config(0s, std::nullopt);
+  sequential.query.clear();
+  sequential.threshold = 1;  // max_ratio, as the loader sets it
+  sequential.test = TestConfig{TestType::kSequentialBinomial, SequentialTestSpec{}, {"ce", "ct", "be", "bt"}};
+  j.push_back(std::make_unique<Judge>(sequential));
   return j;
 }
 

@@ -31,11 +31,16 @@ nlohmann::json time_json(const std::optional<WallTime>& t) {
   return to_rfc3339(*t);
 }
 
-// The queries a rule sent, by what they are called ("query", "baseline", "canary_errors", ...).
+// The queries a rule sent, by what they are called ("query", "baseline", "canary_errors", "slo
+// long window", ...).
 nlohmann::json rule_queries_json(const RuleQueries& queries, const std::string& rule_name, const Config& config) {
   nlohmann::json out = nlohmann::json::object();
   for (std::size_t slot = 0; slot < queries.size(); ++slot) {
-    if (config.rules[queries.rule_of(slot)].name == rule_name) out[queries.name_of(slot)] = queries.queries()[slot];
+    if (config.rules[queries.rule_of(slot)].name != rule_name) continue;
+    // Names repeat for an slo rule's window pairs: "slo long window", "slo long window 2", ...
+    std::string name = queries.name_of(slot);
+    for (int n = 2; out.contains(name); ++n) name = std::string(queries.name_of(slot)) + " " + std::to_string(n);
+    out[name] = queries.queries()[slot];
   }
   return out;
 }
@@ -113,10 +118,10 @@ void BacktestReplay::evaluate(std::int64_t step, const std::vector<std::vector<s
   trackers.reserve(trackers_.size());
   for (std::size_t i = 0; i < trackers_.size(); ++i) {
     const RuleConfig& rule = config_.rules[i];
-    const RuleQueries::Slots& slots = queries_.of_rule(i);
     bool history = false;
-    // One slot's answer at this evaluation, reduced as the live engine reduces it (Engine::read_answer).
-    auto answer = [&](std::size_t slot) {
+    // One slot's answer at this evaluation, reduced as the live engine reduces it (Engine::read_answer);
+    // RuleQueries::answers lays the slots out for the judge exactly as the engine's judge_rule does.
+    const RuleAnswers answers = queries_.answers(i, [&](std::size_t slot) {
       history |= present[slot][k];
       Observation o = observe_series(values[slot][k], queries_.reduction_of(slot), rule.comparison);
       if (o.kind == Observation::Kind::kError) {
@@ -124,15 +129,7 @@ void BacktestReplay::evaluate(std::int64_t step, const std::vector<std::vector<s
                           (queries_.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query") + ": " + o.error_message;
       }
       return o;
-    };
-    RuleAnswers answers;
-    if (slots.test) {
-      for (std::size_t c = 0; c < 4; ++c) answers.counters[c] = answer((*slots.test)[c]);
-    } else {
-      answers.value = answer(slots.query);
-    }
-    if (slots.baseline) answers.baseline = answer(*slots.baseline);
-    if (slots.min_samples) answers.min_samples = answer(*slots.min_samples);
+    });
     const RuleStatus& status = trackers_[i].observe(judges_[i].judge(answers), now);
     trackers.push_back(&trackers_[i]);
 

@@ -91,6 +91,24 @@ void print_summary(const LoadedConfig& loaded) {
         std::cout << "  " << test_counter_key(r.test->type, i) << ": " << r.test->queries[i] << "\n";
       continue;
     }
+    if (r.slo) {
+      std::cout << "rule " << r.name << ": " << action_name(r.action) << " when it burns the "
+                << common::format_duration(r.slo->period) << " error budget of SLO " << format_value(r.slo->objective)
+                << " too fast " << how_long << ", delay " << common::format_duration(r.delay) << ", missing "
+                << missing_name(r.missing) << ", " << r.severity
+                << (r.stage_override.empty() ? "" : " (stage " + r.stage_override + " override)") << "\n";
+      for (const auto& w : r.slo->windows) {
+        std::cout << "  burn rate > " << format_value(w.burn_rate) << " over " << common::format_duration(w.long_window)
+                  << " and " << common::format_duration(w.short_window) << " (" << format_value(w.budget_share * 100)
+                  << "% of the budget in " << common::format_duration(w.long_window) << ")\n"
+                  << "    long: " << w.long_query << "\n    short: " << w.short_query << "\n";
+      }
+      if (r.min_samples) {
+        std::cout << "  min_samples (at least " << format_value(r.min_samples->at_least)
+                  << "): " << r.min_samples->query << "\n";
+      }
+      continue;
+    }
     std::cout << "rule " << r.name << ": " << action_name(r.action) << " when " << comparison_name(r.comparison) << " "
               << format_value(r.threshold) << (r.baseline ? " and worse than the baseline" : "") << " " << how_long
               << ", delay " << common::format_duration(r.delay) << ", missing " << missing_name(r.missing) << ", "

@@ -26,24 +26,35 @@ std::string alert_name_for(const std::string& rule_name) {
 }
 
 // The rule's condition as PromQL: what the engine judges each evaluation, as far as PromQL can say
-// it. `baseline`: the stable query must be one series (as the engine requires), so scalar() of it
-// is the baseline's value, and NaN (none or several series) compares false: no breach, as the
-// engine holds. `min_samples`: the summed count must reach at_least. `breaches: "M of N"`: at least
-// M of the last N evaluations breached (a subquery at the evaluation interval), with `for: 0`.
+// it. `slo`: any window pair whose long and short error ratios both exceed burn_rate x budget. `baseline`: the stable
+// query must be one series (as the engine requires), so scalar() of it is the baseline's value, and NaN (none or
+// several series) compares false: no breach, as the engine holds. `min_samples`: the summed count must reach at_least.
+// `breaches: "M of N"`: at least M of the last N evaluations breached (a subquery at the evaluation interval), with
+// `for: 0`.
 std::string condition_expr(const RuleConfig& rule, Duration interval) {
   const char* op = rule.comparison == Comparison::kAbove ? ">" : "<";
   const std::string value = "(" + rule.query + ")";
-  std::string expr = value + " " + op + " " + format_value(rule.threshold);
-  if (rule.baseline) {
+  std::string expr;
+  if (rule.slo) {  // multi-window, multi-burn-rate: any pair whose long and short windows both burn
+    for (const auto& w : rule.slo->windows) {
+      const std::string limit = format_value(w.burn_rate * rule.slo->budget());
+      // max(): each window's worst series, as the engine reduces them (they may be different series).
+      expr += std::string(expr.empty() ? "" : " or ") + "(max(" + w.long_query + ") > " + limit + " and on() max(" +
+              w.short_query + ") > " + limit + ")";
+    }
+  } else if (rule.baseline) {
     const std::string base = "scalar(" + rule.baseline->query + ")";
     const std::string ratio = format_value(rule.baseline->max_ratio);
     const std::string diff = format_value(rule.baseline->min_difference);
-    expr = rule.comparison == Comparison::kAbove ? "(" + expr + ") and (" + value + " > " + base + " * " + ratio +
+    const std::string floor = value + " " + op + " " + format_value(rule.threshold);
+    expr = rule.comparison == Comparison::kAbove ? "(" + floor + ") and (" + value + " > " + base + " * " + ratio +
                                                        ") and (" + value + " - " + base + " > " + diff + ")"
-                                                 : "(" + expr + ") and (" + value + " * " + ratio + " < " + base +
+                                                 : "(" + floor + ") and (" + value + " * " + ratio + " < " + base +
                                                        ") and (" + base + " - " + value + " > " + diff + ")";
+  } else {
+    expr = value + " " + op + " " + format_value(rule.threshold);
   }
-  if (rule.missing == Missing::kBreach) expr = "(" + expr + ") or on() absent(" + rule.query + ")";
+  if (rule.missing == Missing::kBreach && !rule.slo) expr = "(" + expr + ") or on() absent(" + rule.query + ")";
   if (rule.min_samples) {
     expr = "(" + expr + ") and on() (sum(" + rule.min_samples->query +
            ") >= " + format_value(rule.min_samples->at_least) + ")";
@@ -88,10 +99,13 @@ std::string render_prometheus_rules(const Config& config) {
                format_value(rule.threshold) + (rule.baseline ? " and worse than the baseline" : "") + " " +
                format_timing(rule);
     out << YAML::Key << "description" << YAML::Value
-        << (rule.breaches ? "{{ $value }} of the last " + std::to_string(rule.breaches->n) + " evaluations breached " +
-                                comparison_name(rule.comparison) + " " + format_value(rule.threshold)
-                          : std::string("{{ $value }} is ") + comparison_name(rule.comparison) + " the threshold " +
-                                format_value(rule.threshold)) +
+        << (rule.slo ? "the error ratio {{ $value }} burns the " + common::format_duration(rule.slo->period) +
+                           " error budget of SLO " + format_value(rule.slo->objective) + " too fast"
+            : rule.breaches
+                ? "{{ $value }} of the last " + std::to_string(rule.breaches->n) + " evaluations breached " +
+                      comparison_name(rule.comparison) + " " + format_value(rule.threshold)
+                : std::string("{{ $value }} is ") + comparison_name(rule.comparison) + " the threshold " +
+                      format_value(rule.threshold)) +
                "; rollback-sidecar " + (rule.action == RuleAction::kRollback ? "rolls back" : "notifies") +
                " when this fires.";
     out << YAML::Key << "query" << YAML::Value << rule.query;

@@ -1,6 +1,7 @@
 // rules: each rule as it applies to deployment.stage (its `stages:` override merged), templated.
 #include <set>
 
+#include "common/duration.h"
 #include "sidecar/config/loaders.h"
 #include "sidecar/policy/breach_window.h"
 #include "sidecar/policy/decision.h"  // format_value
@@ -138,6 +139,101 @@ std::optional<TestConfig> read_test(MapReader& r, const std::string& rule_name, 
   return t;
 }
 
+// `slo: {objective, period, windows: [{long, short, budget_share}]}`, the rule's query rendered once
+// per window with {{window}} set to its duration. Only at the rule's level.
+std::optional<SloSpec> read_slo(MapReader& r, const std::string& rule_name, const std::string& query_template,
+                                const Vars& vars) {
+  MapReader m = r.child("slo");
+  SloSpec spec;
+  bool ok = true;
+  const auto fail = [&](const std::string& key, const std::string& why) {
+    m.error(key, why);
+    ok = false;
+  };
+  const YAML::Node objective_node = m.raw("objective");
+  if (!objective_node || objective_node.IsNull()) {
+    fail("objective", "is required (the SLO's success ratio, e.g. 0.999)");
+  } else if (auto o = m.number("objective")) {
+    if (!(*o > 0 && *o < 1))
+      fail("objective", "must be between 0 and 1 (exclusive), e.g. 0.999, not " + format_value(*o));
+    spec.objective = *o;
+  } else {
+    ok = false;
+  }
+  if (m.raw("period")) spec.period = m.duration("period", spec.period);
+  if (spec.period.count() <= 0) fail("period", "must be longer than 0");
+  struct Raw {
+    Duration long_window, short_window;
+    double share;
+    std::string path;
+    int line;
+  };
+  std::vector<Raw> raw;
+  const YAML::Node windows = m.raw("windows");
+  if (!windows || windows.IsNull()) {
+    // The Google SRE workbook's paging pairs: 2% of the budget in 1h, 5% in 6h.
+    raw = {{std::chrono::hours(1), std::chrono::minutes(5), 0.02, m.key_path("windows"), m.line()},
+           {std::chrono::hours(6), std::chrono::minutes(30), 0.05, m.key_path("windows"), m.line()}};
+  } else if (!windows.IsSequence() || windows.size() == 0) {
+    fail("windows", "must be a non-empty list of {long, short, budget_share}");
+  } else {
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+      MapReader w(windows[i], m.key_path("windows") + "[" + std::to_string(i) + "]", line_of(windows[i]), m.errors());
+      Raw x{w.duration("long"), w.duration("short"), 0.02, w.path(), w.line()};
+      if (auto share = w.number("budget_share")) x.share = *share;
+      if (!(x.share > 0 && x.share <= 1)) {
+        w.error("budget_share", "must be in (0, 1], not " + format_value(x.share));
+        ok = false;
+      }
+      if (x.long_window.count() <= 0 || x.short_window.count() <= 0) {
+        w.error("long", "long and short must be longer than 0");
+        ok = false;
+      } else if (x.short_window >= x.long_window) {
+        w.error("short", "must be shorter than long (" + common::format_duration(x.long_window) + ")");
+        ok = false;
+      }
+      w.finish();
+      raw.push_back(x);
+    }
+  }
+  m.finish();
+  if (vars.count("window")) {
+    r.error("slo", "rule '" + rule_name + "' sets {{window}} itself; rename deployment.vars.window");
+    ok = false;
+  }
+  if (query_template.find("{{window}}") == std::string::npos) {
+    r.error("query", "rule '" + rule_name +
+                         "' has an `slo`: its query is an error ratio over {{window}}, e.g. "
+                         "sum(rate(errors[{{window}}])) / sum(rate(requests[{{window}}]))");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  for (const Raw& x : raw) {
+    SloWindow w;
+    w.long_window = x.long_window;
+    w.short_window = x.short_window;
+    w.budget_share = x.share;
+    w.burn_rate = x.share * static_cast<double>(spec.period.count()) / static_cast<double>(x.long_window.count());
+    if (w.burn_rate * spec.budget() >= 1) {
+      m.add(x.path, x.line,
+            "budget_share " + format_value(x.share) + " in " + common::format_duration(x.long_window) +
+                " is a burn rate of " + format_value(w.burn_rate) + ", an error ratio above " +
+                format_value(w.burn_rate * spec.budget()) + ": it can never fire; use a longer long window");
+      return std::nullopt;
+    }
+    Vars with_window = vars;
+    with_window["window"] = common::format_duration(x.long_window);
+    auto long_query = r.render("query", query_template, with_window);
+    with_window["window"] = common::format_duration(x.short_window);
+    auto short_query = r.render("query", query_template, with_window);
+    if (!long_query || !short_query) return std::nullopt;
+    w.long_query = *long_query;
+    w.short_query = *short_query;
+    spec.windows.push_back(std::move(w));
+  }
+  return spec;
+}
+
 // Reads the fields a rule and its stage overrides share. `rule` is null when reading the rule
 // itself, and the rule's fields when reading one of its stage overrides.
 RuleFields read_rule_fields(MapReader& r, const std::string& rule_name, const Vars& vars,
@@ -222,9 +318,20 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
     r.error("name", quote_clipped(rule.name) + " may only contain letters, digits and _ . : -");
   }
   const bool tested = r.has("test");
+  const bool budgeted = r.has("slo");
   std::string query_template = tested ? "" : r.string("query");
   RuleFields base = read_rule_fields(r, rule.name, vars);
-  if (tested) {
+  if (budgeted) {
+    // The threshold is the window pairs' burn rates: nothing else may set one.
+    for (const char* key : {"above", "below", "baseline", "test"}) {
+      if (r.has(key)) {
+        r.raw(key);
+        r.error(key, std::string("rule '") + rule.name + "' has an `slo`, which sets its own thresholds; remove `" +
+                         key + "`");
+      }
+    }
+    rule.slo = read_slo(r, rule.name, query_template, vars);
+  } else if (tested) {
     // The test judges on its own counters, against its own ratio: nothing else may judge.
     for (const char* key : {"query", "above", "below", "baseline", "min_samples", "breaches"}) {
       if (r.has(key)) {
@@ -248,6 +355,12 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
         std::string stage = it->first.Scalar();
         MapReader s(it->second, r.key_path("stages") + "." + stage, line_of(it->first), r.errors());
         RuleFields f = read_rule_fields(s, rule.name, vars, &base);
+        if (budgeted && (f.above || f.below || f.baseline)) {
+          s.error(f.above   ? "above"
+                  : f.below ? "below"
+                            : "baseline",
+                  "rule '" + rule.name + "' has an `slo`: its thresholds are the window pairs' burn rates");
+        }
         if (tested && (f.above || f.below || f.baseline || f.min_samples || f.breaches_set)) {
           s.error(f.above         ? "above"
                   : f.below       ? "below"
@@ -270,6 +383,7 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
   }
   rule.comparison = (over.below || (!over.above && base.below)) ? Comparison::kBelow : Comparison::kAbove;
   if (rule.test) base.above = rule.test->spec.max_ratio;  // the rule's value is the ratio, read against max_ratio
+  if (rule.slo) base.above = rule.slo->windows.front().burn_rate;  // the value is the first pair's long burn rate
   rule.threshold = over.above   ? *over.above
                    : over.below ? *over.below
                    : base.above ? *base.above
@@ -287,7 +401,9 @@ void load_rule(MapReader r, const DeploymentConfig& dep, const Vars& vars, std::
   if (rule.for_duration.count() < 0) r.error("for", "must not be negative");
   if (rule.delay.count() < 0) r.error("delay", "must not be negative");
 
-  if (!query_template.empty()) {
+  if (rule.slo) {
+    rule.query = rule.slo->windows.front().long_query;
+  } else if (!query_template.empty() && !budgeted) {
     if (auto q = r.render("query", query_template, vars)) rule.query = *q;
   }
   r.finish();

@@ -244,19 +244,15 @@ Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& ou
 }
 
 Observation Engine::judge_rule(std::size_t index, const std::vector<promql::QueryOutcome>& outcomes) {
-  const RuleQueries::Slots& slots = queries_.of_rule(index);
-  RuleAnswers answers;
-  if (slots.test) {
-    for (int c = 0; c < 4; ++c) answers.counters[c] = read_answer((*slots.test)[c], outcomes[(*slots.test)[c]]);
-  } else {
-    answers.value = read_answer(slots.query, outcomes[slots.query]);
-  }
-  if (slots.baseline) answers.baseline = read_answer(*slots.baseline, outcomes[*slots.baseline]);
-  if (slots.min_samples) answers.min_samples = read_answer(*slots.min_samples, outcomes[*slots.min_samples]);
+  const RuleAnswers answers =
+      queries_.answers(index, [&](std::size_t slot) { return read_answer(slot, outcomes[slot]); });
   Observation judged = judges_[index].judge(answers);
   const auto failed = [](const std::optional<Observation>& o) { return o && o->kind == Observation::Kind::kError; };
   bool inputs_failed = failed(answers.value) || failed(answers.baseline) || failed(answers.min_samples);
   for (const auto& c : answers.counters) inputs_failed |= c.kind == Observation::Kind::kError;
+  for (const auto& [long_window, short_window] : answers.windows) {
+    inputs_failed |= long_window.kind == Observation::Kind::kError || short_window.kind == Observation::Kind::kError;
+  }
   if (judged.kind == Observation::Kind::kError && !inputs_failed) {
     // Data the judge refused (a negative value for a ratio, a test's inconsistent counters):
     // counted like a query error (the inputs' own errors were counted in read_answer), logged once.

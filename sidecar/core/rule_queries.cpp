@@ -6,8 +6,10 @@ RuleQueries::RuleQueries(const std::vector<RuleConfig>& rules) {
   slots_.resize(rules.size());
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& test = rules[i].test;
-    slots_[i].query = test ? add(test->queries[0], i, Kind::kTestCounter, test_counter_key(test->type, 0))
-                           : add(rules[i].query, i, Kind::kRule, "query");
+    const auto& slo = rules[i].slo;
+    slots_[i].query = test  ? add(test->queries[0], i, Kind::kTestCounter, test_counter_key(test->type, 0))
+                      : slo ? add(slo->windows.front().long_query, i, Kind::kSloWindow, "slo long window")
+                            : add(rules[i].query, i, Kind::kRule, "query");
   }
   for (std::size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].baseline) slots_[i].baseline = add(rules[i].baseline->query, i, Kind::kBaseline, "baseline");
@@ -19,6 +21,14 @@ RuleQueries::RuleQueries(const std::vector<RuleConfig>& rules) {
       for (int c = 1; c < 4; ++c)
         counters[c] = add(test->queries[c], i, Kind::kTestCounter, test_counter_key(test->type, c));
       slots_[i].test = counters;
+    }
+    if (const auto& slo = rules[i].slo) {
+      for (std::size_t w = 0; w < slo->windows.size(); ++w) {
+        const std::size_t long_slot =
+            w == 0 ? slots_[i].query : add(slo->windows[w].long_query, i, Kind::kSloWindow, "slo long window");
+        slots_[i].slo.emplace_back(long_slot,
+                                   add(slo->windows[w].short_query, i, Kind::kSloWindow, "slo short window"));
+      }
     }
   }
 }
@@ -37,6 +47,7 @@ SeriesReduction RuleQueries::reduction_of(std::size_t slot) const {
     case Kind::kBaseline: return SeriesReduction::kSingle;
     case Kind::kMinSamples: return SeriesReduction::kSum;
     case Kind::kTestCounter: return SeriesReduction::kCounter;
+    case Kind::kSloWindow: return SeriesReduction::kWorst;  // an error ratio, like the rule's query
   }
   return SeriesReduction::kWorst;
 }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sidecar/policy/rule.h"
@@ -18,13 +19,14 @@ namespace rs::sidecar {
 class RuleQueries {
  public:
   // Which query of its rule a slot holds: names it in logs ("baseline query failed").
-  enum class Kind { kRule, kBaseline, kMinSamples, kTestCounter };
+  enum class Kind { kRule, kBaseline, kMinSamples, kTestCounter, kSloWindow };
 
   struct Slots {
     std::size_t query = 0;  // the rule's own query, or its test's first counter (== the rule's index)
     std::optional<std::size_t> baseline;
     std::optional<std::size_t> min_samples;
-    std::optional<std::array<std::size_t, 4>> test;  // the test's counters, in TestConfig::queries order
+    std::optional<std::array<std::size_t, 4>> test;        // the test's counters, in TestConfig::queries order
+    std::vector<std::pair<std::size_t, std::size_t>> slo;  // per SloSpec::windows entry: long, short
   };
 
   explicit RuleQueries(const std::vector<RuleConfig>& rules);
@@ -38,6 +40,24 @@ class RuleQueries {
   const char* name_of(std::size_t slot) const { return name_[slot]; }
   // How the slot's series reduce to one value (rule_judge.h).
   SeriesReduction reduction_of(std::size_t slot) const;
+  // Rule `rule`'s answers for RuleJudge, each slot's observation made by `read(slot)` (the engine
+  // logs and counts there; a backtest reads its range answers): the one place that knows which
+  // slot feeds which judge.
+  template <typename Read>
+  RuleAnswers answers(std::size_t rule, Read&& read) const {
+    const Slots& s = slots_[rule];
+    RuleAnswers a;
+    if (s.test) {
+      for (int c = 0; c < 4; ++c) a.counters[c] = read((*s.test)[c]);
+    } else if (!s.slo.empty()) {
+      for (const auto& [long_slot, short_slot] : s.slo) a.windows.emplace_back(read(long_slot), read(short_slot));
+    } else {
+      a.value = read(s.query);
+    }
+    if (s.baseline) a.baseline = read(*s.baseline);
+    if (s.min_samples) a.min_samples = read(*s.min_samples);
+    return a;
+  }
   std::size_t size() const { return queries_.size(); }
 
  private:

@@ -84,6 +84,19 @@ nlohmann::json to_json(const RuleView& view) {
             {"queries", std::move(queries)}};
     if (r.test->type == TestType::kSequentialHistogram) test["latency_bound"] = r.test->spec.latency_bound;
   }
+  nlohmann::json slo = nullptr;
+  if (r.slo) {
+    nlohmann::json windows = nlohmann::json::array();
+    for (const auto& w : r.slo->windows) {
+      windows.push_back({{"long", common::format_duration(w.long_window)},
+                         {"short", common::format_duration(w.short_window)},
+                         {"budget_share", w.budget_share},
+                         {"burn_rate", w.burn_rate}});
+    }
+    slo = {{"objective", r.slo->objective},
+           {"period", common::format_duration(r.slo->period)},
+           {"windows", std::move(windows)}};
+  }
   nlohmann::json window_breached = nullptr, window_datapoints = nullptr;
   if (r.breaches) {
     window_breached = s.window_breached;
@@ -98,6 +111,7 @@ nlohmann::json to_json(const RuleView& view) {
           {"baseline", baseline},
           {"min_samples", min_samples},
           {"test", test},
+          {"slo", slo},
           {"delay", common::format_duration(r.delay)},
           {"missing", missing_name(r.missing)},
           {"severity", r.severity},

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/duration.h"
 #include "sidecar/policy/decision.h"
 
 namespace rs::sidecar {
@@ -138,6 +139,66 @@ Judgement judge_baseline(const Observation& canary, const Observation& baseline,
     reason += "threshold " + format_value(*threshold) + " not crossed";
   Judgement j = make(breach ? Judgement::Kind::kBreach : Judgement::Kind::kOk, std::move(reason), std::move(ev));
   j.value = c;
+  return j;
+}
+
+Judgement judge_burn_rate(const std::vector<std::pair<Observation, Observation>>& windows, const SloSpec& spec) {
+  const double budget = spec.budget();
+  nlohmann::json pairs = nlohmann::json::array();
+  std::optional<double> first_burn;
+  bool any_data = false, burning = false;
+  std::string burning_text;
+  for (std::size_t i = 0; i < spec.windows.size() && i < windows.size(); ++i) {
+    const SloWindow& w = spec.windows[i];
+    const Observation& lo = windows[i].first;
+    const Observation& sh = windows[i].second;
+    const std::string names[2] = {common::format_duration(w.long_window), common::format_duration(w.short_window)};
+    int k = 0;
+    for (const Observation* o : {&lo, &sh}) {
+      if (o->kind == Observation::Kind::kError) return from_problem(*o, "slo " + names[k] + " window");
+      if (o->kind == Observation::Kind::kValue && o->value < 0) {
+        Judgement j = make(Judgement::Kind::kError,
+                           "slo " + names[k] + " window: error ratio " + format_value(o->value) + " is negative");
+        j.error_reason = "bad_value";
+        return j;
+      }
+      ++k;
+    }
+    const bool has_long = lo.kind == Observation::Kind::kValue, has_short = sh.kind == Observation::Kind::kValue;
+    any_data |= has_long || has_short;
+    const double limit = w.burn_rate * budget;
+    const bool pair_burns = has_long && has_short && lo.value > limit && sh.value > limit;
+    if (i == 0 && has_long) first_burn = lo.value / budget;
+    if (pair_burns && !burning) {
+      burning_text = "burning the error budget " + format_value(lo.value / budget) + "x over " + names[0] + " and " +
+                     format_value(sh.value / budget) + "x over " + names[1] + " (limit " + format_value(w.burn_rate) +
+                     "x: " + format_value(w.budget_share * 100) + "% of the " + common::format_duration(spec.period) +
+                     " budget in " + names[0] + ")";
+    }
+    burning |= pair_burns;
+    pairs.push_back({{"long", names[0]},
+                     {"short", names[1]},
+                     {"budget_share", w.budget_share},
+                     {"burn_rate", w.burn_rate},
+                     {"long_ratio", has_long ? num(lo.value) : nlohmann::json(nullptr)},
+                     {"short_ratio", has_short ? num(sh.value) : nlohmann::json(nullptr)},
+                     {"long_burn", has_long ? num(lo.value / budget) : nlohmann::json(nullptr)},
+                     {"short_burn", has_short ? num(sh.value / budget) : nlohmann::json(nullptr)},
+                     {"burning", pair_burns}});
+  }
+  nlohmann::json ev = {{"objective", spec.objective},
+                       {"period", common::format_duration(spec.period)},
+                       {"budget", budget},
+                       {"windows", std::move(pairs)}};
+  if (!any_data) return make(Judgement::Kind::kNoData, "slo: no data in any window", std::move(ev));
+  Judgement j =
+      make(burning ? Judgement::Kind::kBreach : Judgement::Kind::kOk,
+           burning ? burning_text
+                   : "error budget burn " + (first_burn ? format_value(*first_burn) + "x" : std::string("unknown")) +
+                         " over " + common::format_duration(spec.windows.front().long_window) +
+                         ": no window pair above its burn rate",
+           std::move(ev));
+  j.value = first_burn.value_or(std::nan(""));
   return j;
 }
 

@@ -6,6 +6,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +51,15 @@ Judgement judge_min_samples(const Observation& samples, const MinSamplesSpec& sp
 // max_ratio, min_difference, and which conditions held.
 Judgement judge_baseline(const Observation& canary, const Observation& baseline, Comparison comparison,
                          const BaselineSpec& spec, std::optional<double> threshold = std::nullopt);
+
+// The error-budget burn of an `slo` rule. `windows[i]` are the error ratios over spec.windows[i]'s
+// long and short windows. A pair burns when both ratios exceed its burn_rate x budget; the rule
+// breaches when any pair burns. A query error in any window -> kError (held); a pair without data
+// in either window does not burn; no data in every window -> kNoData. A negative ratio ->
+// kError "bad_value". Value: the first pair's long-window burn rate (ratio / budget). Evidence:
+// objective, period, budget, and per pair long, short, budget_share, burn_rate (the threshold),
+// long_ratio, short_ratio, long_burn, short_burn, burning.
+Judgement judge_burn_rate(const std::vector<std::pair<Observation, Observation>>& windows, const SloSpec& spec);
 
 // A rule's verdict with its guard: a guard error -> kError; a guard kInsufficient ->
 // kInsufficient (never a breach, whatever `main` says); otherwise `main`, with the guard's

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sidecar/policy/sequential_test.h"
 
@@ -63,6 +64,27 @@ struct TestConfig {
 // baseline_within, baseline_count.
 const char* test_counter_key(TestType t, int i);
 
+// `slo: {objective, period, windows: [{long, short, budget_share}]}`: the rule's query is an error
+// ratio over `{{window}}`, judged by how fast it burns the error budget (1 - objective):
+// multi-window, multi-burn-rate (Google SRE workbook, ch. 5). A window pair burns when both its
+// long and its short window's error ratio exceed burn_rate x budget; burn_rate is the pace at
+// which the canary alone would spend `budget_share` of the period's budget within the long window
+// (burn_rate = budget_share x period / long). judge_burn_rate() in judges.h.
+struct SloWindow {
+  Duration long_window{0};
+  Duration short_window{0};
+  double budget_share = 0;  // (0, 1]
+  double burn_rate = 0;     // derived: budget_share * period / long_window
+  std::string long_query;   // the rule's query with {{window}} = long_window, templated
+  std::string short_query;  // ... = short_window
+};
+struct SloSpec {
+  double objective = 0.999;  // (0, 1)
+  Duration period{std::chrono::hours(24 * 30)};
+  std::vector<SloWindow> windows;  // at least one
+  double budget() const { return 1 - objective; }
+};
+
 // One rule as it applies to this deployment's stage, queries already templated.
 struct RuleConfig {
   std::string name;
@@ -80,6 +102,9 @@ struct RuleConfig {
   // comparison is `above` and `threshold` is the test's max_ratio, so the rule's value, the
   // estimated error-rate ratio canary/baseline, reads against it).
   std::optional<TestConfig> test;
+  // With `slo` the rule's value is the first window pair's long-window burn rate and `threshold`
+  // that pair's burn_rate (comparison above); `query` is the first long window's query.
+  std::optional<SloSpec> slo;
   Duration delay{0};
   Missing missing = Missing::kHold;
   std::string severity = "sev2";

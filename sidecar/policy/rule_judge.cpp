@@ -62,10 +62,11 @@ RuleJudge::~RuleJudge() = default;
 
 Observation RuleJudge::judge(const RuleAnswers& a) {
   if (rule_.test) return judge_test(a.counters);
-  if (!rule_.baseline && !rule_.min_samples) return a.value;  // the tracker compares it to the threshold
+  if (!rule_.baseline && !rule_.min_samples && !rule_.slo) return a.value;  // the tracker compares it
   // With a baseline the rule's threshold is an absolute floor the canary must cross too.
   Judgement verdict =
-      rule_.baseline
+      rule_.slo ? judge_burn_rate(a.windows, *rule_.slo)
+      : rule_.baseline
           ? judge_baseline(a.value, a.baseline.value_or(Observation::error("judge", "no baseline answer given")),
                            rule_.comparison, *rule_.baseline, rule_.threshold)
           : judge_threshold(a.value, rule_.comparison, rule_.threshold);

@@ -37,6 +37,8 @@ struct RuleAnswers {
   std::optional<Observation> baseline;     // when the rule has `baseline`
   std::optional<Observation> min_samples;  // when the rule has `min_samples`
   std::array<Observation, 4> counters{};   // with `test`: in the order of rule.test->queries
+  // With `slo`: per rule.slo->windows entry, the error ratio over its long and its short window.
+  std::vector<std::pair<Observation, Observation>> windows;
 };
 
 // Contract:
@@ -50,6 +52,8 @@ struct RuleAnswers {
 // - With `test`, the value is the estimated error-rate ratio canary/baseline and the test's
 //   verdict decides: fail -> breach (latched by the test), pass/undecided -> not a breach,
 //   insufficient -> insufficient.
+// - With `slo`, the value is the first window pair's long-window burn rate; the rule breaches while
+//   any pair burns (judge_burn_rate).
 class RuleJudge {
  public:
   explicit RuleJudge(const RuleConfig& rule);

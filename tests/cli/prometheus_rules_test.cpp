@@ -125,6 +125,8 @@ TEST(PrometheusRules, JudgedRulesExportTheirConditionsAndPromtoolFiresThemOnTheR
              "     baseline: {query: 'err{version=\"{{stable}}\"}', max_ratio: 2, min_difference: 0.01}}\n"
              "  - {name: guarded, query: 'err{version=\"{{canary}}\"}', above: 0.05, breaches: '2 of 3',\n"
              "     min_samples: {query: 'req{version=\"{{canary}}\"}', at_least: 100}}\n"
+             "  - {name: budget, query: 'ratio{window=\"{{window}}\"}', slo: {objective: 0.999,\n"
+             "     windows: [{long: 1h, short: 5m, budget_share: 0.02}]}}\n"
              "  - name: seq\n"
              "    test: {type: sequential-binomial, canary_errors: 'sum(e)', canary_total: 'sum(t)',\n"
              "           baseline_errors: 'sum(be)', baseline_total: 'sum(bt)'}\n");

@@ -88,7 +88,8 @@ class JudgesE2ETest : public ::testing::Test {
            "    above: 0.01\n"
            "    for: 2s\n"
            "    baseline:\n"
-           "      query: 'demo_error_ratio{job=\"demo\",version=\"{{stable}}\"}'\n"
+           // The stable version's worst pod: a baseline must be one series (several are bad_value).
+           "      query: 'max(demo_error_ratio{job=\"demo\",version=\"{{stable}}\"})'\n"
            "      max_ratio: 2\n"
            "      min_difference: 0.01\n"
            "    min_samples: {query: 'demo_requests{job=\"demo\",version=\"{{canary}}\"}', at_least: 100}\n"
@@ -124,9 +125,9 @@ TEST_F(JudgesE2ETest, BelowMinSamplesStaysInsufficientThenThreeTimesTheBaselines
   Process check({kSidecarBinary, "check", "--config", path}, dir_.file("check.log"));
   const int checked = check.wait_exit(20s);
   ASSERT_TRUE(WIFEXITED(checked) && WEXITSTATUS(checked) == 0) << describe_status(checked) << "\n" << check.log();
-  EXPECT_NE(
-      check.log().find("baseline (max_ratio 2, min_difference 0.01): demo_error_ratio{job=\"demo\",version=\"v1\"}"),
-      std::string::npos)
+  EXPECT_NE(check.log().find(
+                "baseline (max_ratio 2, min_difference 0.01): max(demo_error_ratio{job=\"demo\",version=\"v1\"})"),
+            std::string::npos)
       << "check prints the templated baseline query:\n"
       << check.log();
 
@@ -180,7 +181,7 @@ TEST_F(JudgesE2ETest, BelowMinSamplesStaysInsufficientThenThreeTimesTheBaselines
   EXPECT_NEAR(decision["details"]["ratio"].get<double>(), 3.0, 1e-9);
   EXPECT_EQ(decision["details"]["min_samples"]["samples"], 500) << "both pods' requests added up";
   const nlohmann::json r = last["rules"][0];
-  EXPECT_EQ(r["baseline"]["query"], "demo_error_ratio{job=\"demo\",version=\"v1\"}");
+  EXPECT_EQ(r["baseline"]["query"], "max(demo_error_ratio{job=\"demo\",version=\"v1\"})");
   EXPECT_EQ(r["min_samples"]["at_least"], 100);
   EXPECT_EQ(metric("rollback_sidecar_decisions_total", {{"decision", "rollback"}, {"rule", "canary-errors"}}), 1);
   EXPECT_EQ(or_zero(metric("rollback_sidecar_query_errors_total", {})), 0) << "every query answered";

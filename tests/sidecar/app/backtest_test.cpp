@@ -395,6 +395,27 @@ TEST(BacktestReplay, SequentialTestRollsBackTheWorseCanaryOnly) {
   EXPECT_EQ(backtest_json(bad, loaded.config)["decisions"][0]["evidence"]["queries"]["canary_errors"], "ce");
 }
 
+// An error-budget rule (`slo:`) replays through the same judge: each window pair's long and short
+// queries are slots of their own; the rule breaches while both windows of a pair burn.
+TEST(BacktestReplay, SloBurnRateRuleJudgesEachWindowPair) {
+  const LoadedConfig loaded = load(
+      "  - name: error-budget\n"
+      "    query: 'error_ratio_{{window}}'\n"
+      "    slo: {objective: 0.999, period: 30d, windows: [{long: 10m, short: 1m, budget_share: 0.005}]}\n");
+  ASSERT_EQ(loaded.config.rules.size(), 1u);
+  // Burn rate 0.005 x 30d / 10m = 21.6: an error ratio above 0.0216 in both windows. The long
+  // window burns from step 4, the short one from step 6 (and stops at 9): it breaches at 6..8.
+  const Values long_window = [](std::int64_t k) { return k >= 4 ? 0.05 : 0.001; };
+  const Values short_window = [](std::int64_t k) { return k >= 6 && k < 9 ? 0.05 : 0.001; };
+  const auto report = replay(loaded.config, 12, {long_window, short_window});
+  ASSERT_EQ(report.decisions.size(), 1u);
+  EXPECT_EQ(report.decisions[0].decided_at, at(6));
+  EXPECT_EQ(seconds_in(report.rules[0], RuleState::kFiring), 45);  // latched, yet the state shows 6..8
+  const auto json = backtest_json(report, loaded.config);
+  EXPECT_EQ(json["decisions"][0]["evidence"]["queries"]["slo long window"], "error_ratio_10m");
+  EXPECT_EQ(json["decisions"][0]["evidence"]["queries"]["slo short window"], "error_ratio_1m");
+}
+
 TEST(BacktestTime, RfcAndUnixSecondsAndGarbage) {
   std::string error;
   EXPECT_EQ(parse_backtest_time("2024-05-01T10:00:00Z", &error), kStart);

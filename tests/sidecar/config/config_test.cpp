@@ -335,6 +335,32 @@ INSTANTIATE_TEST_SUITE_P(
                   with_rule("{name: s, test: {type: sequential-binomial, canary_errors: 'e{v=\"{{nope}}\"}',"
                             " canary_total: b, baseline_errors: c, baseline_total: d}}"),
                   "c.yml:4: rules[0].test.canary_errors: unknown variable '{{nope}}'"},
+        // slo: error-budget burn rate (issue #11).
+        ErrorCase{"SloWithoutObjective", with_rule("{name: b, query: 'r[{{window}}]', slo: {period: 30d}}"),
+                  "c.yml:4: rules[0].slo.objective: is required"},
+        ErrorCase{"SloObjectiveOutOfRange", with_rule("{name: b, query: 'r[{{window}}]', slo: {objective: 99.9}}"),
+                  "c.yml:4: rules[0].slo.objective: must be between 0 and 1 (exclusive), e.g. 0.999, not 99.9"},
+        ErrorCase{"SloQueryWithoutWindow", with_rule("{name: b, query: 'r[5m]', slo: {objective: 0.999}}"),
+                  "c.yml:4: rules[0].query: rule 'b' has an `slo`: its query is an error ratio over {{window}}"},
+        ErrorCase{
+            "SloShortNotShorter",
+            with_rule("{name: b, query: 'r[{{window}}]', slo: {objective: 0.999, windows: [{long: 5m, short: 1h}]}}"),
+            "c.yml:4: rules[0].slo.windows[0].short: must be shorter than long (5m)"},
+        ErrorCase{"SloShareZero",
+                  with_rule("{name: b, query: 'r[{{window}}]', slo: {objective: 0.999, windows: [{long: 1h, short: 5m,"
+                            " budget_share: 0}]}}"),
+                  "c.yml:4: rules[0].slo.windows[0].budget_share: must be in (0, 1], not 0"},
+        ErrorCase{"SloThatCanNeverFire",
+                  with_rule("{name: b, query: 'r[{{window}}]', slo: {objective: 0.9, windows: [{long: 1m, short: 10s,"
+                            " budget_share: 0.5}]}}"),
+                  "it can never fire; use a longer long window"},
+        ErrorCase{"SloWithAThreshold",
+                  with_rule("{name: b, query: 'r[{{window}}]', above: 0.1, slo: {objective: 0.999}}"),
+                  "c.yml:4: rules[0].above: rule 'b' has an `slo`, which sets its own thresholds; remove `above`"},
+        ErrorCase{"SloUnknownWindowKey",
+                  with_rule("{name: b, query: 'r[{{window}}]', slo: {objective: 0.999, windows: [{long: 1h, short: 5m,"
+                            " share: 0.1}]}}"),
+                  "c.yml:4: rules[0].slo.windows[0].share: unknown key"},
         ErrorCase{"RulesNotAList",
                   "prometheus: {url: 'http://prom:9090'}\n"
                   "deployment: {name: checkout, stage: prod, strategy: canary}\n"
@@ -488,6 +514,46 @@ TEST(Config, SequentialTestsLoadTemplated) {
   EXPECT_EQ(h.test->spec.latency_bound, 0.25);
   EXPECT_EQ(h.test->spec.false_rollback_rate, 0.05);
   EXPECT_EQ(h.threshold, 1);
+}
+
+// `slo:` renders the rule's query once per window ({{window}}), derives each pair's burn rate from
+// its budget share, and makes the rule's threshold the first pair's burn rate.
+TEST(Config, SloLoadsItsWindowsWithDerivedBurnRates) {
+  LoadResult r = load_config_text(
+      "prometheus: {url: 'http://prom:9090'}\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary, vars: {canary: v2}}\n"
+      "rules:\n"
+      "  - {name: budget, query: 'sum(rate(e{v=\"{{canary}}\"}[{{window}}])) / sum(rate(t[{{window}}]))',"
+      " slo: {objective: 0.999}, stages: {prod: {for: 1m}}}\n"
+      "dry_run: true\n",
+      "c.yml", actuators::Registry::builtin());
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  const RuleConfig& c = r.loaded->config.rules.at(0);
+  ASSERT_TRUE(c.slo);
+  EXPECT_EQ(c.slo->period, std::chrono::hours(24 * 30)) << "the default";
+  ASSERT_EQ(c.slo->windows.size(), 2u) << "the SRE workbook's two paging pairs by default";
+  EXPECT_NEAR(c.slo->windows[0].burn_rate, 14.4, 1e-9);
+  EXPECT_NEAR(c.slo->windows[1].burn_rate, 6.0, 1e-9);
+  EXPECT_EQ(c.slo->windows[0].long_query, "sum(rate(e{v=\"v2\"}[1h])) / sum(rate(t[1h]))");
+  EXPECT_EQ(c.slo->windows[1].short_query, "sum(rate(e{v=\"v2\"}[30m])) / sum(rate(t[30m]))");
+  EXPECT_EQ(c.query, c.slo->windows[0].long_query);
+  EXPECT_NEAR(c.threshold, 14.4, 1e-9);
+  EXPECT_EQ(c.comparison, Comparison::kAbove);
+  EXPECT_EQ(c.for_duration, std::chrono::minutes(1)) << "the stage's";
+
+  r = load_config_text(
+      "prometheus: {url: 'http://prom:9090'}\n"
+      "deployment: {name: checkout, stage: prod, strategy: canary}\n"
+      "rules:\n"
+      "  - {name: budget, query: 'r[{{window}}]', slo: {objective: 0.99, period: 7d,"
+      " windows: [{long: 10m, short: 1m, budget_share: 0.01}]}}\n"
+      "dry_run: true\n",
+      "c.yml", actuators::Registry::builtin());
+  ASSERT_TRUE(r.loaded) << (r.errors.empty() ? "" : r.errors[0].to_string("c.yml"));
+  const SloSpec& slo = *r.loaded->config.rules.at(0).slo;
+  ASSERT_EQ(slo.windows.size(), 1u);
+  EXPECT_NEAR(slo.windows[0].burn_rate, 0.01 * 7 * 24 * 60 / 10, 1e-9) << "1% of a week's budget in 10 minutes";
+  EXPECT_EQ(slo.windows[0].short_query, "r[1m]");
 }
 
 // A var whose value is itself a template stays unresolved in the judges' queries too.

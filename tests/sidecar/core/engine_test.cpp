@@ -1243,5 +1243,38 @@ TEST_F(EngineTest, BadCountersAreCountedHeldAndNeverRollBack) {
   EXPECT_TRUE(actuator_.calls.empty());
   EXPECT_EQ(state(), "healthy");
 }
+
+// `slo:`: each window's query in the same batch; a fast burn in both windows of a pair rolls back
+// with the burn rates as evidence; a burst in the short window alone does not.
+TEST_F(EngineTest, AnSloRuleRollsBackWhenBothWindowsOfAPairBurn) {
+  Options o;
+  o.errors_rule =
+      "{name: budget, query: 'ratio[{{window}}]', slo: {objective: 0.999, windows: [{long: 1h, short: 5m,"
+      " budget_share: 0.02}]}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("ratio[1h]", "0.002");  // 2x: under 14.4
+  prometheus_->value("ratio[5m]", "0.5");    // a burst
+  tick();
+  nlohmann::json rule = sidecar_->rule_status("budget");
+  EXPECT_EQ(rule["state"], "ok") << rule.dump(2);
+  EXPECT_NEAR(rule["value"].get<double>(), 2.0, 1e-9) << "the long window's burn rate";
+  EXPECT_NEAR(rule["threshold"].get<double>(), 14.4, 1e-9);
+  EXPECT_EQ(rule["slo"]["windows"][0]["long"], "1h");
+  prometheus_->value("ratio[1h]", "0.03");
+  tick();
+  ASSERT_EQ(actuator_.calls.size(), 1u) << sidecar_->rule_status("budget").dump(2);
+  const nlohmann::json decision = engine().status()["last_decision"];
+  EXPECT_EQ(decision["rule"], "budget");
+  EXPECT_EQ(decision["details"]["windows"][0]["burning"], true) << decision.dump(2);
+  EXPECT_NE(decision["reason"].get<std::string>().find("burning the error budget 30x over 1h"), std::string::npos)
+      << decision.dump(2);
+  bool long_sent = false, short_sent = false;
+  for (const auto& q : prometheus_->queries) {
+    long_sent |= q == "ratio[1h]";
+    short_sent |= q == "ratio[5m]";
+  }
+  EXPECT_TRUE(long_sent && short_sent);
+}
 }  // namespace
 }  // namespace rs::sidecar

@@ -147,5 +147,62 @@ TEST(Threshold, JudgesLikeTheTracker) {
   EXPECT_EQ(judge_threshold(seen("error"), kAbove, 0.05).kind, Judgement::Kind::kError);
 }
 
+// Burn rate: SLO 99.9% (budget 0.001) over 30d, the workbook's two pairs: 2% in 1h (burn 14.4:
+// error ratio > 0.0144) and 5% in 6h (burn 6: error ratio > 0.006).
+SloSpec workbook_slo() {
+  SloSpec spec;
+  spec.objective = 0.999;
+  spec.period = std::chrono::hours(24 * 30);
+  SloWindow fast{std::chrono::hours(1), std::chrono::minutes(5), 0.02, 14.4, "l1", "s1"};
+  SloWindow slow{std::chrono::hours(6), std::chrono::minutes(30), 0.05, 6, "l2", "s2"};
+  spec.windows = {fast, slow};
+  return spec;
+}
+
+struct BurnCase {
+  std::string name;
+  std::string fast_long, fast_short, slow_long, slow_short;
+  std::string expect;  // judgement_name
+};
+
+class BurnRate : public ::testing::TestWithParam<BurnCase> {};
+
+TEST_P(BurnRate, BothWindowsOfAPairMustBurn) {
+  const auto& c = GetParam();
+  const Judgement j = judge_burn_rate(
+      {{seen(c.fast_long), seen(c.fast_short)}, {seen(c.slow_long), seen(c.slow_short)}}, workbook_slo());
+  EXPECT_EQ(judgement_name(j.kind), c.expect) << j.reason << "\n" << j.evidence.dump(2);
+  EXPECT_FALSE(j.reason.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, BurnRate,
+    ::testing::Values(BurnCase{"Healthy", "0.0005", "0.0005", "0.0005", "0.0005", "ok"},
+                      BurnCase{"FastPairBurns", "0.02", "0.03", "0.004", "0.02", "breach"},
+                      BurnCase{"ShortWindowRecoveredIsNotBurning", "0.02", "0.001", "0.004", "0.001", "ok"},
+                      BurnCase{"ShortSpikeAloneIsNotBurning", "0.005", "0.5", "0.004", "0.5", "ok"},
+                      BurnCase{"SlowPairBurns", "0.01", "0.01", "0.007", "0.008", "breach"},
+                      BurnCase{"AtTheLimitIsNotABreach", "0.0144", "0.0144", "0.006", "0.006", "ok"},
+                      BurnCase{"NoDataInOnePairDoesNotBurnIt", "nodata", "0.03", "0.007", "0.008", "breach"},
+                      BurnCase{"NoDataAnywhere", "nodata", "nodata", "nodata", "nan", "nodata"},
+                      BurnCase{"AnErrorHolds", "0.02", "error", "0.007", "0.008", "error"},
+                      BurnCase{"ANegativeRatioIsBad", "-0.1", "0.03", "0.007", "0.008", "error"}),
+    [](const ::testing::TestParamInfo<BurnCase>& row) { return row.param.name; });
+
+TEST(BurnRate, TheValueIsTheFastPairsLongBurnAndTheEvidenceHasEveryWindow) {
+  const Judgement j = judge_burn_rate({{seen("0.02"), seen("0.03")}, {seen("0.004"), seen("0.02")}}, workbook_slo());
+  ASSERT_TRUE(j.value);
+  EXPECT_NEAR(*j.value, 20.0, 1e-9) << "0.02 / 0.001";
+  EXPECT_DOUBLE_EQ(j.evidence["budget"].get<double>(), 1 - 0.999);
+  ASSERT_EQ(j.evidence["windows"].size(), 2u);
+  EXPECT_EQ(j.evidence["windows"][0]["long"], "1h");
+  EXPECT_EQ(j.evidence["windows"][0]["burning"], true);
+  EXPECT_EQ(j.evidence["windows"][1]["burning"], false);
+  EXPECT_NEAR(j.evidence["windows"][1]["short_burn"].get<double>(), 20.0, 1e-9);
+  EXPECT_NE(j.reason.find("burning the error budget 20x over 1h"), std::string::npos) << j.reason;
+  EXPECT_NE(j.reason.find("2% of the 30d budget in 1h"), std::string::npos) << j.reason;
+  const Judgement bad = judge_burn_rate({{seen("-0.1"), seen("0.03")}, {seen("0"), seen("0")}}, workbook_slo());
+  EXPECT_EQ(bad.error_reason, "bad_value");
+}
 }  // namespace
 }  // namespace rs::sidecar

@@ -21,9 +21,10 @@ namespace {
 constexpr const char* kUsage =
     "Usage: rollback-sidecar backtest --config FILE --start TIME --end TIME [--step DURATION] [--format text|json]\n\n"
     "Replays the policy in FILE (its rules with the stage overrides, for/breaches, min_samples,\n"
-    "baseline, sequential tests, dry_run) over Prometheus history with range queries, through the\n"
-    "same judging code as the running sidecar, and reports every decision it would have taken, with\n"
-    "each rule's time per state and the gaps in the history. Nothing is changed anywhere.\n"
+    "baseline, sequential tests, slo burn rates, dry_run) over Prometheus history with range\n"
+    "queries, through the same judging code as the running sidecar, and reports every decision it\n"
+    "would have taken, with each rule's time per state and the gaps in the history. Nothing is\n"
+    "changed anywhere.\n"
     "TIME: RFC 3339 (2024-05-01T10:00:00Z) or unix seconds; DURATION: 15s, 1m, ... (default: the\n"
     "config's evaluation_interval). Exit codes: 0 it ran, 1 config error (also a query Prometheus\n"
     "refuses as bad PromQL), 2 usage error, 3 could not replay (Prometheus unreachable or failing).\n\n"

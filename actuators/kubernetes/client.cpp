@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "common/base64.h"
 #include "common/atomic_file.h"
 #include "common/env/env.h"
 #include "common/json_text.h"
@@ -338,35 +339,7 @@ Reply Client::send(const std::string& method, const std::string& path, const std
 }
 
 std::optional<std::string> base64_decode(const std::string& text) {
-  auto value = [](char ch) -> int {
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+') return 62;
-    if (ch == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0, padding = 0;
-  std::uint32_t buffer = 0;  // unsigned and masked: only the last 24 bits matter (UBSan: int overflowed)
-  for (char ch : text) {
-    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') continue;
-    if (ch == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding) return std::nullopt;  // data after padding
-    int v = value(ch);
-    if (v < 0) return std::nullopt;
-    buffer = ((buffer << 6) | static_cast<std::uint32_t>(v)) & 0xFFFFFFu;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  if (padding > 2) return std::nullopt;
-  return out;
+  return common::base64_decode(text, common::Base64Input::kLenient);
 }
 
 }  // namespace rs::actuators::kubernetes

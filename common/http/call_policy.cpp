@@ -3,32 +3,13 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/base64.h"
 #include "common/secret_file.h"
 #include "common/utf8.h"
 
 namespace rs {
 
-namespace {
-
-// Standard base64 with padding, as curl encodes `user:password` for a Basic header.
-std::string base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (n > 1) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (n > 2) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += n > 1 ? kAlphabet[(v >> 6) & 63] : '=';
-    out += n > 2 ? kAlphabet[v & 63] : '=';
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool CallPolicy::read_bearer_token_file(const std::string& path, std::string* error, const char* what) {
   token_.clear();
@@ -54,7 +35,7 @@ void CallPolicy::redact(std::string* text) const {
   secrets.push_back(token_);
   if (basic_) {
     secrets.push_back(basic_->second);
-    secrets.push_back(base64(basic_->first + ":" + basic_->second));
+    secrets.push_back(common::base64_encode(basic_->first + ":" + basic_->second));  // as curl sends it
   }
   // Longest first: redacting a short secret inside a longer one would leave the rest of it.
   std::sort(secrets.begin(), secrets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });

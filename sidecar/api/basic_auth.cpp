@@ -2,12 +2,13 @@
 
 #include <crypt.h>
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>  // OPENSSL_cleanse
 #include <openssl/sha.h>
 
 #include <memory>
 #include <optional>
 
+#include "common/base64.h"
 #include "sidecar/api/api_auth.h"
 
 namespace rs::sidecar {
@@ -17,17 +18,10 @@ namespace {
 constexpr const char* kDecoyHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
 bool decode_base64(const std::string& in, std::string* out) {
-  if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return false;
-  std::string buf(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(buf.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return false;
-  std::size_t len = static_cast<std::size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  if (in[in.size() - 1] == '=') --len;
-  if (in[in.size() - 2] == '=') --len;
-  buf.resize(len);
-  *out = std::move(buf);
+  if (in.empty() || in.size() > 4096) return false;
+  auto decoded = common::base64_decode(in, common::Base64Input::kStrict);
+  if (!decoded) return false;
+  *out = std::move(*decoded);
   return true;
 }
 

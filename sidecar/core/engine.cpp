@@ -22,6 +22,11 @@ nlohmann::json to_json(const RollbackRequestResult& r) {
 }
 namespace {
 
+std::vector<std::string> with_verification(std::vector<std::string> queries, const std::string& verification) {
+  queries.push_back(verification);
+  return queries;
+}
+
 double seconds_between(WallTime from, WallTime to) { return std::chrono::duration<double>(to - from).count(); }
 
 actuators::DecisionContext context_of(const Config& config, const Decision& d) {
@@ -80,6 +85,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       machine_(config.dry_run),
       promotion_(config.promotion.steps, config.promotion.step_duration),
       queries_(config.rules),
+      queries_verifying_(with_verification(queries_.queries(), config.rollback.verify.condition.query)),
       last_warnings_(queries_.size()),
       last_errors_(queries_.size()),
       stable_check_(
@@ -203,8 +209,7 @@ DeploymentState Engine::state() const {
 Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& outcome) {
   const RuleConfig& rule = config_.rules[queries_.rule_of(slot)];
   // "rule errors: query failed", "rule errors: baseline query failed", ...
-  const std::string what =
-      std::string(queries_.name_of(slot)) + (queries_.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query");
+  const std::string what = queries_.label_of(slot);
   if (const auto* error = std::get_if<promql::QueryError>(&outcome)) {
     const char* reason = promql::error_reason_name(error->reason);
     metrics_.count_query_error(rule.name, reason);
@@ -351,13 +356,13 @@ void Engine::evaluate_once() {
     if (persist_pending_.load()) persist();  // retried every tick until the disk takes it
     run_cleanup_if_due();
 
-    std::vector<std::string> queries = queries_.queries();  // the rules' (slots), then verification's
     bool verifying = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       verifying = verification_.verdict() == Verification::kPending;
     }
-    if (verifying) queries.push_back(config_.rollback.verify.condition.query);
+    // The rules' queries (slots), then the verification's while a rollback is being verified.
+    const std::vector<std::string>& queries = verifying ? queries_verifying_ : queries_.queries();
     const WallTime now = evaluation_time();
     const MonoTime mono_now = evaluation_mono();
     std::vector<double> elapsed;

@@ -179,8 +179,10 @@ class Engine {
   std::optional<MonoTime> mono_grid_origin_;
   std::optional<MonoTime> last_mono_;
   std::uint64_t evaluations_ = 0;
-  std::optional<Decision> resume_;              // interrupted rollback to finish first
-  const RuleQueries queries_;                   // every rule's queries, one batch per evaluation
+  std::optional<Decision> resume_;  // interrupted rollback to finish first
+  const RuleQueries queries_;       // every rule's queries, one batch per evaluation
+  // The same batch plus the verification's query (built once: no copy per tick).
+  const std::vector<std::string> queries_verifying_;
   std::vector<RuleJudge> judges_;               // per rule: its judges (and sequential test state)
   std::vector<std::string> last_judge_errors_;  // per rule, so bad data a judge refuses logs once
   // Sequential tests are persisted on a verdict change and at most every kTestPersistEvery

@@ -38,6 +38,10 @@ class RuleQueries {
   Kind kind_of(std::size_t slot) const { return kind_[slot]; }
   // What the slot's answer is called in logs: "query", "baseline", "min_samples", "canary_errors", ...
   const char* name_of(std::size_t slot) const { return name_[slot]; }
+  // The slot's query as logs and problems name it: "query", "baseline query", "canary_errors query".
+  std::string label_of(std::size_t slot) const {
+    return kind_[slot] == Kind::kRule ? std::string("query") : std::string(name_[slot]) + " query";
+  }
   // How the slot's series reduce to one value (rule_judge.h).
   SeriesReduction reduction_of(std::size_t slot) const;
   // Rule `rule`'s answers for RuleJudge, each slot's observation made by `read(slot)` (the engine

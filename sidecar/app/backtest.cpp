@@ -125,8 +125,7 @@ void BacktestReplay::evaluate(std::int64_t step, const std::vector<std::vector<s
       history |= present[slot][k];
       Observation o = observe_series(values[slot][k], queries_.reduction_of(slot), rule.comparison);
       if (o.kind == Observation::Kind::kError) {
-        o.error_message = std::string(queries_.name_of(slot)) +
-                          (queries_.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query") + ": " + o.error_message;
+        o.error_message = queries_.label_of(slot) + ": " + o.error_message;
       }
       return o;
     });

@@ -40,8 +40,7 @@ double seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 // "rule error-rate: baseline query failed (prometheus bad_data, HTTP 400): 1:5: parse error ..."
 std::string describe_failure(const Config& config, const RuleQueries& slots, std::size_t slot,
                              const promql::QueryError& error) {
-  std::string what =
-      std::string(slots.name_of(slot)) + (slots.kind_of(slot) == RuleQueries::Kind::kRule ? "" : " query");
+  const std::string what = slots.label_of(slot);
   std::string reason = promql::error_reason_name(error.reason);
   if (!error.error_type.empty()) reason += " " + error.error_type;
   if (error.http_status != 0) reason += ", HTTP " + std::to_string(error.http_status);

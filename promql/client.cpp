@@ -23,10 +23,10 @@ std::string format_time(double seconds) {
   return buf;
 }
 
-std::string query_url(const std::string& base) {
+std::string api_url(const std::string& base, const char* endpoint) {
   std::string url = base;
   while (!url.empty() && url.back() == '/') url.pop_back();
-  return url + "/api/v1/query";
+  return url + "/api/v1/" + endpoint;
 }
 
 ErrorReason reason_for(TransportError error) {
@@ -78,17 +78,15 @@ std::optional<QueryError> Client::load_credentials(Credentials* credentials) con
   return std::nullopt;
 }
 
-HttpRequest Client::build_request(const std::string& query, std::optional<double> at,
-                                  const Credentials& credentials) const {
+HttpRequest Client::build_request(const char* endpoint, std::string form, const Credentials& credentials) const {
   HttpRequest request;
   request.method = "POST";
-  request.url = query_url(options_.url);
+  request.url = api_url(options_.url, endpoint);
   request.timeout = options_.timeout;
   request.max_body_bytes = options_.max_body_bytes;
   request.tls = options_.tls;
   request.basic_auth = credentials.basic_auth;
-  request.body = "query=" + percent_encode(query);
-  if (at) request.body += "&time=" + percent_encode(format_time(*at));
+  request.body = std::move(form);
   request.body += "&timeout=" + percent_encode(common::format_duration(options_.timeout));
   request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   request.headers.emplace_back("Accept", "application/json");
@@ -106,56 +104,79 @@ HttpRequest Client::build_request(const std::string& query, std::optional<double
   return request;
 }
 
-QueryOutcome Client::to_outcome(const HttpResponse& response, const Credentials& credentials) const {
-  QueryOutcome outcome;
-  if (response.error != TransportError::kNone) {
-    outcome = QueryError{reason_for(response.error), response.error_message, 0, ""};
-  } else {
-    outcome = parse_query_response(response.status, response.body);
+void Client::redact(QueryError* error, const Credentials& credentials) const {
+  common::redact(&error->message, credentials.bearer_token);
+  if (credentials.basic_auth) common::redact(&error->message, credentials.basic_auth->second);
+  if (credentials.aws) aws::redact(&error->message, *credentials.aws);
+}
+
+template <typename Outcome, typename Parse>
+std::vector<Outcome> Client::perform(const char* endpoint, const std::vector<std::string>& forms, Parse parse,
+                                     std::vector<double>* elapsed_seconds) {
+  if (elapsed_seconds) elapsed_seconds->assign(forms.size(), 0.0);
+  try {
+    Credentials credentials;
+    if (auto error = load_credentials(&credentials)) return std::vector<Outcome>(forms.size(), *error);
+    if (!transport_) {
+      return std::vector<Outcome>(forms.size(),
+                                  QueryError{ErrorReason::kTransport, "no HTTP transport configured", 0, ""});
+    }
+
+    std::vector<HttpRequest> requests;
+    requests.reserve(forms.size());
+    for (const auto& form : forms) requests.push_back(build_request(endpoint, form, credentials));
+    std::vector<HttpResponse> responses = transport_->perform_all(requests);
+
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(forms.size());
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+      if (i >= responses.size()) {  // a transport broke its contract; still answer every query
+        outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
+        continue;
+      }
+      const HttpResponse& response = responses[i];
+      Outcome outcome = response.error != TransportError::kNone
+                            ? Outcome(QueryError{reason_for(response.error), response.error_message, 0, ""})
+                            : parse(response.status, response.body);
+      if (auto* error = std::get_if<QueryError>(&outcome)) redact(error, credentials);
+      outcomes.push_back(std::move(outcome));
+      if (elapsed_seconds) (*elapsed_seconds)[i] = std::chrono::duration<double>(response.elapsed).count();
+    }
+    return outcomes;
+  } catch (const std::exception& e) {
+    return std::vector<Outcome>(forms.size(),
+                                QueryError{ErrorReason::kTransport, std::string("internal error: ") + e.what(), 0, ""});
   }
-  if (auto* error = std::get_if<QueryError>(&outcome)) {
-    common::redact(&error->message, credentials.bearer_token);
-    if (credentials.basic_auth) common::redact(&error->message, credentials.basic_auth->second);
-    if (credentials.aws) aws::redact(&error->message, *credentials.aws);
-  }
-  return outcome;
 }
 
 std::vector<QueryOutcome> Client::query_all(const std::vector<std::string>& queries, std::optional<double> at,
                                             std::vector<double>* elapsed_seconds) {
-  if (elapsed_seconds) elapsed_seconds->assign(queries.size(), 0.0);
-  try {
-    Credentials credentials;
-    if (auto error = load_credentials(&credentials)) return std::vector<QueryOutcome>(queries.size(), *error);
-    if (!transport_) {
-      return std::vector<QueryOutcome>(queries.size(),
-                                       QueryError{ErrorReason::kTransport, "no HTTP transport configured", 0, ""});
-    }
-
-    std::vector<HttpRequest> requests;
-    requests.reserve(queries.size());
-    for (const auto& query : queries) requests.push_back(build_request(query, at, credentials));
-    std::vector<HttpResponse> responses = transport_->perform_all(requests);
-
-    std::vector<QueryOutcome> outcomes;
-    outcomes.reserve(queries.size());
-    for (std::size_t i = 0; i < queries.size(); ++i) {
-      if (i < responses.size()) {
-        outcomes.push_back(to_outcome(responses[i], credentials));
-        if (elapsed_seconds) (*elapsed_seconds)[i] = std::chrono::duration<double>(responses[i].elapsed).count();
-      } else {  // a transport broke its contract; still answer every query
-        outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
-      }
-    }
-    return outcomes;
-  } catch (const std::exception& e) {
-    return std::vector<QueryOutcome>(
-        queries.size(), QueryError{ErrorReason::kTransport, std::string("internal error: ") + e.what(), 0, ""});
+  std::vector<std::string> forms;
+  forms.reserve(queries.size());
+  for (const auto& query : queries) {
+    std::string form = "query=" + percent_encode(query);
+    if (at) form += "&time=" + percent_encode(format_time(*at));
+    forms.push_back(std::move(form));
   }
+  return perform<QueryOutcome>("query", forms, parse_query_response, elapsed_seconds);
 }
 
 QueryOutcome Client::query(const std::string& query, std::optional<double> at) {
   return std::move(query_all({query}, at).front());
+}
+
+std::vector<RangeOutcome> Client::query_range_all(const std::vector<std::string>& queries, double start, double end,
+                                                  double step) {
+  const std::string window = "&start=" + percent_encode(format_time(start)) +
+                             "&end=" + percent_encode(format_time(end)) + "&step=" + percent_encode(format_time(step));
+  std::vector<std::string> forms;
+  forms.reserve(queries.size());
+  for (const auto& query : queries) forms.push_back("query=" + percent_encode(query) + window);
+  return perform<RangeOutcome>("query_range", forms, parse_range_response, nullptr);
+}
+
+RangeOutcome Client::query_range(const std::string& query, double start, double end, double step) {
+  return std::move(query_range_all({query}, start, end, step).front());
 }
 
 }  // namespace rs::promql

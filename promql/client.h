@@ -1,4 +1,4 @@
-// Prometheus HTTP API client: instant queries, run concurrently, over an injected transport.
+// Prometheus HTTP API client: instant and range queries, run concurrently, over an injected transport.
 // Works against anything speaking the API (Prometheus, Thanos, Mimir, VictoriaMetrics).
 #pragma once
 
@@ -53,13 +53,27 @@ class Client {
                                       std::vector<double>* elapsed_seconds = nullptr);
   QueryOutcome query(const std::string& query, std::optional<double> at = std::nullopt);
 
+  // Range queries, the same way: every query at once as a form POST to /api/v1/query_range
+  // (query=<q>&start=<start>&end=<end>&step=<step>&timeout=<options.timeout>; unix seconds with
+  // millisecond precision), one outcome per query in order, the same headers, credentials, TLS,
+  // timeout and body cap. Prometheus evaluates at start, start+step, ... up to end and refuses
+  // more than 11,000 points per series: split longer ranges with promql/range.h.
+  std::vector<RangeOutcome> query_range_all(const std::vector<std::string>& queries, double start, double end,
+                                            double step);
+  RangeOutcome query_range(const std::string& query, double start, double end, double step);
+
   const ClientOptions& options() const { return options_; }
 
  private:
   struct Credentials;
   std::optional<QueryError> load_credentials(Credentials* credentials) const;
-  HttpRequest build_request(const std::string& query, std::optional<double> at, const Credentials& credentials) const;
-  QueryOutcome to_outcome(const HttpResponse& response, const Credentials& credentials) const;
+  // A form POST of `form` (already encoded, without the timeout) to <url>/api/v1/<endpoint>.
+  HttpRequest build_request(const char* endpoint, std::string form, const Credentials& credentials) const;
+  // Sends one request per form at once; `parse` turns each response into an Outcome.
+  template <typename Outcome, typename Parse>
+  std::vector<Outcome> perform(const char* endpoint, const std::vector<std::string>& forms, Parse parse,
+                               std::vector<double>* elapsed_seconds);
+  void redact(QueryError* error, const Credentials& credentials) const;
 
   ClientOptions options_;
   std::shared_ptr<HttpTransport> transport_;

@@ -205,38 +205,114 @@ std::optional<QueryError> parse_partial(const json& root, bool* partial) {
   return std::nullopt;
 }
 
-QueryOutcome parse_success(const json& root) {
+// The members every successful answer has beside its result: "warnings", "infos", "isPartial".
+template <typename Data>
+std::optional<QueryError> parse_annotations(const json& root, Data* out) {
+  std::optional<QueryError> error = parse_string_list(root, "warnings", &out->warnings);
+  if (!error) error = parse_string_list(root, "infos", &out->infos);
+  if (!error) error = parse_partial(root, &out->partial);
+  return error;
+}
+
+// data.resultType and data.result of a success body: nullopt and *type / *result set, or the error.
+std::optional<QueryError> result_of(const json& root, std::string* type, const json** result) {
   if (!root.contains("data")) return parse_error("data: missing");
   const json& data = root["data"];
   if (!data.is_object()) return parse_error("data: expected an object, got " + std::string(json_type_name(data)));
   if (!data.contains("resultType")) return parse_error("data.resultType: missing");
-  const json& type = data["resultType"];
-  if (!type.is_string()) return parse_error("data.resultType: expected a string, got " + describe(type));
+  const json& t = data["resultType"];
+  if (!t.is_string()) return parse_error("data.resultType: expected a string, got " + describe(t));
   if (!data.contains("result")) return parse_error("data.result: missing");
+  *type = t.get<std::string>();
+  *result = &data["result"];
+  return std::nullopt;
+}
 
-  const std::string& type_name = type.get_ref<const std::string&>();
+QueryOutcome parse_success(const json& root) {
+  std::string type_name;
+  const json* result = nullptr;
+  if (auto error = result_of(root, &type_name, &result)) return *error;
   QueryData out;
   std::optional<QueryError> error;
   if (type_name == "vector") {
     out.type = ResultType::kVector;
-    error = parse_vector(data["result"], &out);
+    error = parse_vector(*result, &out);
   } else if (type_name == "scalar") {
     out.type = ResultType::kScalar;
-    error = parse_scalar(data["result"], &out);
+    error = parse_scalar(*result, &out);
   } else if (type_name == "matrix" || type_name == "string") {
     return QueryError{ErrorReason::kUnsupported,
                       "result type \"" + type_name + "\" is not supported (need vector or scalar)", 0, ""};
   } else {
-    return parse_error("data.resultType: unknown result type " + describe(type));
+    return parse_error("data.resultType: unknown result type " + describe(json(type_name)));
   }
-  if (!error) error = parse_string_list(root, "warnings", &out.warnings);
-  if (!error) error = parse_string_list(root, "infos", &out.infos);
-  if (!error) error = parse_partial(root, &out.partial);
+  if (!error) error = parse_annotations(root, &out);
   if (error) return *error;
   return out;
 }
 
-QueryOutcome parse_json_body(long http_status, const json& root) {
+std::optional<QueryError> parse_series(const json& element, const std::string& path, Series* series) {
+  if (!element.is_object()) return parse_error(path + ": expected an object, got " + describe(element));
+  if (element.contains("histograms")) {
+    return QueryError{ErrorReason::kUnsupported, path + ": native histogram samples are not supported", 0, ""};
+  }
+  if (!element.contains("metric")) return parse_error(path + ".metric: missing");
+  if (auto error = parse_labels(element["metric"], path + ".metric", &series->labels)) return *error;
+  if (!element.contains("values")) return parse_error(path + ".values: missing");
+  const json& values = element["values"];
+  if (!values.is_array()) {
+    return parse_error(path + ".values: expected an array, got " + std::string(json_type_name(values)));
+  }
+  series->points.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string at = path + ".values[" + std::to_string(i) + "]";
+    auto sample = parse_value_pair(values[i], at);
+    if (auto* error = std::get_if<QueryError>(&sample)) return *error;
+    const Sample& s = std::get<Sample>(sample);
+    if (!series->points.empty() && !(s.timestamp > series->points.back().timestamp)) {
+      return parse_error(at + "[0]: timestamp " + describe(values[i][0]) + " is not after the previous one");
+    }
+    series->points.push_back(Point{s.timestamp, s.value});
+  }
+  return std::nullopt;
+}
+
+std::optional<QueryError> parse_matrix(const json& result, RangeData* data) {
+  if (!result.is_array()) {
+    return parse_error("data.result: expected an array for a matrix, got " + std::string(json_type_name(result)));
+  }
+  data->series.reserve(result.size());
+  std::map<std::map<std::string, std::string>, std::size_t> seen;  // label set -> first index
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    const std::string path = "data.result[" + std::to_string(i) + "]";
+    Series series;
+    if (auto error = parse_series(result[i], path, &series)) return *error;
+    auto [it, inserted] = seen.emplace(series.labels, i);
+    if (!inserted) {
+      return parse_error(path + ".metric: the same labels as data.result[" + std::to_string(it->second) + "]");
+    }
+    data->series.push_back(std::move(series));
+  }
+  return std::nullopt;
+}
+
+RangeOutcome parse_range_success(const json& root) {
+  std::string type_name;
+  const json* result = nullptr;
+  if (auto error = result_of(root, &type_name, &result)) return *error;
+  if (type_name != "matrix") {
+    return parse_error("data.resultType: expected \"matrix\" for a range query, got " + describe(json(type_name)));
+  }
+  RangeData out;
+  std::optional<QueryError> error = parse_matrix(*result, &out);
+  if (!error) error = parse_annotations(root, &out);
+  if (error) return *error;
+  return out;
+}
+
+// The envelope both endpoints share: Prometheus's error body, the HTTP status, "status".
+template <typename Outcome, typename ParseSuccess>
+Outcome parse_json_body(long http_status, const json& root, ParseSuccess parse) {
   if (auto error = prometheus_error(http_status, root)) return *error;
   bool ok_status = http_status >= 200 && http_status < 300;
   if (!ok_status) {
@@ -248,14 +324,38 @@ QueryOutcome parse_json_body(long http_status, const json& root) {
   if (root["status"] != "success") {
     return parse_error("status: expected \"success\" or an error body, got " + describe(root["status"]));
   }
-  return parse_success(root);
+  return parse(root);
 }
 
-QueryOutcome with_status(QueryOutcome outcome, long http_status) {
+template <typename Outcome>
+Outcome with_status(Outcome outcome, long http_status) {
   if (auto* error = std::get_if<QueryError>(&outcome)) {
     if (error->http_status == 0) error->http_status = http_status;
   }
   return outcome;
+}
+
+template <typename Outcome, typename ParseSuccess>
+Outcome parse_body(long http_status, std::string_view body, ParseSuccess parse) {
+  bool ok_status = http_status >= 200 && http_status < 300;
+  try {
+    json root = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (root.is_discarded()) {
+      if (!ok_status) {
+        return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + snippet(body), http_status,
+                          ""};
+      }
+      if (body.empty()) return with_status<Outcome>(parse_error("body: empty"), http_status);
+      return with_status<Outcome>(parse_error("body is not valid JSON: " + snippet(body)), http_status);
+    }
+    return with_status(parse_json_body<Outcome>(http_status, root, parse), http_status);
+  } catch (const std::exception& e) {
+    // nlohmann throws on e.g. invalid UTF-8 in dump(); the library edge turns it into a value.
+    return QueryError{ok_status ? ErrorReason::kParse : ErrorReason::kHttp,
+                      std::string("cannot parse response: ") + e.what(), http_status, ""};
+  } catch (...) {
+    return QueryError{ErrorReason::kParse, "cannot parse response", http_status, ""};
+  }
 }
 
 }  // namespace
@@ -284,6 +384,17 @@ QueryOutcome refuse_partial(QueryOutcome outcome) {
   error.http_status = 200;
   error.message = "partial answer (isPartial: true: some storage nodes did not answer; " +
                   std::to_string(data->samples.size()) + " series came back), not judged";
+  return error;
+}
+
+RangeOutcome refuse_partial(RangeOutcome outcome) {
+  const auto* data = std::get_if<RangeData>(&outcome);
+  if (!data || !data->partial) return outcome;
+  QueryError error;
+  error.reason = ErrorReason::kPartial;
+  error.http_status = 200;
+  error.message = "partial answer (isPartial: true: some storage nodes did not answer; " +
+                  std::to_string(data->series.size()) + " series came back), not judged";
   return error;
 }
 
@@ -320,25 +431,11 @@ bool is_transient(const QueryError& error) {
 }
 
 QueryOutcome parse_query_response(long http_status, std::string_view body) {
-  bool ok_status = http_status >= 200 && http_status < 300;
-  try {
-    json root = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-    if (root.is_discarded()) {
-      if (!ok_status) {
-        return QueryError{ErrorReason::kHttp, "HTTP " + std::to_string(http_status) + ": " + snippet(body), http_status,
-                          ""};
-      }
-      if (body.empty()) return with_status(parse_error("body: empty"), http_status);
-      return with_status(parse_error("body is not valid JSON: " + snippet(body)), http_status);
-    }
-    return with_status(parse_json_body(http_status, root), http_status);
-  } catch (const std::exception& e) {
-    // nlohmann throws on e.g. invalid UTF-8 in dump(); the library edge turns it into a value.
-    return QueryError{ok_status ? ErrorReason::kParse : ErrorReason::kHttp,
-                      std::string("cannot parse response: ") + e.what(), http_status, ""};
-  } catch (...) {
-    return QueryError{ErrorReason::kParse, "cannot parse response", http_status, ""};
-  }
+  return parse_body<QueryOutcome>(http_status, body, parse_success);
+}
+
+RangeOutcome parse_range_response(long http_status, std::string_view body) {
+  return parse_body<RangeOutcome>(http_status, body, parse_range_success);
 }
 
 }  // namespace rs::promql

@@ -1,4 +1,5 @@
-// Model of a Prometheus /api/v1/query response and its strict parser. No decision logic here.
+// Model of a Prometheus /api/v1/query (instant) and /api/v1/query_range (range) response and
+// their strict parsers. No decision logic here.
 #pragma once
 
 #include <map>
@@ -26,6 +27,26 @@ struct QueryData {
   // the samples may be missing series. A partial answer must not be mistaken for a complete one
   // (a missing series can hide a breach of an `above` rule and fake one of a `below` rule).
   bool partial = false;
+};
+
+// One series of a range query's matrix: its labels and its points, oldest first.
+struct Point {
+  double timestamp = 0;  // seconds since the epoch, as Prometheus reported it
+  double value = 0;      // may be NaN or +/-Inf
+};
+struct Series {
+  std::map<std::string, std::string> labels;
+  std::vector<Point> points;  // strictly increasing timestamps
+};
+
+// A /api/v1/query_range answer: a matrix (resultType "matrix"). A series has a point at an
+// evaluation step only when the expression had a value for it there, exactly like the instant
+// query at that time.
+struct RangeData {
+  std::vector<Series> series;  // label sets are distinct
+  std::vector<std::string> warnings;
+  std::vector<std::string> infos;
+  bool partial = false;  // VictoriaMetrics' isPartial, as in QueryData
 };
 
 // Why a query produced no usable data. The reason strings are the `reason` label values of
@@ -64,16 +85,24 @@ std::string error_type_label(const QueryError& error);
 bool is_transient(const QueryError& error);
 
 using QueryOutcome = std::variant<QueryData, QueryError>;
+using RangeOutcome = std::variant<RangeData, QueryError>;
 
 // A partial answer (VictoriaMetrics' isPartial: true) is not judged: a missing series can hide a
 // breach of an `above` rule or fake one of a `below` rule, and a ratio can move either way. It
 // becomes a transient kPartial error (counted, logged, never a datapoint); anything else is
 // returned unchanged.
 QueryOutcome refuse_partial(QueryOutcome outcome);
+RangeOutcome refuse_partial(RangeOutcome outcome);
 
 // Parses a response body. http_status is used to classify non-2xx responses: Prometheus
 // answers 400/422/503 with a JSON error body, which is surfaced as kPrometheus with its
 // errorType and error verbatim; other non-2xx bodies become kHttp. Never throws.
 QueryOutcome parse_query_response(long http_status, std::string_view body);
+
+// The same for a range query's body (errors classified the same way). Strict: resultType must be
+// "matrix"; each series needs "metric" (string label values) and "values" ([timestamp, "value"]
+// pairs with strictly increasing timestamps); two series with the same labels are refused (kParse);
+// native histogram points ("histograms") are kUnsupported. Never throws.
+RangeOutcome parse_range_response(long http_status, std::string_view body);
 
 }  // namespace rs::promql

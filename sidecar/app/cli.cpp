@@ -23,6 +23,7 @@
 #include "sidecar/api/tls_context.h"
 #include "sidecar/core/engine.h"
 #include "sidecar/core/rule_queries.h"
+#include "sidecar/app/backtest_command.h"
 #include "sidecar/app/gate.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/prometheus_rules.h"
@@ -45,6 +46,10 @@ constexpr const char* kUsage =
     "                                           judge a deployment as a pipeline step: exit 0 pass,\n"
     "                                           1 fail (rolled back), 2 inconclusive, 3 could not judge\n"
     "                                           (rollback-sidecar gate --help)\n"
+    "  rollback-sidecar backtest --config FILE --start T --end T [--step D] [--format text|json]\n"
+    "                                           replay the policy over Prometheus history and report\n"
+    "                                           every decision it would have taken (exit 0 it ran,\n"
+    "                                           1 config error; rollback-sidecar backtest --help)\n"
     "  rollback-sidecar rules --config FILE     print the rules as a Prometheus rule file\n"
     "  rollback-sidecar rollback --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
     "  rollback-sidecar freeze   --address HOST:PORT --token-file F --reason TEXT [--actor WHO]\n"
@@ -293,6 +298,7 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
 int run_cli(int argc, char** argv) {
   // gate parses its own options: its usage errors must exit 3 (2 means "inconclusive" there).
   if (argc > 1 && std::string(argv[1]) == "gate") return run_gate(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "backtest") return run_backtest(argc, argv);
   po::options_description options(kUsage);
   options.add_options()("help,h", "show this help")("version", "print the version")(
       "config,c", po::value<std::string>(), "config file (YAML)")("online",
@@ -339,7 +345,7 @@ int run_cli(int argc, char** argv) {
   if (command == "rollback" || command == "freeze" || command == "unfreeze") return run_remote(command, vm);
   if (command != "run" && command != "check" && command != "rules") {
     std::cerr << "rollback-sidecar: unknown command '" << command
-              << "' (run, check, rules, gate, rollback, freeze, unfreeze)\n";
+              << "' (run, check, rules, gate, backtest, rollback, freeze, unfreeze)\n";
     return 2;
   }
   if (!vm.count("config")) {

@@ -1,4 +1,4 @@
-// The rollback-sidecar command line: `run` (default) and `check`.
+// The rollback-sidecar command line: `run` (default), `check`, `rules`, `gate`, `backtest`, ...
 #pragma once
 
 namespace rs::sidecar {

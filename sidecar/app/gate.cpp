@@ -645,8 +645,8 @@ int run_gate(int argc, char** argv) {
       "junit", po::value<std::string>(), "write a JUnit XML report (one testcase per rule)")(
       "json", po::value<std::string>(), "write a JSON report {verdict, exit_code, rules, decision}")(
       "no-rollback", "judge in dry run: a failing deployment is reported, nothing is changed")(
-      "start", po::value<std::string>(), "not available yet (needs the backtest engine)")(
-      "end", po::value<std::string>(), "not available yet (needs the backtest engine)")(
+      "start", po::value<std::string>(), "refused: a past window is `rollback-sidecar backtest`'s job")(
+      "end", po::value<std::string>(), "refused: a past window is `rollback-sidecar backtest`'s job")(
       "log-level", po::value<std::string>()->default_value("warn"), "trace|debug|info|warn|error")(
       "log-format", po::value<std::string>()->default_value("text"), "text|json");
   po::variables_map vm;
@@ -663,8 +663,9 @@ int run_gate(int argc, char** argv) {
   }
   if (vm.count("start") || vm.count("end")) {
     return cannot_judge(
-        "--start/--end would judge a past window from Prometheus history, which needs the backtest engine "
-        "(`rollback-sidecar backtest`, not built yet); judge the deployment live with --bake DURATION");
+        "--start/--end would judge a past window from Prometheus history: that is "
+        "`rollback-sidecar backtest --config F --start T --end T` (it reports every decision the policy would have "
+        "taken); the gate judges the deployment live with --bake DURATION");
   }
   if (!vm.count("config")) return cannot_judge("--config FILE is required");
   if (!vm.count("bake")) return cannot_judge("--bake DURATION is required (e.g. --bake 10m)");

@@ -323,7 +323,8 @@ TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
   GateRun window = gate(
       {"--config", write_config(config("v2")), "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T01:00:00Z"});
   EXPECT_EQ(window.exit_code, 3) << window.output;
-  EXPECT_NE(window.output.find("needs the backtest engine"), std::string::npos) << window.output;
+  EXPECT_NE(window.output.find("that is `rollback-sidecar backtest --config F --start T --end T`"), std::string::npos)
+      << window.output;
   EXPECT_EQ(read_file(router_), "CANARY_WEIGHT=50\n");
 }
 

@@ -309,15 +309,30 @@ void PrometheusServer::start() {
   cfg << options_.extra_config << "\n";
   cfg << scrape_configs_yaml();
   write_file(dir_.file("prometheus.yml"), cfg.str());
+  if (!options_.openmetrics_history.empty()) {
+    std::string promtool = find_binary("promtool");
+    if (promtool.empty()) throw std::runtime_error("promtool not installed (apt-get install prometheus)");
+    write_file(dir_.file("history.om"), options_.openmetrics_history);
+    Process backfill(
+        {promtool, "tsdb", "create-blocks-from", "openmetrics", dir_.file("history.om"), dir_.file("data")},
+        dir_.file("backfill.log"));
+    const int status = backfill.wait_exit(120s);
+    if (status != 0) {
+      throw std::runtime_error("promtool tsdb create-blocks-from openmetrics failed (wait status " +
+                               std::to_string(status) + "):\n" + tail(read_file(dir_.file("backfill.log"))));
+    }
+  }
   launch({bin, "--config.file=" + dir_.file("prometheus.yml"), "--storage.tsdb.path=" + dir_.file("data"),
-          "--web.listen-address=127.0.0.1:" + std::to_string(port()), "--storage.tsdb.retention.time=1h",
-          "--log.level=warn", "--web.enable-lifecycle"},
+          "--web.listen-address=127.0.0.1:" + std::to_string(port()),
+          "--storage.tsdb.retention.time=" + options_.retention, "--log.level=warn", "--web.enable-lifecycle"},
          "/-/ready", 30s);
 }
 
 void VictoriaMetricsServer::start() {
   std::string bin = find_binary("victoria-metrics");
   if (bin.empty()) throw std::runtime_error("victoria-metrics not installed (apt-get install victoria-metrics)");
+  if (!options_.openmetrics_history.empty())
+    throw std::runtime_error("openmetrics_history is Prometheus only (promtool writes Prometheus's TSDB)");
   if (!options_.rule_files.empty() || !options_.extra_config.empty())
     throw std::runtime_error("VictoriaMetrics evaluates no rules: rule_files and extra_config are Prometheus only");
   // -promscrape.config is parsed strictly: Prometheus-only keys such as global.evaluation_interval

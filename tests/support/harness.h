@@ -101,6 +101,11 @@ class ScrapingServer {
     std::string extra_scrape_configs;        // YAML appended under scrape_configs (indented 2 spaces)
     std::vector<std::string> rule_files;     // Prometheus only
     std::string extra_config;                // Prometheus only: YAML appended at top level (e.g. alerting:)
+    // Prometheus only: OpenMetrics text (timestamps in seconds, ending in "# EOF") written into
+    // the storage as blocks with `promtool tsdb create-blocks-from openmetrics` before start, so
+    // range queries see this history. Retention counts back from the newest block, not from now.
+    std::string openmetrics_history;
+    std::string retention = "1h";  // Prometheus only: --storage.tsdb.retention.time
   };
   ScrapingServer(Options options, std::string name);
   virtual ~ScrapingServer();
@@ -133,7 +138,8 @@ class ScrapingServer {
   std::unique_ptr<Process> process_;
 };
 
-// Debian's Prometheus (--web.enable-lifecycle, 1 h retention); rule_files are copied in and loaded.
+// Debian's Prometheus (--web.enable-lifecycle, options.retention); rule_files are copied in and
+// loaded; options.openmetrics_history is backfilled (promtool) before it starts.
 class PrometheusServer : public ScrapingServer {
  public:
   explicit PrometheusServer(Options options) : ScrapingServer(std::move(options), "Prometheus") {}

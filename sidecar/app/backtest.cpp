@@ -169,6 +169,7 @@ BacktestReport BacktestReplay::report() const {
                                            wall_time_of_ms(grid_.at(next_step_ - 1)), next_step_ - *gap_start_[i]});
   }
   out.final_state = machine_.state();
+  for (const auto& tracker : trackers_) out.final_status.push_back(tracker.status());
   return out;
 }
 

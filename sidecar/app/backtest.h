@@ -58,6 +58,7 @@ struct BacktestReport {
   std::vector<Decision> decisions;  // in time order, as DecisionMachine::step took them
   std::vector<RuleTimeline> rules;  // config order
   DeploymentState final_state = DeploymentState::kHealthy;
+  std::vector<RuleStatus> final_status;  // each rule's status after the last evaluation fed, config order
   // When a rollback decision latched the deployment (later firing rules decide nothing, as live).
   std::optional<WallTime> latched_at;
   // Samples whose timestamps were not on the evaluation grid (a server that moved the grid), not

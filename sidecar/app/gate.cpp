@@ -36,6 +36,7 @@
 #include "common/enum_names.h"
 #include "common/json_text.h"
 #include "common/utf8.h"
+#include "sidecar/app/backtest_command.h"
 #include "sidecar/app/logging.h"
 #include "sidecar/app/sidecar.h"
 #include "sidecar/app/version.h"
@@ -68,9 +69,12 @@ const char* verdict_title(Verdict v) {
 }
 
 constexpr const char* kUsage =
-    "Usage: rollback-sidecar gate --config FILE --bake DURATION [--junit FILE] [--json FILE] [--no-rollback]\n\n"
+    "Usage: rollback-sidecar gate --config FILE --bake DURATION [--junit FILE] [--json FILE] [--no-rollback]\n"
+    "       rollback-sidecar gate --config FILE --start T --end T [--junit FILE] [--json FILE] [--no-rollback]\n\n"
     "Judges the deployment in FILE for DURATION as a pipeline step, with the config's rules,\n"
-    "evaluation_interval and actuators. Exit codes:\n"
+    "evaluation_interval and actuators; or, with --start/--end (RFC 3339 or unix seconds), judges a\n"
+    "past window from Prometheus history (the backtest's replay) and rolls back now if a rule\n"
+    "fired in it. Exit codes:\n"
     "  0 pass          no rule fired by the deadline and the rules had data\n"
     "  1 fail          a rule fired; rolled back through the actuators (not with --no-rollback)\n"
     "  2 inconclusive  not enough data by the deadline\n"
@@ -281,7 +285,7 @@ std::string junit_xml(const Outcome& o, const Config& config, const std::vector<
 }
 
 nlohmann::json json_report(const Outcome& o, const Config& config, const std::vector<RuleResult>& results,
-                           Duration bake) {
+                           Duration bake, const std::optional<promql::StepGrid>& window) {
   nlohmann::json rules = nlohmann::json::array();
   for (std::size_t i = 0; i < results.size(); ++i) {
     const nlohmann::json s = i < o.status.rules.size() ? to_json(o.status.rules[i]) : nlohmann::json::object();
@@ -312,6 +316,11 @@ nlohmann::json json_report(const Outcome& o, const Config& config, const std::ve
                       {"evaluations_needed", o.needed},
                       {"state", deployment_state_name(o.status.state)},
                       {"rules", rules}};
+  if (window) {  // --start/--end: the past window judged
+    j["window"] = {{"start", to_rfc3339(wall_time_of_ms(window->start_ms))},
+                   {"end", to_rfc3339(wall_time_of_ms(window->last_ms()))},
+                   {"step", common::format_duration(Duration(window->step_ms))}};
+  }
   if (o.decision) j["decision"] = to_json(*o.decision);
   return j;
 }
@@ -440,10 +449,144 @@ class Interruption {
 // ---- judging -------------------------------------------------------------------------------
 
 struct GateOptions {
-  Duration bake{0};
+  Duration bake{0};  // live: how long to judge; past window: the window's length
   std::string junit, json;
   bool no_rollback = false;
+  std::optional<promql::StepGrid> window;  // --start/--end: judge this past window instead of live
 };
+
+// Evaluations the longest `for` (or `breaches` window) needs to fire at `interval`.
+int evaluations_needed(const Config& config) {
+  int needed = 1;
+  const Duration interval = config.evaluation_interval;
+  for (const auto& r : config.rules) {
+    const int n = r.breaches ? r.breaches->n
+                             : static_cast<int>((r.for_duration.count() + interval.count() - 1) / interval.count()) + 1;
+    needed = std::max(needed, n);
+  }
+  return needed;
+}
+
+// Pass or inconclusive when nothing fired, from the data the rules had (`span`: "in 10m").
+void judge_data(Outcome& o, const Config& config, const std::string& span) {
+  const std::vector<RuleView>& rules = o.status.rules;
+  bool last_has_data = false;
+  for (const auto& r : rules) last_has_data |= has_data(r.status.state);
+  if (!last_has_data) {
+    o.verdict = kInconclusive;
+    std::string problems;
+    for (const auto& r : rules) {
+      problems += (problems.empty() ? "" : "; ") + r.rule->name + " " + rule_state_name(r.status.state);
+      if (!r.status.last_problem.empty()) problems += " (" + r.status.last_problem + ")";
+    }
+    o.reason = "no rule had data at the deadline: " + problems;
+  } else if (o.evaluations_with_data < o.needed) {
+    o.verdict = kInconclusive;
+    o.reason = std::to_string(o.evaluations_with_data) + " evaluation(s) with data " + span +
+               "; the longest `for` needs " + std::to_string(o.needed) + " at evaluation_interval " +
+               common::format_duration(config.evaluation_interval) + " (bake longer, or send traffic)";
+  } else {
+    o.verdict = kPass;
+    int judged = 0;
+    for (const auto& t : o.tallies) judged += t.with_data > 0;
+    o.reason = "no rule fired " + span + "; " + std::to_string(judged) + " of " + std::to_string(config.rules.size()) +
+               " rule(s) had data, " + std::to_string(o.evaluations_with_data) + " of " +
+               std::to_string(o.evaluations) + " evaluation(s) with data (" + std::to_string(o.needed) + " needed)";
+  }
+}
+
+// "rule error-rate fired: value 0.2 above 0.05 since T"
+std::string fired_text(const Decision& d) {
+  std::string out = "rule " + d.rule + " fired: value " + (d.value ? format_value(*d.value) : "-") + " " +
+                    d.comparison + " " + format_value(d.threshold);
+  if (d.first_breach) out += " since " + to_rfc3339(*d.first_breach);
+  return out;
+}
+
+// --start/--end: the policy replayed over the window through the backtest (the live judging code),
+// then, when a rule's rollback fired in it, the rollback carried out now through the actuators.
+// The window's decision that fails the gate is its first rollback (hold in dry run), else its
+// first decision (a notify).
+Outcome judge_window(LoadedConfig& loaded, Env& env, const GateOptions& options) {
+  const Config& config = loaded.config;
+  const promql::StepGrid& grid = *options.window;
+  Outcome o;
+  o.started_at = env.clock->wall();
+  o.needed = evaluations_needed(config);
+  o.tallies.resize(config.rules.size());
+  const auto begun = std::chrono::steady_clock::now();
+  promql::Client client(config.prometheus, env.make_http());
+  const BacktestRun run = replay_history(config, grid, client, *env.clock);
+  if (run.exit_code != kBacktestRan || !run.report) {
+    o.reason = "could not replay the window " + describe_grid(grid) + ": " + run.error;
+    return o;
+  }
+  const BacktestReport& report = *run.report;
+  o.evaluations = static_cast<int>(grid.steps);
+  o.status.config = &config;
+  o.status.state = report.final_state;
+  o.status.evaluations = static_cast<std::uint64_t>(grid.steps);
+  o.status.last_evaluation = wall_time_of_ms(grid.last_ms());
+  for (std::size_t i = 0; i < config.rules.size(); ++i) {
+    const RuleTimeline& t = report.rules[i];
+    const auto in = [&](RuleState s) { return t.evaluations_in[static_cast<std::size_t>(s)]; };
+    o.tallies[i].with_data = static_cast<int>(in(RuleState::kOk) + in(RuleState::kPending) + in(RuleState::kFiring));
+    // The replay counts per rule; the evaluations with any rule's data are at least the most any one had.
+    o.evaluations_with_data = std::max(o.evaluations_with_data, o.tallies[i].with_data);
+    o.status.rules.push_back(
+        {&config.rules[i], i < report.final_status.size() ? report.final_status[i] : RuleStatus{}, {}});
+  }
+  // A rollback (or, in dry run, the hold that stands for one) over an earlier notify.
+  const auto would_roll_back = [](const Decision& d) {
+    return d.kind == DecisionKind::kRollback || d.kind == DecisionKind::kHold;
+  };
+  std::optional<Decision> fired;
+  for (const Decision& d : report.decisions) {
+    if (!fired || (would_roll_back(d) && !would_roll_back(*fired))) fired = d;
+    if (would_roll_back(*fired)) break;
+  }
+  const std::string span = "in the window " + describe_grid(grid);
+  if (!fired) {
+    judge_data(o, config, span);
+  } else {
+    o.verdict = kFail;
+    o.decision = fired;
+    o.reason = fired_text(*fired) + " " + span;
+    if (fired->kind == DecisionKind::kRollback) {
+      // Carried out now, through the live engine: persisted, latched, audited and notified as any
+      // rollback (trigger manual, actor gate, with the window's decision as its evidence).
+      std::unique_ptr<Sidecar> sidecar = Sidecar::create(loaded, env);
+      std::string error;
+      if (!sidecar->start(&error, Sidecar::StartOptions{/*serve_http=*/false})) {
+        o.reason += "; the rollback could not start: " + error;
+        return o;
+      }
+      RollbackRequest request;
+      request.trigger = Trigger::kManual;
+      request.name = "gate";
+      request.reason = "gate --start/--end: " + fired_text(*fired) + " " + span;
+      request.started_at = fired->first_breach;
+      request.details = {{"actor", "gate"}, {"window", describe_grid(grid)}, {"decision", to_json(*fired)}};
+      const RollbackRequestResult accepted = sidecar->engine().request_rollback(request);
+      sidecar->engine().shutdown();  // the rollback runs on the engine's thread: wait for it
+      const std::optional<Decision> done = sidecar->engine().last_decision();
+      if (!accepted.accepted) {
+        o.reason += "; not rolled back: " + accepted.message;
+      } else if (done && done->result == RollbackResult::kFailure) {
+        o.reason += "; ROLLBACK FAILED, the router needs a person (see the incident report)";
+      } else if (done) {
+        o.reason += std::string("; rolled back now (") + rollback_result_name(done->result) + ")";
+      }
+      o.status.state = sidecar->engine().state();
+    } else if (fired->kind == DecisionKind::kHold) {
+      o.reason += "; dry run (--no-rollback or dry_run): nothing was changed";
+    } else {
+      o.reason += "; the rule only notifies: nothing was rolled back";
+    }
+  }
+  o.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count();
+  return o;
+}
 
 class Gate {
  public:
@@ -460,11 +603,8 @@ class Gate {
       const Duration window = r.breaches ? interval * (r.breaches->n - 1) : r.for_duration;
       longest_window = std::max(longest_window, window);
       longest_delay = std::max(longest_delay, r.delay);
-      const int n = r.breaches
-                        ? r.breaches->n
-                        : static_cast<int>((r.for_duration.count() + interval.count() - 1) / interval.count()) + 1;
-      o.needed = std::max(o.needed, n);
     }
+    o.needed = evaluations_needed(config_);
 
     std::unique_ptr<Sidecar> sidecar = Sidecar::create(loaded_, env_);
     std::string error;
@@ -547,7 +687,7 @@ class Gate {
       o.reason = "Prometheus could not be queried at any of " + std::to_string(o.evaluations) + " evaluation(s) (" +
                  config_.prometheus.url + "): " + last_error;
     } else {
-      judge_data(o);
+      judge_data(o, config_, "in " + common::format_duration(options_.bake));
     }
     return o;  // the Sidecar's teardown (records, notifications) runs here
   }
@@ -570,9 +710,7 @@ class Gate {
              "); it stays rolled back until a new deployment is configured";
     }
     const Decision& d = *o.decision;
-    std::string out = "rule " + d.rule + " fired: value " + (d.value ? format_value(*d.value) : "-") + " " +
-                      d.comparison + " " + format_value(d.threshold);
-    if (d.first_breach) out += " since " + to_rfc3339(*d.first_breach);
+    std::string out = fired_text(d);
     if (d.kind == DecisionKind::kHold)
       out += "; dry run (--no-rollback or dry_run): nothing was changed";
     else if (d.kind == DecisionKind::kNotify)
@@ -584,35 +722,6 @@ class Gate {
     else
       out += std::string("; rolled back (") + rollback_result_name(d.result) + ")";
     return out;
-  }
-
-  void judge_data(Outcome& o) {
-    const std::vector<RuleView>& rules = o.status.rules;
-    bool last_has_data = false;
-    for (const auto& r : rules) last_has_data |= has_data(r.status.state);
-    if (!last_has_data) {
-      o.verdict = kInconclusive;
-      std::string problems;
-      for (const auto& r : rules) {
-        problems += (problems.empty() ? "" : "; ") + r.rule->name + " " + rule_state_name(r.status.state);
-        if (!r.status.last_problem.empty()) problems += " (" + r.status.last_problem + ")";
-      }
-      o.reason = "no rule had data at the deadline: " + problems;
-    } else if (o.evaluations_with_data < o.needed) {
-      o.verdict = kInconclusive;
-      o.reason = std::to_string(o.evaluations_with_data) + " evaluation(s) with data in " +
-                 common::format_duration(options_.bake) + "; the longest `for` needs " + std::to_string(o.needed) +
-                 " at evaluation_interval " + common::format_duration(config_.evaluation_interval) +
-                 " (bake longer, or send traffic)";
-    } else {
-      o.verdict = kPass;
-      int judged = 0;
-      for (const auto& t : o.tallies) judged += t.with_data > 0;
-      o.reason = "no rule fired in " + common::format_duration(options_.bake) + "; " + std::to_string(judged) + " of " +
-                 std::to_string(config_.rules.size()) + " rule(s) had data, " +
-                 std::to_string(o.evaluations_with_data) + " of " + std::to_string(o.evaluations) +
-                 " evaluation(s) with data (" + std::to_string(o.needed) + " needed)";
-    }
   }
 
   LoadedConfig& loaded_;
@@ -661,22 +770,31 @@ int run_gate(int argc, char** argv) {
     std::cout << options << "\n";
     return 0;
   }
-  if (vm.count("start") || vm.count("end")) {
-    return cannot_judge(
-        "--start/--end would judge a past window from Prometheus history: that is "
-        "`rollback-sidecar backtest --config F --start T --end T` (it reports every decision the policy would have "
-        "taken); the gate judges the deployment live with --bake DURATION");
-  }
   if (!vm.count("config")) return cannot_judge("--config FILE is required");
-  if (!vm.count("bake")) return cannot_judge("--bake DURATION is required (e.g. --bake 10m)");
+  const bool past = vm.count("start") || vm.count("end");
   GateOptions gate_options;
   std::string error;
-  auto bake = common::parse_duration(vm["bake"].as<std::string>(), &error);
-  if (!bake || *bake <= Duration::zero()) {
-    return cannot_judge("--bake " + vm["bake"].as<std::string>() + ": " +
-                        (error.empty() ? "must be longer than 0s" : error));
+  std::optional<std::int64_t> start_ms, end_ms;
+  if (past) {
+    if (!vm.count("start") || !vm.count("end")) return cannot_judge("--start and --end go together (a past window)");
+    if (vm.count("bake")) {
+      return cannot_judge("--bake judges live, --start/--end judge a past window: give one of them");
+    }
+    start_ms = parse_backtest_time(vm["start"].as<std::string>(), &error);
+    if (!start_ms) return cannot_judge("--start " + vm["start"].as<std::string>() + ": " + error);
+    end_ms = parse_backtest_time(vm["end"].as<std::string>(), &error);
+    if (!end_ms) return cannot_judge("--end " + vm["end"].as<std::string>() + ": " + error);
+    if (*end_ms <= *start_ms) return cannot_judge("--end must be after --start");
+    gate_options.bake = Duration(*end_ms - *start_ms);
+  } else {
+    if (!vm.count("bake")) return cannot_judge("--bake DURATION is required (e.g. --bake 10m), or --start/--end");
+    auto bake = common::parse_duration(vm["bake"].as<std::string>(), &error);
+    if (!bake || *bake <= Duration::zero()) {
+      return cannot_judge("--bake " + vm["bake"].as<std::string>() + ": " +
+                          (error.empty() ? "must be longer than 0s" : error));
+    }
+    gate_options.bake = *bake;
   }
-  gate_options.bake = *bake;
   gate_options.no_rollback = vm.count("no-rollback") > 0;
   if (vm.count("junit")) gate_options.junit = vm["junit"].as<std::string>();
   if (vm.count("json")) gate_options.json = vm["json"].as<std::string>();
@@ -707,13 +825,27 @@ int run_gate(int argc, char** argv) {
   loaded.config.promotion.enabled = false;
 
   const Config& c = loaded.config;
-  std::cout << "gate: judging deployment " << c.deployment.name << " (stage " << c.deployment.stage << ") for "
-            << common::format_duration(gate_options.bake) << ": " << c.rules.size() << " rule(s) every "
-            << common::format_duration(c.evaluation_interval) << " against " << c.prometheus.url
+  if (past) {
+    promql::StepGrid grid;
+    if (!promql::make_grid(*start_ms, *end_ms, c.evaluation_interval.count(), &grid, &error, kMaxBacktestEvaluations)) {
+      return cannot_judge("--start/--end: " + error);
+    }
+    gate_options.window = grid;
+  }
+  std::cout << "gate: judging deployment " << c.deployment.name << " (stage " << c.deployment.stage << ") "
+            << (past ? "over the past window " + describe_grid(*gate_options.window)
+                     : "for " + common::format_duration(gate_options.bake))
+            << ": " << c.rules.size() << " rule(s) every " << common::format_duration(c.evaluation_interval)
+            << " against " << c.prometheus.url
             << (c.dry_run ? "; dry run, nothing will be changed" : "; a firing rule rolls back") << std::endl;
 
-  Gate gate(loaded, env, gate_options, interruption);
-  const Outcome outcome = gate.run();
+  Outcome outcome;
+  if (past) {
+    outcome = judge_window(loaded, env, gate_options);
+  } else {
+    Gate gate(loaded, env, gate_options, interruption);
+    outcome = gate.run();
+  }
   const auto results = rule_results(outcome, c);
   std::cout << "gate: " << verdict_title(outcome.verdict) << ": " << outcome.reason << std::endl;
 
@@ -722,7 +854,8 @@ int run_gate(int argc, char** argv) {
     reports_ok &= write_text(gate_options.junit, junit_xml(outcome, c, results), false, &error);
   if (!reports_ok) std::cerr << "rollback-sidecar gate: " << error << "\n";
   if (!gate_options.json.empty() &&
-      !write_text(gate_options.json, common::dump_json(json_report(outcome, c, results, gate_options.bake), 2) + "\n",
+      !write_text(gate_options.json,
+                  common::dump_json(json_report(outcome, c, results, gate_options.bake, gate_options.window), 2) + "\n",
                   false, &error)) {
     std::cerr << "rollback-sidecar gate: " << error << "\n";
   }

@@ -1,6 +1,8 @@
 // `rollback-sidecar gate`: judges a deployment for a bake time as a pipeline step.
 //
 //   rollback-sidecar gate --config F --bake D [--junit FILE] [--json FILE] [--no-rollback]
+//   rollback-sidecar gate --config F --start T --end T [...]   a past window, replayed from
+//                   Prometheus history (backtest.h); a rollback that fired in it is carried out now
 //
 // Exit codes (the contract pipelines rely on; docs/pipelines.md):
 //   0 pass          no rule fired by the deadline and the rules had data

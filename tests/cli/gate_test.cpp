@@ -320,11 +320,18 @@ TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
   GateRun unknown = gate({"--config", write_config(config("v2")), "--bake", "2s", "--bogus"});
   EXPECT_EQ(unknown.exit_code, 3) << "a usage error is never 'inconclusive'\n" << unknown.output;
 
-  GateRun window = gate(
-      {"--config", write_config(config("v2")), "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T01:00:00Z"});
-  EXPECT_EQ(window.exit_code, 3) << window.output;
-  EXPECT_NE(window.output.find("that is `rollback-sidecar backtest --config F --start T --end T`"), std::string::npos)
-      << window.output;
+  // A past window (tests/e2e/backtest_e2e_test.cpp judges one): --start needs --end, excludes --bake.
+  GateRun half = gate({"--config", write_config(config("v2")), "--start", "2026-01-01T00:00:00Z"});
+  EXPECT_EQ(half.exit_code, 3) << half.output;
+  EXPECT_NE(half.output.find("--start and --end go together"), std::string::npos) << half.output;
+  GateRun both = gate({"--config", write_config(config("v2")), "--bake", "2s", "--start", "2026-01-01T00:00:00Z",
+                       "--end", "2026-01-01T01:00:00Z"});
+  EXPECT_EQ(both.exit_code, 3) << both.output;
+  EXPECT_NE(both.output.find("give one of them"), std::string::npos) << both.output;
+  GateRun backwards = gate(
+      {"--config", write_config(config("v2")), "--start", "2026-01-01T01:00:00Z", "--end", "2026-01-01T00:00:00Z"});
+  EXPECT_EQ(backwards.exit_code, 3) << backwards.output;
+  EXPECT_NE(backwards.output.find("--end must be after --start"), std::string::npos) << backwards.output;
   EXPECT_EQ(read_file(router_), "CANARY_WEIGHT=50\n");
 }
 

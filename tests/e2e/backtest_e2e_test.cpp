@@ -221,6 +221,23 @@ class BacktestE2ETest : public ::testing::Test {
 
   static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
+  // `rollback-sidecar gate --config F --start T --end T ... --json report.json`: the exit status
+  // and the JSON report (null when none was written).
+  std::pair<Result, nlohmann::json> run_gate(const std::string& config_path, std::int64_t start, std::int64_t end,
+                                             const std::vector<std::string>& more = {}) const {
+    std::string command = "exec '" + kSidecarBinary + "' gate --config '" + config_path + "' --start " +
+                          std::to_string(start) + " --end " + std::to_string(end) + " --json '" +
+                          dir_.file("gate.json") + "' --junit '" + dir_.file("gate.xml") + "'";
+    for (const auto& a : more) command += " '" + a + "'";
+    command += " >'" + dir_.file("out.txt") + "' 2>'" + dir_.file("err.txt") + "'";
+    Process p({"/bin/sh", "-c", command}, dir_.file("sh.log"));
+    Result r;
+    r.status = p.wait_exit(120s);
+    r.out = rs::testing::read_file(dir_.file("out.txt"));
+    r.err = rs::testing::read_file(dir_.file("err.txt"));
+    return {r, nlohmann::json::parse(rs::testing::read_file(dir_.file("gate.json")), nullptr, false)};
+  }
+
   // The live Engine stepped through the history by a manual clock, one evaluation per step, from
   // `start` to `end`: the decisions it took, in order.
   std::vector<sidecar::Decision> live_decisions(const std::string& yaml, std::int64_t start, std::int64_t end) {
@@ -410,5 +427,44 @@ TEST_F(BacktestE2ETest, AQueryPrometheusRefusesIsAConfigErrorNamingTheRule) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// `gate --start/--end` judges a past window through the same replay: the incident's window fails
+// (exit 1) and is rolled back now through the actuator; the healthy stretch passes (0); a window
+// before the history is inconclusive (2); with --no-rollback the router is untouched.
+TEST_F(BacktestE2ETest, GateOverAPastWindowFailsPassesOrIsInconclusiveFromTheHistory) {
+  const std::string path = write_config(config());
+  const std::string router = dir_.file("router.env");
+  rs::testing::write_file(router, "CANARY_WEIGHT=50\n");
+
+  auto [healthy, healthy_report] = run_gate(path, kHistoryStart + 55 * 60, kHistoryStart + 115 * 60);
+  EXPECT_EQ(exit_code(healthy.status), 0) << healthy.out << healthy.err;
+  EXPECT_EQ(healthy_report["verdict"], "pass") << healthy_report.dump(2);
+  EXPECT_EQ(healthy_report["window"]["step"], "30s");
+  EXPECT_EQ(rs::testing::read_file(router), "CANARY_WEIGHT=50\n");
+
+  auto [dry, dry_report] = run_gate(path, kIncident - 10 * 60, kIncident + 10 * 60, {"--no-rollback"});
+  EXPECT_EQ(exit_code(dry.status), 1) << dry.out << dry.err;
+  EXPECT_EQ(dry_report["decision"]["rule"], "error-rate") << dry_report.dump(2);
+  EXPECT_EQ(dry_report["decision"]["kind"], "hold");
+  EXPECT_EQ(rs::testing::read_file(router), "CANARY_WEIGHT=50\n") << "--no-rollback changes nothing";
+
+  auto [failed, failed_report] = run_gate(path, kIncident - 10 * 60, kIncident + 10 * 60);
+  EXPECT_EQ(exit_code(failed.status), 1) << failed.out << failed.err;
+  EXPECT_EQ(failed_report["verdict"], "fail");
+  EXPECT_EQ(failed_report["decision"]["rule"], "error-rate") << "the window's rollback, not its earlier notify";
+  EXPECT_NE(failed_report["reason"].get<std::string>().find("rolled back now (success)"), std::string::npos)
+      << failed_report.dump(2);
+  EXPECT_EQ(rs::testing::read_file(router), "CANARY_WEIGHT=0\n") << "rolled back through the actuator";
+  const std::string junit = rs::testing::read_file(dir_.file("gate.xml"));
+  EXPECT_NE(junit.find("name=\"error-rate\""), std::string::npos) << junit;
+  EXPECT_NE(junit.find("<failure"), std::string::npos) << junit;
+
+  auto [before, before_report] = run_gate(path, kHistoryStart - 3600, kHistoryStart - 600);
+  EXPECT_EQ(exit_code(before.status), 2) << before.out << before.err;
+  EXPECT_EQ(before_report["verdict"], "inconclusive") << before_report.dump(2);
+
+  auto [both, both_report] = run_gate(path, kHistoryStart, kHistoryStart + 600, {"--bake", "5m"});
+  EXPECT_EQ(exit_code(both.status), 3) << "--bake with --start/--end is a usage error: " << both.out;
+  EXPECT_NE(both.out.find("give one of them"), std::string::npos) << both.out;
+}
 }  // namespace
 }  // namespace rs::e2e

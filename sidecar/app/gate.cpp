@@ -754,8 +754,8 @@ int run_gate(int argc, char** argv) {
       "junit", po::value<std::string>(), "write a JUnit XML report (one testcase per rule)")(
       "json", po::value<std::string>(), "write a JSON report {verdict, exit_code, rules, decision}")(
       "no-rollback", "judge in dry run: a failing deployment is reported, nothing is changed")(
-      "start", po::value<std::string>(), "refused: a past window is `rollback-sidecar backtest`'s job")(
-      "end", po::value<std::string>(), "refused: a past window is `rollback-sidecar backtest`'s job")(
+      "start", po::value<std::string>(), "judge the past window from T (RFC 3339 or unix seconds), not live")(
+      "end", po::value<std::string>(), "... to T (with --start; instead of --bake)")(
       "log-level", po::value<std::string>()->default_value("warn"), "trace|debug|info|warn|error")(
       "log-format", po::value<std::string>()->default_value("text"), "text|json");
   po::variables_map vm;

@@ -206,9 +206,9 @@ class BacktestE2ETest : public ::testing::Test {
     int status = -1;
     std::string out, err;
   };
-  // The real binary; stdout and stderr apart (the JSON is stdout alone).
-  Result run_backtest(const std::vector<std::string>& args) const {
-    std::string command = "exec '" + kSidecarBinary + "' backtest";
+  // The real binary (`args` from its subcommand on); stdout and stderr apart (the JSON is stdout alone).
+  Result run_binary(const std::vector<std::string>& args) const {
+    std::string command = "exec '" + kSidecarBinary + "'";
     for (const auto& a : args) command += " '" + a + "'";
     command += " >'" + dir_.file("out.txt") + "' 2>'" + dir_.file("err.txt") + "'";
     Process p({"/bin/sh", "-c", command}, dir_.file("sh.log"));
@@ -218,6 +218,10 @@ class BacktestE2ETest : public ::testing::Test {
     r.err = rs::testing::read_file(dir_.file("err.txt"));
     return r;
   }
+  Result run_backtest(std::vector<std::string> args) const {
+    args.insert(args.begin(), "backtest");
+    return run_binary(args);
+  }
 
   static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
@@ -225,16 +229,19 @@ class BacktestE2ETest : public ::testing::Test {
   // and the JSON report (null when none was written).
   std::pair<Result, nlohmann::json> run_gate(const std::string& config_path, std::int64_t start, std::int64_t end,
                                              const std::vector<std::string>& more = {}) const {
-    std::string command = "exec '" + kSidecarBinary + "' gate --config '" + config_path + "' --start " +
-                          std::to_string(start) + " --end " + std::to_string(end) + " --json '" +
-                          dir_.file("gate.json") + "' --junit '" + dir_.file("gate.xml") + "'";
-    for (const auto& a : more) command += " '" + a + "'";
-    command += " >'" + dir_.file("out.txt") + "' 2>'" + dir_.file("err.txt") + "'";
-    Process p({"/bin/sh", "-c", command}, dir_.file("sh.log"));
-    Result r;
-    r.status = p.wait_exit(120s);
-    r.out = rs::testing::read_file(dir_.file("out.txt"));
-    r.err = rs::testing::read_file(dir_.file("err.txt"));
+    std::vector<std::string> args = {"gate",
+                                     "--config",
+                                     config_path,
+                                     "--start",
+                                     std::to_string(start),
+                                     "--end",
+                                     std::to_string(end),
+                                     "--json",
+                                     dir_.file("gate.json"),
+                                     "--junit",
+                                     dir_.file("gate.xml")};
+    args.insert(args.end(), more.begin(), more.end());
+    Result r = run_binary(args);
     return {r, nlohmann::json::parse(rs::testing::read_file(dir_.file("gate.json")), nullptr, false)};
   }
 

@@ -137,7 +137,10 @@ function renderRules(rules, decision) {
     tr.dataset.rule = r.name;
     tr.append(el("td", r.name), el("td", r.value === null ? "no data" : fmt(r.value), "num"),
               el("td", (r.comparison === "above" ? "> " : "< ") + fmt(r.threshold), "num"), el("td", r.for));
-    const st = el("td"); st.append(el("span", r.state, "badge " + r.state)); tr.append(st);
+    const st = el("td"); st.append(el("span", r.state, "badge " + r.state));
+    // A judge's own words: the test's ratio, interval and e-value; the baseline comparison; ...
+    if (r.evidence && r.evidence.reason) st.append(el("div", r.evidence.reason, "muted evidence"));
+    tr.append(st);
     tr.append(el("td", r.firing_since || r.pending_since || (r.problem ? r.problem : "")));
     const c = el("td"); c.append(chart(r, decision)); tr.append(c);
     const q = el("td");

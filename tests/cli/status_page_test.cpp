@@ -41,6 +41,8 @@ TEST(StatusPage, RendersStateRulesAndDecisionInChromium) {
                                           "rules:\n"
                                           "  - {name: error-rate, query: 'errors_ratio', above: 0.05, for: 1m}\n"
                                           "  - {name: other, query: 'vector(1) # <b>bold</b>', above: 100}\n"
+                                          "  - {name: vs-stable, query: canary_ratio, above: 0, baseline: {query: "
+                                          "stable_ratio}}\n"
                                           "actuators: [{type: exec, command: [" +
                                           dir.file("rollback.sh") +
                                           "]}]\n"
@@ -91,6 +93,8 @@ TEST(StatusPage, RendersStateRulesAndDecisionInChromium) {
   EXPECT_NE(dom.find("class=\"value\" data-series=\"value\" points=\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("<line class=\"threshold\""), std::string::npos) << dom;
   EXPECT_NE(dom.find("<title>error-rate: last "), std::string::npos) << dom;
+  // A judged rule shows the judge's own words under its state.
+  EXPECT_NE(dom.find("<div class=\"muted evidence\">canary 0.0123 vs baseline 0.0123"), std::string::npos) << dom;
   // Markup in a query or a reason is shown as text, never interpreted.
   EXPECT_NE(dom.find("&lt;b&gt;bold&lt;/b&gt;"), std::string::npos) << dom;
   EXPECT_NE(dom.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos) << dom;

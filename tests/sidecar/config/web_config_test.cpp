@@ -119,7 +119,7 @@ TEST_F(WebConfigTest, EveryErrorNamesTheWebConfigFileAndLine) {
       "rate_limit: {interval: 1s, burst: 5}\n"  // 16
       "tls_client_config: {}\n");               // 17
   const std::string text = errors(r);
-  for (const std::string expected : {
+  for (const std::string& expected : {
            web + ":4: tls_server_config.client_auth_type: 'RequireMutualTLS' is not a client auth type",
            web + ":5: tls_server_config.min_version: TLS11 is not supported",
            web + ":6: tls_server_config.max_version: 'SSL3' is not a TLS version (TLS12, TLS13)",

@@ -92,7 +92,9 @@ TEST_P(RollbackRunTable, RunsEachStageInOrderAndReportsWhatIsLeftToVerify) {
   EXPECT_EQ(steps, c.steps);
   EXPECT_EQ(clock.sleeps().empty() ? 0ms : clock.sleeps().front(), c.waited);
   EXPECT_GE(report.duration_seconds, std::chrono::duration<double>(c.waited).count());
-  if (c.verification == Verification::kFailed) EXPECT_EQ(report.verification_detail, report.steps.back().detail);
+  if (c.verification == Verification::kFailed) {
+    EXPECT_EQ(report.verification_detail, report.steps.back().detail);
+  }
 }
 
 const ActResult kChanged = ActResult::changed("canary weight 10 -> 0");
@@ -144,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
              V::kNone,
              {S::kOk, S::kChanged, S::kFailure},
              0ms}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Case>& row) { return std::string(row.param.name); });
 
 TEST(RollbackRun, ShutdownDuringTheStaggerLeavesTheRollbackUnfinished) {
   fakes::ManualClock clock;

@@ -119,15 +119,11 @@ void BacktestReplay::evaluate(std::int64_t step, const std::vector<std::vector<s
   for (std::size_t i = 0; i < trackers_.size(); ++i) {
     const RuleConfig& rule = config_.rules[i];
     bool history = false;
-    // One slot's answer at this evaluation, reduced as the live engine reduces it (Engine::read_answer);
+    // One slot's answer at this evaluation, reduced as the live engine reduces it (RuleQueries::observe);
     // RuleQueries::answers lays the slots out for the judge exactly as the engine's judge_rule does.
     const RuleAnswers answers = queries_.answers(i, [&](std::size_t slot) {
       history |= present[slot][k];
-      Observation o = observe_series(values[slot][k], queries_.reduction_of(slot), rule.comparison);
-      if (o.kind == Observation::Kind::kError) {
-        o.error_message = queries_.label_of(slot) + ": " + o.error_message;
-      }
-      return o;
+      return queries_.observe(slot, values[slot][k], rule.comparison);
     });
     const RuleStatus& status = trackers_[i].observe(judges_[i].judge(answers), now);
     trackers.push_back(&trackers_[i]);

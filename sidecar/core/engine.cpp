@@ -232,13 +232,12 @@ Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& ou
   }
   // Several series: the worst one for the rule's value, the sum for a sample count; a baseline
   // or a test counter must be one series (rule_judge.h).
-  Observation o = observe_series(sample_values(data), queries_.reduction_of(slot), rule.comparison);
+  Observation o = queries_.observe(slot, sample_values(data), rule.comparison);
   if (o.kind == Observation::Kind::kError) {  // bad data: counted and logged like a query error
     metrics_.count_query_error(rule.name, o.error_reason);
     std::string key = o.error_reason + ": " + o.error_message;
-    if (key != last_errors_[slot]) spdlog::warn("rule {}: {}: {}", rule.name, what, o.error_message);
+    if (key != last_errors_[slot]) spdlog::warn("rule {}: {}", rule.name, o.error_message);
     last_errors_[slot] = std::move(key);
-    o.error_message = what + ": " + o.error_message;
     return o;
   }
   if (!last_errors_[slot].empty()) {
@@ -252,13 +251,7 @@ Observation Engine::judge_rule(std::size_t index, const std::vector<promql::Quer
   const RuleAnswers answers =
       queries_.answers(index, [&](std::size_t slot) { return read_answer(slot, outcomes[slot]); });
   Observation judged = judges_[index].judge(answers);
-  const auto failed = [](const std::optional<Observation>& o) { return o && o->kind == Observation::Kind::kError; };
-  bool inputs_failed = failed(answers.value) || failed(answers.baseline) || failed(answers.min_samples);
-  for (const auto& c : answers.counters) inputs_failed |= c.kind == Observation::Kind::kError;
-  for (const auto& [long_window, short_window] : answers.windows) {
-    inputs_failed |= long_window.kind == Observation::Kind::kError || short_window.kind == Observation::Kind::kError;
-  }
-  if (judged.kind == Observation::Kind::kError && !inputs_failed) {
+  if (judged.kind == Observation::Kind::kError && !answers.any_error()) {
     // Data the judge refused (a negative value for a ratio, a test's inconsistent counters):
     // counted like a query error (the inputs' own errors were counted in read_answer), logged once.
     const RuleConfig& rule = config_.rules[index];

@@ -44,6 +44,14 @@ class RuleQueries {
   }
   // How the slot's series reduce to one value (rule_judge.h).
   SeriesReduction reduction_of(std::size_t slot) const;
+  // The slot's answer (one number per series) as one observation, reduced per reduction_of(); an
+  // error's message names the slot ("baseline query: query returned 3 series; ..."). The engine
+  // and the backtest both read answers through this.
+  Observation observe(std::size_t slot, const std::vector<double>& values, Comparison comparison) const {
+    Observation o = observe_series(values, reduction_of(slot), comparison);
+    if (o.kind == Observation::Kind::kError) o.error_message = label_of(slot) + ": " + o.error_message;
+    return o;
+  }
   // Rule `rule`'s answers for RuleJudge, each slot's observation made by `read(slot)` (the engine
   // logs and counts there; a backtest reads its range answers): the one place that knows which
   // slot feeds which judge.

@@ -48,6 +48,16 @@ Observation observe_series(const std::vector<double>& values, SeriesReduction re
   return Observation::no_data("unknown reduction");
 }
 
+bool RuleAnswers::any_error() const {
+  const auto failed = [](const Observation& o) { return o.kind == Observation::Kind::kError; };
+  if (failed(value) || (baseline && failed(*baseline)) || (min_samples && failed(*min_samples))) return true;
+  for (const auto& c : counters)
+    if (failed(c)) return true;
+  for (const auto& [long_window, short_window] : windows)
+    if (failed(long_window) || failed(short_window)) return true;
+  return false;
+}
+
 RuleJudge::RuleJudge(const RuleConfig& rule) : rule_(rule) {
   if (!rule_.test) return;
   if (rule_.test->type == TestType::kSequentialBinomial) {

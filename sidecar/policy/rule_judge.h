@@ -39,6 +39,10 @@ struct RuleAnswers {
   std::array<Observation, 4> counters{};   // with `test`: in the order of rule.test->queries
   // With `slo`: per rule.slo->windows entry, the error ratio over its long and its short window.
   std::vector<std::pair<Observation, Observation>> windows;
+
+  // Whether any answer is an error (a failed query, or a series the reduction refused): an error
+  // the judge returns without one is the judge's own (bad data).
+  bool any_error() const;
 };
 
 // Contract:

@@ -302,6 +302,18 @@ TEST_F(GateTest, PrometheusDownCannotJudge) {
   EXPECT_NE(cases.find("error-rate error"), std::string::npos) << cases;
 }
 
+// A past window with Prometheus down: the replay retries, then could not judge (3) with the
+// reason, and nothing is rolled back.
+TEST_F(GateTest, PrometheusDownOverAPastWindowCannotJudge) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(free_port());
+  GateRun r = gate({"--config", write_config(config("v2", url)), "--start", "2026-01-01T00:00:00Z", "--end",
+                    "2026-01-01T00:10:00Z"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("gate: ERROR (could not judge): could not replay the window"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("connect"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(router_), "CANARY_WEIGHT=50\n");
+}
+
 TEST_F(GateTest, BadConfigAndUsageErrorsCannotJudge) {
   std::string text = config("v2");
   text.replace(text.find("    for: 2s\n"), 11, "    for: 2 seconds\n");

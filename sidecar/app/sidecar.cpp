@@ -10,7 +10,9 @@
 #include "sidecar/api/http_server.h"
 #include "sidecar/api/tls_context.h"
 #include "sidecar/app/version.h"
+#include "sidecar/core/rule_queries.h"
 #include "sidecar/core/scheduler.h"
+#include "sidecar/core/scrape_aligner.h"
 #include "sidecar/core/state_store.h"
 #include "sidecar/records/notification_dispatcher.h"
 #include "sidecar/records/record_keeper.h"
@@ -55,6 +57,7 @@ struct Sidecar::Parts {
   promql::Client client;
   StateStore store;
   Engine engine;
+  std::unique_ptr<ScrapeAligner> aligner;  // evaluation_alignment: scrape
   RecordKeeper records;
   std::unique_ptr<NotificationDispatcher> notifications;
   std::unique_ptr<Api> api;
@@ -94,13 +97,25 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
         std::make_shared<TlsContext>(p.config.web.tls, [&p] { p.metrics.count_web_config_reload_error(); }),
         [&p] { p.metrics.count_tls_handshake_error(); });
   }
+  Scheduler::Retime retime;
+  if (p.config.evaluation_alignment == EvaluationAlignment::kScrape) {
+    p.aligner =
+        std::make_unique<ScrapeAligner>(p.config, RuleQueries(p.config.rules).queries(), p.client, p.clock, p.metrics);
+    p.engine.set_alignment_source([&p] { return p.aligner->view(); });
+    retime = [&p](MonoTime now, MonoTime next) {
+      std::optional<MonoTime> moved = p.aligner->next_tick(now, next);
+      if (moved) p.engine.restart_grid();
+      return moved;
+    };
+  }
   p.scheduler = std::make_unique<Scheduler>(
       p.clock, p.config.evaluation_interval, [this] { evaluate_once(); },
       [&p](std::uint64_t skipped) {
         p.metrics.count_evaluation_overruns(static_cast<double>(skipped));
         spdlog::warn("evaluation took longer than evaluation_interval {}; skipped {} tick(s)",
                      common::format_duration(p.config.evaluation_interval), skipped);
-      });
+      },
+      std::move(retime));
 }
 
 Sidecar::~Sidecar() {
@@ -111,6 +126,7 @@ Sidecar::~Sidecar() {
 void Sidecar::evaluate_once() {
   Parts& p = *parts_;
   p.last_tick = p.clock.mono().time_since_epoch().count();
+  if (p.aligner) p.aligner->before_evaluation();
   p.engine.evaluate_once();
 }
 

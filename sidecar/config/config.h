@@ -120,11 +120,17 @@ struct ActuatorSpec {
   int line = 0;
 };
 
+// When evaluations run (docs/configuration.md): just after the rules' series are scraped
+// (scrape: learned from their sample timestamps; scrape_aligner.h), or on a fixed grid from
+// start-up (fixed).
+enum class EvaluationAlignment { kScrape, kFixed };
+
 struct Config {
   std::string source_path;
   promql::ClientOptions prometheus;
   std::string listen = "127.0.0.1:9107";
   Duration evaluation_interval{5000};
+  EvaluationAlignment evaluation_alignment = EvaluationAlignment::kScrape;
   DeploymentConfig deployment;
   std::vector<RuleConfig> rules;
   std::vector<ActuatorSpec> actuator_specs;

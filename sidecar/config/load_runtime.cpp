@@ -1,4 +1,4 @@
-// listen, evaluation_interval, dry_run: how this sidecar runs.
+// listen, evaluation_interval, evaluation_alignment, dry_run: how this sidecar runs.
 #include "sidecar/config/loaders.h"
 
 namespace rs::sidecar::config_internal {
@@ -36,6 +36,12 @@ void load_runtime(LoadContext& c) {
   }
   cfg.evaluation_interval = c.top.duration("evaluation_interval", Duration{5000});
   if (cfg.evaluation_interval < Duration{100}) c.top.error("evaluation_interval", "must be at least 100ms");
+  const std::string alignment = c.top.string("evaluation_alignment", "scrape");
+  if (alignment == "fixed") {
+    cfg.evaluation_alignment = EvaluationAlignment::kFixed;
+  } else if (alignment != "scrape") {
+    c.top.error("evaluation_alignment", quote_clipped(alignment) + " is not an alignment (scrape or fixed)");
+  }
   cfg.dry_run = c.top.boolean("dry_run", false);
 }
 

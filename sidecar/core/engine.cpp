@@ -327,7 +327,13 @@ TimePoint snap_to_grid(TimePoint now, Duration every, std::optional<TimePoint>& 
 
 }  // namespace
 
+void Engine::restart_grid() { restart_grid_ = true; }
+
 WallTime Engine::evaluation_time() {
+  if (restart_grid_.exchange(false)) {
+    grid_origin_.reset();
+    mono_grid_origin_.reset();
+  }
   return snap_to_grid(clock_.wall(), config_.evaluation_interval, grid_origin_, last_evaluation_);
 }
 
@@ -809,6 +815,11 @@ StatusView Engine::status_view_locked() const {
   view.ready = ready_.load();
   view.evaluations = evaluations_;
   view.last_evaluation = last_evaluation_;
+  if (alignment_source_) {
+    view.alignment = alignment_source_();
+  } else {
+    view.alignment.scrape = false;
+  }
   view.rules.reserve(trackers_.size());
   for (std::size_t i = 0; i < trackers_.size(); ++i) {
     view.rules.push_back({&config_.rules[i], trackers_[i].status(), history_[i].points()});

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -117,6 +118,13 @@ class Engine {
   // False when there was no freeze; `reason` (optional) is passed on to the observers.
   bool clear_freeze(const std::string& actor, const std::string& reason = "");
   void add_observer(DecisionObserver* observer);  // before the first evaluation
+  // The scheduler moved its tick grid (scrape alignment): the next evaluation's time starts a new
+  // grid instead of being snapped to the old one. Any thread.
+  void restart_grid();
+  // What the status shows under "alignment" (scrape_aligner.h); called under the engine's lock,
+  // so it must not call back into the engine. Before the first evaluation. Without one the
+  // status says "fixed".
+  void set_alignment_source(std::function<AlignmentView()> source) { alignment_source_ = std::move(source); }
   // cleanup.actuators: run cleanup.delay after a successful rollback (before the first evaluation).
   void set_cleanup_actuators(std::vector<actuators::Actuator*> actuators);
   // Waits for a background rollback to end (call after the scheduler stopped).
@@ -178,6 +186,8 @@ class Engine {
   // The same grid on the monotonic clock, which measures the rules' `for` and `delay`.
   std::optional<MonoTime> mono_grid_origin_;
   std::optional<MonoTime> last_mono_;
+  std::atomic<bool> restart_grid_{false};
+  std::function<AlignmentView()> alignment_source_;
   std::uint64_t evaluations_ = 0;
   std::optional<Decision> resume_;  // interrupted rollback to finish first
   const RuleQueries queries_;       // every rule's queries, one batch per evaluation

@@ -14,6 +14,10 @@ void Scheduler::run() {
       next += interval_ * behind;
       if (on_overrun_) on_overrun_(static_cast<std::uint64_t>(behind));
     }
+    if (retime_ && !stopped_) {
+      const std::optional<MonoTime> moved = retime_(now, next);
+      if (moved && *moved > now) next = *moved;
+    }
     if (stopped_ || !clock_.sleep_until(next)) break;
   }
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "common/clock.h"
 #include "sidecar/config/config.h"
@@ -15,11 +16,21 @@ namespace rs::sidecar {
 // scheduled times, those ticks are skipped (not queued) and on_overrun(skipped) is called; the
 // next tick stays on the original grid, so there is no drift. run() returns soon after
 // stop() (it interrupts the clock's sleep); a tick in progress finishes first.
+// A retime hook (scrape-aligned evaluation) may move the grid: after each tick it is asked with
+// (now, next) and may answer another time after `now` for the next tick, from which the grid
+// then continues; ticks still run one at a time on this thread, so they never overlap. How far
+// a tick may move (never far past `next`) is the hook's contract (scrape_aligner.h).
 class Scheduler {
  public:
+  using Retime = std::function<std::optional<MonoTime>(MonoTime now, MonoTime next)>;
+
   Scheduler(Clock& clock, Duration interval, std::function<void()> tick,
-            std::function<void(std::uint64_t skipped)> on_overrun)
-      : clock_(clock), interval_(interval), tick_(std::move(tick)), on_overrun_(std::move(on_overrun)) {}
+            std::function<void(std::uint64_t skipped)> on_overrun, Retime retime = nullptr)
+      : clock_(clock),
+        interval_(interval),
+        tick_(std::move(tick)),
+        on_overrun_(std::move(on_overrun)),
+        retime_(std::move(retime)) {}
 
   void run();
   void stop();
@@ -29,6 +40,7 @@ class Scheduler {
   Duration interval_;
   std::function<void()> tick_;
   std::function<void(std::uint64_t)> on_overrun_;
+  Retime retime_;
   std::atomic<bool> stopped_{false};
 };
 

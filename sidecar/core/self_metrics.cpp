@@ -81,6 +81,21 @@ struct SelfMetrics::Impl {
           .Name("rollback_sidecar_evaluation_overruns_total")
           .Help("Evaluation ticks skipped because the previous evaluation was still running.")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& sample_lag =
+      prometheus::BuildGauge()
+          .Name("rollback_sidecar_evaluation_sample_lag_seconds")
+          .Help(
+              "Age of the newest sample the rules read when the last evaluation started (evaluation_alignment: "
+              "scrape); NaN before the first.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& alignment_waits =
+      prometheus::BuildCounter()
+          .Name("rollback_sidecar_alignment_waits_total")
+          .Help(
+              "Scrape-aligned evaluations that found their scrape's samples not yet queryable and waited, by "
+              "result: landed (then evaluated with them) or missed (evaluated without them after the longest "
+              "wait).")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& dry_run =
       prometheus::BuildGauge()
           .Name("rollback_sidecar_dry_run")
@@ -191,6 +206,8 @@ SelfMetrics::SelfMetrics(const std::string& version, const std::vector<std::stri
   }
   impl_->last_evaluation.Add({}).Set(0);
   impl_->overruns.Add({});
+  impl_->sample_lag.Add({}).Set(std::nan(""));
+  for (const char* result : {"landed", "missed"}) impl_->alignment_waits.Add({{"result", result}});
   for (const auto& rule : rules) {
     impl_->rule_value.Add({{"rule", rule}}).Set(std::nan(""));
     for (const char* state : kRuleStates) impl_->rule_state.Add({{"rule", rule}, {"state", state}}).Set(0);
@@ -281,6 +298,10 @@ void SelfMetrics::set_deployment_state(const std::string& state) {
 void SelfMetrics::set_last_evaluation(double unix_seconds) { impl_->last_evaluation.Add({}).Set(unix_seconds); }
 
 void SelfMetrics::count_evaluation_overruns(double missed_ticks) { impl_->overruns.Add({}).Increment(missed_ticks); }
+void SelfMetrics::set_evaluation_sample_lag(double seconds) { impl_->sample_lag.Add({}).Set(seconds); }
+void SelfMetrics::count_alignment_wait(bool landed) {
+  impl_->alignment_waits.Add({{"result", landed ? "landed" : "missed"}}).Increment();
+}
 
 void SelfMetrics::set_dry_run(bool dry_run) { impl_->dry_run.Add({}).Set(dry_run ? 1 : 0); }
 

@@ -47,6 +47,10 @@ class SelfMetrics {
   void set_deployment_state(const std::string& state);
   void set_last_evaluation(double unix_seconds);
   void count_evaluation_overruns(double missed_ticks);
+  // Scrape-aligned evaluation (scrape_aligner.h): the newest sample's age when an evaluation
+  // started, and each wait for a scrape's samples (landed, or missed after the longest wait).
+  void set_evaluation_sample_lag(double seconds);
+  void count_alignment_wait(bool landed);
   void set_dry_run(bool dry_run);
   void set_freeze(bool frozen);
   // Progressive promotion: the canary's traffic share (percent) and the step (1-based; 0 before).

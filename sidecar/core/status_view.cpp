@@ -150,6 +150,28 @@ nlohmann::json freeze_to_json(const std::optional<Freeze>& freeze) {
   return {{"frozen", true}, {"reason", freeze->reason}, {"actor", freeze->actor}, {"since", to_rfc3339(freeze->since)}};
 }
 
+namespace {
+
+nlohmann::json ms_or_null(const std::optional<std::int64_t>& ms) {
+  return ms ? nlohmann::json(static_cast<double>(*ms) / 1000.0) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const AlignmentView& a) {
+  return {
+      {"mode", a.scrape ? "scrape" : "fixed"},
+      {"state", a.scrape ? alignment_state_name(a.state) : "fixed"},
+      {"reason", a.reason},
+      {"scrape_interval_seconds", ms_or_null(a.scrape_interval_ms)},
+      {"phase_seconds", ms_or_null(a.phase_ms)},
+      {"margin_seconds", static_cast<double>(a.margin_ms) / 1000.0},
+      {"sample_lag_seconds", a.sample_lag_seconds ? nlohmann::json(*a.sample_lag_seconds) : nlohmann::json(nullptr)},
+      {"waits", a.waits},
+      {"misses", a.misses},
+      {"selectors", a.selectors}};
+}
+
 nlohmann::json to_json(const StatusView& view) {
   const Config& config = *view.config;
   nlohmann::json rules = nlohmann::json::array();
@@ -171,6 +193,7 @@ nlohmann::json to_json(const StatusView& view) {
       {"evaluation_interval", common::format_duration(config.evaluation_interval)},
       {"evaluations", view.evaluations},
       {"last_evaluation", time_or_null(view.last_evaluation)},
+      {"alignment", to_json(view.alignment)},
       {"rules", rules},
       {"last_decision", view.last_decision ? to_json(*view.last_decision) : nlohmann::json(nullptr)}};
   // Rule problems and decision details quote outside text; whoever dumps this must not throw.

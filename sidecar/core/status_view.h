@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "sidecar/config/config.h"
+#include "sidecar/core/scrape_phase.h"
 #include "sidecar/core/state_store.h"
 #include "sidecar/policy/decision.h"
 #include "sidecar/policy/promotion_machine.h"
@@ -60,6 +61,7 @@ struct StatusView {
   bool ready = false;
   std::uint64_t evaluations = 0;
   std::optional<WallTime> last_evaluation;
+  AlignmentView alignment;      // evaluation_alignment and what it learned
   std::vector<RuleView> rules;  // config order
   std::optional<Decision> last_decision;
 };
@@ -70,6 +72,8 @@ nlohmann::json to_json(const StatusView& view);
 // One rule's entry of it; its "history" is columnar ({"t": [unix s], "value", "baseline", "low",
 // "high", "state"}: one entry per point, null where a point has none).
 nlohmann::json to_json(const RuleView& rule);
+// Its "alignment" part.
+nlohmann::json to_json(const AlignmentView& alignment);
 // Its "freeze" part.
 nlohmann::json freeze_to_json(const std::optional<Freeze>& freeze);
 

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -75,6 +77,48 @@ TEST_F(SidecarE2ETest, LatencyFaultRollsBackByLatencyP95) {
   nlohmann::json s = expect_rolled_back_by("latency-p95", fault_at);
   ASSERT_EQ(s["state"], "rolled_back");
   EXPECT_GE(s["last_decision"]["value"].get<double>(), 0.5) << s["last_decision"].dump(2);
+  expect_clean_sigterm_exit();
+}
+
+// evaluation_alignment: scrape (the default) against a real Prometheus scraping every second:
+// the sidecar learns the interval and the phase of the demo targets' scrapes from timestamp()
+// and moves its evaluations to just after them.
+TEST_F(SidecarE2ETest, EvaluationsAlignToTheScrapesOfTheRulesSeries) {
+  nlohmann::json a;
+  ASSERT_TRUE(rs::testing::wait_until(
+      [&] {
+        a = status()["alignment"];
+        return a["state"] == "aligned" && a["margin_seconds"].get<double>() > 0;
+      },
+      30s, 250ms))
+      << a.dump(2);
+  EXPECT_EQ(a["mode"], "scrape");
+  EXPECT_DOUBLE_EQ(a["scrape_interval_seconds"].get<double>(), 1.0) << a.dump(2);
+  EXPECT_FALSE(a["selectors"].empty());
+  // The phase aligned to is one of the demo targets' scrape phases, as Prometheus stores them.
+  const double phase = a["phase_seconds"].get<double>();
+  bool matched = false;
+  std::string phases;
+  for (const char* version : {"v1", "v2"}) {
+    const std::string ts =
+        backend_->query_value(std::string("timestamp(up{job=\"demo\",version=\"") + version + "\"})");
+    ASSERT_FALSE(ts.empty()) << version;
+    const double target_phase = std::fmod(std::stod(ts), 1.0);
+    phases += " " + std::to_string(target_phase);
+    if (std::fabs(target_phase - phase) < 0.006) matched = true;
+  }
+  EXPECT_TRUE(matched) << "aligned phase " << phase << " is none of the targets' scrape phases:" << phases;
+  // The evaluations sit on that phase plus the measured margin.
+  ASSERT_TRUE(rs::testing::wait_until([&] { return status()["evaluations"].get<int>() > 3; }, 10s, 250ms));
+  const nlohmann::json s = status();
+  const double margin = s["alignment"]["margin_seconds"].get<double>();
+  const std::string at = s["last_evaluation"].get<std::string>();  // RFC 3339 with milliseconds
+  const double evaluation_phase = std::stod(at.substr(at.find('.'), 4));
+  const double want = std::fmod(s["alignment"]["phase_seconds"].get<double>() + margin, 1.0);
+  const double off = std::fabs(evaluation_phase - want);
+  EXPECT_LT(std::min(off, 1.0 - off), 0.05) << "last evaluation " << at << ", aligned grid phase " << want << "\n"
+                                            << s["alignment"].dump(2);
+  EXPECT_LT(margin, 0.25) << "the lag from scrape to queryable is milliseconds on loopback";
   expect_clean_sigterm_exit();
 }
 

@@ -107,6 +107,33 @@ TEST(Scheduler, TicksOnAFixedGridAndSkipsTicksAnOverrunCovered) {
   EXPECT_EQ(overruns, (std::vector<std::uint64_t>{2}));
 }
 
+TEST(Scheduler, ARetimeHookMovesTheGridWhichThenContinuesFromThere) {
+  ManualClock clock;
+  const MonoTime start = clock.mono();
+  std::vector<std::chrono::milliseconds> ticks;
+  Scheduler* self = nullptr;
+  int asked = 0;
+  Scheduler scheduler(
+      clock, Duration{1000},
+      [&] {
+        ticks.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(clock.mono() - start));
+        clock.advance(10ms);
+        if (ticks.size() == 6) self->stop();
+      },
+      nullptr,
+      [&](MonoTime now, MonoTime next) -> std::optional<MonoTime> {
+        ++asked;
+        if (ticks.size() == 2) return next - 700ms;  // earlier: the grid moves to x.300
+        if (ticks.size() == 4) return now;           // not after now: ignored
+        if (ticks.size() == 5) return next + 40ms;   // later, as the hook allows after a wait
+        return std::nullopt;
+      });
+  self = &scheduler;
+  scheduler.run();
+  EXPECT_EQ(ticks, (std::vector<std::chrono::milliseconds>{0ms, 1000ms, 1300ms, 2300ms, 3300ms, 4340ms}));
+  EXPECT_EQ(asked, 5) << "asked after every tick but the one stop() ended";
+}
+
 TEST(RollbackExecutor, EveryCallIsCountedByActuatorTypeAndResult) {
   ManualClock clock;
   ScriptedActuator router("router",

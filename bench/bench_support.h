@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -214,8 +215,8 @@ inline std::string trim(std::string s) {
 }
 
 // "12 (initial 100)" -> 12; -1 for any other reply.
-inline int haproxy_weight(int admin_port, const std::string& server) {
-  std::string reply = rs::testing::HaproxyServer::runtime_command(admin_port, "get weight app/" + server);
+inline int haproxy_weight(int admin_port, const std::string& server, const std::string& backend = "app") {
+  std::string reply = rs::testing::HaproxyServer::runtime_command(admin_port, "get weight " + backend + "/" + server);
   char* end = nullptr;
   long w = std::strtol(reply.c_str(), &end, 10);
   return end == reply.c_str() ? -1 : static_cast<int>(w);
@@ -243,6 +244,50 @@ inline nlohmann::json prometheus_api(const std::string& base_url, const std::str
     return nullptr;
   }
   return j["data"];
+}
+
+// When `condition` (a `> bool` expression: 1 or 0) became true in Prometheus's own data and then
+// held for `for_s` seconds without a gap: query_range over [start, end] at `step` gives the first
+// such instant, which is snapped to the raw scrape timestamp of `target` that made it true (so it
+// is not quantized to the step); the result is that scrape + for_s. None (and *error) when the
+// data never held it.
+inline std::optional<double> condition_held_since(const std::string& prometheus_url, const std::string& condition,
+                                                  double start, double end, double step, double for_s,
+                                                  const std::string& target, std::string* error) {
+  nlohmann::json data = prometheus_api(
+      prometheus_url, "/api/v1/query_range",
+      {{"query", condition}, {"start", fixed(start, 3)}, {"end", fixed(end, 3)}, {"step", fixed(step, 3)}}, error);
+  if (data.is_null() || data["result"].empty()) {
+    *error = "query_range failed: " + *error;
+    return std::nullopt;
+  }
+  double run_start = NAN, found = NAN, expected_t = start;
+  for (const auto& p : data["result"][0]["values"]) {
+    const double t = p[0].get<double>();
+    const bool v = p[1].get<std::string>() == "1";
+    if (!v || t - expected_t > step * 1.5) run_start = NAN;  // a missing point breaks a run too
+    if (v && std::isnan(run_start)) run_start = t;
+    expected_t = t;
+    if (v && t - run_start >= for_s - 1e-9) {
+      found = run_start;
+      break;
+    }
+  }
+  if (std::isnan(found)) {
+    *error = "Prometheus's data never held the condition for " + fixed(for_s, 1) + "s";
+    return std::nullopt;
+  }
+  double s = found;
+  nlohmann::json raw =
+      prometheus_api(prometheus_url, "/api/v1/query",
+                     {{"query", "up{instance=\"" + target + "\"}[2m]"}, {"time", fixed(end, 3)}}, error);
+  if (raw.is_object() && !raw["result"].empty()) {
+    for (const auto& p : raw["result"][0]["values"]) {
+      const double ts = p[0].get<double>();
+      if (ts <= found + 1e-9 && ts > found - step - 1e-9) s = ts;
+    }
+  }
+  return s + for_s;
 }
 
 inline nlohmann::json get_json(const std::string& url) {

@@ -18,7 +18,8 @@
 // T: asked afterwards with query_range at --step (10ms) resolution for
 // `(<rule expression>) > bool 0.05`, the first instant from which it holds for `for`, snapped to
 // the scrape that made it true (raw samples of the canary's target): T = that scrape + `for`.
-// Per run: fresh sidecars (new state files; the scrape one waits until it is aligned), the DIY
+// Per run: fresh sidecars started at a random phase (new state files; the scrape one waits until it
+// is aligned), the DIY
 // alert inactive in Prometheus and Alertmanager, the fault injected at a random phase.
 // Reported per run and as min/median/p90/max per pipeline, and the ratio of medians.
 //
@@ -202,7 +203,9 @@ int main(int argc, char** argv) {
         results.push_back(res);
         continue;
       }
-      // Two fresh sidecars (a rollback latches).
+      // Two fresh sidecars (a rollback latches), started at a random phase of the scrape: the fixed
+      // grid's phase is wherever the start puts it.
+      std::this_thread::sleep_for(std::chrono::milliseconds(phase_ms(rng)));
       std::array<std::unique_ptr<Process>, 2> sidecars;
       std::array<std::string, 2> urls;
       for (int i = 0; i < 2; ++i) {

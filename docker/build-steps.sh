@@ -32,11 +32,13 @@ BUILD_PACKAGES=(
 
 # The shared libraries the binaries link (readelf NEEDED), by Debian 12 package (dpkg -S).
 # libstdc++6, libgcc-s1, libc6 and libcrypt1 (bcrypt for basic auth) are in debian:bookworm-slim
-# already (apt and login need them).
-# curl: the HEALTHCHECK's client; it only adds the curl binary, libcurl4 is needed anyway.
+# already (apt and login need them). yaml-cpp, RE2 and Boost.Program_options are linked
+# statically (RS_STATIC_DEPS). libcurl4 is not linked: the sidecar loads it at run time for
+# https, TLS options, SigV4 and proxies (plain http:// needs no libcurl).
+# curl: the HEALTHCHECK's client; it only adds the curl binary to libcurl4.
 SIDECAR_RUNTIME_PACKAGES=(
-  libcurl4 libyaml-cpp0.7 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libcpp-httplib0.11
-  libboost-program-options1.74.0 libtinyxml2-9 libre2-9 libssl3 ca-certificates curl
+  libcurl4 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libcpp-httplib0.11
+  libtinyxml2-9 libssl3 ca-certificates curl
 )
 WORKLOAD_RUNTIME_PACKAGES=(
   libprometheus-cpp-core1.0 libcpp-httplib0.11 curl

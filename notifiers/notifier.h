@@ -89,7 +89,7 @@ class Notifier {
 // What a notifier factory may depend on besides its settings.
 struct Environment {
   // Makes the HTTP transport a notifier sends through (tests may inject their own).
-  std::function<std::unique_ptr<rs::HttpTransport>()> make_transport = rs::make_curl_transport;
+  std::function<std::unique_ptr<rs::HttpTransport>()> make_transport = rs::make_http_transport;
 };
 
 using Factory = common::PluginRegistry<Notifier, Environment>::Factory;

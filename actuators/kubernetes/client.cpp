@@ -257,7 +257,7 @@ std::string Reply::describe() const {
 
 Client::Client(Cluster cluster, std::shared_ptr<rs::HttpTransport> transport, Clock* clock)
     : cluster_(std::move(cluster)),
-      transport_(transport ? std::move(transport) : rs::make_curl_transport()),
+      transport_(transport ? std::move(transport) : rs::make_http_transport()),
       clock_(clock ? clock : system_env().clock) {}
 
 bool Client::refresh_token(bool force, std::string* error) {

@@ -109,7 +109,7 @@ AwsClient::AwsClient(AwsClientOptions options, std::shared_ptr<CredentialsProvid
                      std::shared_ptr<rs::HttpTransport> transport, Clock* clock)
     : options_(std::move(options)),
       credentials_(credentials ? std::move(credentials) : default_credentials_provider("", options_.region)),
-      transport_(transport ? std::move(transport) : rs::make_curl_transport()),
+      transport_(transport ? std::move(transport) : rs::make_http_transport()),
       clock_(clock ? clock : system_clock()) {
   if (options_.endpoint_host.empty()) options_.endpoint_host = options_.service;
   while (!options_.endpoint.empty() && options_.endpoint.back() == '/') options_.endpoint.pop_back();

@@ -4,7 +4,7 @@ namespace rs {
 
 SystemEnv::SystemEnv() {
   clock = &system_clock_;
-  make_http = [] { return make_curl_transport(); };
+  make_http = [] { return make_http_transport(); };
   processes = posix_process_runner();
 }
 

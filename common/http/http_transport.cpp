@@ -1,12 +1,10 @@
 #include "common/http/http_transport.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <mutex>
 
+#include "common/http/curl_api.h"
 #include "common/secret_file.h"
 
 namespace rs {
@@ -14,11 +12,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void global_init_once() {
-  // curl_global_init is not thread-safe; do it exactly once, before any handle exists.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+// The loaded libcurl; only called once a CurlTransport found it loaded (curl_api() caches).
+const CurlApi& api() { return *curl_api(nullptr); }
 
 // "http://user:secret@host/x" → "http://host/x": URLs appear in error messages.
 std::string redact_userinfo(const std::string& url) {
@@ -65,7 +60,9 @@ struct Transfer {
   Transfer() = default;
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
-  ~Transfer() { curl_slist_free_all(headers); }
+  ~Transfer() {
+    if (headers) api().slist_free_all(headers);
+  }
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -100,80 +97,80 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 
 void set_method(CURL* easy, const HttpRequest& request) {
   if (request.method == "GET" && request.body.empty()) {
-    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    api().easy_setopt(easy, CURLOPT_HTTPGET, 1L);
     return;
   }
   // POSTFIELDS does not copy; Transfer keeps `request` alive for the whole transfer.
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.c_str());
-  if (request.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  api().easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  api().easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.c_str());
+  if (request.method != "POST") api().easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
 }
 
 void set_tls(CURL* easy, const TlsOptions& tls) {
-  if (!tls.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, tls.ca_file.c_str());
-  if (!tls.cert_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, tls.cert_file.c_str());
-  if (!tls.key_file.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, tls.key_file.c_str());
+  if (!tls.ca_file.empty()) api().easy_setopt(easy, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) api().easy_setopt(easy, CURLOPT_SSLCERT, tls.cert_file.c_str());
+  if (!tls.key_file.empty()) api().easy_setopt(easy, CURLOPT_SSLKEY, tls.key_file.c_str());
   // CURL_BLOB_COPY: curl keeps its own copy, the request may go away before the handle is reused.
   auto set_blob = [easy](CURLoption option, const std::string& pem) {
     if (pem.empty()) return;
     curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(easy, option, &blob);
+    api().easy_setopt(easy, option, &blob);
   };
   set_blob(CURLOPT_CAINFO_BLOB, tls.ca_pem);
   set_blob(CURLOPT_SSLCERT_BLOB, tls.cert_pem);
   set_blob(CURLOPT_SSLKEY_BLOB, tls.key_pem);
-  if (!tls.cert_pem.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-  if (!tls.key_pem.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+  if (!tls.cert_pem.empty()) api().easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+  if (!tls.key_pem.empty()) api().easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
   if (tls.insecure_skip_verify) {
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    api().easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    api().easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
 }
 
 void configure(Transfer* t) {
   const HttpRequest& request = *t->request;
   CURL* easy = t->easy;
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM-based timeouts in a threaded daemon
+  api().easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  api().easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM-based timeouts in a threaded daemon
   // curl reads 0 as "no limit"; a request must always be bounded.
   long timeout_ms = std::max<long>(1, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+  api().easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+  api().easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  api().easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
+  api().easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  api().easy_setopt(easy, CURLOPT_WRITEDATA, t);
+  api().easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  api().easy_setopt(easy, CURLOPT_HEADERDATA, t);
   // Fails fast when Content-Length already says too much; on_body covers chunked bodies.
-  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
-  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever this libcurl can decode
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  api().easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_body_bytes));
+  api().easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");  // whatever this libcurl can decode
+  api().easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   set_method(easy, request);
   set_tls(easy, request.tls);
   if (request.basic_auth) {
-    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(easy, CURLOPT_USERNAME, request.basic_auth->first.c_str());
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.basic_auth->second.c_str());
+    api().easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    api().easy_setopt(easy, CURLOPT_USERNAME, request.basic_auth->first.c_str());
+    api().easy_setopt(easy, CURLOPT_PASSWORD, request.basic_auth->second.c_str());
   } else if (request.sigv4) {
     // curl signs Host, X-Amz-Date, the payload hash and the headers added below.
-    curl_easy_setopt(easy, CURLOPT_AWS_SIGV4, request.sigv4->provider.c_str());
-    curl_easy_setopt(easy, CURLOPT_USERNAME, request.sigv4->access_key.c_str());
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, request.sigv4->secret_key.c_str());
+    api().easy_setopt(easy, CURLOPT_AWS_SIGV4, request.sigv4->provider.c_str());
+    api().easy_setopt(easy, CURLOPT_USERNAME, request.sigv4->access_key.c_str());
+    api().easy_setopt(easy, CURLOPT_PASSWORD, request.sigv4->secret_key.c_str());
   }
   for (const auto& [name, value] : request.headers) {
     // "Name:" alone would make curl drop the header; "Name;" is its spelling of an empty one.
     std::string line = value.empty() ? name + ";" : name + ": " + value;
-    t->headers = curl_slist_append(t->headers, line.c_str());
+    t->headers = api().slist_append(t->headers, line.c_str());
   }
   // curl would otherwise wait up to 1 s for "100 Continue" on larger POST bodies. With SigV4,
   // curl 7.88 would sign the removed header as an empty "expect" (which no server sees, so AWS
   // refuses the signature): keep curl's Expect then, and shorten its wait instead.
   if (request.sigv4) {
-    curl_easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS, 100L);
+    api().easy_setopt(easy, CURLOPT_EXPECT_100_TIMEOUT_MS, 100L);
   } else {
-    t->headers = curl_slist_append(t->headers, "Expect:");
+    t->headers = api().slist_append(t->headers, "Expect:");
   }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+  api().easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 }
 
 std::string describe_failure(const Transfer& t, CURLcode code, TransportError error) {
@@ -182,7 +179,7 @@ std::string describe_failure(const Transfer& t, CURLcode code, TransportError er
   if (error == TransportError::kOversize) {
     what = "response body exceeds " + std::to_string(request.max_body_bytes) + " bytes";
   } else {
-    what = t.error_buffer[0] ? t.error_buffer : curl_easy_strerror(code);
+    what = t.error_buffer[0] ? t.error_buffer : api().easy_strerror(code);
   }
   std::string message = request.method + " " + redact_userinfo(request.url) + ": " + what;
   if (request.basic_auth) common::redact(&message, request.basic_auth->second);
@@ -195,26 +192,26 @@ void finish(Transfer* t, CURLcode code) {
   t->done = true;
   response.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t->started);
   long new_connections = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connections);
+  api().easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &new_connections);
   response.connection_reused = code == CURLE_OK && new_connections == 0;
   response.error = classify(code, t->oversize);
   if (response.error != TransportError::kNone) {
     response.error_message = describe_failure(*t, code, response.error);
     return;
   }
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &response.status);
+  api().easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &response.status);
   response.body = std::move(t->body);
 }
 
 class CurlTransport final : public HttpTransport {
  public:
   CurlTransport() {
-    global_init_once();
-    multi_ = curl_multi_init();
+    if (curl_api(&load_error_)) multi_ = api().multi_init();
   }
   ~CurlTransport() override {
-    for (CURL* easy : idle_) curl_easy_cleanup(easy);
-    if (multi_) curl_multi_cleanup(multi_);
+    if (!multi_) return;
+    for (CURL* easy : idle_) api().easy_cleanup(easy);
+    api().multi_cleanup(multi_);
   }
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
@@ -232,10 +229,10 @@ class CurlTransport final : public HttpTransport {
 
  private:
   CURL* acquire_easy() {
-    if (idle_.empty()) return curl_easy_init();
+    if (idle_.empty()) return api().easy_init();
     CURL* easy = idle_.back();
     idle_.pop_back();
-    curl_easy_reset(easy);  // options only; live connections stay in the multi's cache
+    api().easy_reset(easy);  // options only; live connections stay in the multi's cache
     return easy;
   }
 
@@ -247,27 +244,27 @@ class CurlTransport final : public HttpTransport {
       t.easy = multi_ ? acquire_easy() : nullptr;
       if (!t.easy) continue;
       configure(&t);
-      curl_easy_setopt(t.easy, CURLOPT_PRIVATE, &t);
-      curl_multi_add_handle(multi_, t.easy);
+      api().easy_setopt(t.easy, CURLOPT_PRIVATE, &t);
+      api().multi_add_handle(multi_, t.easy);
     }
   }
 
   void run_until_done() {
     int running = 0;
     do {
-      if (curl_multi_perform(multi_, &running) != CURLM_OK) break;
+      if (api().multi_perform(multi_, &running) != CURLM_OK) break;
       drain_completed();
-      if (running > 0) curl_multi_poll(multi_, nullptr, 0, 200, nullptr);
+      if (running > 0) api().multi_poll(multi_, nullptr, 0, 200, nullptr);
     } while (running > 0);
     drain_completed();
   }
 
   void drain_completed() {
     int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+    while (CURLMsg* msg = api().multi_info_read(multi_, &queued)) {
       if (msg->msg != CURLMSG_DONE) continue;
       Transfer* t = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      api().easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
       CURLcode code = msg->data.result;  // read before removing: msg is invalidated
       if (t) finish(t, code);
     }
@@ -278,19 +275,21 @@ class CurlTransport final : public HttpTransport {
     responses.reserve(transfers->size());
     for (Transfer& t : *transfers) {
       if (t.easy) {
-        curl_multi_remove_handle(multi_, t.easy);
+        api().multi_remove_handle(multi_, t.easy);
         idle_.push_back(t.easy);
       }
       if (!t.done) {
         t.response.error = TransportError::kOther;
-        t.response.error_message = t.request ? "request to " + redact_userinfo(t.request->url) + " could not be run"
-                                             : "request could not be run";
+        t.response.error_message = (t.request ? "request to " + redact_userinfo(t.request->url) + " could not be run"
+                                              : "request could not be run") +
+                                   (load_error_.empty() ? "" : ": " + load_error_);
       }
       responses.push_back(std::move(t.response));
     }
     return responses;
   }
 
+  std::string load_error_;  // why libcurl could not be loaded
   CURLM* multi_ = nullptr;
   std::vector<CURL*> idle_;  // easy handles reused across batches
 };

@@ -1,5 +1,6 @@
 // HTTP transport seam: the PromQL client (and anything else that calls HTTP APIs) builds
-// requests, a transport executes them. Production uses libcurl; tests may inject their own.
+// requests, a transport executes them. Production uses make_http_transport(); tests may inject
+// their own.
 #pragma once
 
 #include <chrono>
@@ -88,6 +89,10 @@ class HttpTransport {
 // certificate problems → kConnect; body over the cap (by Content-Length or while streaming)
 // → kOversize; anything else → kOther. error_message names method and URL (userinfo removed).
 std::unique_ptr<HttpTransport> make_curl_transport();
+
+// The production transport: plain http:// over its own sockets (plain_http.h) and libcurl,
+// loaded on first need, for https, TLS options, SigV4 and proxies. Use this, not the above.
+std::unique_ptr<HttpTransport> make_http_transport();
 
 const char* transport_error_name(TransportError e);
 

@@ -392,7 +392,7 @@ HttpReply CloudWatchIntake::alarm(AlarmStateChange c) {
 
 HttpResponse CloudWatchIntake::fetch(const std::string& url) {
   std::lock_guard<std::mutex> lock(http_mu_);
-  if (!hooks_.transport) hooks_.transport = make_curl_transport();
+  if (!hooks_.transport) hooks_.transport = make_http_transport();
   HttpRequest request;
   request.method = "GET";
   request.url = url;

@@ -277,7 +277,7 @@ int run_remote(const std::string& command, const po::variables_map& vm) {
   request.timeout = std::chrono::seconds(10);
   request.headers = {{"Content-Type", "application/json"}};
   policy.apply(&request);
-  auto response = rs::make_curl_transport()->perform(request);
+  auto response = rs::make_http_transport()->perform(request);
   if (response.error != rs::TransportError::kNone) {
     std::cerr << "rollback-sidecar " << command << ": " << policy.describe_failure(response) << "\n";
     return 1;

@@ -106,6 +106,7 @@ void ScrapeAligner::before_evaluation() {
     std::lock_guard<std::mutex> lock(mu_);
     waited_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono() - wait_start).count();
     if (cycle && landed) phase_.landed(*cycle, seen, waited);
+    if (cycle && !landed) phase_.missed(*cycle, unix_ms(clock_.wall()));
     if (waited) ++(landed ? view_.waits : view_.misses);
     if (!series->empty()) view_.sample_lag_seconds = lag_seconds;
     view_.state = phase_.state();

@@ -131,10 +131,16 @@ std::optional<std::int64_t> ScrapePhase::expected_cycle(std::int64_t now_ms) con
 bool ScrapePhase::current(const std::vector<SeriesTime>& series, std::int64_t cycle_ms) const {
   for (const auto& s : series) {
     const auto it = behind_.find(s.series);
-    if (it == behind_.end()) continue;  // first seen now: no phase to hold it to yet
+    if (it == behind_.end()) continue;                          // first seen now: no phase to hold it to yet
+    if (s.ms < cycle_ms - kStaleCycles * *interval_) continue;  // its target stopped: nothing to wait for
     if (s.ms < cycle_ms - it->second - kToleranceMs) return false;
   }
   return true;
+}
+
+void ScrapePhase::missed(std::int64_t cycle_ms, std::int64_t gave_up_ms) {
+  if (!interval_) return;
+  lags_.push_back({observations_, std::clamp<std::int64_t>(gave_up_ms - cycle_ms, 0, kStaleCycles * *interval_)});
 }
 
 void ScrapePhase::landed(std::int64_t cycle_ms, std::int64_t seen_ms, bool waited) {

@@ -53,6 +53,9 @@ class ScrapePhase {
   static constexpr std::int64_t kToleranceMs = 5;
   // Measured lags are kept for this many observations; then the margin is probed afresh.
   static constexpr std::size_t kLagMemory = 60;
+  // A series whose newest sample is this many intervals older than the cycle expected has a
+  // target that stopped being scraped: it is not waited for.
+  static constexpr std::int64_t kStaleCycles = 3;
 
   explicit ScrapePhase(std::int64_t evaluation_interval_ms) : evaluation_ms_(evaluation_interval_ms) {}
 
@@ -73,6 +76,11 @@ class ScrapePhase {
   // halves with every cycle that was there on the first look until a wait measures it again, so
   // it follows a lag that shrank without ever evaluating before the samples are there.
   void landed(std::int64_t cycle_ms, std::int64_t seen_ms, bool waited);
+  // The samples of cycle `cycle_ms` had not landed when the wait gave up at `gave_up_ms`: the lag
+  // is at least that long (a backend that hides recent data, e.g. VictoriaMetrics'
+  // -search.latencyOffset), so the margin grows by it (at most kStaleCycles intervals) and the
+  // next evaluations move later until they find their samples there.
+  void missed(std::int64_t cycle_ms, std::int64_t gave_up_ms);
 
   // The evaluation grid: ticks at phase() + k * evaluation interval. None unless aligned.
   std::optional<std::int64_t> grid_phase() const;

@@ -1,5 +1,6 @@
 // The curl transport on its own: concurrency, connection reuse, methods, body cap.
 #include "common/http/http_transport.h"
+#include "common/http/plain_http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,12 +28,29 @@ HttpRequest get(const std::string& url) {
   return request;
 }
 
-TEST(CurlTransport, DistinctSlowRoutesRunConcurrentlyAndKeepOrder) {
+// Every behaviour below holds for both transports: libcurl's, and the production one that sends
+// plain http:// itself (plain_http.h).
+enum class Kind { kCurl, kProduction };
+
+class HttpTransports : public ::testing::TestWithParam<Kind> {
+ protected:
+  std::unique_ptr<HttpTransport> make() const {
+    return GetParam() == Kind::kCurl ? make_curl_transport() : make_http_transport();
+  }
+};
+
+std::string kind_name(const ::testing::TestParamInfo<Kind>& kind) {
+  return kind.param == Kind::kCurl ? "curl" : "plain";
+}
+
+INSTANTIATE_TEST_SUITE_P(Both, HttpTransports, ::testing::Values(Kind::kCurl, Kind::kProduction), kind_name);
+
+TEST_P(HttpTransports, DistinctSlowRoutesRunConcurrentlyAndKeepOrder) {
   FakeHttpServer server;
   server.set_route("/one", 200, "1", 600ms, "text/plain");
   server.set_route("/two", 201, "2", 600ms, "text/plain");
   server.set_route("/three", 202, "3", 600ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
 
   auto started = std::chrono::steady_clock::now();
   auto responses =
@@ -49,10 +67,10 @@ TEST(CurlTransport, DistinctSlowRoutesRunConcurrentlyAndKeepOrder) {
   EXPECT_LT(took, 1500ms) << "3 x 600 ms requests must overlap, not add up";
 }
 
-TEST(CurlTransport, ReusesConnectionsAcrossCalls) {
+TEST_P(HttpTransports, ReusesConnectionsAcrossCalls) {
   FakeHttpServer server;
   server.set_route("/x", 200, "ok", 0ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
 
   auto first = transport->perform(get(server.url() + "/x"));
   ASSERT_EQ(first.error, TransportError::kNone) << first.error_message;
@@ -62,10 +80,10 @@ TEST(CurlTransport, ReusesConnectionsAcrossCalls) {
   EXPECT_TRUE(second.connection_reused);
 }
 
-TEST(CurlTransport, SendsMethodBodyAndHeaders) {
+TEST_P(HttpTransports, SendsMethodBodyAndHeaders) {
   FakeHttpServer server;
   server.set_route("/r", 204, "", 0ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
 
   std::vector<HttpRequest> requests;
   for (const char* method : {"GET", "POST", "PUT", "DELETE"}) {
@@ -94,10 +112,10 @@ TEST(CurlTransport, SendsMethodBodyAndHeaders) {
   }
 }
 
-TEST(CurlTransport, LargePostBodyDoesNotWaitForContinue) {
+TEST_P(HttpTransports, LargePostBodyDoesNotWaitForContinue) {
   FakeHttpServer server;
   server.set_route("/r", 200, "ok", 0ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
   HttpRequest request = get(server.url() + "/r");
   request.method = "POST";
   request.body = std::string(100 * 1024, 'q');  // curl 7.88 asks for 100-continue above 1 KiB
@@ -185,9 +203,9 @@ class RawServer {
   std::thread thread_;
 };
 
-TEST(CurlTransport, BodyWithoutLengthIsAbortedAtTheCap) {
+TEST_P(HttpTransports, BodyWithoutLengthIsAbortedAtTheCap) {
   RawServer server(RawServer::Reply::kEndlessBody);
-  auto transport = make_curl_transport();
+  auto transport = make();
   HttpRequest request = get(server.url());
   request.max_body_bytes = 100 * 1024;
   request.timeout = 10s;
@@ -197,9 +215,9 @@ TEST(CurlTransport, BodyWithoutLengthIsAbortedAtTheCap) {
   EXPECT_NE(response.error_message.find("102400"), std::string::npos) << response.error_message;
 }
 
-TEST(CurlTransport, EmptyHeaderValueIsSent) {
+TEST_P(HttpTransports, EmptyHeaderValueIsSent) {
   RawServer server(RawServer::Reply::kNoContent);
-  auto transport = make_curl_transport();
+  auto transport = make();
   HttpRequest request = get(server.url());
   request.headers = {{"X-Empty", ""}, {"X-Full", "v"}};
   auto response = transport->perform(request);
@@ -210,10 +228,10 @@ TEST(CurlTransport, EmptyHeaderValueIsSent) {
   EXPECT_EQ(head.find("Expect"), std::string::npos) << head;
 }
 
-TEST(CurlTransport, ContentLengthOverCapIsOversize) {
+TEST_P(HttpTransports, ContentLengthOverCapIsOversize) {
   FakeHttpServer server;
   server.set_route("/big", 200, std::string(50'000, 'x'), 0ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
   HttpRequest request = get(server.url() + "/big");
   request.max_body_bytes = 1000;
   auto response = transport->perform(request);
@@ -225,11 +243,11 @@ TEST(CurlTransport, ContentLengthOverCapIsOversize) {
   EXPECT_EQ(response.body.size(), 50'000u);
 }
 
-TEST(CurlTransport, OneFailureDoesNotSpoilTheBatch) {
+TEST_P(HttpTransports, OneFailureDoesNotSpoilTheBatch) {
   FakeHttpServer server;
   server.set_route("/ok", 200, "fine", 0ms, "text/plain");
   server.set_route("/slow", 200, "late", 1000ms, "text/plain");
-  auto transport = make_curl_transport();
+  auto transport = make();
   HttpRequest slow = get(server.url() + "/slow");
   slow.timeout = 300ms;
   auto refused = get("http://127.0.0.1:" + std::to_string(rs::testing::free_port()) + "/");
@@ -246,8 +264,8 @@ TEST(CurlTransport, OneFailureDoesNotSpoilTheBatch) {
   EXPECT_EQ(again.body, "fine");
 }
 
-TEST(CurlTransport, BadUrlIsAnErrorNotACrash) {
-  auto transport = make_curl_transport();
+TEST_P(HttpTransports, BadUrlIsAnErrorNotACrash) {
+  auto transport = make();
   auto response = transport->perform(get("ftp://127.0.0.1/x"));
   EXPECT_NE(response.error, TransportError::kNone);
   response = transport->perform(get("not a url"));
@@ -255,8 +273,8 @@ TEST(CurlTransport, BadUrlIsAnErrorNotACrash) {
   EXPECT_TRUE(transport->perform_all({}).empty());
 }
 
-TEST(CurlTransport, BasicAuthPasswordNeverInErrors) {
-  auto transport = make_curl_transport();
+TEST_P(HttpTransports, BasicAuthPasswordNeverInErrors) {
+  auto transport = make();
   HttpRequest request = get("http://127.0.0.1:" + std::to_string(rs::testing::free_port()) + "/");
   request.basic_auth = std::make_pair("alice", "p4ssw0rd-xyz");
   auto response = transport->perform(request);
@@ -266,8 +284,8 @@ TEST(CurlTransport, BasicAuthPasswordNeverInErrors) {
 
 // A password that occurs inside "<redacted>" itself ("e") must not make the redaction loop
 // replace its own mark forever.
-TEST(CurlTransport, APasswordInsideTheRedactionMarkStillEnds) {
-  auto transport = make_curl_transport();
+TEST_P(HttpTransports, APasswordInsideTheRedactionMarkStillEnds) {
+  auto transport = make();
   HttpRequest request = get("http://127.0.0.1:" + std::to_string(rs::testing::free_port()) + "/");
   request.basic_auth = std::make_pair("alice", "e");
   auto response = transport->perform(request);
@@ -275,7 +293,7 @@ TEST(CurlTransport, APasswordInsideTheRedactionMarkStillEnds) {
   EXPECT_LT(response.error_message.size(), 1000u) << response.error_message;
 }
 
-TEST(CurlTransport, ErrorNames) {
+TEST(HttpTransport, ErrorNames) {
   EXPECT_STREQ(transport_error_name(TransportError::kNone), "none");
   EXPECT_STREQ(transport_error_name(TransportError::kTimeout), "timeout");
   EXPECT_STREQ(transport_error_name(TransportError::kConnect), "connect");

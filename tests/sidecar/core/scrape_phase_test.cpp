@@ -129,5 +129,28 @@ TEST(ScrapePhase, WithoutRecentWaitsTheMarginHalvesUntilAWaitMeasuresIt) {
   EXPECT_EQ(p.margin_ms(), 66);
 }
 
+TEST(ScrapePhase, AMissGrowsTheMarginUntilEvaluationsFindTheirSamples) {
+  // A backend that shows samples only 1 s after their timestamp (VictoriaMetrics'
+  // -search.latencyOffset): each evaluation waits a quarter second, gives up, and moves later.
+  ScrapePhase p = learned(1000, 1000, 0);
+  std::int64_t cycle = kBase + 3000;
+  p.missed(cycle, cycle + 250);
+  EXPECT_EQ(p.margin_ms(), 275);
+  p.missed(cycle + 1000, cycle + 1000 + 275 + 250);
+  EXPECT_EQ(p.margin_ms(), 577);
+  EXPECT_EQ(p.expected_cycle(cycle + 2000 + 577), cycle + 2000);
+  p.missed(cycle, cycle + 60'000);
+  EXPECT_EQ(p.margin_ms(), 3300) << "a miss counts for at most kStaleCycles intervals";
+}
+
+TEST(ScrapePhase, ASeriesWhoseTargetStoppedIsNotWaitedFor) {
+  ScrapePhase p(1000);
+  for (int i = 0; i < 3; ++i) p.observe({{"{i=\"1\"}", kBase + 100 + i * 1000}, {"{i=\"2\"}", kBase + 300 + i * 1000}});
+  const std::int64_t cycle = kBase + 6300;
+  EXPECT_FALSE(p.current({{"{i=\"1\"}", kBase + 6100}, {"{i=\"2\"}", kBase + 5300}}, cycle));
+  EXPECT_TRUE(p.current({{"{i=\"1\"}", kBase + 2100}, {"{i=\"2\"}", kBase + 6300}}, cycle))
+      << "series 1 has not been scraped for 4 s: its target is down, not late";
+}
+
 }  // namespace
 }  // namespace rs::sidecar

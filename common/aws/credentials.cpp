@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <tuple>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "common/aws/aws_client.h"
 #include "common/clock.h"
@@ -448,7 +448,11 @@ ChainCredentialsProvider::Found ChainCredentialsProvider::assume_role(const Shar
               : *kind == CredentialSource::kEc2InstanceMetadata ? from_imds(&source, &why)
                                                                 : from_container(&source, &why);
     if (f != Found::kOk) {
-      *error = here + ": credential_source " + text + ": " + (why.empty() ? "not configured" : why);
+      if (why.empty())  // not configured: say what would configure it
+        why = *kind == CredentialSource::kEnvironment
+                  ? "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
+                  : "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set";
+      *error = here + ": credential_source " + text + ": " + why;
       return Found::kError;
     }
   } else {

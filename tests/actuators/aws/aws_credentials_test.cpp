@@ -365,13 +365,34 @@ TEST_F(AwsProfiles, AssumeRoleWithCredentialSourceEnvironment) {
   env.erase("AWS_ACCESS_KEY_ID");
   env.erase("AWS_SECRET_ACCESS_KEY");
   EXPECT_FALSE(chain(env, "deploy")->get(&creds, &error));
-  EXPECT_NE(error.find("credential_source Environment: not configured"), std::string::npos) << error;
+  EXPECT_NE(error.find("credential_source Environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"),
+            std::string::npos)
+      << error;
   auto bad =
       files(std::string("[profile deploy]\nrole_arn = ") + kRole + "\ncredential_source = Ec2Metadata\n", "", "deploy");
   EXPECT_FALSE(chain(bad)->get(&creds, &error));
   EXPECT_NE(error.find("credential_source 'Ec2Metadata' is not one of Environment, Ec2InstanceMetadata, EcsContainer"),
             std::string::npos)
       << error;
+}
+
+TEST_F(AwsProfiles, AssumeRoleWithCredentialSourceEc2InstanceMetadata) {
+  auto env = files(std::string("[profile deploy]\nrole_arn = ") + kRole +
+                       "\ncredential_source = Ec2InstanceMetadata\nexternal_id = ext-42\n",
+                   "", "deploy");
+  env.erase("AWS_EC2_METADATA_DISABLED");
+  env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = fake_->url();
+  auto c = chain(env);
+  aws::Credentials creds;
+  std::string error;
+  ASSERT_TRUE(c->get(&creds, &error)) << error;
+  EXPECT_EQ(creds.source,
+            std::string("assume-role ") + kRole + " (profile deploy, from instance-metadata role fake-instance-role)");
+  // The instance role's temporary key (with its session token) signed the AssumeRole.
+  auto calls = keys_of("AssumeRole");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].rfind("ASIAFAKETEMP", 0), 0u) << calls[0];
+  expect_accepted(c);
 }
 
 TEST_F(AwsProfiles, ChainedSourceProfilesAssumeEachRoleInTurn) {

@@ -57,9 +57,9 @@ bool is_retryable_code(const std::string& code) {
          code == "ServerException" || code == "RequestTimeout" || code == "RequestTimeoutException";
 }
 
-// AWS's error code and message from a reply: the x-amzn-ErrorType header (REST-JSON), a JSON
-// body's __type/code and message (JSON 1.1), or an XML ErrorResponse (Query).
-void parse_error(const rs::HttpResponse& r, std::string* code, std::string* message) {
+}  // namespace
+
+void parse_error_reply(const rs::HttpResponse& r, std::string* code, std::string* message) {
   std::string type = r.header("x-amzn-ErrorType");
   if (!type.empty()) *code = type.substr(0, type.find(':'));
   auto j = nlohmann::json::parse(r.body, nullptr, false);
@@ -94,8 +94,6 @@ void parse_error(const rs::HttpResponse& r, std::string* code, std::string* mess
   std::replace(body.begin(), body.end(), '\n', ' ');
   *message = body;
 }
-
-}  // namespace
 
 std::string AwsResult::error_text() const {
   if (ok) return "";
@@ -188,7 +186,7 @@ AwsResult AwsClient::call(const std::string& method, const std::string& path,
       return result;
     } else {
       result.status = response.status;
-      parse_error(response, &result.code, &result.message);
+      parse_error_reply(response, &result.code, &result.message);
       result.retryable = response.status == 429 || response.status >= 500 || is_retryable_code(result.code);
       force_refresh = is_expired_token_code(result.code);
     }

@@ -74,6 +74,10 @@ class AwsClient {
 
 // "a=1&b=x%20y" from pairs.
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& params);
+// AWS's error code and message from an error reply: the x-amzn-ErrorType header (REST-JSON), a
+// JSON body's __type/code and message (JSON 1.1), or an XML ErrorResponse (Query); otherwise no
+// code and the start of the body (cut on a character boundary) as the message.
+void parse_error_reply(const rs::HttpResponse& reply, std::string* code, std::string* message);
 // True for the error codes AWS services use for throttling.
 bool is_throttling_code(const std::string& code);
 

@@ -5,7 +5,9 @@
 // version=v1/v2) and the sidecar every second, and the real `rollback-sidecar` binary running
 // the demo policy (policies/demo.yml with the ports rewritten and prometheus.url pointing at the
 // backend). A fault injected into the canary must roll it back through HAProxy's runtime API; a
-// healthy canary must be left alone.
+// healthy canary must be left alone. A subclass may put another router behind the sidecar
+// (configure_actuators, sidecar_env, expect_router_rolled_back, expect_router_untouched):
+// HAProxy then only spreads the load over both workloads.
 //
 // The demo policy's health-check rule reads blackbox-exporter probes; these tests run no blackbox
 // exporter, so that rule is dropped (with missing: breach it would roll back on the absent
@@ -21,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +46,29 @@ class DemoStackTest : public ::testing::Test {
   virtual std::unique_ptr<rs::testing::ScrapingServer> make_backend(rs::testing::ScrapingServer::Options options) = 0;
   // The Debian package that has the backend's binary (checked before anything starts).
   virtual std::string backend_binary() const = 0;
+
+  // The router the sidecar rolls back through. By default the demo policy's HAProxy actuator,
+  // pointed at this test's HAProxy; the checks read HAProxy's weights and send real traffic.
+  virtual void configure_actuators(YAML::Node& config) {
+    ASSERT_TRUE(config["actuators"].IsSequence() && config["actuators"].size() == 1 &&
+                config["actuators"][0]["type"].as<std::string>() == "haproxy")
+        << "policies/demo.yml should have one haproxy actuator";
+    config["actuators"][0]["address"] = "127.0.0.1:" + std::to_string(admin_port_);
+  }
+  // Environment variables the sidecar process gets on top of the test's.
+  virtual std::map<std::string, std::string> sidecar_env() const { return {}; }
+  virtual void expect_router_rolled_back() {
+    EXPECT_EQ(haproxy_weight(admin_port_, "canary"), 0);
+    EXPECT_EQ(haproxy_weight(admin_port_, "stable"), 100);
+    auto answers = answers_by_body(front_url(), 50);
+    EXPECT_EQ(answers["ok v1"], 50) << "after the rollback v1 must answer everything: " << describe_counts(answers);
+  }
+  virtual void expect_router_untouched() {
+    EXPECT_EQ(haproxy_weight(admin_port_, "canary"), 100);
+    auto answers = answers_by_body(front_url(), 20);
+    EXPECT_GT(answers["ok v2"], 0) << "the canary still takes traffic: " << describe_counts(answers);
+    EXPECT_EQ(answers["ok v1"] + answers["ok v2"], 20) << describe_counts(answers);
+  }
 
   void SetUp() override {
     for (const std::string& tool : {backend_binary(), std::string("haproxy")}) {
@@ -120,10 +146,7 @@ class DemoStackTest : public ::testing::Test {
     config["prometheus"]["url"] = backend_->url();
     config["listen"] = "127.0.0.1:" + std::to_string(sidecar_port_);
     config["state_file"] = dir_.file("state.json");
-    ASSERT_TRUE(config["actuators"].IsSequence() && config["actuators"].size() == 1 &&
-                config["actuators"][0]["type"].as<std::string>() == "haproxy")
-        << "policies/demo.yml should have one haproxy actuator";
-    config["actuators"][0]["address"] = "127.0.0.1:" + std::to_string(admin_port_);
+    ASSERT_NO_FATAL_FAILURE(configure_actuators(config));
     YAML::Node rules(YAML::NodeType::Sequence);
     bool dropped = false;
     for (const auto& rule : config["rules"]) {
@@ -145,7 +168,8 @@ class DemoStackTest : public ::testing::Test {
     rs::testing::write_file(config_path_, std::string(out.c_str()) + "\n");
 
     // The derived config must be valid as the CLI sees it.
-    rs::testing::Process check({kSidecarBinary, "check", "--config", config_path_}, dir_.file("check.log"));
+    rs::testing::Process check({kSidecarBinary, "check", "--config", config_path_}, dir_.file("check.log"),
+                               sidecar_env());
     int st = check.wait_exit(20s);
     ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "rollback-sidecar check: " << describe_status(st) << "\n"
                                                        << check.log() << "\nconfig:\n"
@@ -154,7 +178,7 @@ class DemoStackTest : public ::testing::Test {
 
   void start_sidecar() {
     sidecar_ = std::make_unique<rs::testing::Process>(
-        std::vector<std::string>{kSidecarBinary, "--config", config_path_}, dir_.file("sidecar.log"));
+        std::vector<std::string>{kSidecarBinary, "--config", config_path_}, dir_.file("sidecar.log"), sidecar_env());
     std::string why;
     ASSERT_TRUE(rs::testing::wait_http_ok(sidecar_url() + "/readyz", 20s, &why))
         << "sidecar not ready within 20s: " << why << "\n"
@@ -217,11 +241,8 @@ class DemoStackTest : public ::testing::Test {
     EXPECT_EQ(d["result"], "success") << d.dump(2);
     EXPECT_TRUE(d["value"].is_number() && d["value"].get<double>() > d["threshold"].get<double>()) << d.dump(2);
 
-    // The router, read back through HAProxy's runtime API, and real traffic through it.
-    EXPECT_EQ(haproxy_weight(admin_port_, "canary"), 0);
-    EXPECT_EQ(haproxy_weight(admin_port_, "stable"), 100);
-    auto answers = answers_by_body(front_url(), 50);
-    EXPECT_EQ(answers["ok v1"], 50) << "after the rollback v1 must answer everything: " << describe_counts(answers);
+    // The router, read back through its own API (and, for HAProxy, real traffic through it).
+    expect_router_rolled_back();
 
     // The backend, queried directly, sees the sidecar's counter.
     std::string last;
@@ -256,10 +277,7 @@ class DemoStackTest : public ::testing::Test {
     }
     EXPECT_GE(s["evaluations"].get<int>(), 10) << "the sidecar should have kept evaluating every second";
 
-    EXPECT_EQ(haproxy_weight(admin_port_, "canary"), 100);
-    auto answers = answers_by_body(front_url(), 20);
-    EXPECT_GT(answers["ok v2"], 0) << "the canary still takes traffic: " << describe_counts(answers);
-    EXPECT_EQ(answers["ok v1"] + answers["ok v2"], 20) << describe_counts(answers);
+    expect_router_untouched();
 
     const std::string metrics = sidecar_metrics();
     EXPECT_EQ(metric_sum(metrics, "rollback_sidecar_rollbacks_total"), 0) << metrics;

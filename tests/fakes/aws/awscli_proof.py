@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Proves tests/fakes/aws/fake_aws.py faithful: Debian's real awscli (/usr/bin/aws) makes every call
-the AWS actuators make against it and gets answers it accepts, and the fake refuses what AWS refuses
+the AWS actuators and the credential chain's profiles (STS AssumeRole, SSO GetRoleCredentials)
+make against it and gets answers it accepts, and the fake refuses what AWS refuses
 (bad signature, wrong region / service in the scope, clock skew, unknown and missing members).
 Exit 0 when every check passes; prints one line per check."""
 import datetime
@@ -116,6 +117,44 @@ def main():
         check("ecs update-service on a CODE_DEPLOY service -> InvalidParameterException",
               rc != 0 and "InvalidParameterException" in err, err)
 
+        # ---- sts AssumeRole (role_arn profiles) and sso GetRoleCredentials (SSO profiles)
+        role = "arn:aws:iam::123456789012:role/deployer"
+        sso_token = "aoaAAAAA-fake-sso-access-token"
+        post(url + "/_fake/config", {"roles": {role: {}}, "sso_tokens": {sso_token: ["123456789012/Deployer"]}})
+        rc, out, err = aws("sts", "assume-role", "--role-arn", role, "--role-session-name", "proof",
+                           "--duration-seconds", "900")
+        creds = out["Credentials"] if rc == 0 else {}
+        check("sts assume-role (signed, Query protocol, XML reply)",
+              rc == 0 and creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
+              and out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/deployer/proof", err)
+        if creds:
+            temp = dict(env, AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+                        AWS_SESSION_TOKEN=creds["SessionToken"])
+            rc, _, err = aws("lambda", "get-alias", "--function-name", "checkout", "--name", "live", environ=temp)
+            check("assumed-role credentials (with X-Amz-Security-Token) sign a call the fake accepts", rc == 0, err)
+        rc, _, err = aws("sts", "assume-role", "--role-arn", "arn:aws:iam::123456789012:role/other",
+                         "--role-session-name", "proof")
+        check("sts assume-role of a role that does not trust the caller -> AccessDenied",
+              rc != 0 and "AccessDenied" in err and "is not authorized to perform: sts:AssumeRole" in err, err)
+        rc, _, err = aws("sts", "assume-role", "--role-arn", role, "--role-session-name", "proof",
+                         environ=dict(env, AWS_SECRET_ACCESS_KEY="not-the-secret"))
+        check("sts assume-role with a wrong secret -> SignatureDoesNotMatch", rc != 0 and "SignatureDoesNotMatch" in err,
+              err)
+        rc, out, err = aws("sso", "get-role-credentials", "--access-token", sso_token, "--account-id", "123456789012",
+                           "--role-name", "Deployer")
+        rc_creds = out["roleCredentials"] if rc == 0 else {}
+        check("sso get-role-credentials (unsigned, x-amz-sso_bearer_token, REST-JSON, expiration in ms)",
+              rc == 0 and rc_creds["accessKeyId"].startswith("ASIA") and isinstance(rc_creds["expiration"], int)
+              and rc_creds["expiration"] > time.time() * 1000, err)
+        rc, _, err = aws("sso", "get-role-credentials", "--access-token", "expired-token", "--account-id",
+                         "123456789012", "--role-name", "Deployer")
+        check("sso get-role-credentials with an unknown token -> UnauthorizedException",
+              rc != 0 and "UnauthorizedException" in err, err)
+        rc, _, err = aws("sso", "get-role-credentials", "--access-token", sso_token, "--account-id", "123456789012",
+                         "--role-name", "Admin")
+        check("sso get-role-credentials for a role not assigned -> ForbiddenException",
+              rc != 0 and "ForbiddenException" in err, err)
+
         # ---- refusals, in AWS's terms
         bad = dict(env, AWS_SECRET_ACCESS_KEY="not-the-secret")
         rc, _, err = aws("lambda", "get-alias", "--function-name", "checkout", "--name", "live", environ=bad)
@@ -193,6 +232,26 @@ def check_botocore(url):
             ("wrong type -> ValidationException", {"deploymentId": 7}, "Invalid type")]:
         status, text = raw("codedeploy", target, body)
         check(name, status == 400 and "ValidationException" in text and expect in text, text)
+
+    role = "arn:aws:iam::123456789012:role/deployer"
+    for name, form, expect in [
+            ("sts AssumeRole unknown member -> ValidationError",
+             "RoleArn=%s&RoleSessionName=proof&Bogus=1" % role, "Bogus"),
+            ("sts AssumeRole missing RoleSessionName -> ValidationError", "RoleArn=%s" % role, "RoleSessionName"),
+            ("sts AssumeRole DurationSeconds below the model's 900 -> ValidationError",
+             "RoleArn=%s&RoleSessionName=proof&DurationSeconds=60" % role, "DurationSeconds")]:
+        req = AWSRequest("POST", url + "/", data="Action=AssumeRole&Version=2011-06-15&" + form,
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        SigV4Auth(creds, "sts", "eu-west-1").add_auth(req)
+        prepared = req.prepare()
+        try:
+            urllib.request.urlopen(urllib.request.Request(prepared.url, data=prepared.body.encode() if isinstance(
+                prepared.body, str) else prepared.body, method="POST", headers=dict(prepared.headers)), timeout=10)
+            check(name, False, "accepted")
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            check(name, e.code == 400 and "<Code>ValidationError</Code>" in text and expect in text
+                  and "https://sts.amazonaws.com/doc/2011-06-15/" in text, text)
 
     req = AWSRequest("POST", url + "/", data="Action=ModifyListener&Version=2015-12-01&ListenerArn=%s"
                      "&DefaultActions.member.1.Type=forward&DefaultActions.member.1.Weight=3" % seed.LISTENER,

@@ -22,8 +22,10 @@ Services: aps (Amazon Managed Service for Prometheus query API: GET/POST
 config aps_value, default "42"; an unknown workspace (config aps_workspaces, default
 ["ws-fake"]) is ResourceNotFoundException 404), lambda (GetAlias, UpdateAlias), elbv2 (DescribeListeners, ModifyListener, DescribeRules,
 ModifyRule), codedeploy (ListDeployments, GetDeployment, StopDeployment), ecs (DescribeServices,
-UpdateService), sts (AssumeRoleWithWebIdentity, unsigned), ECS container credentials
-(GET /_ecs/creds), EC2 IMDSv2 (/latest/...).
+UpdateService), sts (AssumeRole, signed: the caller's key must be known; AssumeRoleWithWebIdentity,
+unsigned), sso (GetRoleCredentials: GET /federation/credentials, REST-JSON, unsigned, the access
+token in the x-amz-sso_bearer_token header), ECS container credentials (GET /_ecs/creds), EC2
+IMDSv2 (/latest/...).
 
 Control (unsigned), JSON bodies:
   POST /_fake/reset     {"state": {...}, "keys": {AKID: SECRET}, "config": {...}}  replaces everything
@@ -33,7 +35,11 @@ Control (unsigned), JSON bodies:
                         "race": "stop"} (another sidecar stops the deployment first)
   GET  /_fake/state     the state;   GET /_fake/calls   every call: operation, status, code, key
 config: web_identity_token, role_arn, container_token, cred_ttl_seconds (default 3600),
-        rollback_delay_polls (GetDeployment calls before rollbackInfo shows, default 1)
+        rollback_delay_polls (GetDeployment calls before rollbackInfo shows, default 1),
+        roles ({ROLE_ARN: {"external_id": X}}: the roles AssumeRole may assume, and the ExternalId
+        each one's trust policy requires; absent: any role, no ExternalId),
+        sso_tokens ({ACCESS_TOKEN: ["ACCOUNT/ROLE", ...]}: valid SSO access tokens and the
+        account roles each may get credentials for)
 """
 import argparse
 import datetime
@@ -72,7 +78,7 @@ class ExactSigV4Auth(SigV4Auth):
 
 
 SESSION = botocore.session.get_session()
-MODELS = {name: SESSION.get_service_model(name) for name in ("lambda", "elbv2", "codedeploy", "ecs", "sts")}
+MODELS = {name: SESSION.get_service_model(name) for name in ("lambda", "elbv2", "codedeploy", "ecs", "sts", "sso")}
 JSON_TARGETS = {MODELS[n].metadata["targetPrefix"]: n for n in ("codedeploy", "ecs")}
 SKEW = datetime.timedelta(minutes=5)
 
@@ -80,7 +86,7 @@ LOCK = threading.RLock()
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 STATE = {}
-KEYS = {}     # access key id -> {"secret", "token", "expires" (datetime or None)}
+KEYS = {}     # access key id -> {"secret", "token", "expires" (datetime or None), "arn" (the caller)}
 CONFIG = {}
 FAULTS = []
 CALLS = []
@@ -111,7 +117,8 @@ def reset(body):
             STATE.setdefault(k, {} if k not in ("target_groups", "task_definitions") else [])
         KEYS.clear()
         for akid, secret in body.get("keys", {"AKIDFAKEEXAMPLE00001": "fake/secret/key/0001"}).items():
-            KEYS[akid] = {"secret": secret, "token": "", "expires": None}
+            KEYS[akid] = {"secret": secret, "token": "", "expires": None,
+                          "arn": "arn:aws:iam::%s:user/sidecar" % ACCOUNT}
         CONFIG.clear()
         CONFIG.update({"cred_ttl_seconds": 3600, "rollback_delay_polls": 1})
         CONFIG.update(body.get("config", {}))
@@ -120,14 +127,16 @@ def reset(body):
         IMDS_TOKENS.clear()
 
 
-def issue_credentials():
+def issue_credentials(ttl_seconds=None, arn=None):
     with LOCK:
         COUNTER[0] += 1
         akid = "ASIAFAKETEMP%08d" % COUNTER[0]
         secret = secrets.token_urlsafe(30)
         token = "FakeSessionToken" + secrets.token_urlsafe(40)
-        expires = now() + datetime.timedelta(seconds=int(CONFIG.get("cred_ttl_seconds", 3600)))
-        KEYS[akid] = {"secret": secret, "token": token, "expires": expires}
+        ttl = int(CONFIG.get("cred_ttl_seconds", 3600)) if ttl_seconds is None else int(ttl_seconds)
+        expires = now() + datetime.timedelta(seconds=ttl)
+        KEYS[akid] = {"secret": secret, "token": token, "expires": expires,
+                      "arn": arn or "arn:aws:sts::%s:assumed-role/fake/session" % ACCOUNT}
         return akid, secret, token, expires
 
 
@@ -244,11 +253,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def send_error_for(self, protocol, err):
+    def send_error_for(self, protocol, err, service=None):
         if protocol == "query":
             body = ('<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error>'
                     '<RequestId>%s</RequestId></ErrorResponse>') % (
-                MODELS["elbv2"].metadata["xmlNamespace"], escape(err.code), escape(err.message), uuid.uuid4())
+                MODELS[service or "elbv2"].metadata["xmlNamespace"], escape(err.code), escape(err.message), uuid.uuid4())
             self.send(err.status, body, "text/xml")
         elif protocol == "rest-json":
             self.send(err.status, json.dumps({"Type": "User", "message": err.message}), "application/json",
@@ -267,6 +276,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.container_credentials()
             if path.startswith("/latest/"):
                 return self.imds(path)
+            if path == "/federation/credentials":
+                return self.sso()
         except Exception as e:  # a bug in the fake: say so loudly
             return self.send(500, json.dumps({"fake_error": repr(e)}))
         if re.match(r"^/workspaces/[^/]+/api/v1/query$", path):
@@ -277,13 +288,17 @@ class Handler(BaseHTTPRequestHandler):
         try:
             protocol, service, operation, params = self.decode()
             op_name = operation.name
-            if service == "sts":
+            if op_name == "AssumeRoleWithWebIdentity":  # the one unsigned STS call (the token is the proof)
+                validate(operation, params, protocol)
                 result = STS_HANDLERS[op_name](params)
                 return self.reply(protocol, service, operation, result, op_name, "")
             akid = self.verify_signature(protocol, service)
+            with LOCK:
+                self.caller = KEYS[akid]["arn"]
             validate(operation, params, protocol)
             self.inject_fault(op_name, protocol, params)
-            handler = HANDLERS.get(op_name)
+            handler = HANDLERS.get(op_name) or (
+                (lambda p: STS_HANDLERS[op_name](p, self.caller)) if op_name in STS_HANDLERS else None)
             if handler is None:
                 raise AwsError("UnknownOperationException" if protocol != "query" else "InvalidAction",
                                "The fake does not implement " + op_name)
@@ -294,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 CALLS.append({"operation": op_name, "status": e.status, "code": e.code,
                               "key": getattr(self, "akid", "")})
-            self.send_error_for(protocol, e)
+            self.send_error_for(protocol, e, service or getattr(self, "service_hint", None))
 
     def reply(self, protocol, service, operation, result, op_name, akid):
         with LOCK:
@@ -374,6 +389,7 @@ class Handler(BaseHTTPRequestHandler):
             for service in ("elbv2", "sts"):
                 model = MODELS[service]
                 if action in model.operation_names:
+                    self.service_hint = service  # errors from here on carry this service's XML namespace
                     if version != model.metadata["apiVersion"]:
                         raise AwsError("InvalidAction", "Version %s is not %s" % (version, model.metadata["apiVersion"]))
                     op = model.operation_model(action)
@@ -519,6 +535,46 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/calls":
                 return self.send(200, json.dumps(CALLS))
         self.send(404, "{}")
+
+    # -- IAM Identity Center portal: GetRoleCredentials (REST-JSON, unsigned, bearer token header)
+    def sso(self):
+        op = MODELS["sso"].operation_model("GetRoleCredentials")
+        try:
+            if self.command != op.http["method"]:
+                raise AwsError("InvalidRequestException", "GetRoleCredentials is GET %s" % op.http["requestUri"])
+            params = {}
+            by_name = {m.serialization["name"]: n for n, m in op.input_shape.members.items()
+                       if m.serialization.get("location") == "querystring"}
+            for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query, keep_blank_values=True):
+                if k not in by_name:
+                    raise AwsError("InvalidRequestException", "Unknown query parameter " + k)
+                params[by_name[k]] = v
+            token_header = op.input_shape.members["accessToken"].serialization["name"]
+            if self.headers.get(token_header) is not None:
+                params["accessToken"] = self.headers.get(token_header)
+            if self.headers.get("Authorization"):
+                raise AwsError("InvalidRequestException", "GetRoleCredentials is not SigV4-signed (auth: none)")
+            report = ParamValidator().validate(params, op.input_shape)
+            if report.has_errors():
+                raise AwsError("InvalidRequestException", report.generate_report().replace("\n", "; "))
+            with LOCK:
+                allowed = CONFIG.get("sso_tokens", {}).get(params["accessToken"])
+            if allowed is None:
+                raise AwsError("UnauthorizedException", "Session token not found or invalid", 401)
+            if "%s/%s" % (params["accountId"], params["roleName"]) not in allowed:
+                raise AwsError("ForbiddenException", "No access", 403)
+            self.inject_fault("GetRoleCredentials", "rest-json", params)
+            akid, secret, token, expires = issue_credentials(
+                arn="arn:aws:sts::%s:assumed-role/AWSReservedSSO_%s/sso-user" % (params["accountId"], params["roleName"]))
+            with LOCK:
+                CALLS.append({"operation": "GetRoleCredentials", "status": 200, "code": "", "key": ""})
+            self.send(200, json.dumps({"roleCredentials": {
+                "accessKeyId": akid, "secretAccessKey": secret, "sessionToken": token,
+                "expiration": int(expires.timestamp() * 1000)}}))
+        except AwsError as e:
+            with LOCK:
+                CALLS.append({"operation": "GetRoleCredentials", "status": e.status, "code": e.code, "key": ""})
+            self.send_error_for("rest-json", e)
 
     def container_credentials(self):
         with LOCK:
@@ -799,6 +855,26 @@ def sts_assume_role_with_web_identity(params):
             "Provider": "oidc.example"}
 
 
+def sts_assume_role(params, caller):
+    roles = CONFIG.get("roles")
+    role = params["RoleArn"]
+    denied = AwsError("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s" % (
+        caller, role), 403)
+    if roles is not None:
+        if role not in roles:
+            raise denied
+        if roles[role].get("external_id") is not None and params.get("ExternalId") != roles[role]["external_id"]:
+            raise denied
+    ttl = params.get("DurationSeconds")
+    if ttl is None:
+        ttl = int(CONFIG.get("cred_ttl_seconds", 3600))
+    assumed = role.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/" + params["RoleSessionName"]
+    akid, secret, token, expires = issue_credentials(ttl, assumed)
+    return {"Credentials": {"AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": token,
+                            "Expiration": iso(expires)},
+            "AssumedRoleUser": {"AssumedRoleId": "AROAFAKE:" + params["RoleSessionName"], "Arn": assumed}}
+
+
 HANDLERS = {
     "GetAlias": lambda_get_alias, "UpdateAlias": lambda_update_alias,
     "DescribeListeners": elb_describe_listeners, "ModifyListener": elb_modify_listener,
@@ -806,7 +882,7 @@ HANDLERS = {
     "ListDeployments": cd_list_deployments, "GetDeployment": cd_get_deployment, "StopDeployment": cd_stop_deployment,
     "DescribeServices": ecs_describe_services, "UpdateService": ecs_update_service,
 }
-STS_HANDLERS = {"AssumeRoleWithWebIdentity": sts_assume_role_with_web_identity}
+STS_HANDLERS = {"AssumeRoleWithWebIdentity": sts_assume_role_with_web_identity, "AssumeRole": sts_assume_role}
 RACES = {"UpdateAlias": race_update_alias, "StopDeployment": race_stop_deployment}
 
 

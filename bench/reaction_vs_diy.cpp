@@ -6,7 +6,10 @@
 //           expression and `for` (rule group interval 1s), Alertmanager with group_wait and
 //           group_interval 1s, and a webhook receiver that sets the HAProxy weight through the
 //           runtime API.
-// All three use evaluation/rule interval 1s against one Prometheus scraping every 1s.
+// All three use evaluation/rule interval 1s against one backend scraping every 1s:
+// --backend prometheus (default), or victoriametrics (Debian's victoria-metrics, with
+// -search.latencyOffset=1s as the e2e tests run it; the DIY pipeline's rule then runs in vmalert,
+// which sends to the same Alertmanager).
 //
 // Fixture: demo-workload v1 + v2 behind HAProxy (backend app) with `demo-workload load` at
 // --rate rps through it; the fault is POST /admin/fault error_ratio=0.5 on v2. The rule is the
@@ -23,8 +26,9 @@
 // alert inactive in Prometheus and Alertmanager, the fault injected at a random phase.
 // Reported per run and as min/median/p90/max per pipeline, and the ratio of medians.
 //
-// Usage: reaction_vs_diy [--runs 10] [--for 5s] [--rate 50] [--poll-ms 2] [--step 0.01]
-//   env: RS_BENCH_RUNS, RS_BENCH_FOR, RS_BENCH_RATE, RS_BENCH_POLL_MS, RS_BENCH_STEP;
+// Usage: reaction_vs_diy [--backend prometheus|victoriametrics] [--runs 10] [--for 5s] [--rate 50]
+//                        [--poll-ms 2] [--step 0.01]
+//   env: RS_BENCH_BACKEND, RS_BENCH_RUNS, RS_BENCH_FOR, RS_BENCH_RATE, RS_BENCH_POLL_MS, RS_BENCH_STEP;
 //   RS_KEEP_TEST_DIRS=1 keeps the temp dir (configs, every process's log).
 #include <array>
 #include <iostream>
@@ -102,9 +106,13 @@ int main(int argc, char** argv) {
   try {
     rs::bench::Options opt(argc, argv);
     if (opt.help()) {
-      std::cout << "usage: reaction_vs_diy [--runs 10] [--for 5s] [--rate 50] [--poll-ms 2] [--step 0.01]\n";
+      std::cout << "usage: reaction_vs_diy [--backend prometheus|victoriametrics] [--runs 10] [--for 5s] [--rate 50]"
+                   " [--poll-ms 2] [--step 0.01]\n";
       return 0;
     }
+    const std::string backend_name = opt.str("backend", "RS_BENCH_BACKEND", "prometheus");
+    const bool vm = backend_name == "victoriametrics";
+    if (!vm && backend_name != "prometheus") throw std::runtime_error("--backend must be prometheus or victoriametrics");
     const int runs = static_cast<int>(opt.num("runs", "RS_BENCH_RUNS", 10));
     const std::string for_text = opt.str("for", "RS_BENCH_FOR", "5s");
     const auto for_duration = rs::common::parse_duration(for_text);
@@ -113,7 +121,10 @@ int main(int argc, char** argv) {
     const double rate = opt.num("rate", "RS_BENCH_RATE", 50);
     const auto poll = std::chrono::milliseconds(static_cast<int>(opt.num("poll-ms", "RS_BENCH_POLL_MS", 2)));
     const double step = opt.num("step", "RS_BENCH_STEP", 0.01);
-    if (!rs::bench::require_tools({"haproxy", "prometheus", "prometheus-alertmanager", "python3"})) return 2;
+    if (!rs::bench::require_tools(
+            {"haproxy", vm ? "victoria-metrics" : "prometheus", "prometheus-alertmanager", "python3"}))
+      return 2;
+    if (vm && !rs::bench::require_tools({"vmalert"})) return 2;
     if (!rs::bench::require_binaries({rs::bench::kSidecarBinary, rs::bench::kWorkloadBinary})) return 2;
 
     TempDir dir;
@@ -159,17 +170,39 @@ int main(int argc, char** argv) {
                                 std::string(kAlertName) + "\n        expr: '(" + expr +
                                 ") > 0.05'\n        for: " + for_text + "\n        labels: {severity: sev1}\n");
 
-    rs::testing::PrometheusServer::Options popt;
+    rs::testing::ScrapingServer::Options popt;
     popt.scrape_interval = "1s";
     popt.evaluation_interval = "1s";
-    popt.rule_files = {dir.file("rules.yml")};
-    popt.extra_config = "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" +
-                        std::to_string(am_port) + "']\n";
+    if (!vm) {
+      popt.rule_files = {dir.file("rules.yml")};
+      popt.extra_config = "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" +
+                          std::to_string(am_port) + "']\n";
+    }
     popt.extra_scrape_configs = "  - job_name: demo\n    static_configs:\n      - targets: ['" + stable.address() +
                                 "']\n        labels: {service: checkout, version: v1}\n      - targets: ['" +
                                 canary.address() + "']\n        labels: {service: checkout, version: v2}\n";
-    rs::testing::PrometheusServer prometheus(popt);
+    std::unique_ptr<rs::testing::ScrapingServer> backend_server;
+    if (vm) {
+      backend_server = std::make_unique<rs::testing::VictoriaMetricsServer>(popt);
+    } else {
+      backend_server = std::make_unique<rs::testing::PrometheusServer>(popt);
+    }
+    rs::testing::ScrapingServer& prometheus = *backend_server;
     prometheus.start();
+    // With VictoriaMetrics the DIY pipeline's rule runs in vmalert, against it.
+    std::unique_ptr<Process> vmalert;
+    const int vmalert_port = rs::testing::free_port();
+    const std::string vmalert_url = "http://127.0.0.1:" + std::to_string(vmalert_port);
+    if (vm) {
+      vmalert = std::make_unique<Process>(
+          std::vector<std::string>{rs::testing::find_binary("vmalert"), "-rule=" + dir.file("rules.yml"),
+                                   "-datasource.url=" + prometheus.url(), "-notifier.url=" + am_url,
+                                   "-evaluationInterval=1s",
+                                   "-httpListenAddr=127.0.0.1:" + std::to_string(vmalert_port)},
+          dir.file("vmalert.log"));
+      if (!rs::testing::wait_http_ok(vmalert_url + "/health", 20s, &why))
+        throw std::runtime_error("vmalert not ready: " + why + vmalert->log());
+    }
     Process load({rs::bench::kWorkloadBinary, "load", "--url", "http://127.0.0.1:" + std::to_string(front_port) + "/",
                   "--rate", fixed(rate, 2), "--concurrency", "8", "--report-interval", "60s"},
                  dir.file("load.log"));
@@ -180,14 +213,17 @@ int main(int argc, char** argv) {
     };
     auto diy_alert_inactive = [&] {
       nlohmann::json alerts = rs::bench::get_json(am_url + "/api/v2/alerts?active=true");
-      return prometheus.query_value(std::string("ALERTS{alertname=\"") + kAlertName + "\"}").empty() &&
-             alerts.is_array() && alerts.empty();
+      if (!alerts.is_array() || !alerts.empty()) return false;
+      if (!vm) return prometheus.query_value(std::string("ALERTS{alertname=\"") + kAlertName + "\"}").empty();
+      nlohmann::json rule_alerts = rs::bench::get_json(vmalert_url + "/api/v1/alerts");
+      return rule_alerts.is_object() && rule_alerts["data"]["alerts"].empty();
     };
 
     std::printf(
-        "reaction_vs_diy: rule `%s` above 0.05 for %s; scrape 1s, evaluation/rule interval 1s; Alertmanager "
+        "reaction_vs_diy: %s; rule `%s` above 0.05 for %s; scrape 1s, evaluation/rule interval 1s; Alertmanager "
         "group_wait/group_interval 1s; %d runs, poll %lld ms\n",
-        expr.c_str(), for_text.c_str(), runs, static_cast<long long>(poll.count()));
+        vm ? "VictoriaMetrics (-search.latencyOffset=1s) + vmalert" : "Prometheus", expr.c_str(), for_text.c_str(),
+        runs, static_cast<long long>(poll.count()));
     std::printf("%4s %12s %12s %12s %12s\n", "run", "scrape_ms", "fixed_ms", "diy_ms", "fault->T_s");
 
     std::mt19937 rng(std::random_device{}());

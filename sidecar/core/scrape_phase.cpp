@@ -140,12 +140,15 @@ bool ScrapePhase::current(const std::vector<SeriesTime>& series, std::int64_t cy
 
 void ScrapePhase::missed(std::int64_t cycle_ms, std::int64_t gave_up_ms) {
   if (!interval_) return;
-  lags_.push_back({observations_, std::clamp<std::int64_t>(gave_up_ms - cycle_ms, 0, kStaleCycles * *interval_)});
+  lags_.push_back(
+      {observations_, std::clamp<std::int64_t>(gave_up_ms - cycle_ms, 0, kStaleCycles * *interval_), /*bound=*/true});
 }
 
 void ScrapePhase::landed(std::int64_t cycle_ms, std::int64_t seen_ms, bool waited) {
+  // Samples that landed end what the misses suggested: one slow scrape is not the new lag.
+  lags_.erase(std::remove_if(lags_.begin(), lags_.end(), [](const Lag& l) { return l.bound; }), lags_.end());
   if (waited) {
-    lags_.push_back({observations_, std::max<std::int64_t>(0, seen_ms - cycle_ms)});
+    lags_.push_back({observations_, std::max<std::int64_t>(0, seen_ms - cycle_ms), /*bound=*/false});
   } else if (lags_.empty()) {
     probe_ms_ /= 2;
   }

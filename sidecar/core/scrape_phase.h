@@ -79,7 +79,8 @@ class ScrapePhase {
   // The samples of cycle `cycle_ms` had not landed when the wait gave up at `gave_up_ms`: the lag
   // is at least that long (a backend that hides recent data, e.g. VictoriaMetrics'
   // -search.latencyOffset), so the margin grows by it (at most kStaleCycles intervals) and the
-  // next evaluations move later until they find their samples there.
+  // next evaluations move later until they find their samples there. These bounds last only
+  // until samples land again (landed()), so one slow scrape does not hold the margin up.
   void missed(std::int64_t cycle_ms, std::int64_t gave_up_ms);
 
   // The evaluation grid: ticks at phase() + k * evaluation interval. None unless aligned.
@@ -109,6 +110,7 @@ class ScrapePhase {
   struct Lag {
     std::uint64_t observation = 0;  // observations_ when it was measured
     std::int64_t ms = 0;
+    bool bound = false;  // a miss's lower bound, dropped as soon as samples land again
   };
   std::deque<Lag> lags_;       // measured in the last kLagMemory observations, oldest first
   std::int64_t probe_ms_ = 0;  // the margin while no lag is recent (halving)

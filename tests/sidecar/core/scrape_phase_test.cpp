@@ -141,6 +141,19 @@ TEST(ScrapePhase, AMissGrowsTheMarginUntilEvaluationsFindTheirSamples) {
   EXPECT_EQ(p.expected_cycle(cycle + 2000 + 577), cycle + 2000);
   p.missed(cycle, cycle + 60'000);
   EXPECT_EQ(p.margin_ms(), 3300) << "a miss counts for at most kStaleCycles intervals";
+  p.landed(cycle + 3000, cycle + 3000 + 1040, /*waited=*/true);
+  EXPECT_EQ(p.margin_ms(), 1144) << "the lag measured when samples land replaces the misses' bounds";
+}
+
+TEST(ScrapePhase, OneSlowScrapeDoesNotHoldTheMarginUp) {
+  ScrapePhase p = learned(1000, 1000, 0);
+  std::int64_t cycle = kBase + 3000;
+  p.landed(cycle, cycle + 30, true);
+  ASSERT_EQ(p.margin_ms(), 35);
+  p.missed(cycle + 1000, cycle + 1000 + 35 + 250);
+  EXPECT_EQ(p.margin_ms(), 313) << "the next evaluation moves past where the slow scrape was given up";
+  p.landed(cycle + 2000, cycle + 2000 + 313, /*waited=*/false);
+  EXPECT_EQ(p.margin_ms(), 35) << "back to the measured lag once samples land on time again";
 }
 
 TEST(ScrapePhase, ASeriesWhoseTargetStoppedIsNotWaitedFor) {

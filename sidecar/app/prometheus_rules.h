@@ -15,6 +15,10 @@ namespace rs::sidecar {
 //   labels: severity, rule, deployment, stage, action
 //   annotations: summary, description (with {{ $value }}), query
 // in one group named "rollback-sidecar-<deployment>" evaluated every evaluation_interval.
+// With `use_recording_rules: true`, a second group "rollback-sidecar-<deployment>-queries" (same
+// interval) records every query slot the sidecar evaluates as rollback_sidecar:slot_value with
+// the labels rollback_sidecar_deployment, rollback_sidecar_rule and rollback_sidecar_slot
+// (sidecar/config/recorded_series.h): the series the sidecar then queries.
 std::string render_prometheus_rules(const Config& config);
 
 std::string alert_name_for(const std::string& rule_name);  // "error-rate" -> "ErrorRate"

@@ -1,4 +1,4 @@
-// listen, evaluation_interval, dry_run: how this sidecar runs.
+// listen, evaluation_interval, dry_run, use_recording_rules: how this sidecar runs.
 #include "sidecar/config/loaders.h"
 
 namespace rs::sidecar::config_internal {
@@ -37,6 +37,7 @@ void load_runtime(LoadContext& c) {
   cfg.evaluation_interval = c.top.duration("evaluation_interval", Duration{5000});
   if (cfg.evaluation_interval < Duration{100}) c.top.error("evaluation_interval", "must be at least 100ms");
   cfg.dry_run = c.top.boolean("dry_run", false);
+  cfg.use_recording_rules = c.top.boolean("use_recording_rules", false);
 }
 
 }  // namespace rs::sidecar::config_internal

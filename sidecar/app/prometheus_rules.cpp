@@ -3,8 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
-#include <set>
-#include <utility>
 
 #include "common/duration.h"
 #include "sidecar/core/rule_queries.h"
@@ -71,20 +69,18 @@ std::string condition_expr(const RuleConfig& rule, Duration interval) {
 
 namespace {
 
-// The recording rules `use_recording_rules: true` reads (recorded_series.h): one per query slot
-// of the rules, in slot order, each recording its expression under the slot's labels. Slots of
-// one rule with the same key hold the same expression (an slo window length used by two pairs)
-// and are recorded once. Evaluated every evaluation_interval, so a recorded value is at most one
-// interval older than the raw expression's.
+// The recording rules `use_recording_rules: true` reads (recorded_series.h): one per distinct
+// query expression of the rules, in slot order, recorded under the labels of the first slot that
+// holds it (RuleQueries::records: the slots sharing it read that series). Evaluated every
+// evaluation_interval, so a recorded value is at most one interval older than the expression's.
 void render_recording_group(const Config& config, YAML::Emitter& out) {
   const RuleQueries slots(config.rules);
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << "rollback-sidecar-" + config.deployment.name + "-queries";
   out << YAML::Key << "interval" << YAML::Value << common::format_duration(config.evaluation_interval);
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
-  std::set<std::pair<std::size_t, std::string>> recorded;  // (rule, slot key)
   for (std::size_t slot = 0; slot < slots.size(); ++slot) {
-    if (!recorded.emplace(slots.rule_of(slot), slots.key_of(slot)).second) continue;
+    if (!slots.records(slot)) continue;
     out << YAML::BeginMap;
     out << YAML::Key << "record" << YAML::Value << kRecordedMetric;
     out << YAML::Key << "expr" << YAML::Value << slots.expression_of(slot);

@@ -49,7 +49,9 @@ RuleQueries::RuleQueries(const std::vector<RuleConfig>& rules, QuerySource sourc
 
 std::size_t RuleQueries::add(std::string query, std::size_t rule, const std::string& rule_name, Kind kind,
                              const char* name, std::string key) {
-  queries_.push_back(source_ == QuerySource::kRecordedSeries ? recorded_selector(deployment_, rule_name, key) : query);
+  const auto [first, added] = recorded_as_.emplace(query, recorded_selector(deployment_, rule_name, key));
+  records_.push_back(added);
+  queries_.push_back(source_ == QuerySource::kRecordedSeries ? first->second : query);
   expressions_.push_back(std::move(query));
   keys_.push_back(std::move(key));
   rule_.push_back(rule);

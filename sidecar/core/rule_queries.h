@@ -8,10 +8,14 @@
 // records for it (recorded_series.h) instead of the expression; the slots, their order and
 // how their answers reduce stay the same, so the judges cannot tell the two apart (the
 // recorded series keep the expression's own labels, so several series still reduce as before).
+// An expression several slots hold is recorded once, under the labels of the first slot (in slot
+// order) that holds it, and every slot holding it reads that series: Prometheus evaluates it once
+// per interval and the sidecar's batch still merges it.
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,8 +57,11 @@ class RuleQueries {
   const std::string& expression_of(std::size_t slot) const { return expressions_[slot]; }
   // The slot's rollback_sidecar_slot label value, unique within its rule unless two slots hold the
   // same expression: "query", "baseline", "min_samples", "canary_errors", ..., "slo_1h" (an slo
-  // window's query depends only on the window's length).
+  // window's query depends only on the window's length, so two pairs sharing a length share it).
   const std::string& key_of(std::size_t slot) const { return keys_[slot]; }
+  // True for the first slot holding its expression: the rule file records the expression under
+  // this slot's rule and key, and the later slots holding it read that series.
+  bool records(std::size_t slot) const { return records_[slot]; }
   QuerySource source() const { return source_; }
   const Slots& of_rule(std::size_t rule) const { return slots_[rule]; }
   std::size_t rule_of(std::size_t slot) const { return rule_[slot]; }
@@ -102,12 +109,14 @@ class RuleQueries {
   QuerySource source_;
   std::string deployment_;
   std::vector<std::string> queries_;
-  std::vector<std::string> expressions_;  // per slot
-  std::vector<std::string> keys_;         // per slot
-  std::vector<std::size_t> rule_;         // per slot: the rule it belongs to
-  std::vector<Kind> kind_;                // per slot
-  std::vector<const char*> name_;         // per slot
-  std::vector<Slots> slots_;              // per rule
+  std::vector<std::string> expressions_;            // per slot
+  std::vector<std::string> keys_;                   // per slot
+  std::vector<bool> records_;                       // per slot
+  std::map<std::string, std::string> recorded_as_;  // expression -> the selector of its first slot
+  std::vector<std::size_t> rule_;                   // per slot: the rule it belongs to
+  std::vector<Kind> kind_;                          // per slot
+  std::vector<const char*> name_;                   // per slot
+  std::vector<Slots> slots_;                        // per rule
 };
 
 // The slots of the config's rules, from the source its `use_recording_rules` picks: what the

@@ -114,7 +114,8 @@ class ScrapingServer {
   virtual void start() = 0;  // bounded wait for readiness; throws with the log tail on failure
   void stop();
   bool running() const { return process_ != nullptr; }
-  const std::string& name() const { return name_; }  // "Prometheus", "VictoriaMetrics"
+  pid_t pid() const { return process_ ? process_->pid() : -1; }  // for /proc readers (benchmarks)
+  const std::string& name() const { return name_; }              // "Prometheus", "VictoriaMetrics"
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Instant query; returns the first sample's value as text or "" (for test polling).

@@ -32,9 +32,12 @@
 // Prints numbers, asserts nothing (exit 0 unless the environment could not be set up).
 //
 // Usage: bench_fleet [--sidecars 100] [--duration 60] [--warmup 10] [--rate 20]
-//                    [--modes raw,dedupe,recorded]
+//                    [--modes raw,dedupe,recorded] [--max-connections N]
+//   --max-connections: Prometheus's --web.max-connections (default: Prometheus's own, 512). Each
+//   sidecar keeps one connection per query of its batch open, so N sidecars need N x that many.
 //   RS_KEEP_TEST_DIRS=1 keeps the temp dir (configs, logs of every process).
-//   env: RS_BENCH_SIDECARS, RS_BENCH_DURATION, RS_BENCH_WARMUP, RS_BENCH_RATE, RS_BENCH_MODES.
+//   env: RS_BENCH_SIDECARS, RS_BENCH_DURATION, RS_BENCH_WARMUP, RS_BENCH_RATE, RS_BENCH_MODES,
+//        RS_BENCH_MAX_CONNECTIONS.
 #include <yaml-cpp/yaml.h>
 
 #include <iostream>
@@ -235,7 +238,7 @@ std::pair<std::size_t, double> samples_of_one_tick(const std::string& prometheus
 }
 
 Result run_mode(Mode mode, int count, double warmup, double duration, const TempDir& dir,
-                const std::string& scrape_configs, int probe_port) {
+                const std::string& scrape_configs, int probe_port, int max_connections) {
   Result r;
   r.mode = mode;
   r.sidecars = count;
@@ -245,6 +248,7 @@ Result run_mode(Mode mode, int count, double warmup, double duration, const Temp
   popt.evaluation_interval = "1s";
   popt.extra_scrape_configs = scrape_configs;
   popt.targets = {"127.0.0.1:" + std::to_string(probe_port)};
+  if (max_connections > 0) popt.extra_args = {"--web.max-connections=" + std::to_string(max_connections)};
   popt.job = "probe";
   // The rule file is named before Prometheus is made (it picks its port then) and written before
   // start() copies it in: the configs need Prometheus's URL, the rules the config.
@@ -276,12 +280,16 @@ Result run_mode(Mode mode, int count, double warmup, double duration, const Temp
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
 
-  auto prometheus_metrics = [&] { return rs::testing::http_get(prometheus.url() + "/metrics").body; };
+  // Generous timeouts: an overloaded Prometheus (or sidecar) is slow to answer, and an empty answer
+  // would read as zero queries.
+  auto prometheus_metrics = [&] {
+    return rs::testing::http_request("GET", prometheus.url() + "/metrics", "", {}, 30000ms).body;
+  };
   auto fleet_metrics = [&](double* overruns) {
     std::string all;
     *overruns = 0;
     for (auto& s : fleet) {
-      const std::string text = rs::testing::http_get(s.url() + "/metrics").body;
+      const std::string text = rs::testing::http_request("GET", s.url() + "/metrics", "", {}, 10000ms).body;
       *overruns += exposition_sum(text, "rollback_sidecar_evaluation_overruns_total");
       all += text;
     }
@@ -331,7 +339,9 @@ Result run_mode(Mode mode, int count, double warmup, double duration, const Temp
     for (const auto& rule : status["rules"]) states += " " + rule.value("name", "?") + "=" + rule.value("state", "?");
     ++r.states[states];
   }
-  // After the window: these queries are not part of the measured load.
+  // After the window and with the fleet stopped: these queries are not part of the measured load,
+  // and an overloaded Prometheus answers them in time.
+  for (auto& s : fleet) s.process->stop();
   const auto [distinct, samples] = samples_of_one_tick(prometheus.url(), sample_config, &r.slots);
   r.sent_per_tick = distinct;
   r.samples_per_tick = samples;
@@ -349,13 +359,15 @@ int main(int argc, char** argv) {
     rs::bench::Options opt(argc, argv);
     if (opt.help()) {
       std::cout << "usage: bench_fleet [--sidecars 100] [--duration 60] [--warmup 10] [--rate 20]\n"
-                   "                   [--modes raw,dedupe,recorded]\n";
+                   "                   [--modes raw,dedupe,recorded] [--max-connections N]\n";
       return 0;
     }
     const int sidecars = static_cast<int>(opt.num("sidecars", "RS_BENCH_SIDECARS", 100));
     const double duration = opt.num("duration", "RS_BENCH_DURATION", 60);
     const double warmup = opt.num("warmup", "RS_BENCH_WARMUP", 10);
     const double rate = opt.num("rate", "RS_BENCH_RATE", 20);
+    // 0: Prometheus's default (512). Each sidecar holds one connection per query of its batch.
+    const int max_connections = static_cast<int>(opt.num("max-connections", "RS_BENCH_MAX_CONNECTIONS", 0));
     const std::vector<Mode> modes = parse_modes(opt.str("modes", "RS_BENCH_MODES", "raw,dedupe,recorded"));
     if (!rs::bench::require_tools({"prometheus"})) return 2;
     if (!rs::bench::require_binaries({rs::bench::kSidecarBinary, rs::bench::kWorkloadBinary})) return 2;
@@ -380,28 +392,28 @@ int main(int argc, char** argv) {
           dir.file("load-" + std::to_string(load.size()) + ".log")));
     }
 
-    std::vector<Result> results;
-    for (Mode mode : modes) {
-      std::cerr << "bench_fleet: " << mode_name(mode) << ": starting Prometheus and " << sidecars << " sidecars\n";
-      results.push_back(run_mode(mode, sidecars, warmup, duration, dir, scrape_configs, probe.port()));
-    }
-
     std::cout << "bench_fleet: " << sidecars << " sidecars (policies/default.yml + 3 notify twins sharing queries, "
               << "evaluation_interval 1s, dry_run) against one Prometheus (scrape 1s), load " << rate << " rps, "
               << fixed(duration, 0) << " s measured after " << fixed(warmup, 0) << " s warm-up, "
-              << std::thread::hardware_concurrency() << " CPUs\n";
+              << std::thread::hardware_concurrency() << " CPUs, Prometheus --web.max-connections "
+              << (max_connections > 0 ? std::to_string(max_connections) : std::string("512 (default)")) << "\n";
     std::cout << "| mode | slots/tick | sent/tick | Prometheus CPU % | queries/s | rule evals/s | sidecar query p50 / "
                  "p99 ms | Prometheus inner_eval p50 / p99 ms | samples/tick | samples/query | overruns (window / "
                  "total) | fleet CPU % |\n";
-    std::cout << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-    for (const auto& r : results) {
+    std::cout << "|---|---|---|---|---|---|---|---|---|---|---|---|\n" << std::flush;
+    std::vector<Result> results;
+    for (Mode mode : modes) {  // each row as soon as its mode is done: a later failure keeps it
+      std::cerr << "bench_fleet: " << mode_name(mode) << ": starting Prometheus and " << sidecars << " sidecars\n";
+      results.push_back(run_mode(mode, sidecars, warmup, duration, dir, scrape_configs, probe.port(), max_connections));
+      const Result& r = results.back();
       std::cout << "| " << mode_name(r.mode) << " | " << r.slots << " | " << r.sent_per_tick << " | "
                 << fixed(r.prometheus_cpu, 1) << " | " << fixed(r.queries_per_second, 1) << " | "
                 << fixed(r.rule_evals_per_second, 1) << " | " << fixed(r.p50 * 1000, 1) << " / "
                 << fixed(r.p99 * 1000, 1) << " | " << fixed(r.prom_p50 * 1000, 2) << " / "
                 << fixed(r.prom_p99 * 1000, 2) << " | " << fixed(r.samples_per_tick, 0) << " | "
                 << fixed(r.samples_per_query, 1) << " | " << fixed(r.overruns_in_window, 0) << " / "
-                << fixed(r.overruns, 0) << " | " << fixed(r.fleet_cpu, 1) << " |\n";
+                << fixed(r.overruns, 0) << " | " << fixed(r.fleet_cpu, 1) << " |\n"
+                << std::flush;
     }
     // The modes must judge alike: the same states everywhere (a sequential test stays
     // insufficient until it has seen enough requests).

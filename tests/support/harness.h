@@ -105,7 +105,8 @@ class ScrapingServer {
     // the storage as blocks with `promtool tsdb create-blocks-from openmetrics` before start, so
     // range queries see this history. Retention counts back from the newest block, not from now.
     std::string openmetrics_history;
-    std::string retention = "1h";  // Prometheus only: --storage.tsdb.retention.time
+    std::string retention = "1h";         // Prometheus only: --storage.tsdb.retention.time
+    std::vector<std::string> extra_args;  // Prometheus only: more flags, e.g. --web.max-connections=4096
   };
   ScrapingServer(Options options, std::string name);
   virtual ~ScrapingServer();

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
     }
     const std::string backend_name = opt.str("backend", "RS_BENCH_BACKEND", "prometheus");
     const bool vm = backend_name == "victoriametrics";
-    if (!vm && backend_name != "prometheus") throw std::runtime_error("--backend must be prometheus or victoriametrics");
+    if (!vm && backend_name != "prometheus")
+      throw std::runtime_error("--backend must be prometheus or victoriametrics");
     const int runs = static_cast<int>(opt.num("runs", "RS_BENCH_RUNS", 10));
     const std::string for_text = opt.str("for", "RS_BENCH_FOR", "5s");
     const auto for_duration = rs::common::parse_duration(for_text);

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "common/duration.h"
 #include "common/http/url.h"
@@ -122,25 +124,43 @@ std::vector<Outcome> Client::perform(const char* endpoint, const std::vector<std
                                   QueryError{ErrorReason::kTransport, "no HTTP transport configured", 0, ""});
     }
 
+    // Rules share queries (one baseline for several rules, an slo window, the verification query):
+    // each distinct form is sent once and its answer parsed once, then copied to every position
+    // that asked for it. The form holds the query and its time or range, so only requests that
+    // would get the same answer are merged.
+    std::unordered_map<std::string_view, std::size_t> unique_of;
+    std::vector<std::size_t> position_to_unique(forms.size());
     std::vector<HttpRequest> requests;
     requests.reserve(forms.size());
-    for (const auto& form : forms) requests.push_back(build_request(endpoint, form, credentials));
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+      const auto [it, added] = unique_of.emplace(forms[i], requests.size());
+      if (added) requests.push_back(build_request(endpoint, forms[i], credentials));
+      position_to_unique[i] = it->second;
+    }
     std::vector<HttpResponse> responses = transport_->perform_all(requests);
 
-    std::vector<Outcome> outcomes;
-    outcomes.reserve(forms.size());
-    for (std::size_t i = 0; i < forms.size(); ++i) {
-      if (i >= responses.size()) {  // a transport broke its contract; still answer every query
-        outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
+    std::vector<Outcome> unique_outcomes;
+    unique_outcomes.reserve(requests.size());
+    for (std::size_t u = 0; u < requests.size(); ++u) {
+      if (u >= responses.size()) {  // a transport broke its contract; still answer every query
+        unique_outcomes.push_back(QueryError{ErrorReason::kTransport, "transport returned no response", 0, ""});
         continue;
       }
-      const HttpResponse& response = responses[i];
+      const HttpResponse& response = responses[u];
       Outcome outcome = response.error != TransportError::kNone
                             ? Outcome(QueryError{reason_for(response.error), response.error_message, 0, ""})
                             : parse(response.status, response.body);
       if (auto* error = std::get_if<QueryError>(&outcome)) redact(error, credentials);
-      outcomes.push_back(std::move(outcome));
-      if (elapsed_seconds) (*elapsed_seconds)[i] = std::chrono::duration<double>(response.elapsed).count();
+      unique_outcomes.push_back(std::move(outcome));
+    }
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(forms.size());
+    for (std::size_t i = 0; i < forms.size(); ++i) {
+      const std::size_t u = position_to_unique[i];
+      outcomes.push_back(unique_outcomes[u]);
+      if (elapsed_seconds && u < responses.size()) {
+        (*elapsed_seconds)[i] = std::chrono::duration<double>(responses[u].elapsed).count();
+      }
     }
     return outcomes;
   } catch (const std::exception& e) {

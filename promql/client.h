@@ -41,8 +41,11 @@ struct ClientOptions {
 
 // Contract: query_all() sends every query at once as a form POST to /api/v1/query
 // (query=<q>[&time=<at>]&timeout=<options.timeout>) and returns one outcome per query in the
-// same order; a batch costs the slowest query, not the sum. It never throws. Credentials are
-// never part of an error message.
+// same order; a batch costs the slowest query, not the sum. Identical queries in one batch (the
+// same text at the same time, or over the same range and step) are sent once: every position
+// that holds one gets a copy of that one answer (and its elapsed time), so rules sharing a
+// baseline, a min_samples or an slo window cost Prometheus one query per tick. It never throws.
+// Credentials are never part of an error message.
 class Client {
  public:
   Client(ClientOptions options, std::shared_ptr<HttpTransport> transport);

@@ -53,7 +53,7 @@ std::string history_name(const RuleTimeline& rule, const promql::StepGrid& grid)
 }  // namespace
 
 BacktestReplay::BacktestReplay(const Config& config, promql::StepGrid grid)
-    : config_(config), grid_(grid), queries_(config.rules), machine_(config.dry_run) {
+    : config_(config), grid_(grid), queries_(rule_queries_for(config)), machine_(config.dry_run) {
   judges_.reserve(config.rules.size());
   trackers_.reserve(config.rules.size());
   for (const auto& rule : config.rules) {

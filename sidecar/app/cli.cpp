@@ -14,6 +14,8 @@
 #include <sstream>
 #include <cmath>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "common/duration.h"
@@ -144,14 +146,49 @@ void print_summary(const LoadedConfig& loaded) {
   }
 }
 
+// use_recording_rules: the recorded series must be there wherever the expression has data (else
+// the rule file is not loaded, not evaluated yet, or stale), and the expression's series must stay
+// distinct once the recording rule replaces their metric name. Prints what is wrong; false then.
+bool check_recorded(const RuleQueries& queries, const std::vector<promql::QueryOutcome>& recorded,
+                    promql::Client& client, const Config& c) {
+  std::vector<std::string> expressions;
+  for (std::size_t i = 0; i < queries.size(); ++i) expressions.push_back(queries.expression_of(i));
+  const auto raw = client.query_all(expressions);
+  bool ok = true;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const std::string label = "query " + c.rules[queries.rule_of(i)].name + " " + queries.key_of(i);
+    const auto* expression = std::get_if<promql::QueryData>(&raw[i]);
+    const auto* series = std::get_if<promql::QueryData>(&recorded[i]);
+    if (!expression || !series) continue;  // the error is printed with the recorded answer below
+    std::set<std::map<std::string, std::string>> distinct;
+    for (auto s : expression->samples) {
+      s.labels.erase("__name__");
+      distinct.insert(std::move(s.labels));
+    }
+    if (distinct.size() != expression->samples.size()) {
+      std::cout << label << ": cannot be recorded: its series differ only in their metric name, which the recording "
+                << "rule replaces with " << kRecordedMetric << " (aggregate or relabel them in the query)\n";
+      ok = false;
+    }
+    if (series->samples.empty() && !expression->samples.empty()) {
+      std::cout << label << ": no recorded series " << queries.queries()[i] << " while the expression has "
+                << expression->samples.size() << " series: load `rollback-sidecar rules --config " << c.source_path
+                << "` into Prometheus (and wait one evaluation_interval) before use_recording_rules: true\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 // Runs each query once and probes each actuator and notifier. Any query error or probe failure
 // is invalid.
 bool check_online(LoadedConfig& loaded, Env& env) {
   const Config& c = loaded.config;
   promql::Client client(c.prometheus, env.make_http());
-  const RuleQueries queries(c.rules);
+  const RuleQueries queries = rule_queries_for(c);
   auto outcomes = client.query_all(queries.queries());
   bool ok = true;
+  if (queries.source() == QuerySource::kRecordedSeries) ok = check_recorded(queries, outcomes, client, c);
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const RuleConfig& r = c.rules[queries.rule_of(i)];
     const RuleQueries::Kind kind = queries.kind_of(i);

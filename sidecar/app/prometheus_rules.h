@@ -15,6 +15,11 @@ namespace rs::sidecar {
 //   labels: severity, rule, deployment, stage, action
 //   annotations: summary, description (with {{ $value }}), query
 // in one group named "rollback-sidecar-<deployment>" evaluated every evaluation_interval.
+// With `use_recording_rules: true`, a second group "rollback-sidecar-<deployment>-queries" (same
+// interval) records every query the sidecar evaluates as rollback_sidecar:slot_value with the
+// labels rollback_sidecar_deployment, rollback_sidecar_rule and rollback_sidecar_slot
+// (sidecar/config/recorded_series.h), each distinct query once (under the first rule and slot
+// that hold it): the series the sidecar then queries (sidecar/core/rule_queries.h).
 std::string render_prometheus_rules(const Config& config);
 
 std::string alert_name_for(const std::string& rule_name);  // "error-rate" -> "ErrorRate"

@@ -100,7 +100,7 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
   Scheduler::Retime retime;
   if (p.config.evaluation_alignment == EvaluationAlignment::kScrape) {
     p.aligner =
-        std::make_unique<ScrapeAligner>(p.config, RuleQueries(p.config.rules).queries(), p.client, p.clock, p.metrics);
+        std::make_unique<ScrapeAligner>(p.config, rule_queries_for(p.config).queries(), p.client, p.clock, p.metrics);
     p.engine.set_alignment_source([&p] { return p.aligner->view(); });
     retime = [&p](MonoTime now, MonoTime next) {
       std::optional<MonoTime> moved = p.aligner->next_tick(now, next);

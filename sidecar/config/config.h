@@ -138,6 +138,10 @@ struct Config {
   RollbackConfig rollback;
   std::string state_file;  // "" = no persistence (a warning is logged at startup)
   bool dry_run = false;
+  // Query the series `rollback-sidecar rules` records for each query slot instead of the
+  // expressions (sidecar/core/rule_queries.h): one cheap selector per slot for Prometheus, at up to
+  // one rule-group interval of lag.
+  bool use_recording_rules = false;
   ApiConfig api;
   AlertsConfig alerts;
   CloudWatchConfig cloudwatch;

@@ -1,4 +1,4 @@
-// listen, evaluation_interval, evaluation_alignment, dry_run: how this sidecar runs.
+// listen, evaluation_interval, evaluation_alignment, dry_run, use_recording_rules: how this sidecar runs.
 #include "sidecar/config/loaders.h"
 
 namespace rs::sidecar::config_internal {
@@ -43,6 +43,7 @@ void load_runtime(LoadContext& c) {
     c.top.error("evaluation_alignment", quote_clipped(alignment) + " is not an alignment (scrape or fixed)");
   }
   cfg.dry_run = c.top.boolean("dry_run", false);
+  cfg.use_recording_rules = c.top.boolean("use_recording_rules", false);
 }
 
 }  // namespace rs::sidecar::config_internal

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "sidecar/config/loaders.h"
+#include "sidecar/config/recorded_series.h"
 
 namespace rs::sidecar::config_internal {
 namespace {
@@ -131,9 +132,38 @@ void check_exposed_listen(LoadContext& c, Errors& warnings) {
   }
 }
 
+// use_recording_rules: every query slot is read from the series a recording rule writes for it
+// (recorded_series.h). A query whose series carry the labels that recording sets cannot be
+// recorded faithfully: refused, naming the query's key.
+void check_recordable(LoadContext& c) {
+  if (!c.config.use_recording_rules) return;
+  auto check = [&](const std::string& path, int line, const std::string& query) {
+    const std::string why = unrecordable_reason(query);
+    if (!why.empty()) {
+      c.errors.push_back(ConfigError{path, line, "cannot be recorded with use_recording_rules: true: " + why});
+    }
+  };
+  for (std::size_t i = 0; i < c.config.rules.size(); ++i) {
+    const RuleConfig& r = c.config.rules[i];
+    const std::string path = "rules[" + std::to_string(i) + "]";
+    if (r.test) {
+      for (int q = 0; q < 4; ++q) {
+        check(path + ".test." + test_counter_key(r.test->type, q), r.line, r.test->queries[q]);
+      }
+    } else if (r.slo) {
+      check(path + ".query", r.line, r.slo->windows.front().long_query);  // the windows differ only in length
+    } else {
+      check(path + ".query", r.line, r.query);
+    }
+    if (r.baseline) check(path + ".baseline.query", r.line, r.baseline->query);
+    if (r.min_samples) check(path + ".min_samples.query", r.line, r.min_samples->query);
+  }
+}
+
 }  // namespace
 
 void validate(LoadContext& c, Errors& warnings) {
+  check_recordable(c);
   check_promotion_actuators(c);
   check_actuators_for_rollback_rules(c);
   check_alerts_need_the_api_token(c);

@@ -84,7 +84,7 @@ Engine::Engine(const Config& config, std::vector<actuators::Actuator*> actuators
       executor_(actuators, config.rollback, *env.clock, metrics.actuator_call_counter()),
       machine_(config.dry_run),
       promotion_(config.promotion.steps, config.promotion.step_duration),
-      queries_(config.rules),
+      queries_(rule_queries_for(config)),
       queries_verifying_(with_verification(queries_.queries(), config.rollback.verify.condition.query)),
       last_warnings_(queries_.size()),
       last_errors_(queries_.size()),

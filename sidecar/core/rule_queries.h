@@ -1,20 +1,38 @@
 // The queries one evaluation sends for the rules, as one flat list for Client::query_all (one
 // concurrent batch), and where each rule's answers sit in it: every rule's own query first, in
 // config order (rule i's at index i; for a rule with `test`, its first counter query), then each
-// `baseline`, `min_samples` and remaining test counter query after them.
+// `baseline`, `min_samples` and remaining test counter query after them. Several slots may hold
+// the same query (rules sharing a baseline): Client::query_all sends it once per batch.
+//
+// With `use_recording_rules: true` each slot's query is the series `rollback-sidecar rules`
+// records for it (recorded_series.h) instead of the expression; the slots, their order and
+// how their answers reduce stay the same, so the judges cannot tell the two apart (the
+// recorded series keep the expression's own labels, so several series still reduce as before).
+// An expression several slots hold is recorded once, under the labels of the first slot (in slot
+// order) that holds it, and every slot holding it reads that series: Prometheus evaluates it once
+// per interval and the sidecar's batch still merges it.
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "sidecar/config/config.h"
+#include "sidecar/config/recorded_series.h"
 #include "sidecar/policy/rule.h"
 #include "sidecar/policy/rule_judge.h"
 
 namespace rs::sidecar {
+
+// Where a slot's answer comes from.
+enum class QuerySource {
+  kExpressions,     // the rule's PromQL, evaluated by Prometheus at every tick
+  kRecordedSeries,  // the series a Prometheus recording rule writes for that PromQL (use_recording_rules)
+};
 
 class RuleQueries {
  public:
@@ -29,10 +47,22 @@ class RuleQueries {
     std::vector<std::pair<std::size_t, std::size_t>> slo;  // per SloSpec::windows entry: long, short
   };
 
-  explicit RuleQueries(const std::vector<RuleConfig>& rules);
+  // `deployment` names the recorded series (kRecordedSeries only).
+  explicit RuleQueries(const std::vector<RuleConfig>& rules, QuerySource source = QuerySource::kExpressions,
+                       const std::string& deployment = "");
 
-  // Every rule query, in slot order; the caller may append its own after them.
+  // Every rule query as sent, in slot order; the caller may append its own after them.
   const std::vector<std::string>& queries() const { return queries_; }
+  // The slot's PromQL expression (what a recording rule records; == queries()[slot] with kExpressions).
+  const std::string& expression_of(std::size_t slot) const { return expressions_[slot]; }
+  // The slot's rollback_sidecar_slot label value, unique within its rule unless two slots hold the
+  // same expression: "query", "baseline", "min_samples", "canary_errors", ..., "slo_1h" (an slo
+  // window's query depends only on the window's length, so two pairs sharing a length share it).
+  const std::string& key_of(std::size_t slot) const { return keys_[slot]; }
+  // True for the first slot holding its expression: the rule file records the expression under
+  // this slot's rule and key, and the later slots holding it read that series.
+  bool records(std::size_t slot) const { return records_[slot]; }
+  QuerySource source() const { return source_; }
   const Slots& of_rule(std::size_t rule) const { return slots_[rule]; }
   std::size_t rule_of(std::size_t slot) const { return rule_[slot]; }
   Kind kind_of(std::size_t slot) const { return kind_[slot]; }
@@ -73,13 +103,24 @@ class RuleQueries {
   std::size_t size() const { return queries_.size(); }
 
  private:
-  std::size_t add(std::string query, std::size_t rule, Kind kind, const char* name);
+  std::size_t add(std::string query, std::size_t rule, const std::string& rule_name, Kind kind, const char* name,
+                  std::string key);
 
+  QuerySource source_;
+  std::string deployment_;
   std::vector<std::string> queries_;
-  std::vector<std::size_t> rule_;  // per slot: the rule it belongs to
-  std::vector<Kind> kind_;         // per slot
-  std::vector<const char*> name_;  // per slot
-  std::vector<Slots> slots_;       // per rule
+  std::vector<std::string> expressions_;            // per slot
+  std::vector<std::string> keys_;                   // per slot
+  std::vector<bool> records_;                       // per slot
+  std::map<std::string, std::string> recorded_as_;  // expression -> the selector of its first slot
+  std::vector<std::size_t> rule_;                   // per slot: the rule it belongs to
+  std::vector<Kind> kind_;                          // per slot
+  std::vector<const char*> name_;                   // per slot
+  std::vector<Slots> slots_;                        // per rule
 };
+
+// The slots of the config's rules, from the source its `use_recording_rules` picks: what the
+// engine, `check --online`, `gate` and `backtest` query.
+RuleQueries rule_queries_for(const Config& config);
 
 }  // namespace rs::sidecar

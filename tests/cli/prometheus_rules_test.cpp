@@ -2,10 +2,13 @@
 // interval) at which the sidecar decides, on the same data.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "tests/cli/cli_support.h"
@@ -175,5 +178,116 @@ TEST(PrometheusRules, JudgedRulesExportTheirConditionsAndPromtoolFiresThemOnTheR
   status = test.wait_exit(30s);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("test.log")) << rules;
 }
+// use_recording_rules: a second group records every query slot (rule queries, baseline,
+// min_samples, each test counter, each slo window length) as rollback_sidecar:slot_value with the
+// deployment, rule and slot labels added to the expression's own labels; promtool accepts it and
+// `promtool test rules` shows the recorded samples keep the series' labels (several series stay
+// several: the sidecar reduces them as before).
+TEST(PrometheusRules, UseRecordingRulesAddsOneRecordingRulePerQuerySlot) {
+  TempDir dir;
+  write_file(dir.file("sidecar.yml"),
+             "prometheus: {url: 'http://127.0.0.1:9'}\n"
+             "use_recording_rules: true\n"
+             "evaluation_interval: 1m\n"
+             "deployment: {name: shop, stage: prod, strategy: canary, vars: {canary: v2, stable: v1}}\n"
+             "dry_run: true\n"
+             "rules:\n"
+             "  - {name: vs-stable, query: 'err{version=\"{{canary}}\"}', above: 0.01,\n"
+             "     baseline: {query: 'err{version=\"{{stable}}\"}', max_ratio: 2},\n"
+             "     min_samples: {query: 'sum(req{version=\"{{canary}}\"})', at_least: 100}}\n"
+             "  - {name: budget, query: 'ratio{window=\"{{window}}\"}', slo: {objective: 0.999,\n"
+             "     windows: [{long: 1h, short: 5m, budget_share: 0.02}, {long: 6h, short: 1h, budget_share: 0.05}]}}\n"
+             "  - name: seq\n"
+             "    test: {type: sequential-binomial, canary_errors: 'sum(e)', canary_total: 'sum(t)',\n"
+             "           baseline_errors: 'sum(be)', baseline_total: 'sum(bt)'}\n");
+  const std::string rules_path = dir.file("rules.yml");
+  Process generate({kBinary, "rules", "--config", dir.file("sidecar.yml")}, rules_path);
+  int status = generate.wait_exit(10s);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(rules_path);
+  const std::string rules = read_file(rules_path);
+  const YAML::Node doc = YAML::Load(rules);
+  ASSERT_EQ(doc["groups"].size(), 2u) << rules;
+  const YAML::Node group = doc["groups"][1];
+  EXPECT_EQ(group["name"].as<std::string>(), "rollback-sidecar-shop-queries");
+  EXPECT_EQ(group["interval"].as<std::string>(), "1m") << "evaluated as often as the sidecar evaluates";
+  std::vector<std::string> slots;
+  for (const auto& r : group["rules"]) {
+    EXPECT_EQ(r["record"].as<std::string>(), "rollback_sidecar:slot_value");
+    EXPECT_EQ(r["labels"]["rollback_sidecar_deployment"].as<std::string>(), "shop");
+    slots.push_back(r["labels"]["rollback_sidecar_rule"].as<std::string>() + "/" +
+                    r["labels"]["rollback_sidecar_slot"].as<std::string>() + " = " + r["expr"].as<std::string>());
+  }
+  // The slo's 1h window serves both pairs (long of the first, short of the second): recorded once.
+  EXPECT_EQ(slots, (std::vector<std::string>{
+                       "vs-stable/query = err{version=\"v2\"}",
+                       "budget/slo_1h = ratio{window=\"1h\"}",
+                       "seq/canary_errors = sum(e)",
+                       "vs-stable/baseline = err{version=\"v1\"}",
+                       "vs-stable/min_samples = sum(req{version=\"v2\"})",
+                       "budget/slo_5m = ratio{window=\"5m\"}",
+                       "budget/slo_6h = ratio{window=\"6h\"}",
+                       "seq/canary_total = sum(t)",
+                       "seq/baseline_errors = sum(be)",
+                       "seq/baseline_total = sum(bt)",
+                   }))
+      << rules;
+
+  write_file(dir.file("test.yml"),
+             "rule_files: [rules.yml]\n"
+             "evaluation_interval: 1m\n"
+             "tests:\n"
+             "  - interval: 1m\n"
+             "    input_series:\n"
+             "      - {series: 'err{version=\"v2\",instance=\"a\"}', values: '0.5 0.5'}\n"
+             "      - {series: 'err{version=\"v2\",instance=\"b\"}', values: '0.25 0.25'}\n"
+             "    promql_expr_test:\n"
+             "      - expr: "
+             "'rollback_sidecar:slot_value{rollback_sidecar_rule=\"vs-stable\",rollback_sidecar_slot=\"query\"}'\n"
+             "        eval_time: 1m\n"
+             "        exp_samples:\n"
+             "          - {labels: "
+             "'rollback_sidecar:slot_value{instance=\"a\",version=\"v2\",rollback_sidecar_deployment=\"shop\","
+             "rollback_sidecar_rule=\"vs-stable\",rollback_sidecar_slot=\"query\"}', value: 0.5}\n"
+             "          - {labels: "
+             "'rollback_sidecar:slot_value{instance=\"b\",version=\"v2\",rollback_sidecar_deployment=\"shop\","
+             "rollback_sidecar_rule=\"vs-stable\",rollback_sidecar_slot=\"query\"}', value: 0.25}\n");
+  const std::string promtool = find_binary("promtool");
+  ASSERT_FALSE(promtool.empty());
+  Process check({promtool, "check", "rules", rules_path}, dir.file("check.log"));
+  status = check.wait_exit(20s);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("check.log")) << rules;
+  Process test({promtool, "test", "rules", dir.file("test.yml")}, dir.file("test.log"), {}, dir.path());
+  status = test.wait_exit(30s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("test.log")) << rules;
+}
+
+// A query whose series already carry a label the recording adds cannot be recorded faithfully:
+// `check` refuses it, naming the key and line; without use_recording_rules it is fine.
+TEST(PrometheusRules, AQueryNamingARecordingLabelIsRefusedWithUseRecordingRules) {
+  TempDir dir;
+  const std::string body =
+      "prometheus: {url: 'http://127.0.0.1:9'}\n"
+      "evaluation_interval: 1m\n"
+      "deployment: {name: shop, stage: prod, strategy: canary}\n"
+      "dry_run: true\n"
+      "rules:\n"
+      "  - {name: ok, query: 'max(rollback_sidecar_rule_value)', above: 1}\n"
+      "  - {name: meta, query: 'sum by (rollback_sidecar_rule) (x)', above: 1}\n";
+  write_file(dir.file("plain.yml"), body);
+  write_file(dir.file("recorded.yml"), "use_recording_rules: true\n" + body);
+  Process plain({kBinary, "check", "--config", dir.file("plain.yml")}, dir.file("plain.log"));
+  int status = plain.wait_exit(10s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("plain.log"));
+  Process recorded({kBinary, "check", "--config", dir.file("recorded.yml")}, dir.file("recorded.log"));
+  status = recorded.wait_exit(10s);
+  const std::string out = read_file(dir.file("recorded.log"));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find(dir.file("recorded.yml") + ":8: rules[1].query: cannot be recorded with use_recording_rules: "
+                                                "true: it names rollback_sidecar_rule"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("rules[0]"), std::string::npos) << "rollback_sidecar_rule_value is another name:\n" << out;
+}
+
 }  // namespace
 }  // namespace rs::testing

@@ -322,10 +322,15 @@ void PrometheusServer::start() {
                                std::to_string(status) + "):\n" + tail(read_file(dir_.file("backfill.log"))));
     }
   }
-  launch({bin, "--config.file=" + dir_.file("prometheus.yml"), "--storage.tsdb.path=" + dir_.file("data"),
-          "--web.listen-address=127.0.0.1:" + std::to_string(port()),
-          "--storage.tsdb.retention.time=" + options_.retention, "--log.level=warn", "--web.enable-lifecycle"},
-         "/-/ready", 30s);
+  std::vector<std::string> argv{bin,
+                                "--config.file=" + dir_.file("prometheus.yml"),
+                                "--storage.tsdb.path=" + dir_.file("data"),
+                                "--web.listen-address=127.0.0.1:" + std::to_string(port()),
+                                "--storage.tsdb.retention.time=" + options_.retention,
+                                "--log.level=warn",
+                                "--web.enable-lifecycle"};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  launch(argv, "/-/ready", 30s);
 }
 
 void VictoriaMetricsServer::start() {

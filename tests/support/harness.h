@@ -105,7 +105,8 @@ class ScrapingServer {
     // the storage as blocks with `promtool tsdb create-blocks-from openmetrics` before start, so
     // range queries see this history. Retention counts back from the newest block, not from now.
     std::string openmetrics_history;
-    std::string retention = "1h";  // Prometheus only: --storage.tsdb.retention.time
+    std::string retention = "1h";         // Prometheus only: --storage.tsdb.retention.time
+    std::vector<std::string> extra_args;  // Prometheus only: more flags, e.g. --web.max-connections=4096
   };
   ScrapingServer(Options options, std::string name);
   virtual ~ScrapingServer();
@@ -114,7 +115,8 @@ class ScrapingServer {
   virtual void start() = 0;  // bounded wait for readiness; throws with the log tail on failure
   void stop();
   bool running() const { return process_ != nullptr; }
-  const std::string& name() const { return name_; }  // "Prometheus", "VictoriaMetrics"
+  pid_t pid() const { return process_ ? process_->pid() : -1; }  // for /proc readers (benchmarks)
+  const std::string& name() const { return name_; }              // "Prometheus", "VictoriaMetrics"
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Instant query; returns the first sample's value as text or "" (for test polling).

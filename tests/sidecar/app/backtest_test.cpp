@@ -7,12 +7,16 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sidecar/app/backtest_command.h"
 #include "sidecar/config/config.h"
+#include "tests/fakes/env.h"
+#include "tests/fakes/prometheus.h"
 
 namespace rs::sidecar {
 namespace {
@@ -414,6 +418,29 @@ TEST(BacktestReplay, SloBurnRateRuleJudgesEachWindowPair) {
   const auto json = backtest_json(report, loaded.config);
   EXPECT_EQ(json["decisions"][0]["evidence"]["queries"]["slo long window"], "error_ratio_10m");
   EXPECT_EQ(json["decisions"][0]["evidence"]["queries"]["slo short window"], "error_ratio_1m");
+}
+
+// The backtest fetches history through Client::query_range_all: a query several rules share is
+// fetched once per piece, and every rule that holds it is judged with it.
+TEST(BacktestHistory, QueriesSharedByRulesAreFetchedOncePerPiece) {
+  const LoadedConfig loaded = load(
+      "  - {name: a, query: 'shared', above: 0.5}\n"
+      "  - {name: b, query: 'shared', above: 0.1, baseline: {query: 'base', max_ratio: 2}}\n"
+      "  - {name: c, query: 'other', above: 1, baseline: {query: 'base', max_ratio: 2}}\n");
+  auto prometheus = std::make_shared<fakes::CountingPrometheus>(0.2);
+  promql::Client client(loaded.config.prometheus, prometheus);
+  fakes::ManualClock clock;
+  const promql::StepGrid grid{kStart, kStep, 40};
+  const BacktestRun run = replay_history(loaded.config, grid, client, clock, 20);  // two pieces of 20
+  ASSERT_EQ(run.exit_code, kBacktestRan) << run.error;
+  EXPECT_EQ(prometheus->counts(), (std::map<std::string, int>{{"base", 2}, {"other", 2}, {"shared", 2}}))
+      << "5 slots, 3 distinct range queries, 2 pieces";
+  ASSERT_TRUE(run.report);
+  ASSERT_EQ(run.report->rules.size(), 3u);
+  for (const auto& timeline : run.report->rules) {
+    EXPECT_EQ(seconds_in(timeline, RuleState::kOk), 40 * kStep / 1000) << timeline.rule;
+    EXPECT_EQ(timeline.evaluations_without_history, 0) << timeline.rule;
+  }
 }
 
 TEST(BacktestTime, RfcAndUnixSecondsAndGarbage) {

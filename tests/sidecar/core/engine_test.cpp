@@ -975,6 +975,39 @@ TEST_F(EngineTest, ABaselineBreachNeedsBothTheRatioAndTheDifferenceExceeded) {
 }
 
 // No data from the baseline query is no data for the rule: its `missing` decides.
+// Rules sharing a baseline and a min_samples query (and a rule query): Prometheus is asked each
+// distinct query once per tick, every rule still judges with the shared answers, and each rule
+// still counts a query time for each of its slots.
+TEST_F(EngineTest, QueriesSharedByRulesAreSentOncePerTickAndEachRuleJudgesWithThem) {
+  Options o;
+  o.errors_rule =
+      "{name: errors, query: canary_errors, above: 0.05, for: 0s, baseline: {query: stable_errors, max_ratio: 2},"
+      " min_samples: {query: canary_requests, at_least: 10}}\n"
+      "  - {name: errors-strict, query: canary_errors, above: 0.01, for: 10s,"
+      " baseline: {query: stable_errors, max_ratio: 1.5}, min_samples: {query: canary_requests, at_least: 10}}";
+  ASSERT_TRUE(start(o).engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("canary_errors", "0.04");
+  prometheus_->value("stable_errors", "0.01");
+  prometheus_->value("canary_requests", "100");
+  tick();
+  std::map<std::string, int> sent;
+  for (const auto& q : prometheus_->queries) ++sent[q];
+  EXPECT_EQ(sent, (std::map<std::string, int>{
+                      {"canary_errors", 1}, {"canary_requests", 1}, {"stable_errors", 1}, {"throughput", 1}}))
+      << "7 slots, 4 distinct queries";
+
+  const nlohmann::json errors = sidecar_->rule_status("errors");
+  EXPECT_EQ(errors["state"], "ok") << "0.04 is under the floor 0.05\n" << errors.dump(2);
+  const nlohmann::json strict = sidecar_->rule_status("errors-strict");
+  EXPECT_EQ(strict["state"], "pending") << "0.04 > 0.01 and > 1.5 x 0.01 with 100 samples\n" << strict.dump(2);
+  EXPECT_EQ(strict["evidence"]["baseline"], 0.01) << strict.dump(2);
+  const Sidecar& s = *sidecar_;
+  EXPECT_EQ(s.metric("rollback_sidecar_query_duration_seconds_count", {{"rule", "errors"}}), 3);
+  EXPECT_EQ(s.metric("rollback_sidecar_query_duration_seconds_count", {{"rule", "errors-strict"}}), 3);
+  EXPECT_EQ(s.metric("rollback_sidecar_query_duration_seconds_count", {{"rule", "throughput"}}), 1);
+}
+
 TEST_F(EngineTest, BaselineNoDataIsTheRulesMissing) {
   Options o;
   o.errors_rule =

@@ -102,8 +102,11 @@ Sidecar::Sidecar(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {
     p.aligner =
         std::make_unique<ScrapeAligner>(p.config, rule_queries_for(p.config).queries(), p.client, p.clock, p.metrics);
     p.engine.set_alignment_source([&p] { return p.aligner->view(); });
-    retime = [&p](MonoTime now, MonoTime next) {
+    retime = [&p](MonoTime now, MonoTime next) -> std::optional<MonoTime> {
       std::optional<MonoTime> moved = p.aligner->next_tick(now, next);
+      // Moving the grid earlier while a rule's `for` or `delay` runs would make it measure short
+      // at the evaluation where it is due, and cost a whole interval: such moves wait.
+      if (moved && *moved < next && p.engine.timing_a_rule()) return std::nullopt;
       if (moved) p.engine.restart_grid();
       return moved;
     };

@@ -206,6 +206,13 @@ DeploymentState Engine::state() const {
   return machine_.state();
 }
 
+bool Engine::timing_a_rule() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(trackers_.begin(), trackers_.end(), [](const RuleTracker& t) {
+    return t.status().state == RuleState::kPending || t.status().state == RuleState::kFiring;
+  });
+}
+
 Observation Engine::read_answer(std::size_t slot, const promql::QueryOutcome& outcome) {
   const RuleConfig& rule = config_.rules[queries_.rule_of(slot)];
   // "rule errors: query failed", "rule errors: baseline query failed", ...

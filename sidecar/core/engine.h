@@ -136,6 +136,8 @@ class Engine {
   std::optional<Freeze> freeze() const;
   bool ready() const { return ready_.load(); }  // true after the first complete evaluation
   DeploymentState state() const;
+  // Whether a rule is pending or firing: its `for` or `delay` is being measured in time.
+  bool timing_a_rule() const;
   std::optional<Decision> last_decision() const;  // the latest decision, as persisted
   // Write health of the state file; the records (audit, incidents, outbox) report here too, and
   // /readyz answers 503 while any of them fails.

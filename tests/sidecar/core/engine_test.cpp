@@ -256,6 +256,23 @@ TEST_F(EngineTest, ABreachLastingTheWholeForRollsBackExactlyOnce) {
   EXPECT_DOUBLE_EQ(s.metric("rollback_sidecar_detection_seconds_sum"), 2.0) << "first breach at t=0, decision at t=2";
 }
 
+// Scrape alignment must not move the evaluation grid earlier while a rule's `for` is measured in
+// time (sidecar.cpp asks this before every move).
+TEST_F(EngineTest, TimingARuleIsTrueWhileARuleIsPendingOrFiring) {
+  ASSERT_TRUE(start().engine);
+  prometheus_->value("throughput", "50");
+  prometheus_->value("errors", "0.0");
+  tick();
+  EXPECT_FALSE(engine().timing_a_rule());
+  prometheus_->value("errors", "0.2");
+  tick();
+  EXPECT_EQ(state(), "pending");
+  EXPECT_TRUE(engine().timing_a_rule());
+  prometheus_->value("errors", "0.0");
+  tick();
+  EXPECT_FALSE(engine().timing_a_rule());
+}
+
 TEST_F(EngineTest, QueriesAreRenderedAndPinnedToTheEvaluationTime) {
   ASSERT_TRUE(start().engine);
   prometheus_->value("throughput", "50");

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/harness.h"
+
 namespace rs {
 namespace {
 
@@ -32,15 +34,7 @@ class ScriptedServer {
   };
 
   explicit ScriptedServer(std::vector<Reply> replies) : replies_(std::move(replies)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    listen(listen_fd_, 8);
+    listen_fd_ = rs::testing::listen_loopback(&port_);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedServer() {

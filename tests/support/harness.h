@@ -39,6 +39,9 @@ int free_port();
 // A TCP connection to 127.0.0.1:port (blocking, close-on-exec), or -1 with errno set.
 int connect_loopback(int port);
 
+// A listening socket on 127.0.0.1 at a free port (close-on-exec; *port receives it), or -1.
+int listen_loopback(int* port, int backlog = 8);
+
 void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);  // "" when missing
 

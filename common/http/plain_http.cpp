@@ -464,7 +464,6 @@ std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<Http
     x.started = Clock::now();
     x.deadline = x.started + std::max(std::chrono::milliseconds(1), requests[i].timeout);
     if (!parse_http_url(requests[i].url, &x.target)) {
-      x.request = &requests[i];
       x.fail(TransportError::kOther, "not a plain http:// URL");
       continue;
     }

@@ -37,6 +37,13 @@ class ScrapedPrometheus : public HttpTransport {
     for (const auto& request : requests) {
       ++queries;
       last_body = request.body;
+      if (down) {
+        HttpResponse refused;
+        refused.error = TransportError::kConnect;
+        refused.error_message = "connect to 127.0.0.1 port 9090: Connection refused";
+        out.push_back(refused);
+        continue;
+      }
       std::int64_t visible = unix_ms(clock_.wall()) - lag_ms_;
       if (stopped_at) visible = std::min(visible, *stopped_at);
       const std::int64_t newest = visible - (((visible - phase_ms_) % 1000) + 1000) % 1000;
@@ -49,6 +56,7 @@ class ScrapedPrometheus : public HttpTransport {
     return out;
   }
   int queries = 0;
+  bool down = false;  // every query is refused, as by a stopped Prometheus
   std::string last_body;
   std::optional<std::int64_t> stopped_at;
 
@@ -142,6 +150,29 @@ TEST(ScrapeAligner, LateSamplesAreWaitedForAtMostAQuarterIntervalThenCountedAsMi
   EXPECT_GE(rig.prometheus->queries - before, 40) << "polled every 5 ms";
   EXPECT_NE(rig.metrics.serialize().find(R"(rollback_sidecar_alignment_waits_total{result="missed"} 1)"),
             std::string::npos);
+}
+
+// Prometheus down: the timestamp query fails, so the aligner learns nothing, never waits (no poll
+// storm against a server that is not there) and leaves the grid alone; the rules' own queries
+// report the outage.
+TEST(ScrapeAligner, PrometheusDownMeansNoWaitsNoMovesAndLearningResumesWhenItReturns) {
+  Rig rig;
+  rig.prometheus->down = true;
+  ScrapeAligner aligner(rig.config, {R"(up{job="a"})"}, rig.client, rig.clock, rig.metrics);
+  for (int i = 0; i < 5; ++i) {
+    aligner.before_evaluation();
+    rig.clock.advance(1000ms);
+  }
+  EXPECT_EQ(rig.prometheus->queries, 5) << "one failed query per evaluation, no polling";
+  EXPECT_EQ(aligner.view().state, AlignmentState::kLearning);
+  EXPECT_EQ(aligner.view().waits + aligner.view().misses, 0u);
+  EXPECT_FALSE(aligner.next_tick(rig.clock.mono(), rig.clock.mono() + 1000ms));
+  rig.prometheus->down = false;
+  for (int i = 0; i < 3; ++i) {
+    aligner.before_evaluation();
+    rig.clock.advance(1000ms);
+  }
+  EXPECT_EQ(aligner.view().state, AlignmentState::kAligned);
 }
 
 TEST(ScrapeAligner, WithoutSelectorsItSaysWhyAndNeverQueries) {

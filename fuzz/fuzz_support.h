@@ -45,13 +45,10 @@ class CannedTransport : public rs::HttpTransport {
   }
 };
 
-// One file per process under $TMPDIR (or /tmp), rewritten for every input.
-inline const std::string& scratch_path(const char* name) {
-  static const std::string path = [name] {
-    const char* dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/rs-fuzz-" + name + "-" + std::to_string(::getpid());
-  }();
-  return path;
+// One file per name and process under $TMPDIR (or /tmp), rewritten for every input.
+inline std::string scratch_path(const char* name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir && *dir ? dir : "/tmp") + "/rs-fuzz-" + name + "-" + std::to_string(::getpid());
 }
 
 inline void write_scratch(const std::string& path, const std::uint8_t* data, std::size_t size) {

@@ -49,28 +49,16 @@ YAML::Node named(const YAML::Node& list, const char* field, const std::string& n
   return YAML::Node();
 }
 
-// *retryable: only a kubeconfig that is not there yet (a volume still being mounted) may come
-// right; what it says, once read, stays wrong until someone edits it.
-bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
-  const std::string where = "kubeconfig " + s.kubeconfig;
-  std::string why;
-  bool missing = false;
-  // Capped: a kubeconfig that is /dev/zero or a FIFO is an error, not a hang or bad_alloc.
-  std::optional<std::string> text =
-      common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
-  if (!text) {
-    *error = "cannot read kubeconfig: " + why;
-    *retryable = missing;
-    return false;
-  }
-  *retryable = false;
-  if (const auto control = common::find_control_byte(*text)) {
+bool read_kubeconfig(const std::string& text, const std::string& path, const std::string& wanted_context, Cluster* c,
+                     std::string* error) {
+  const std::string where = "kubeconfig " + path;
+  if (const auto control = common::find_control_byte(text)) {
     *error = where + " is not valid YAML: " + control->describe() + " is a control character";
     return false;
   }
   YAML::Node root;
   try {
-    root = YAML::Load(*text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     // The parser's message names a line and column, never a value.
     *error = where + " is not valid YAML: " + e.what();
@@ -80,7 +68,7 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     *error = where + " is not a mapping";
     return false;
   }
-  const std::string context = s.context.empty() ? scalar(root, "current-context") : s.context;
+  const std::string context = wanted_context.empty() ? scalar(root, "current-context") : wanted_context;
   if (context.empty()) {
     *error = where + " has no current-context; set `context`";
     return false;
@@ -110,7 +98,7 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     }
     c->tls.ca_pem = *pem;
   } else {
-    c->tls.ca_file = relative_to(s.kubeconfig, scalar(cluster, "certificate-authority"));
+    c->tls.ca_file = relative_to(path, scalar(cluster, "certificate-authority"));
   }
   if (scalar(cluster, "insecure-skip-tls-verify") == "true") c->tls.insecure_skip_verify = true;
 
@@ -128,7 +116,7 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     }
   }
   c->token = scalar(user, "token");
-  c->token_file = relative_to(s.kubeconfig, scalar(user, "tokenFile"));
+  c->token_file = relative_to(path, scalar(user, "tokenFile"));
   for (auto [data_key, file_key, pem, file] :
        {std::make_tuple("client-certificate-data", "client-certificate", &c->tls.cert_pem, &c->tls.cert_file),
         std::make_tuple("client-key-data", "client-key", &c->tls.key_pem, &c->tls.key_file)}) {
@@ -140,7 +128,7 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
       }
       *pem = *decoded;
     } else {
-      *file = relative_to(s.kubeconfig, scalar(user, file_key));
+      *file = relative_to(path, scalar(user, file_key));
     }
   }
   const bool has_cert = !c->tls.cert_pem.empty() || !c->tls.cert_file.empty();
@@ -151,6 +139,38 @@ bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool cluster_from_kubeconfig(const std::string& text, const std::string& path, const std::string& wanted_context,
+                             Cluster* c, std::string* error) {
+  try {
+    return read_kubeconfig(text, path, wanted_context, c, error);
+  } catch (const YAML::Exception& e) {  // a shape the checks did not foresee: an error, never a crash
+    *error = "kubeconfig " + path + " has an unexpected shape: " + e.what();
+    return false;
+  }
+}
+
+namespace {
+
+// *retryable: only a kubeconfig that is not there yet (a volume still being mounted) may come
+// right; what it says, once read, stays wrong until someone edits it.
+bool load_kubeconfig(const ConnectionSettings& s, Cluster* c, std::string* error, bool* retryable) {
+  const std::string where = "kubeconfig " + s.kubeconfig;
+  std::string why;
+  bool missing = false;
+  // Capped: a kubeconfig that is /dev/zero or a FIFO is an error, not a hang or bad_alloc.
+  std::optional<std::string> text =
+      common::read_regular_file(s.kubeconfig, common::kMaxConfigFileBytes, &why, &missing);
+  if (!text) {
+    *error = "cannot read kubeconfig: " + why;
+    *retryable = missing;
+    return false;
+  }
+  *retryable = false;
+  return cluster_from_kubeconfig(*text, s.kubeconfig, s.context, c, error);
 }
 
 std::string status_text(long code) {
@@ -196,15 +216,7 @@ bool resolve_cluster(const ConnectionSettings& s, Cluster* c, std::string* error
   c->request_timeout = s.request_timeout;
   // Which keys go together (kubeconfig or api_server, context with kubeconfig, api_server's
   // scheme) is checked once, by the factories (a config error at load).
-  if (!s.kubeconfig.empty()) {
-    try {
-      return load_kubeconfig(s, c, error, retryable);
-    } catch (const YAML::Exception& e) {  // a shape the checks above did not foresee: an error, never a crash
-      *error = "kubeconfig " + s.kubeconfig + " has an unexpected shape: " + e.what();
-      *retryable = false;
-      return false;
-    }
-  }
+  if (!s.kubeconfig.empty()) return load_kubeconfig(s, c, error, retryable);
   if (!s.api_server.empty()) {
     c->server = s.api_server;
     c->token_file = s.token_file;

@@ -51,6 +51,12 @@ struct Cluster {
 bool resolve_cluster(const ConnectionSettings& settings, Cluster* cluster, std::string* error,
                      bool* retryable = nullptr);
 
+// The cluster a kubeconfig's text names (context `context`, or its current-context); `path` is
+// where it was read from (relative file paths in it are relative to that, messages name it).
+// What resolve_cluster() does with a kubeconfig after reading the file; false with *error.
+bool cluster_from_kubeconfig(const std::string& text, const std::string& path, const std::string& context,
+                             Cluster* cluster, std::string* error);
+
 // One API answer. describe() quotes a Status body's reason and message verbatim.
 struct Reply {
   rs::TransportError error = rs::TransportError::kNone;

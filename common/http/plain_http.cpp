@@ -17,9 +17,12 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "common/ascii.h"
 #include "common/base64.h"
+#include "common/http/http_response_reader.h"
 #include "common/secret_file.h"
 
 namespace rs {
@@ -28,16 +31,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxIdlePerHost = 8;
-constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-constexpr std::size_t kMaxHeaders = 200;
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool starts_with_icase(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && common::ascii_lower(s.substr(0, prefix.size())) == prefix;
 }
 
 struct Target {
@@ -141,8 +137,6 @@ void close_fd(int& fd) {
 // One request's way through the poll loop.
 struct Exchange {
   enum class Phase { kConnect, kSend, kReceive, kDone };
-  enum class Framing { kNone, kLength, kChunked, kUntilClose };
-  enum class Chunk { kSize, kData, kDataEnd, kTrailer };
 
   const HttpRequest* request = nullptr;
   HttpResponse response;
@@ -158,15 +152,9 @@ struct Exchange {
   std::string connect_error;
   std::string out;
   std::size_t sent = 0;
-  std::string in;  // received, not yet consumed
-  std::size_t received = 0;
-  bool headers_done = false;
-  bool close_after = false;
-  Framing framing = Framing::kNone;
-  std::size_t remaining = 0;  // kLength: body bytes still to come; kChunked/kData: of this chunk
-  Chunk chunk = Chunk::kSize;
-  std::string body;
+  std::optional<HttpResponseReader> reader;  // this attempt's response
 
+  std::size_t received() const { return reader ? reader->received() : 0; }
   void fail(TransportError error, const std::string& what) {
     response.error = error;
     std::string message = request->method + " " + request->url + ": " + what;
@@ -182,7 +170,7 @@ std::string request_bytes(const HttpRequest& r, const Target& t) {
   std::string out = r.method + " " + t.path + " HTTP/1.1\r\nHost: " + t.host_header + "\r\nAccept: */*\r\n";
   bool content_type = false;
   for (const auto& [name, value] : r.headers) {
-    if (lower(name) == "content-type") content_type = true;
+    if (common::ascii_lower(name) == "content-type") content_type = true;
     out += name + ": " + value + "\r\n";
   }
   if (r.basic_auth) {
@@ -196,164 +184,6 @@ std::string request_bytes(const HttpRequest& r, const Target& t) {
   out += "\r\n";
   if (has_body) out += r.body;
   return out;
-}
-
-// Parses the status line and headers once complete; false when the head is malformed (then
-// `x` has failed).
-bool parse_head(Exchange& x) {
-  while (!x.headers_done) {
-    const std::size_t end = x.in.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (x.in.size() > kMaxHeaderBytes) {
-        x.fail(TransportError::kOther, "response headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes");
-        return false;
-      }
-      return true;
-    }
-    const std::string head = x.in.substr(0, end);
-    x.in.erase(0, end + 4);
-    const std::size_t line_end = head.find("\r\n");
-    const std::string status_line = head.substr(0, line_end);
-    if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12 || status_line[8] != ' ') {
-      x.fail(TransportError::kOther, "not an HTTP/1.x response");
-      return false;
-    }
-    const long status = std::strtol(status_line.c_str() + 9, nullptr, 10);
-    if (status < 100 || status > 999) {
-      x.fail(TransportError::kOther, "bad HTTP status line");
-      return false;
-    }
-    if (status < 200) continue;  // 100 Continue and other interim responses
-    x.response.status = status;
-    x.response.headers.clear();
-    x.close_after = status_line.compare(0, 8, "HTTP/1.0") == 0;
-    std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    std::optional<std::size_t> length;
-    bool chunked = false;
-    while (pos < head.size()) {
-      std::size_t next = head.find("\r\n", pos);
-      if (next == std::string::npos) next = head.size();
-      const std::string line = head.substr(pos, next - pos);
-      pos = next + 2;
-      const std::size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      const std::string name = line.substr(0, colon);
-      const std::size_t vs = line.find_first_not_of(" \t", colon + 1);
-      const std::size_t ve = line.find_last_not_of(" \t");
-      const std::string value = vs == std::string::npos || ve < vs ? "" : line.substr(vs, ve - vs + 1);
-      if (x.response.headers.size() < kMaxHeaders) x.response.headers.emplace_back(name, value);
-      const std::string n = lower(name);
-      if (n == "content-length") {
-        char* e = nullptr;
-        const unsigned long long v = std::strtoull(value.c_str(), &e, 10);
-        if (value.empty() || *e != '\0') {
-          x.fail(TransportError::kOther, "bad Content-Length");
-          return false;
-        }
-        length = static_cast<std::size_t>(v);
-      } else if (n == "transfer-encoding") {
-        chunked = lower(value).find("chunked") != std::string::npos;
-      } else if (n == "connection") {
-        const std::string v = lower(value);
-        if (v.find("close") != std::string::npos) x.close_after = true;
-        if (v.find("keep-alive") != std::string::npos) x.close_after = false;
-      }
-    }
-    x.headers_done = true;
-    const bool no_body = x.request->method == "HEAD" || status == 204 || status == 304;
-    if (no_body) {
-      x.framing = Exchange::Framing::kLength;
-      x.remaining = 0;
-    } else if (chunked) {
-      x.framing = Exchange::Framing::kChunked;
-    } else if (length) {
-      if (*length > x.request->max_body_bytes) {
-        x.fail(TransportError::kOversize,
-               "response body exceeds " + std::to_string(x.request->max_body_bytes) + " bytes");
-        return false;
-      }
-      x.framing = Exchange::Framing::kLength;
-      x.remaining = *length;
-    } else {
-      x.framing = Exchange::Framing::kUntilClose;
-      x.close_after = true;
-    }
-  }
-  return true;
-}
-
-bool append_body(Exchange& x, const char* data, std::size_t n) {
-  if (x.body.size() + n > x.request->max_body_bytes) {
-    x.fail(TransportError::kOversize, "response body exceeds " + std::to_string(x.request->max_body_bytes) + " bytes");
-    return false;
-  }
-  x.body.append(data, n);
-  return true;
-}
-
-// Consumes what the body framing allows; true when the response is complete.
-bool consume_body(Exchange& x) {
-  using Framing = Exchange::Framing;
-  using Chunk = Exchange::Chunk;
-  if (x.framing == Framing::kUntilClose) {
-    if (!append_body(x, x.in.data(), x.in.size())) return false;
-    x.in.clear();
-    return false;
-  }
-  if (x.framing == Framing::kLength) {
-    const std::size_t n = std::min(x.remaining, x.in.size());
-    if (!append_body(x, x.in.data(), n)) return false;
-    x.in.erase(0, n);
-    x.remaining -= n;
-    return x.remaining == 0;
-  }
-  std::size_t pos = 0;  // chunked
-  while (true) {
-    if (x.chunk == Chunk::kData) {
-      const std::size_t n = std::min(x.remaining, x.in.size() - pos);
-      if (!append_body(x, x.in.data() + pos, n)) return false;
-      pos += n;
-      x.remaining -= n;
-      if (x.remaining > 0) break;
-      x.chunk = Chunk::kDataEnd;
-      continue;
-    }
-    const std::size_t eol = x.in.find("\r\n", pos);
-    if (eol == std::string::npos) {
-      if (x.in.size() - pos > 4096) {
-        x.fail(TransportError::kOther, "bad chunked encoding");
-        return false;
-      }
-      break;
-    }
-    const std::string line = x.in.substr(pos, eol - pos);
-    pos = eol + 2;
-    if (x.chunk == Chunk::kDataEnd) {
-      if (!line.empty()) {
-        x.fail(TransportError::kOther, "bad chunked encoding");
-        return false;
-      }
-      x.chunk = Chunk::kSize;
-    } else if (x.chunk == Chunk::kSize) {
-      char* e = nullptr;
-      const unsigned long long size = std::strtoull(line.c_str(), &e, 16);
-      if (e == line.c_str() || (*e != '\0' && *e != ';' && *e != ' ')) {
-        x.fail(TransportError::kOther, "bad chunked encoding");
-        return false;
-      }
-      if (size == 0) {
-        x.chunk = Chunk::kTrailer;
-      } else {
-        x.remaining = static_cast<std::size_t>(size);
-        x.chunk = Chunk::kData;
-      }
-    } else if (line.empty()) {  // the end of the trailers
-      x.in.erase(0, pos);
-      return true;
-    }
-  }
-  x.in.erase(0, pos);
-  return false;
 }
 
 }  // namespace
@@ -432,14 +262,8 @@ bool connect_next(Exchange& x) {
 std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<HttpRequest>& requests) {
   std::vector<Exchange> xs(requests.size());
   auto start_exchange = [&](Exchange& x, bool fresh) {
-    x.in.clear();
-    x.body.clear();
     x.sent = 0;
-    x.received = 0;
-    x.headers_done = false;
-    x.framing = Exchange::Framing::kNone;
-    x.chunk = Exchange::Chunk::kSize;
-    x.response.headers.clear();
+    x.reader.emplace(x.request->method == "HEAD", x.request->max_body_bytes);
     x.fd = fresh ? -1 : pool_->take(x.key);
     x.reused = x.fd >= 0;
     if (x.reused) {
@@ -474,7 +298,7 @@ std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<Http
 
   // The server closed a reused connection before answering: once more on a new one.
   auto closed_early = [&](Exchange& x) {
-    if (x.reused && !x.resent && x.received == 0) {
+    if (x.reused && !x.resent && x.received() == 0) {
       x.resent = true;
       close_fd(x.fd);
       start_exchange(x, true);
@@ -483,10 +307,12 @@ std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<Http
     return false;
   };
   auto finish = [&](Exchange& x) {
-    x.response.body = std::move(x.body);
+    x.response.status = x.reader->status();
+    x.response.headers = x.reader->headers();
+    x.response.body = x.reader->take_body();
     x.response.connection_reused = x.reused;
     x.phase = Exchange::Phase::kDone;
-    if (!x.close_after && x.in.empty() && x.fd >= 0) {
+    if (x.reader->reusable() && x.fd >= 0) {
       pool_->give(x.key, x.fd);
       x.fd = -1;
     }
@@ -504,7 +330,7 @@ std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<Http
       if (x.phase == Exchange::Phase::kDone) continue;
       if (now >= x.deadline) {
         x.fail(TransportError::kTimeout, "timed out after " + std::to_string(x.request->timeout.count()) + " ms (" +
-                                             std::to_string(x.received) + " bytes received)");
+                                             std::to_string(x.received()) + " bytes received)");
         continue;
       }
       soonest = std::min(soonest, x.deadline);
@@ -555,21 +381,13 @@ std::vector<HttpResponse> PlainHttpTransport::perform_all(const std::vector<Http
                std::string("recv: ") + std::strerror(errno));
         continue;
       }
-      if (n == 0) {  // the server closed the connection
-        if (closed_early(x)) continue;
-        if (x.headers_done && x.framing == Exchange::Framing::kUntilClose) {
-          x.close_after = true;
-          finish(x);
-        } else {
-          x.fail(TransportError::kOther,
-                 x.received == 0 ? "empty reply from server" : "connection closed before the response was complete");
-        }
-        continue;
+      if (n == 0 && closed_early(x)) continue;  // the server closed the connection
+      const auto progress = n == 0 ? x.reader->closed() : x.reader->feed(buf, static_cast<std::size_t>(n));
+      if (progress == HttpResponseReader::Progress::kFailed) {
+        x.fail(x.reader->error_kind(), x.reader->error());
+      } else if (progress == HttpResponseReader::Progress::kComplete) {
+        finish(x);
       }
-      x.received += static_cast<std::size_t>(n);
-      x.in.append(buf, static_cast<std::size_t>(n));
-      if (!parse_head(x)) continue;
-      if (x.headers_done && consume_body(x)) finish(x);
     }
   }
 

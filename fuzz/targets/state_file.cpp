@@ -1,28 +1,22 @@
-// The state file loader (the latched rollback state read at startup).
+// The state file's text (the latched rollback state read at startup): parsed, written back, and
+// parsed again to the same text. StateStore adds only the capped file read around it.
 #include <cstdlib>
 
 #include "fuzz/fuzz_support.h"
 #include "sidecar/core/state_store.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string& path = rs::fuzz::scratch_path("state");
-  rs::fuzz::write_scratch(path, data, size);
-  rs::sidecar::StateStore store(path);
-  std::optional<rs::sidecar::PersistedState> state;
-  std::string error;
-  if (!store.load(&state, &error)) {
-    if (error.empty()) std::abort();
+  namespace s = rs::sidecar;
+  s::PersistedState state;
+  std::string why;
+  if (!s::parse_persisted_state(rs::fuzz::as_string(data, size), &state, &why)) {
+    if (why.empty()) std::abort();
     return 0;
   }
-  if (!state) return 0;  // empty path only
-  // What was loaded can be written back and loaded again to the same state.
-  const std::string& again = rs::fuzz::scratch_path("state-again");
-  rs::sidecar::StateStore copy(again);
-  if (!copy.save(*state, &error)) std::abort();
-  std::optional<rs::sidecar::PersistedState> reloaded;
-  if (!copy.load(&reloaded, &error) || !reloaded || reloaded->state != state->state ||
-      reloaded->identity != state->identity) {
-    std::abort();
-  }
+  const std::string text = s::persisted_state_text(state);
+  s::PersistedState again;
+  if (!s::parse_persisted_state(text, &again, &why)) std::abort();
+  if (again.state != state.state || again.identity != state.identity) std::abort();
+  if (s::persisted_state_text(again) != text) std::abort();
   return 0;
 }

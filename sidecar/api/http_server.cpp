@@ -19,6 +19,7 @@
 // non-blocking socket, and OpenSSL's WANT_READ/WANT_WRITE pick the poll event (a TLS read may
 // need to write and a write to read). The handshake is one more phase before kHead, under the
 // head deadline.
+#include "common/ascii.h"
 #include "common/json_text.h"
 #include "sidecar/api/http_server.h"
 #include "sidecar/api/tls_context.h"
@@ -120,11 +121,6 @@ const char* reason_phrase(int status) {
   return "OK";
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool is_tchar(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
@@ -182,7 +178,7 @@ struct Request {
   std::string body;
 
   std::string header(const std::string& name) const {
-    const std::string want = lower(name);
+    const std::string want = common::ascii_lower(name);
     for (const auto& [k, v] : headers)
       if (k == want) return v;
     return "";
@@ -249,7 +245,7 @@ std::optional<ParseError> parse_head(std::string_view head, Request* req) {
     for (char c : value)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
         return ParseError{400, "control character in header " + shown(line.substr(0, colon))};
-    req->headers.emplace_back(lower(std::string(line.substr(0, colon))), std::string(value));
+    req->headers.emplace_back(common::ascii_lower(std::string(line.substr(0, colon))), std::string(value));
   }
 
   std::size_t hosts = 0;
@@ -268,7 +264,7 @@ std::optional<ParseError> parse_head(std::string_view head, Request* req) {
         return ParseError{400, "conflicting Content-Length headers " + shown(*content_length) + " and " + shown(value)};
       content_length = value;
     } else if (name == "expect") {
-      if (lower(value) != "100-continue") return ParseError{417, "unsupported Expect " + shown(value)};
+      if (common::ascii_lower(value) != "100-continue") return ParseError{417, "unsupported Expect " + shown(value)};
       req->expect_continue = req->minor_version == 1;
     }
   }
@@ -278,7 +274,7 @@ std::optional<ParseError> parse_head(std::string_view head, Request* req) {
 
   // HTTP/1.0 always closes (we do not do 1.0 keep-alive); HTTP/1.1 closes on "Connection: close".
   req->keep_alive = req->minor_version == 1;
-  const std::string connection = lower(req->header("connection"));
+  const std::string connection = common::ascii_lower(req->header("connection"));
   for (std::size_t start = 0; start <= connection.size();) {
     std::size_t end = connection.find(',', start);
     if (end == std::string::npos) end = connection.size();
@@ -293,7 +289,7 @@ std::string serialize(const HttpReply& reply, bool head_only, bool close) {
   std::string extra;
   for (const auto& [name, value] : reply.headers) {
     if (!is_token(name) || value.find_first_of("\r\n") != std::string::npos) continue;  // no response splitting
-    const std::string lname = lower(name);
+    const std::string lname = common::ascii_lower(name);
     if (lname == "content-length" || lname == "transfer-encoding" || lname == "connection") continue;  // ours
     if (lname == "content-type") {
       content_type = value;

@@ -12,20 +12,10 @@ constexpr int kFormatVersion = 1;
 
 }  // namespace
 
-bool StateStore::load(std::optional<PersistedState>* out, std::string* error) const {
-  out->reset();
-  if (path_.empty()) return true;
-  std::string why;
-  bool missing = false;
-  auto text = common::read_regular_file(path_, common::kMaxStateFileBytes, &why, &missing);
-  if (!text) {
-    if (missing) return true;
-    *error = "state file " + path_ + ": cannot read: " + why.substr(std::min(why.size(), path_.size() + 2));
-    return false;
-  }
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+bool parse_persisted_state(const std::string& text, PersistedState* out, std::string* why) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto fail = [&](const std::string& what) {
-    *error = "state file " + path_ + ": " + what + " (fix or remove the file; it holds the latched rollback state)";
+    *why = what;
     return false;
   };
   if (j.is_discarded() || !j.is_object()) return fail("not a JSON object");
@@ -39,8 +29,8 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
   state.state = *parsed;
   if (j.contains("last_decision") && !j["last_decision"].is_null()) {
     Decision d;
-    std::string why;
-    if (!decision_from_json(j["last_decision"], &d, &why)) return fail(why);
+    std::string bad;
+    if (!decision_from_json(j["last_decision"], &d, &bad)) return fail(bad);
     state.last_decision = std::move(d);
   }
   if (j.contains("freeze") && !j["freeze"].is_null()) {
@@ -87,8 +77,7 @@ bool StateStore::load(std::optional<PersistedState>* out, std::string* error) co
   return true;
 }
 
-bool StateStore::save(const PersistedState& state, std::string* error) const {
-  if (path_.empty()) return true;
+std::string persisted_state_text(const PersistedState& state) {
   nlohmann::json j = {
       {"version", kFormatVersion},
       {"identity", state.identity},
@@ -106,7 +95,32 @@ bool StateStore::save(const PersistedState& state, std::string* error) const {
        state.deployment_since ? nlohmann::json(to_rfc3339(*state.deployment_since)) : nlohmann::json(nullptr)},
       {"seen_alerts", state.seen_alerts}};
   if (!state.tests.empty()) j["tests"] = state.tests;
-  const std::string data = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+bool StateStore::load(std::optional<PersistedState>* out, std::string* error) const {
+  out->reset();
+  if (path_.empty()) return true;
+  std::string why;
+  bool missing = false;
+  auto text = common::read_regular_file(path_, common::kMaxStateFileBytes, &why, &missing);
+  if (!text) {
+    if (missing) return true;
+    *error = "state file " + path_ + ": cannot read: " + why.substr(std::min(why.size(), path_.size() + 2));
+    return false;
+  }
+  PersistedState state;
+  if (!parse_persisted_state(*text, &state, &why)) {
+    *error = "state file " + path_ + ": " + why + " (fix or remove the file; it holds the latched rollback state)";
+    return false;
+  }
+  *out = std::move(state);
+  return true;
+}
+
+bool StateStore::save(const PersistedState& state, std::string* error) const {
+  if (path_.empty()) return true;
+  const std::string data = persisted_state_text(state);
   std::string why;
   if (!common::write_file_atomically(path_, data, 0640, &why)) {
     *error = "state file " + why;

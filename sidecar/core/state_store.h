@@ -38,6 +38,13 @@ struct PersistedState {
   std::map<std::string, nlohmann::json> tests;
 };
 
+// The state file's text, apart from the file: what StateStore reads and writes (and what the
+// fuzz target feeds). parse_persisted_state() refuses, saying why in *why, anything that is not
+// a state this version wrote (or an older one it accepts); *out is set only on success. Text
+// from persisted_state_text() always parses back to the same text.
+bool parse_persisted_state(const std::string& text, PersistedState* out, std::string* why);
+std::string persisted_state_text(const PersistedState& state);
+
 // Contract: save() replaces the file atomically (write to a temp file in the same directory,
 // fsync, rename, fsync the directory), so a crash leaves either the old or the new state.
 // load() reports a missing file as "no state" (true, *out empty) and anything unreadable or

@@ -6,14 +6,13 @@
 #include <cstdio>
 
 #include "common/atomic_file.h"
-#include "common/json_text.h"
 #include "common/read_file.h"
+#include "sidecar/records/outbox_file.h"
 
 namespace rs::sidecar {
 
 namespace {
 
-constexpr int kOutboxVersion = 1;
 constexpr std::size_t kRememberedIds = 256;
 constexpr auto kFirstBackoff = std::chrono::seconds(1);
 constexpr auto kMaxBackoff = std::chrono::minutes(5);
@@ -127,37 +126,26 @@ void NotificationDispatcher::load() {
     entries_.clear();
     queued_ids_.clear();
   };
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("version") || !j["version"].is_number_integer() ||
-      j["version"].get<long long>() != kOutboxVersion || !j.contains("pending") || !j["pending"].is_array() ||
-      !j.contains("queued_ids") || !j["queued_ids"].is_array()) {
-    return corrupt("not a version " + std::to_string(kOutboxVersion) + " outbox document");
-  }
-  for (const auto& id : j["queued_ids"]) {
-    if (id.is_string()) queued_ids_.push_back(id.get<std::string>());
-  }
+  OutboxDocument doc;
+  std::string why;
+  if (!parse_outbox(*text, &doc, &why)) return corrupt(why);
+  queued_ids_.assign(doc.queued_ids.begin(), doc.queued_ids.end());
   const MonoTime now = clock_.mono();
-  for (const auto& e : j["pending"]) {
-    Entry entry;
-    std::string why;
-    if (!e.is_object() || !e.contains("notifier") || !e["notifier"].is_string() || !e.contains("queued_at") ||
-        !e["queued_at"].is_string() || !parse_rfc3339(e["queued_at"].get<std::string>(), &entry.queued_at) ||
-        (e.contains("attempts") && !e["attempts"].is_number_integer()) || !e.contains("notification") ||
-        !notifiers::Notification::from_json(e["notification"], &entry.notification, &why)) {
-      return corrupt("bad pending entry" + (why.empty() ? "" : ": " + why));
-    }
-    const std::string notifier = e["notifier"].get<std::string>();
+  for (auto& e : doc.pending) {
     auto target = std::find_if(targets_.begin(), targets_.end(),
-                               [&](const Target& t) { return t.notifier->describe() == notifier; });
+                               [&](const Target& t) { return t.notifier->describe() == e.notifier; });
     if (target == targets_.end()) {
-      spdlog::warn("notification {} for {} dropped: that notifier is no longer configured", entry.notification.id,
-                   notifier);
+      spdlog::warn("notification {} for {} dropped: that notifier is no longer configured", e.notification.id,
+                   e.notifier);
       dirty_ = true;
       continue;
     }
+    Entry entry;
     entry.target = static_cast<std::size_t>(target - targets_.begin());
-    entry.key = entry.notification.id + "|" + notifier;
-    entry.attempts = e.value("attempts", 0);
+    entry.key = e.notification.id + "|" + e.notifier;
+    entry.notification = std::move(e.notification);
+    entry.queued_at = e.queued_at;
+    entry.attempts = e.attempts;
     entry.next_attempt = now;  // a restart retries at once
     entries_.push_back(std::move(entry));
   }
@@ -168,16 +156,13 @@ void NotificationDispatcher::load() {
 void NotificationDispatcher::persist_locked() {
   dirty_ = false;
   if (outbox_path_.empty()) return;
-  nlohmann::json pending = nlohmann::json::array();
+  OutboxDocument doc;
+  doc.queued_ids.assign(queued_ids_.begin(), queued_ids_.end());
   for (const auto& e : entries_) {
-    pending.push_back({{"notifier", targets_[e.target].notifier->describe()},
-                       {"queued_at", to_rfc3339(e.queued_at)},
-                       {"attempts", e.attempts},
-                       {"notification", e.notification.to_json()}});
+    doc.pending.push_back({targets_[e.target].notifier->describe(), e.queued_at, e.attempts, e.notification});
   }
-  nlohmann::json doc = {{"version", kOutboxVersion}, {"queued_ids", queued_ids_}, {"pending", pending}};
   std::string error;
-  if (!common::write_file_atomically(outbox_path_, common::dump_json(doc) + "\n", 0640, &error)) {
+  if (!common::write_file_atomically(outbox_path_, outbox_text(doc), 0640, &error)) {
     // Delivery goes on from memory; only crash safety of these messages is lost until a retry
     // (the worker's next wake-up, within a second) gets the outbox onto the disk.
     persist_retry_at_ = clock_.mono() + std::chrono::seconds(1);

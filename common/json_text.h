@@ -1,7 +1,10 @@
 // Writing JSON that may carry outside text (actuator details, process output, HTTP bodies,
-// alert labels). Header-only: the user links nlohmann-json.
+// alert labels), and reading members of JSON from outside without exceptions or silent casts.
+// Header-only: the user links nlohmann-json.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +40,36 @@ inline void make_valid_utf8(nlohmann::json* j) {
       *j = std::move(fixed);
     }
   }
+}
+
+// j[key] when j is an object whose member is a string, else "". nlohmann's value(key, "")
+// throws when the member has another type (a Status body with "kind": 806).
+inline std::string string_member(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return "";
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// *out = v when v is an integer that T holds; false (and *out untouched) for anything else.
+// nlohmann's get<T>() casts a float or an out-of-range number silently, and a float beyond T's
+// range is undefined behaviour (a state file with "id": 1e51).
+template <typename T>
+bool json_integer(const nlohmann::json& v, T* out) {
+  using Limits = std::numeric_limits<T>;
+  if (v.is_number_unsigned()) {
+    const std::uint64_t u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(Limits::max())) return false;
+    *out = static_cast<T>(u);
+    return true;
+  }
+  if (!v.is_number_integer()) return false;
+  const std::int64_t i = v.get<std::int64_t>();
+  if (i < 0 ? (!Limits::is_signed || i < static_cast<std::int64_t>(Limits::min()))
+            : static_cast<std::uint64_t>(i) > static_cast<std::uint64_t>(Limits::max())) {
+    return false;
+  }
+  *out = static_cast<T>(i);
+  return true;
 }
 
 }  // namespace rs::common

@@ -253,9 +253,9 @@ bool Reply::retryable() const {
 std::string Reply::describe() const {
   if (error != rs::TransportError::kNone) return error_message;
   std::string out = "HTTP " + std::to_string(status);
-  if (body.is_object() && body.value("kind", "") == "Status") {
-    const std::string reason = body.value("reason", "");
-    const std::string message = body.value("message", "");
+  if (common::string_member(body, "kind") == "Status") {
+    const std::string reason = common::string_member(body, "reason");
+    const std::string message = common::string_member(body, "message");
     out += " " + (reason.empty() ? status_text(status) : reason);
     if (!message.empty()) out += ": " + message;
     return out;

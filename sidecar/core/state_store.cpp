@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/read_file.h"
 
 namespace rs::sidecar {
@@ -44,13 +45,14 @@ bool parse_persisted_state(const std::string& text, PersistedState* out, std::st
   }
   if (j.contains("promotion") && !j["promotion"].is_null()) {
     const auto& p = j["promotion"];
-    if (!p.is_object() || !p.contains("step") || !p["step"].is_number_integer() || !p.contains("weight") ||
-        !p["weight"].is_number_integer() || !p.contains("state") || !p["state"].is_string()) {
+    int step = 0, weight = 0;
+    if (!p.is_object() || !p.contains("step") || !common::json_integer(p["step"], &step) || !p.contains("weight") ||
+        !common::json_integer(p["weight"], &weight) || !p.contains("state") || !p["state"].is_string()) {
       return fail("promotion is malformed (needs step, weight, state)");
     }
     auto promotion_state = parse_promotion_state(p["state"].get<std::string>());
     if (!promotion_state) return fail("unknown promotion state \"" + p["state"].get<std::string>() + "\"");
-    state.promotion = PromotionProgress{p["step"].get<int>(), p["weight"].get<int>(), *promotion_state};
+    state.promotion = PromotionProgress{step, weight, *promotion_state};
   }
   if (j.contains("deployment_since") && !j["deployment_since"].is_null()) {
     WallTime since;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/duration.h"
+#include "common/json_text.h"
 #include "common/enum_names.h"
 
 namespace rs::sidecar {
@@ -168,7 +169,10 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
   }
   try {
     Decision d;
-    d.id = j.at("id").get<std::uint64_t>();
+    if (!j.contains("id") || !common::json_integer(j["id"], &d.id)) {
+      *error = "decision.id is not a non-negative integer";
+      return false;
+    }
     if (!read_name(j, "kind", parse_decision_kind, true, &d.kind, error) ||
         !read_name(j, "trigger", parse_trigger, true, &d.trigger, error)) {
       return false;
@@ -214,8 +218,11 @@ bool decision_from_json(const nlohmann::json& j, Decision* out, std::string* err
     }
     d.verification_detail = j.value("verification_detail", "");
     for (const auto& a : j.value("actuators", nlohmann::json::array())) {
-      ActuatorOutcome outcome{a.at("actuator").get<std::string>(), StepResult::kFailure, a.value("detail", ""),
-                              a.value("attempts", 0)};
+      ActuatorOutcome outcome{a.at("actuator").get<std::string>(), StepResult::kFailure, a.value("detail", ""), 0};
+      if (a.contains("attempts") && !common::json_integer(a["attempts"], &outcome.attempts)) {
+        *error = "decision.actuators[].attempts is not an integer";
+        return false;
+      }
       if (!read_name(a, "result", parse_step_result, true, &outcome.result, error)) return false;
       d.actuators.push_back(std::move(outcome));
     }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/json_text.h"
 #include "sidecar/policy/decision.h"
 
 namespace rs::sidecar {
@@ -350,8 +351,7 @@ bool sequential_state_from_json(const nlohmann::json& j, SequentialTestState* ou
   auto integer = [&](const char* k, int* v) {
     auto p = need(k);
     if (!p) return fail(k, "missing");
-    if (!p->is_number_integer()) return fail(k, "expected an integer");
-    *v = p->get<int>();
+    if (!common::json_integer(*p, v)) return fail(k, "expected an integer");
     return true;
   };
   auto arr4 = [&](const char* k, std::array<double, 4>* v) {

@@ -1,7 +1,7 @@
 #include "sidecar/records/outbox_file.h"
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 
 #include "common/json_text.h"
 
@@ -9,6 +9,7 @@ namespace rs::sidecar {
 namespace {
 
 constexpr int kOutboxVersion = 1;
+constexpr int kMaxAttempts = 1000000;  // 5-minute back-offs: nine years
 
 }  // namespace
 
@@ -36,10 +37,12 @@ bool parse_outbox(const std::string& text, OutboxDocument* out, std::string* why
     }
     entry.notifier = e["notifier"].get<std::string>();
     if (e.contains("attempts")) {
+      // Clamped: a negative count would make the next back-off shift by a negative amount and
+      // INT_MAX would overflow on the next attempt (both undefined behaviour).
       const auto& a = e["attempts"];
-      // Unsigned numbers above INT64_MAX are is_number_integer too.
-      entry.attempts = a.is_number_unsigned() ? (a.get<unsigned long long>() > INT_MAX ? INT_MAX : a.get<int>())
-                                              : static_cast<int>(std::clamp<long long>(a.get<long long>(), 0, INT_MAX));
+      entry.attempts = a.is_number_unsigned()
+                           ? static_cast<int>(std::min<std::uint64_t>(a.get<std::uint64_t>(), kMaxAttempts))
+                           : static_cast<int>(std::clamp<std::int64_t>(a.get<std::int64_t>(), 0, kMaxAttempts));
     }
     doc.pending.push_back(std::move(entry));
   }

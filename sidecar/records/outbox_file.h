@@ -25,7 +25,7 @@ struct OutboxDocument {
 // Contract: parse_outbox() refuses a document that is not a version 1 outbox or has any
 // malformed entry, saying why in *why (the dispatcher then moves the file aside whole rather
 // than deliver part of it); ids that are not strings are skipped, attempts are clamped to
-// 0..INT_MAX. *out is set only on success. Text from outbox_text() parses back to the same text.
+// 0..1000000. *out is set only on success. Text from outbox_text() parses back to the same text.
 bool parse_outbox(const std::string& text, OutboxDocument* out, std::string* why);
 std::string outbox_text(const OutboxDocument& doc);
 

@@ -760,6 +760,19 @@ TEST(KubernetesClient, QuotedBodiesAreCutOnACharacterBoundary) {
   EXPECT_EQ(r.describe(), "HTTP 502: " + std::string(199, 'a'));
 }
 
+// Found by the kubernetes_api fuzz target: a Status body whose `kind` (a duplicate key, the last
+// wins) is a number made describe() throw nlohmann's type_error out of the actuator.
+TEST(KubernetesClient, StatusBodiesWithFieldsOfOtherTypesAreDescribedNotThrown) {
+  kubernetes::Reply r;
+  r.status = 403;
+  r.raw = R"({"kind": "Status", "status": "Failure", "message": "forbidden", "kind": 806})";
+  r.body = nlohmann::json::parse(r.raw);
+  EXPECT_EQ(r.describe(), "HTTP 403 Forbidden: " + r.raw);
+  r.raw = R"({"kind": "Status", "reason": 5, "message": ["forbidden"]})";
+  r.body = nlohmann::json::parse(r.raw);
+  EXPECT_EQ(r.describe(), "HTTP 403 Forbidden");
+}
+
 TEST(KubernetesClient, Base64AndQueryEscaping) {
   EXPECT_EQ(kubernetes::base64_decode("aGVsbG8="), "hello");
   EXPECT_EQ(kubernetes::base64_decode("aGVs\nbG8h"), "hello!");

@@ -67,5 +67,33 @@ TEST(StateStoreFile, OlderFilesWithoutTheAlertFieldsLoadAndNewOnesRoundTrip) {
   EXPECT_NE(error.find("seen_alerts is malformed"), std::string::npos) << error;
 }
 
+// Found by the state_file fuzz target: nlohmann's get<uint64_t>() of 1e51 is a float cast out of
+// range (undefined behaviour; UBSan stops there). Numbers must be integers their field holds.
+TEST(StateStoreFile, NumbersThatAreNotIntegersOfTheirFieldsRangeAreRefused) {
+  const std::string decision = R"({"kind": "rollback", "trigger": "rule", "rule": "errors",)"
+                               R"( "decided_at": "2026-12-01T10:00:00Z", "actuators": [)";
+  auto state_with = [&](const std::string& id, const std::string& attempts) {
+    return R"({"version": 1, "identity": "x", "state": "rolling_back", "last_decision": )" + decision +
+           R"({"actuator": "haproxy", "result": "ok", "attempts": )" + attempts + R"(}], "id": )" + id + "}}";
+  };
+  PersistedState state;
+  std::string why;
+  ASSERT_TRUE(parse_persisted_state(state_with("7", "1"), &state, &why)) << why;
+  EXPECT_EQ(state.last_decision->id, 7u);
+  for (const char* id : {"1e51", "999999999999999999999999999999", "-1", "2.5", "\"7\""}) {
+    EXPECT_FALSE(parse_persisted_state(state_with(id, "1"), &state, &why)) << id;
+    EXPECT_EQ(why, "decision.id is not a non-negative integer") << id;
+  }
+  for (const char* attempts : {"1e30", "4294967296", "1.5"}) {
+    EXPECT_FALSE(parse_persisted_state(state_with("7", attempts), &state, &why)) << attempts;
+    EXPECT_EQ(why, "decision.actuators[].attempts is not an integer") << attempts;
+  }
+  const std::string promotion = R"({"version": 1, "identity": "x", "state": "healthy", "promotion": )";
+  EXPECT_FALSE(parse_persisted_state(promotion + R"({"step": 1, "weight": 1e40, "state": "paused"}})", &state, &why));
+  EXPECT_EQ(why, "promotion is malformed (needs step, weight, state)");
+  EXPECT_FALSE(
+      parse_persisted_state(promotion + R"({"step": 4294967297, "weight": 5, "state": "paused"}})", &state, &why));
+}
+
 }  // namespace
 }  // namespace rs::sidecar
